@@ -1,0 +1,3 @@
+from alapp.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,232 @@
+"""The command line. Heavy modules (Qt, torch) are imported inside the commands that need them,
+so ``alapp --help`` answers at once."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from alapp.core.errors import AlappError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 0
+    try:
+        result: int = args.run(args)
+        return result
+    except AlappError as e:
+        print(f"alapp: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("alapp: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alapp", description="Label texts with active learning, fully offline.")
+    from alapp import __version__
+
+    parser.add_argument("--version", action="version", version=f"alapp {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create a new project file")
+    p.add_argument("project", type=Path)
+    p.add_argument("--labels", required=True, help="comma-separated label names")
+    p.add_argument("--name", help="a display name (default: the file name)")
+    p.add_argument("--seed", type=int, default=0, help="seed for reproducible batches")
+    p.set_defaults(run=_init)
+
+    p = sub.add_parser("import", help="import texts (CSV, TSV, JSONL, JSON, TXT) into a project")
+    p.add_argument("project", type=Path)
+    p.add_argument("file", type=Path)
+    add_import_options(p)
+    p.set_defaults(run=_import)
+
+    p = sub.add_parser("export", help="export labeled items (JSONL, CSV, Prodigy JSONL)")
+    p.add_argument("project", type=Path)
+    p.add_argument("out", type=Path)
+    p.add_argument("--format", choices=("jsonl", "csv", "prodigy"),
+                   help="default: from the file name")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(run=_export)
+
+    p = sub.add_parser("stats", help="counts of items, labels, events and labeling time")
+    p.add_argument("project", type=Path)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_stats)
+
+    p = sub.add_parser("strategies", help="list the query strategies with what each does")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_strategies)
+
+    p = sub.add_parser("demo", help="open the application on a fresh built-in demo project")
+    p.add_argument("--project", type=Path, help="where to create it (default: a temp folder)")
+    p.add_argument("--no-gui", action="store_true", help="only create the project")
+    p.set_defaults(run=_demo)
+
+    p = sub.add_parser("gui", help="open the desktop application")
+    p.add_argument("project", type=Path, nargs="?")
+    p.set_defaults(run=_gui)
+    return parser
+
+
+def add_import_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("reading the file")
+    g.add_argument("--format", choices=("csv", "tsv", "jsonl", "json", "txt", "labeled-txt"),
+                   help="default: from the file name; labeled-txt is '<label> <text>' per line")
+    g.add_argument("--encoding", help="utf-8, utf-16, cp1251, gb18030, latin-1, ... "
+                   "(default: detected)")
+    g.add_argument("--no-header", action="store_true", help="CSV/TSV without a header row; "
+                   "refer to columns by number (1, 2, ...)")
+    g.add_argument("--delimiter", help="field separator for CSV (default ',')")
+    g = p.add_argument_group("column mapping (a column is a name or a 1-based number)")
+    g.add_argument("--text", default="text", help="text column(s), comma-separated; several are "
+                   "joined with a line break (default: text)")
+    g.add_argument("--id", help="stable id column (default: 'id' if present, else generated)")
+    g.add_argument("--label", help="label column (default: 'label' if present)")
+    g.add_argument("--meta", help="metadata columns, comma-separated; 'none' for none "
+                   "(default: every other column)")
+    g.add_argument("--split", choices=("pool", "test", "seed"), default="pool",
+                   help="where the items go (test: a held-out evaluation set)")
+    g.add_argument("--split-column", help="column holding pool/test/seed per row")
+    g.add_argument("--label-names", type=Path, help="file with one label name per line, mapping "
+                   "numeric labels to names")
+    g.add_argument("--label-base", type=int, default=0,
+                   help="the number of the first name in --label-names (default 0)")
+    g.add_argument("--add-labels", action="store_true",
+                   help="add labels found in the file to the project instead of refusing them")
+    g.add_argument("--max-chars", type=int, default=1_000_000,
+                   help="refuse texts longer than this (default 1,000,000)")
+
+
+def import_spec_from_args(args: argparse.Namespace) -> Any:
+    from alapp.core.types import Split
+    from alapp.store.importer import ImportSpec
+
+    names = None
+    if args.label_names:
+        try:
+            names = [line.strip() for line in args.label_names.read_text("utf-8").splitlines()
+                     if line.strip()]
+        except (OSError, UnicodeDecodeError) as e:
+            raise AlappError(f"{args.label_names}: cannot read the label names ({e})") from None
+    meta = None if args.meta is None else ([] if args.meta == "none" else _csv_arg(args.meta))
+    return ImportSpec(
+        format=args.format, encoding=args.encoding, header=not args.no_header,
+        delimiter=args.delimiter, text=_csv_arg(args.text), id=args.id, label=args.label,
+        meta=meta, split=Split(args.split), split_column=args.split_column, label_names=names,
+        label_base=args.label_base, add_labels=args.add_labels, max_chars=args.max_chars)
+
+
+def _csv_arg(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _init(args: argparse.Namespace) -> int:
+    from alapp.store.project import Project
+
+    labels = _csv_arg(args.labels)
+    if not labels:
+        raise AlappError("--labels: give at least one label, e.g. --labels spam,ham")
+    with Project.create(args.project, labels, name=args.name, seed=args.seed):
+        pass
+    print(f"created {args.project} with labels: {', '.join(labels)}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from alapp.store.importer import import_file
+    from alapp.store.project import Project
+
+    spec = import_spec_from_args(args)
+    show = _progress_printer(sys.stderr)
+    with Project.open(args.project) as project:
+        report = import_file(project, args.file, spec, progress=show)
+    print(file=sys.stderr)
+    print(f"imported {report.rows:,} items ({report.labeled:,} labeled) from {report.path} "
+          f"[{report.format}, {report.encoding}] in {report.seconds:.2f} s")
+    if report.new_labels:
+        print(f"new labels: {', '.join(report.new_labels)}")
+    if report.duplicate_texts_in_file or report.duplicate_texts_in_project:
+        print(f"warning: {report.duplicate_texts_in_file} texts repeat within the file and "
+              f"{report.duplicate_texts_in_project} were already in the project "
+              f"(e.g. ids {', '.join(report.duplicate_examples)})", file=sys.stderr)
+    return 0
+
+
+def _progress_printer(stream: Any) -> Any:
+    def show(done: int, total: int) -> bool:
+        if stream.isatty() and total:
+            stream.write(f"\rimporting... {100 * done / total:5.1f}%")
+            stream.flush()
+        return True
+    return show
+
+
+def _export(args: argparse.Namespace) -> int:
+    from alapp.store.export import export_labels
+    from alapp.store.project import Project
+
+    with Project.open(args.project, read_only=True) as project:
+        count = export_labels(project, args.out, args.format, overwrite=args.overwrite)
+    print(f"exported {count:,} labeled items to {args.out}")
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from alapp.store.project import Project
+
+    with Project.open(args.project, read_only=True) as project:
+        stats = project.stats()
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False, indent=2))
+    else:
+        for key, value in stats.items():
+            print(f"{key:>16}: {value}")
+    return 0
+
+
+def _strategies(args: argparse.Namespace) -> int:
+    from alapp.al.registry import STRATEGIES
+
+    if args.json:
+        print(json.dumps({s.name: s.summary for s in STRATEGIES.values()}, indent=2))
+    else:
+        width = max(len(name) for name in STRATEGIES)
+        for spec in STRATEGIES.values():
+            print(f"{spec.name:<{width}}  {spec.summary}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from alapp.store.demo import create_demo_project
+
+    path = args.project or Path(tempfile.mkdtemp(prefix="alapp-demo-")) / "demo.alapp"
+    create_demo_project(path).close()
+    print(f"demo project: {path}")
+    if args.no_gui:
+        return 0
+    return _run_gui(path)
+
+
+def _gui(args: argparse.Namespace) -> int:
+    return _run_gui(args.project)
+
+
+def _run_gui(path: Path | None) -> int:
+    try:
+        from alapp.ui.app import run
+    except ImportError as e:
+        raise AlappError(f"the desktop application needs PySide6 ({e})") from None
+    return run(path)

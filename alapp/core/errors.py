@@ -1,0 +1,32 @@
+"""Errors a user can act on. The command line prints them without a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class AlappError(Exception):
+    """A problem the user can fix (bad input, wrong option, locked project)."""
+
+
+class InputError(AlappError):
+    """Bad input data, located by file and line so the user can find it."""
+
+    def __init__(self, path: str | Path, line: int | None, problem: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        where = f"{self.path}, line {line}" if line is not None else self.path
+        super().__init__(f"{where}: {problem}")
+
+
+class ProjectLockedError(AlappError):
+    """Another process has the project open for writing."""
+
+
+class ProjectFormatError(AlappError):
+    """The file is not an alapp project, or was written by a newer alapp."""
+
+
+class Cancelled(Exception):  # noqa: N818 - the name reads as what happened
+    """Raised inside background work when the user cancelled it."""

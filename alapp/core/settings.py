@@ -1,0 +1,31 @@
+"""Per-project settings with their defaults. Stored as key/value rows in the project file."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass
+class ProjectSettings:
+    name: str = "Untitled"
+    seed: int = 0
+    multi_label: bool = False
+    strategy: str = "margin"
+    batch_size: int = 20
+    random_share: float = 0.1
+    retrain_every: int = 10  # labels between background retrains
+    budget_unit: str = "items"  # items | hours | money
+    budget_amount: float = 0.0  # 0 means no budget set
+    hourly_rate: float = 0.0
+    currency: str = "EUR"
+    idle_cutoff_s: float = 60.0
+
+    @classmethod
+    def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
+        """Build from stored rows, ignoring keys a newer alapp may have written."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in rows.items() if k in known})
+
+    def as_rows(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,65 @@
+"""Typed ids and the small records that cross layer boundaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import NewType
+
+ItemId = NewType("ItemId", int)
+EventId = NewType("EventId", int)
+
+
+class Split(StrEnum):
+    """Where an item belongs. Test items are never queried; seed items were labeled up front."""
+
+    POOL = "pool"
+    TEST = "test"
+    SEED = "seed"
+
+
+class Action(StrEnum):
+    """What one label event records. The current label is the latest LABEL or UNDO event."""
+
+    LABEL = "label"
+    UNDO = "undo"  # restores the label the item had before the undone event (maybe none)
+    SKIP = "skip"  # not now: the item may come back in a later batch
+    SKIP_FOREVER = "skip_forever"  # never query this item again
+    FLAG = "flag"  # needs a second look; does not change the label
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Why an item was put in front of the annotator: stored with its label event."""
+
+    strategy: str
+    score: float | None = None
+    predicted_cost: float | None = None
+    is_random_share: bool = False
+    round_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    id: ItemId
+    ext_id: str
+    text: str
+    split: Split
+    meta: str | None = None  # JSON text, shown as-is
+
+
+@dataclass(frozen=True)
+class LabelEvent:
+    id: EventId
+    item_id: ItemId
+    action: Action
+    label: str | None
+    annotator: str
+    started_at: float | None
+    submitted_at: float
+    active_ms: int | None
+    round_id: int | None
+    strategy: str | None
+    score: float | None
+    predicted_cost: float | None
+    is_random_share: bool

@@ -1,0 +1,1 @@
+"""The project file: schema, migrations, queries, import and export."""

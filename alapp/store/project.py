@@ -1,0 +1,346 @@
+"""A project: one SQLite file holding items, labels and their full history.
+
+Every annotator action is one short transaction with ``synchronous=FULL``: once a call returns, the
+label survives a crash, a kill or a power cut. The model is derived state; this file is the one
+source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from alapp.core.errors import AlappError, ProjectFormatError
+from alapp.core.settings import ProjectSettings
+from alapp.core.types import Action, EventId, Item, ItemId, Selection, Split
+from alapp.store.lock import ProjectLock
+from alapp.store.schema import APPLICATION_ID, SCHEMA_VERSION, migrate, schema_version
+
+# The latest event that sets or restores a label, per item. ``label`` NULL means "no label".
+CURRENT_LABEL_SQL = """
+    SELECT e.item_id, e.label FROM label_events e
+    JOIN (SELECT item_id, MAX(id) AS id FROM label_events
+          WHERE action IN ('label', 'undo') GROUP BY item_id) last ON e.id = last.id
+    WHERE e.label IS NOT NULL
+"""
+# Items whose latest decision is "never ask again" (a later label or undo lifts it).
+SKIPPED_FOREVER_SQL = """
+    SELECT e.item_id FROM label_events e
+    JOIN (SELECT item_id, MAX(id) AS id FROM label_events
+          WHERE action IN ('label', 'undo', 'skip_forever') GROUP BY item_id) last
+      ON e.id = last.id
+    WHERE e.action = 'skip_forever'
+"""
+
+
+def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
+    if read_only:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                               isolation_level=None, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def _configure_writer(conn: sqlite3.Connection) -> None:
+    # WAL: readers (another process's export, the GUI) never block the writer.
+    # FULL: a label acknowledged to the annotator survives even a power cut.
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+
+
+class Project:
+    """An open project file. Use :meth:`create` or :meth:`open`, and close it (or use ``with``)."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, lock: ProjectLock | None) -> None:
+        self.path = path
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self.read_only = lock is None
+        self._lock = lock
+
+    # -- opening and closing ------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | Path, labels: Sequence[str], name: str | None = None,
+               **settings: Any) -> Project:
+        path = Path(path)
+        if path.exists():
+            raise AlappError(f"{path}: already exists; open it instead, or choose another name")
+        _check_label_names(labels)
+        lock = ProjectLock(path)
+        lock.acquire()
+        conn = _connect(path, read_only=False)
+        _configure_writer(conn)
+        migrate(conn)
+        project = cls(path, conn, lock)
+        with project.transaction():
+            project._insert_labels(labels)
+            initial = ProjectSettings(name=name or path.stem, **settings)
+            project._write_settings(initial.as_rows())
+        return project
+
+    @classmethod
+    def open(cls, path: str | Path, read_only: bool = False) -> Project:
+        path = Path(path)
+        if not path.is_file():
+            raise AlappError(f"{path}: no such project file")
+        lock = None
+        if not read_only:
+            lock = ProjectLock(path)
+            lock.acquire()
+        conn = _connect(path, read_only)
+        try:
+            _check_is_project(path, conn)
+            if not read_only:
+                _configure_writer(conn)
+            version = schema_version(conn)
+            if version > SCHEMA_VERSION:
+                raise ProjectFormatError(
+                    f"{path}: written by a newer alapp (schema {version}, this one reads up to "
+                    f"{SCHEMA_VERSION}); update alapp to open it")
+            if version < SCHEMA_VERSION:
+                if read_only:
+                    raise ProjectFormatError(
+                        f"{path}: needs an upgrade from schema {version}; open it for writing once")
+                migrate(conn)
+        except BaseException:
+            conn.close()
+            if lock:
+                lock.release()
+            raise
+        return cls(path, conn, lock)
+
+    def close(self) -> None:
+        self.conn.close()
+        if self._lock:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All or nothing: the statements inside commit together or not at all."""
+        if self.read_only:
+            raise AlappError(f"{self.path}: opened read-only")
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- labels and settings --------------------------------------------------------------------
+
+    def labels(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM labels ORDER BY position")]
+
+    def add_labels(self, names: Sequence[str]) -> None:
+        with self.transaction():
+            self._insert_labels(names)
+
+    def _insert_labels(self, names: Sequence[str]) -> None:
+        existing = set(self.labels())
+        new = [n for n in dict.fromkeys(names) if n not in existing]
+        _check_label_names(new)
+        start = len(existing)
+        self.db["labels"].insert_all(
+            [{"name": n, "position": start + i} for i, n in enumerate(new)])
+
+    def settings(self) -> ProjectSettings:
+        rows = {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM settings")}
+        return ProjectSettings.from_rows(rows)
+
+    def update_settings(self, **changes: Any) -> ProjectSettings:
+        merged = ProjectSettings.from_rows({**self.settings().as_rows(), **changes})
+        with self.transaction():
+            self._write_settings({k: getattr(merged, k) for k in changes})
+        return merged
+
+    def _write_settings(self, rows: dict[str, Any]) -> None:
+        self.db["settings"].upsert_all(
+            [{"key": k, "value": json.dumps(v)} for k, v in rows.items()], pk="key")
+
+    # -- items -----------------------------------------------------------------------------------
+
+    def item(self, item_id: ItemId) -> Item:
+        row = self.conn.execute(
+            "SELECT id, ext_id, text, split, meta FROM items WHERE id = ?", (item_id,)).fetchone()
+        if row is None:
+            raise AlappError(f"{self.path}: no item with id {item_id}")
+        return Item(ItemId(row[0]), row[1], row[2], Split(row[3]), row[4])
+
+    def item_ids(self, split: Split | None = None) -> list[ItemId]:
+        if split is None:
+            rows = self.conn.execute("SELECT id FROM items ORDER BY id")
+        else:
+            rows = self.conn.execute("SELECT id FROM items WHERE split = ? ORDER BY id", (split,))
+        return [ItemId(r[0]) for r in rows]
+
+    def texts(self, ids: Sequence[ItemId]) -> list[str]:
+        """Texts in the order of ``ids``; reads in chunks to stay under SQLite's variable limit."""
+        found: dict[int, str] = {}
+        for start in range(0, len(ids), 900):
+            chunk = ids[start:start + 900]
+            marks = ",".join("?" * len(chunk))
+            found.update(self.conn.execute(
+                f"SELECT id, text FROM items WHERE id IN ({marks})", chunk).fetchall())
+        return [found[i] for i in ids]
+
+    def count_items(self) -> dict[str, int]:
+        counts = dict.fromkeys(Split, 0)
+        for split, n in self.conn.execute("SELECT split, COUNT(*) FROM items GROUP BY split"):
+            counts[Split(split)] = n
+        return {str(k): v for k, v in counts.items()}
+
+    # -- label events ------------------------------------------------------------------------------
+
+    def current_labels(self) -> dict[ItemId, str]:
+        return {ItemId(i): label for i, label in self.conn.execute(CURRENT_LABEL_SQL)}
+
+    def skipped_forever(self) -> set[ItemId]:
+        return {ItemId(r[0]) for r in self.conn.execute(SKIPPED_FOREVER_SQL)}
+
+    def current_label(self, item_id: ItemId) -> str | None:
+        row = self.conn.execute(
+            "SELECT label FROM label_events WHERE item_id = ? AND action IN ('label', 'undo') "
+            "ORDER BY id DESC LIMIT 1", (item_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def label_item(self, item_id: ItemId, label: str, annotator: str,
+                   started_at: float | None = None, active_ms: int | None = None,
+                   selection: Selection | None = None) -> EventId:
+        """Record one decision; durable when this returns."""
+        if label not in self.labels():
+            raise AlappError(f"unknown label {label!r}; the project has: {', '.join(self.labels())}")
+        return self._record(item_id, Action.LABEL, label, annotator, started_at, active_ms,
+                            selection)
+
+    def skip_item(self, item_id: ItemId, annotator: str, forever: bool = False,
+                  started_at: float | None = None, active_ms: int | None = None) -> EventId:
+        action = Action.SKIP_FOREVER if forever else Action.SKIP
+        return self._record(item_id, action, None, annotator, started_at, active_ms, None)
+
+    def flag_item(self, item_id: ItemId, annotator: str, note: str = "") -> EventId:
+        return self._record(item_id, Action.FLAG, self.current_label(item_id), annotator,
+                            None, None, None, note=note)
+
+    def undo_last(self, annotator: str) -> tuple[ItemId, EventId] | None:
+        """Undo the annotator's latest label that is not undone yet, as a new event.
+
+        The undo event carries the label the item had before, so history stays append-only.
+        """
+        with self.transaction():
+            row = self.conn.execute(
+                "SELECT id, item_id FROM label_events WHERE annotator = ? AND action = 'label' "
+                "AND id NOT IN (SELECT undoes FROM label_events WHERE undoes IS NOT NULL) "
+                "ORDER BY id DESC LIMIT 1", (annotator,)).fetchone()
+            if row is None:
+                return None
+            target, item_id = row
+            before = self.conn.execute(
+                "SELECT label FROM label_events WHERE item_id = ? AND id < ? "
+                "AND action IN ('label', 'undo') ORDER BY id DESC LIMIT 1",
+                (item_id, target)).fetchone()
+            event = self._insert_event(item_id, Action.UNDO, before[0] if before else None,
+                                       annotator, None, None, None, undoes=target)
+        return ItemId(item_id), event
+
+    def _record(self, item_id: ItemId, action: Action, label: str | None, annotator: str,
+                started_at: float | None, active_ms: int | None, selection: Selection | None,
+                note: str | None = None) -> EventId:
+        with self.transaction():
+            event = self._insert_event(item_id, action, label, annotator, started_at, active_ms,
+                                       selection, note=note)
+            self.conn.execute("DELETE FROM queue WHERE item_id = ?", (item_id,))
+        return event
+
+    def _insert_event(self, item_id: int, action: Action, label: str | None, annotator: str,
+                      started_at: float | None, active_ms: int | None,
+                      selection: Selection | None, undoes: int | None = None,
+                      note: str | None = None, submitted_at: float | None = None) -> EventId:
+        sel = selection or Selection(strategy="")
+        cursor = self.conn.execute(
+            "INSERT INTO label_events (item_id, action, label, annotator, started_at, "
+            "submitted_at, active_ms, undoes, note, round_id, strategy, score, predicted_cost, "
+            "is_random_share) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (item_id, action.value, label, annotator, started_at,
+             submitted_at if submitted_at is not None else time.time(), active_ms, undoes, note,
+             sel.round_id, sel.strategy or None, sel.score, sel.predicted_cost,
+             int(sel.is_random_share)))
+        return EventId(int(cursor.lastrowid or 0))
+
+    def events(self, item_id: ItemId | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM label_events"
+        args: tuple[Any, ...] = ()
+        if item_id is not None:
+            sql += " WHERE item_id = ?"
+            args = (item_id,)
+        return list(self.db.query(sql + " ORDER BY id", args))
+
+    # -- summary -------------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        labels = self.current_labels()
+        per_label = dict.fromkeys(self.labels(), 0)
+        for label in labels.values():
+            per_label[label] = per_label.get(label, 0) + 1
+        split_of = dict(self.conn.execute("SELECT id, split FROM items"))
+        labeled_by_split = dict.fromkeys(Split, 0)
+        for item_id in labels:
+            labeled_by_split[Split(split_of[item_id])] += 1
+        timed = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(active_ms), 0) FROM label_events "
+            "WHERE action = 'label' AND active_ms IS NOT NULL").fetchone()
+        return {
+            "project": str(self.path),
+            "name": self.settings().name,
+            "schema_version": schema_version(self.conn),
+            "items": self.count_items(),
+            "labeled": {str(k): v for k, v in labeled_by_split.items()},
+            "labeled_total": len(labels),
+            "per_label": per_label,
+            "skipped_forever": len(self.skipped_forever()),
+            "events": self.conn.execute("SELECT COUNT(*) FROM label_events").fetchone()[0],
+            "timed_labels": timed[0],
+            "active_hours": round(timed[1] / 3_600_000, 4),
+            "imports": self.conn.execute("SELECT COUNT(*) FROM imports").fetchone()[0],
+        }
+
+    def integrity_ok(self) -> bool:
+        return bool(self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+
+
+def _check_is_project(path: Path, conn: sqlite3.Connection) -> None:
+    """Refuse files that are not SQLite, or SQLite files that are not alapp projects.
+
+    Asked through SQLite rather than read from the header bytes: in WAL mode the header in the
+    main file can lag behind the log until a checkpoint.
+    """
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    except sqlite3.DatabaseError:
+        raise ProjectFormatError(f"{path}: not an alapp project (not an SQLite file)") from None
+    if app_id != APPLICATION_ID:
+        raise ProjectFormatError(f"{path}: not an alapp project")
+
+
+def _check_label_names(names: Sequence[str]) -> None:
+    for name in names:
+        if not name.strip() or name != name.strip():
+            raise AlappError(f"label name {name!r}: must be non-empty without outer spaces")

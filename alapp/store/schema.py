@@ -1,0 +1,127 @@
+"""Schema of a project file and its forward migrations.
+
+The schema version lives in ``PRAGMA user_version``. Each migration takes a file of version N to
+N + 1 inside one transaction, so a crash mid-migration leaves the file at version N.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+APPLICATION_ID = 0x616C6170  # "alap": marks the file as an alapp project
+
+
+V1_ITEMS_LABELS_EVENTS = """
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE labels (
+            name TEXT PRIMARY KEY,
+            position INTEGER NOT NULL
+        );
+        CREATE TABLE imports (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL,
+            format TEXT NOT NULL,
+            encoding TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            labeled INTEGER NOT NULL,
+            finished_at REAL NOT NULL
+        );
+        CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            ext_id TEXT NOT NULL UNIQUE,
+            text TEXT NOT NULL,
+            meta TEXT,
+            hash TEXT NOT NULL,
+            split TEXT NOT NULL CHECK (split IN ('pool', 'test', 'seed')),
+            import_id INTEGER REFERENCES imports(id)
+        );
+        CREATE INDEX items_hash ON items(hash);
+        CREATE INDEX items_split ON items(split);
+        CREATE TABLE label_events (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            action TEXT NOT NULL
+                CHECK (action IN ('label', 'undo', 'skip', 'skip_forever', 'flag')),
+            label TEXT REFERENCES labels(name),
+            annotator TEXT NOT NULL,
+            started_at REAL,
+            submitted_at REAL NOT NULL,
+            active_ms INTEGER,
+            undoes INTEGER REFERENCES label_events(id),
+            note TEXT
+        );
+        CREATE INDEX label_events_item ON label_events(item_id, id);
+"""
+
+
+V2_ROUNDS_MODELS_SELECTION = """
+        CREATE TABLE rounds (
+            id INTEGER PRIMARY KEY,
+            started_at REAL NOT NULL,
+            strategy TEXT NOT NULL,
+            batch_size INTEGER NOT NULL,
+            seed INTEGER NOT NULL,
+            n_labeled INTEGER NOT NULL,
+            model_version INTEGER
+        );
+        CREATE TABLE models (
+            version INTEGER PRIMARY KEY,
+            created_at REAL NOT NULL,
+            kind TEXT NOT NULL,
+            params TEXT NOT NULL,
+            n_labeled INTEGER NOT NULL,
+            metrics TEXT,
+            weights BLOB
+        );
+        ALTER TABLE label_events ADD COLUMN round_id INTEGER REFERENCES rounds(id);
+        ALTER TABLE label_events ADD COLUMN strategy TEXT;
+        ALTER TABLE label_events ADD COLUMN score REAL;
+        ALTER TABLE label_events ADD COLUMN predicted_cost REAL;
+        ALTER TABLE label_events ADD COLUMN is_random_share INTEGER NOT NULL DEFAULT 0;
+"""
+
+
+V3_QUEUE = """
+        CREATE TABLE queue (
+            position INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL UNIQUE REFERENCES items(id),
+            round_id INTEGER REFERENCES rounds(id),
+            strategy TEXT NOT NULL,
+            score REAL,
+            predicted_cost REAL,
+            is_random_share INTEGER NOT NULL DEFAULT 0
+        );
+"""
+
+
+# One entry per schema version; never edit a released entry, append a new one.
+MIGRATIONS: list[str] = [
+    V1_ITEMS_LABELS_EVENTS,
+    V2_ROUNDS_MODELS_SELECTION,  # rounds, model versions, why each item was selected
+    V3_QUEUE,  # the batch waiting for the annotator survives a restart
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Bring the file up to ``target``; returns the version it had before."""
+    before = schema_version(conn)
+    for version in range(before, target):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # executescript would COMMIT first; statements one by one keep it atomic.
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            if version == 0:
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return before
