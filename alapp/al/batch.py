@@ -1,0 +1,106 @@
+"""Composing the batch the annotator sees: strategy picks plus a marked random share.
+
+The pool state holds only candidates (unlabeled, not test, not skipped for good), so whatever is
+returned is by construction askable; picks are unique and never more than the pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+
+import numpy as np
+
+from alapp.al.cost import roi, within_price_cap
+from alapp.al.registry import StrategyParams, get_strategy, top_k
+from alapp.al.state import Ints, PoolState, Selected
+
+_PER_ITEM_AXIS = {"mc_probs": 1, "committee_probs": 1}
+_SHARED = {"validation_activations", "labeled_embeddings", "target_embeddings", "n_labeled",
+           "round_index"}
+
+
+@dataclass(frozen=True)
+class Pick:
+    item_id: int
+    score: float | None
+    is_random: bool
+    strategy: str  # what chose it: the strategy, "random share" or a fallback
+    predicted_cost: float | None = None
+
+
+@dataclass
+class BatchRequest:
+    strategy: str
+    batch_size: int
+    random_share: float = 0.1
+    seed: int = 0
+    round_index: int = 0
+    cost_aware: bool = False  # rank by ROI = normalised utility / predicted cost
+    price_cap: float | None = None  # never pick items predicted to cost more
+    params: StrategyParams = field(default_factory=StrategyParams)
+
+
+def round_rng(seed: int, round_index: int) -> np.random.Generator:
+    """The same project seed and round give the same batch, across restarts."""
+    return np.random.default_rng([seed, round_index])
+
+
+def subset(state: PoolState, rows: Ints) -> PoolState:
+    """The state restricted to candidate ``rows`` (shared reference sets are kept whole)."""
+    changes = {}
+    for f in fields(state):
+        value = getattr(state, f.name)
+        if value is None or f.name in _SHARED:
+            continue
+        changes[f.name] = np.take(value, rows, axis=_PER_ITEM_AXIS.get(f.name, 0))
+    return replace(state, **changes)
+
+
+def random_share_count(batch_size: int, share: float) -> int:
+    """At least one random item whenever a share is asked for and the batch has room."""
+    if share <= 0 or batch_size < 2:
+        return 0
+    return min(batch_size - 1, max(1, int(round(batch_size * share))))
+
+
+def compose_batch(state: PoolState, request: BatchRequest) -> list[Pick]:
+    rng = round_rng(request.seed, request.round_index)
+    rows = within_price_cap(state.costs, request.price_cap) if state.costs is not None \
+        else np.arange(state.size)
+    pool = subset(state, rows) if len(rows) < state.size else state
+    n = min(request.batch_size, pool.size)
+    if n <= 0:
+        return []
+    n_random = random_share_count(n, request.random_share)
+    name, chosen = _strategy_picks(pool, request, n - n_random, rng)
+    rest = np.setdiff1d(np.arange(pool.size), chosen.indices)
+    random_rows = rng.choice(rest, size=min(n_random, len(rest)), replace=False)
+    picks = [_pick(pool, int(r), float(s), False, name)
+             for r, s in zip(chosen.indices, chosen.scores, strict=True)]
+    picks += [_pick(pool, int(r), None, True, "random share") for r in random_rows]
+    assert len({p.item_id for p in picks}) == len(picks), "a batch never repeats an item"
+    return picks
+
+
+def _strategy_picks(pool: PoolState, request: BatchRequest, k: int,
+                    rng: np.random.Generator) -> tuple[str, Selected]:
+    spec = get_strategy(request.strategy)
+    if pool.n_labeled == 0 and spec.needs and spec.name != "cold-start":
+        # No model without labels: start from cluster centres, not from random items.
+        fallback = "cold-start" if pool.embeddings is not None else "random"
+        return fallback, get_strategy(fallback).select(pool, k, rng, request.params)
+    missing = [need for need in spec.needs if getattr(pool, need) is None]
+    if missing:
+        raise ValueError(f"strategy {spec.name!r} needs {', '.join(missing)}; "
+                         "choose a model that provides them or another strategy")
+    if request.cost_aware and spec.score is not None and pool.costs is not None:
+        value = roi(spec.score(pool, request.params), pool.costs)
+        idx = top_k(value, k, rng)
+        return f"{spec.name} / cost", Selected(idx, value[idx])
+    return spec.name, spec.select(pool, k, rng, request.params)
+
+
+def _pick(pool: PoolState, row: int, score: float | None, is_random: bool,
+          strategy: str) -> Pick:
+    cost = None if pool.costs is None else float(pool.costs[row])
+    return Pick(int(pool.ids[row]), score, is_random, strategy, cost)

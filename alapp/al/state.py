@@ -1,0 +1,59 @@
+"""What a strategy sees of the pool, and what it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+Floats = NDArray[np.floating]
+Ints = NDArray[np.integer]
+
+
+@dataclass
+class PoolState:
+    """Prediction arrays for the candidate items (unlabeled pool items that may be asked).
+
+    Row ``i`` of every per-item array is candidate ``i``; ``ids`` maps it back to the store.
+    Only what the chosen strategy needs must be filled in (see each strategy's ``needs``).
+    """
+
+    ids: Ints
+    probs: Floats | None = None  # (n, k) predicted class probabilities
+    mc_probs: Floats | None = None  # (s, n, k) Monte-Carlo dropout samples
+    committee_probs: Floats | None = None  # (m, n, k) one row block per committee member
+    embeddings: Floats | None = None  # (n, d) item features (cosine-normalised inside)
+    hidden: Floats | None = None  # (n, h) last-layer input, for BADGE gradient embeddings
+    activations: Floats | None = None  # (n, u) pre-activation values of a hidden layer
+    validation_activations: Floats | None = None  # (v, u) same layer on a validation set
+    labeled_embeddings: Floats | None = None  # (l, d) the labeled (training) items
+    target_embeddings: Floats | None = None  # (t, d) the distribution to move toward
+    wrong_prob: Floats | None = None  # (n,) "the model will be wrong here" head
+    predicted_loss: Floats | None = None  # (n,) learning-loss head
+    costs: Floats | None = None  # (n,) predicted labeling cost (seconds or money)
+    n_labeled: int = 0
+    round_index: int = 0
+
+    @property
+    def size(self) -> int:
+        return int(len(self.ids))
+
+
+@dataclass
+class Selected:
+    """A strategy's choice: candidate row indices, best first, with the score behind each."""
+
+    indices: Ints
+    scores: Floats
+    random_share: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def __post_init__(self) -> None:
+        if len(self.random_share) != len(self.indices):
+            self.random_share = np.zeros(len(self.indices), dtype=bool)
+
+
+def require(array: Floats | None, what: str, strategy: str) -> Floats:
+    if array is None:
+        raise ValueError(f"strategy {strategy!r} needs {what}, which the model did not provide")
+    return array
