@@ -59,16 +59,20 @@ def detect_encoding(path: Path) -> str:
 
 
 def _utf16_without_bom(sample: bytes) -> str | None:
-    """UTF-16 text that is mostly Latin or Cyrillic has a zero in every other byte."""
-    pairs = len(sample) // 2
-    if pairs < 2:
+    """Zero bytes mean UTF-16 (text encodings of the 8-bit kind never contain them), provided
+    the sample decodes and its line breaks survive decoding: a UTF-8 file with a stray NUL
+    decodes as UTF-16 into noise with no line breaks, and is left for the NUL check."""
+    if b"\x00" not in sample:
         return None
-    zeros_odd = sample[1::2].count(0) / pairs
-    zeros_even = sample[0::2].count(0) / pairs
-    if zeros_odd > 0.3 and zeros_even < 0.05:
-        return "utf-16-le"
-    if zeros_even > 0.3 and zeros_odd < 0.05:
-        return "utf-16-be"
+    even = sample[: len(sample) // 2 * 2]
+    breaks = sample.count(b"\n")
+    for candidate in ("utf-16-le", "utf-16-be"):
+        try:
+            decoded = even.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+        if breaks and decoded.count("\n") >= 0.9 * breaks:
+            return candidate
     return None
 
 

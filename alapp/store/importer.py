@@ -7,6 +7,7 @@ back, so the project is exactly as before. Memory stays flat whatever the file s
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import sqlite3
 import time
@@ -21,7 +22,7 @@ from alapp.store.encoding import detect_encoding, locate_decode_error, normalize
 from alapp.store.project import Project
 from alapp.store.readers import Record, guess_format, read_records
 
-CHUNK = 20_000
+CHUNK = 5_000  # rows per executemany: fast, and bounds memory whatever the file size
 Progress = Callable[[int, int], bool]  # (bytes read, total bytes) -> keep going?
 
 
@@ -76,11 +77,10 @@ class _Mapping:
         self.label = self._optional(spec.label, "label", columns, header_line)
         self.split = (self._column(spec.split_column, header_line, "split")
                       if spec.split_column else None)
-        used = {*self.text, self.id, self.label, self.split}
-        if spec.meta is None:
-            self.meta = [c for c in columns if c not in used]
-        else:
-            self.meta = [self._column(c, header_line, "meta") for c in spec.meta]
+        self.used = {*self.text, self.id, self.label, self.split}
+        # None: keep every other field of each record (JSON records may differ in their keys)
+        self.meta = None if spec.meta is None else [
+            self._column(c, header_line, "meta") for c in spec.meta]
 
     def _column(self, ref: str, line: int, role: str) -> str:
         if ref in self.columns:
@@ -108,10 +108,13 @@ def import_file(project: Project, path: str | Path, spec: ImportSpec | None = No
     report = ImportReport(str(path), fmt, encoding)
     started = time.perf_counter()
     total = path.stat().st_size
-    with open(path, encoding=encoding, newline="", errors="strict") as stream:
+    with open(path, "rb") as raw, io.TextIOWrapper(raw, encoding, "strict", newline="") as stream:
+        # Progress is read from the byte stream: the text stream cannot tell() while iterated.
+        def tick() -> bool:
+            return progress is None or progress(raw.tell(), total)
         try:
             with project.transaction():
-                _import_stream(project, path, stream, fmt, spec, report, progress, total)
+                _import_stream(project, path, stream, fmt, spec, report, tick)
         except UnicodeDecodeError:
             raise locate_decode_error(path, encoding) from None
     report.seconds = round(time.perf_counter() - started, 3)
@@ -119,7 +122,7 @@ def import_file(project: Project, path: str | Path, spec: ImportSpec | None = No
 
 
 def _import_stream(project: Project, path: Path, stream: IO[str], fmt: str, spec: ImportSpec,
-                   report: ImportReport, progress: Progress | None, total: int) -> None:
+                   report: ImportReport, keep_going: Callable[[], bool]) -> None:
     conn = project.conn
     known_labels = set(project.labels())
     cursor = conn.execute("INSERT INTO imports (path, format, encoding, rows, labeled, "
@@ -140,12 +143,13 @@ def _import_stream(project: Project, path: Path, stream: IO[str], fmt: str, spec
             "strategy) VALUES (?, 'label', ?, 'import', ?, 'import')", events)
         items.clear()
         events.clear()
-        if progress and not progress(stream.tell() if stream.seekable() else 0, total):
+        if not keep_going():
             raise Cancelled()
 
     for line, record in records:
         if mapping is None:
-            mapping = _Mapping(path, spec, list(record), line)
+            header_line = 1 if fmt in ("csv", "tsv") and spec.header else line
+            mapping = _Mapping(path, spec, list(record), header_line)
         text, ext_id, label, split, meta = _row(path, line, record, mapping, spec)
         if ext_id is None:
             ext_id = f"{import_id}-{report.rows + 1}"
@@ -200,10 +204,13 @@ def _row(path: Path, line: int, record: Record, mapping: _Mapping,
         if split not in {s.value for s in Split}:
             raise InputError(path, line, f"split {split!r} is not one of pool, test, seed")
     meta = None
-    if mapping.meta:
+    if mapping.meta is None:
+        fields = {c: v for c, v in record.items() if c not in mapping.used}
+    else:
         fields = {c: record[c] for c in mapping.meta if c in record}
-        meta = json.dumps(fields, ensure_ascii=False) if fields else None
-        if meta and "\x00" in meta:
+    if fields:
+        meta = json.dumps(fields, ensure_ascii=False)
+        if "\x00" in meta:
             raise InputError(path, line, "a metadata field contains a NUL byte")
     return text, ext_id, label, split, meta
 
@@ -242,16 +249,16 @@ def _explain_duplicate_id(project: Project, path: Path,
                           items: list[tuple[Any, ...]]) -> AlappError:
     """The UNIQUE index caught a repeated id; find which line and why, for the message."""
     seen: dict[str, int] = {}
-    import_id = items[0][6]
-    for _, ext_id, *_rest, line in items:
-        row = project.conn.execute("SELECT import_id FROM items WHERE ext_id = ?",
-                                   (ext_id,)).fetchone()
-        if row is not None and row[0] != import_id:
-            return InputError(path, line, f"id {ext_id!r} is already in the project")
+    for item_id, ext_id, *_rest, import_id, line in items:
         if ext_id in seen:
             return InputError(path, line, f"duplicate id {ext_id!r} (first on line {seen[ext_id]})")
-        if row is not None:  # inserted by an earlier chunk of this same file
-            return InputError(path, line, f"duplicate id {ext_id!r} (seen earlier in this file)")
+        row = project.conn.execute("SELECT id, import_id FROM items WHERE ext_id = ?",
+                                   (ext_id,)).fetchone()
+        if row is not None and row[0] != item_id:  # not this very row, inserted before the error
+            if row[1] != import_id:
+                return InputError(path, line, f"id {ext_id!r} is already in the project")
+            return InputError(path, line, f"duplicate id {ext_id!r} (first seen earlier in "
+                              "this file)")
         seen[ext_id] = line
     return AlappError(f"{path}: an id is not unique")
 

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from alapp.cli import main
+from tests.conftest import write
+
+
+def test_init_import_stats_export(tmp_path, capsys) -> None:
+    project = tmp_path / "p.alapp"
+    assert main(["init", str(project), "--labels", "spam,ham"]) == 0
+    data = write(tmp_path / "in.csv", "id,text,label\n1,win money,spam\n2,see you,\n")
+    assert main(["import", str(project), str(data)]) == 0
+    assert "imported 2 items (1 labeled)" in capsys.readouterr().out
+    assert main(["stats", str(project), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["labeled_total"] == 1 and stats["items"]["pool"] == 2
+    out = tmp_path / "out.jsonl"
+    assert main(["export", str(project), str(out)]) == 0
+    assert json.loads(out.read_text("utf-8"))["label"] == "spam"
+
+
+def test_user_mistakes_exit_2_with_a_message_and_no_traceback(tmp_path, capsys) -> None:
+    project = tmp_path / "p.alapp"
+    main(["init", str(project), "--labels", "spam,ham"])
+    bad = write(tmp_path / "bad.csv", "text,label\nok,spam\nbad,eggs\n")
+    assert main(["import", str(project), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}, line 3: unknown label 'eggs'" in err
+    assert "Traceback" not in err
+    assert main(["export", str(project), str(tmp_path / "none.jsonl")]) == 0
+    assert main(["export", str(project), str(tmp_path / "none.jsonl")]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["stats", str(tmp_path / "missing.alapp")]) == 2
+
+
+def test_import_mapping_options(tmp_path, capsys) -> None:
+    project = tmp_path / "p.alapp"
+    main(["init", str(project), "--labels", "x"])
+    names = write(tmp_path / "names.txt", "World\nSports\n")
+    data = write(tmp_path / "n.csv", '"2","Match report","Great game"\n"1","Summit","Talks"\n')
+    assert main(["import", str(project), str(data), "--no-header", "--text", "2,3", "--label",
+                 "1", "--label-names", str(names), "--label-base", "1", "--add-labels",
+                 "--split", "test"]) == 0
+    from alapp.store.project import Project
+
+    with Project.open(project, read_only=True) as p:
+        assert sorted(p.current_labels().values()) == ["Sports", "World"]
+        assert p.count_items()["test"] == 2
+
+
+def test_help_is_fast_and_imports_no_heavy_module() -> None:
+    code = ("import sys, io, contextlib\nfrom alapp.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    main([])\n"
+            "heavy = [m for m in ('torch', 'transformers', 'PySide6', 'sklearn') "
+            "if m in sys.modules]\nprint(heavy)\n")
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=Path(__file__).parents[1], check=True)
+    elapsed = time.perf_counter() - start
+    assert result.stdout.strip() == "[]"
+    assert elapsed < 1.0, f"{elapsed:.2f} s"
+
+
+def test_demo_project_is_created(tmp_path, capsys) -> None:
+    path = tmp_path / "demo.alapp"
+    assert main(["demo", "--project", str(path), "--no-gui"]) == 0
+    from alapp.store.project import Project
+
+    with Project.open(path, read_only=True) as p:
+        counts = p.count_items()
+        assert (counts["pool"], counts["test"]) == (240, 60)
+        assert len(p.current_labels()) == 60
+        assert p.labels() == ["billing", "delivery", "technical", "account", "praise"]
+        texts = p.texts(p.item_ids())
+        assert any("доставк" in t for t in texts) and any("快递" in t for t in texts)
+
+
+def test_strategies_lists_every_strategy(capsys) -> None:
+    from alapp.al.registry import STRATEGIES
+
+    assert main(["strategies", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert list(listed) == list(STRATEGIES)
+    assert all(len(summary) > 10 for summary in listed.values())
