@@ -229,4 +229,5 @@ def _run_gui(path: Path | None) -> int:
         from alapp.ui.app import run
     except ImportError as e:
         raise AlappError(f"the desktop application needs PySide6 ({e})") from None
-    return run(path)
+    code: int = run(path)
+    return code

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import machine  # noqa: E402
+from machine import machine
 
-from alapp.al.batch import BatchRequest, compose_batch  # noqa: E402
-from alapp.al.registry import STRATEGIES  # noqa: E402
-from alapp.al.state import PoolState  # noqa: E402
+from alapp.al.batch import BatchRequest, compose_batch
+from alapp.al.registry import STRATEGIES
+from alapp.al.state import PoolState
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

@@ -96,9 +96,8 @@ def test_second_writer_is_refused_but_may_read(project, tmp_path) -> None:
 def test_lock_is_released_on_close(tmp_path) -> None:
     path = tmp_path / "x.alapp"
     Project.create(path, ["a"]).close()
-    with Project.open(path):
-        with pytest.raises(ProjectLockedError):
-            Project.open(path)
+    with Project.open(path), pytest.raises(ProjectLockedError):
+        Project.open(path)
     Project.open(path).close()
 
 
@@ -135,7 +134,7 @@ def test_create_refuses_existing_file_and_bad_label_names(tmp_path) -> None:
 
 
 def test_stats_counts(project, tmp_path) -> None:
-    a, b, _ = _with_items(project, tmp_path)
+    a, *_ = _with_items(project, tmp_path)
     project.label_item(a, "spam", "ann", active_ms=3_600_000)
     stats = project.stats()
     assert stats["items"] == {"pool": 3, "test": 0, "seed": 0}

@@ -15,7 +15,7 @@ from alapp.al.state import Floats, Ints
 def badge_select(probs: Floats, hidden: Floats, batch_size: int,
                  rng: np.random.Generator) -> tuple[Ints, Floats]:
     """Returns rows and each pick's squared gradient distance to the nearest earlier pick."""
-    n, k = probs.shape
+    n = len(probs)
     batch_size = min(batch_size, n)
     a = probs.astype(np.float32).copy()
     a[np.arange(n), probs.argmax(axis=1)] -= 1.0

@@ -7,6 +7,7 @@ returned is by construction askable; picks are unique and never more than the po
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def round_rng(seed: int, round_index: int) -> np.random.Generator:
 
 def subset(state: PoolState, rows: Ints) -> PoolState:
     """The state restricted to candidate ``rows`` (shared reference sets are kept whole)."""
-    changes = {}
+    changes: dict[str, Any] = {}
     for f in fields(state):
         value = getattr(state, f.name)
         if value is None or f.name in _SHARED:
@@ -60,7 +61,7 @@ def random_share_count(batch_size: int, share: float) -> int:
     """At least one random item whenever a share is asked for and the batch has room."""
     if share <= 0 or batch_size < 2:
         return 0
-    return min(batch_size - 1, max(1, int(round(batch_size * share))))
+    return min(batch_size - 1, max(1, round(batch_size * share)))
 
 
 def compose_batch(state: PoolState, request: BatchRequest) -> list[Pick]:

@@ -53,8 +53,8 @@ def batch_bald(mc_probs: Floats, batch_size: int, rng: np.random.Generator,
     probs = mc_probs[:, cand, :]  # (s, c, k)
     flat = probs.reshape(s, -1)  # (s, c*k)
     cond = entropy(probs).mean(axis=0)  # E_w H(y_c | w) per candidate
-    joint = np.ones((s, 1))  # P(configuration of the chosen labels | w)
-    weights = np.ones(1)  # estimator weight per configuration (1 when enumerated exactly)
+    joint: Floats = np.ones((s, 1))  # P(configuration of the chosen labels | w)
+    weights: Floats = np.ones(1)  # estimator weight per configuration (1 when enumerated exactly)
     available = np.ones(len(cand), dtype=bool)
     chosen: list[int] = []
     gains: list[float] = []

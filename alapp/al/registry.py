@@ -101,7 +101,7 @@ def _schedule(state: PoolState, k: int, rng: np.random.Generator,
               params: StrategyParams) -> Selected:
     """Diversity while few labels exist, shifting linearly to uncertainty by schedule_ramp."""
     weight = min(1.0, state.n_labeled / max(params.schedule_ramp, 1))
-    n_unc = int(round(k * weight))
+    n_unc = round(k * weight)
     scores = uncertainty.margin(_probs(state, params, "schedule"))
     unc = top_k(scores, n_unc, rng)
     rest = np.setdiff1d(np.arange(state.size), unc)

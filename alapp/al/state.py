@@ -37,7 +37,7 @@ class PoolState:
 
     @property
     def size(self) -> int:
-        return int(len(self.ids))
+        return len(self.ids)
 
 
 @dataclass

@@ -62,4 +62,5 @@ def entropy(probs: Floats, normalize: bool = False) -> Floats:
     p = np.clip(probs, _EPS, 1.0)
     h = -(probs * np.log(p)).sum(axis=-1)
     k = probs.shape[-1]
-    return h / np.log(k) if normalize and k > 1 else h
+    out: Floats = h / np.log(k) if normalize and k > 1 else h
+    return out

@@ -28,5 +28,5 @@ class ProjectFormatError(AlappError):
     """The file is not an alapp project, or was written by a newer alapp."""
 
 
-class Cancelled(Exception):  # noqa: N818 - the name reads as what happened
+class Cancelled(Exception):
     """Raised inside background work when the user cancelled it."""

@@ -101,7 +101,7 @@ def _cyrillic_forms_words(text: str) -> bool:
             cyrillic += 1
             before = text[i - 1] if i else " "
             after = text[i + 1] if i + 1 < len(text) else " "
-            if before.isascii() and before.isalpha() or after.isascii() and after.isalpha():
+            if (before.isascii() and before.isalpha()) or (after.isascii() and after.isalpha()):
                 inside_latin += 1
     return cyrillic > 0 and inside_latin / cyrillic < 0.2
 

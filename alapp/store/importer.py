@@ -128,7 +128,7 @@ def _import_stream(project: Project, path: Path, stream: IO[str], fmt: str, spec
     cursor = conn.execute("INSERT INTO imports (path, format, encoding, rows, labeled, "
                           "finished_at) VALUES (?, ?, ?, 0, 0, 0)",
                           (str(path.resolve()), fmt, report.encoding))
-    import_id = cursor.lastrowid
+    import_id = int(cursor.lastrowid or 0)
     next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM items").fetchone()[0]
     now = time.time()
     records = read_records(path, stream, fmt, spec.header, spec.max_chars, spec.delimiter)

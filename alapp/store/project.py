@@ -159,7 +159,7 @@ class Project:
         new = [n for n in dict.fromkeys(names) if n not in existing]
         _check_label_names(new)
         start = len(existing)
-        self.db["labels"].insert_all(
+        self.db.table("labels").insert_all(
             [{"name": n, "position": start + i} for i, n in enumerate(new)])
 
     def settings(self) -> ProjectSettings:
@@ -173,7 +173,7 @@ class Project:
         return merged
 
     def _write_settings(self, rows: dict[str, Any]) -> None:
-        self.db["settings"].upsert_all(
+        self.db.table("settings").upsert_all(
             [{"key": k, "value": json.dumps(v)} for k, v in rows.items()], pk="key")
 
     # -- items -----------------------------------------------------------------------------------
@@ -227,7 +227,8 @@ class Project:
                    selection: Selection | None = None) -> EventId:
         """Record one decision; durable when this returns."""
         if label not in self.labels():
-            raise AlappError(f"unknown label {label!r}; the project has: {', '.join(self.labels())}")
+            known = ", ".join(self.labels())
+            raise AlappError(f"unknown label {label!r}; the project has: {known}")
         return self._record(item_id, Action.LABEL, label, annotator, started_at, active_ms,
                             selection)
 
@@ -293,7 +294,7 @@ class Project:
             args = (item_id,)
         return list(self.db.query(sql + " ORDER BY id", args))
 
-    # -- summary -------------------------------------------------------------------------------------
+    # -- summary ---------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
         labels = self.current_labels()

@@ -10,7 +10,7 @@ import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from alapp.core.errors import InputError
 
@@ -19,6 +19,7 @@ _BY_SUFFIX = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".
               ".json": "json", ".txt": "txt"}
 
 Record = dict[str, Any]
+Quoting = Literal[0, 1, 2, 3]  # csv.QUOTE_* values
 
 
 def guess_format(path: Path) -> str:
@@ -34,7 +35,7 @@ def read_records(path: Path, stream: IO[str], fmt: str, header: bool, max_chars:
     if fmt in ("csv", "tsv"):
         sep = delimiter or ("\t" if fmt == "tsv" else ",")
         # TSV files from spreadsheets and corpora use no quoting: a quote is just a character.
-        quoting = csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL
+        quoting: Quoting = 3 if fmt == "tsv" else 0  # csv.QUOTE_NONE, csv.QUOTE_MINIMAL
         yield from _delimited(path, stream, sep, quoting, header, max_chars)
     elif fmt == "jsonl":
         yield from _jsonl(path, stream, max_chars)
@@ -51,7 +52,7 @@ def read_records(path: Path, stream: IO[str], fmt: str, header: bool, max_chars:
         raise InputError(path, None, f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
-def _delimited(path: Path, stream: IO[str], sep: str, quoting: int, header: bool,
+def _delimited(path: Path, stream: IO[str], sep: str, quoting: Quoting, header: bool,
                max_chars: int) -> Iterator[tuple[int, Record]]:
     csv.field_size_limit(max_chars)
     reader = csv.reader(stream, delimiter=sep, quoting=quoting, strict=True)
@@ -166,7 +167,7 @@ def _json_array(path: Path, stream: IO[str], max_chars: int) -> Iterator[tuple[i
                 pos = 0
                 if len(buffer) > max_chars + (1 << 16):
                     raise InputError(path, start_line, f"a record is longer than the limit of "
-                                     f"{max_chars:,} characters")
+                                     f"{max_chars:,} characters") from None
         line += buffer.count("\n", pos, end)
         pos = end
         yield start_line, _as_record(path, start_line, value)
