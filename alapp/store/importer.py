@@ -11,7 +11,7 @@ import io
 import json
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -22,6 +22,7 @@ from alapp.store.encoding import detect_encoding, locate_decode_error, normalize
 from alapp.store.project import Project
 from alapp.store.readers import Record, guess_format, read_records
 
+BULK_BYTES = 8 << 20  # files above this rebuild the hash index once instead of per row
 CHUNK = 5_000  # rows per executemany: fast, and bounds memory whatever the file size
 Progress = Callable[[int, int], bool]  # (bytes read, total bytes) -> keep going?
 
@@ -61,10 +62,10 @@ class ImportReport:
     seconds: float = 0.0
 
 
-def text_hash(text: str) -> str:
+def text_hash(text: str) -> bytes:
     """Same hash for texts that differ only in case and spacing: those are duplicates to a human."""
     canonical = " ".join(text.split()).casefold()
-    return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
+    return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).digest()
 
 
 class _Mapping:
@@ -121,61 +122,93 @@ def import_file(project: Project, path: str | Path, spec: ImportSpec | None = No
     return report
 
 
+@dataclass
+class _Chunk:
+    items: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    new_labels: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Context:
+    path: Path
+    fmt: str
+    spec: ImportSpec
+    import_id: int
+    first_item_id: int
+    known_labels: set[str]
+    report: ImportReport
+
+
+def _parse(stream: IO[str], ctx: _Context) -> Iterator[_Chunk]:
+    """Read, validate and prepare rows in chunks; touches no database.
+
+    (Parsing in a second thread while SQLite inserts was measured slower: both sides hold the
+    GIL for most of their work, so they only contend.)"""
+    spec, path, report = ctx.spec, ctx.path, ctx.report
+    now = time.time()
+    mapping: _Mapping | None = None
+    chunk = _Chunk()
+    for line, record in read_records(path, stream, ctx.fmt, spec.header, spec.max_chars,
+                                     spec.delimiter):
+        if mapping is None:
+            header_line = 1 if ctx.fmt in ("csv", "tsv") and spec.header else line
+            mapping = _Mapping(path, spec, list(record), header_line)
+        text, ext_id, label, split, meta = _row(path, line, record, mapping, spec)
+        item_id = ctx.first_item_id + report.rows
+        if label is not None:
+            if label not in ctx.known_labels:
+                if not spec.add_labels:
+                    known = ", ".join(sorted(ctx.known_labels)) or "no labels"
+                    raise InputError(path, line, f"unknown label {label!r} (the project has: "
+                                     f"{known}); add it to the project first, or import with "
+                                     "--add-labels")
+                ctx.known_labels.add(label)
+                chunk.new_labels.append(label)
+            chunk.events.append((item_id, label, now))
+            report.labeled += 1
+        chunk.items.append((item_id, ext_id or f"{ctx.import_id}-{report.rows + 1}", text, meta,
+                            text_hash(text), split, ctx.import_id, line))
+        report.rows += 1
+        report.by_split[split] = report.by_split.get(split, 0) + 1
+        if len(chunk.items) >= CHUNK:
+            yield chunk
+            chunk = _Chunk()
+    yield chunk
+
+
 def _import_stream(project: Project, path: Path, stream: IO[str], fmt: str, spec: ImportSpec,
                    report: ImportReport, keep_going: Callable[[], bool]) -> None:
     conn = project.conn
-    known_labels = set(project.labels())
     cursor = conn.execute("INSERT INTO imports (path, format, encoding, rows, labeled, "
                           "finished_at) VALUES (?, ?, ?, 0, 0, 0)",
                           (str(path.resolve()), fmt, report.encoding))
     import_id = int(cursor.lastrowid or 0)
-    next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM items").fetchone()[0]
-    now = time.time()
-    records = read_records(path, stream, fmt, spec.header, spec.max_chars, spec.delimiter)
-    mapping: _Mapping | None = None
-    items: list[tuple[Any, ...]] = []
-    events: list[tuple[Any, ...]] = []
-
-    def flush() -> None:
-        _insert_items(project, path, items, spec, fmt)
+    first_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM items").fetchone()[0]
+    had_items = first_id > 1
+    ctx = _Context(path, fmt, spec, import_id, first_id, set(project.labels()), report)
+    # A big file into a small project: rebuilding the hash index once beats updating it per
+    # row (measured 2x on 200k rows). DDL is transactional, so a failure restores the index.
+    bulk = path.stat().st_size > BULK_BYTES
+    if bulk:
+        conn.execute("DROP INDEX IF EXISTS items_hash")
+    for chunk in _parse(stream, ctx):
+        if chunk.new_labels:
+            project._insert_labels(chunk.new_labels)
+            report.new_labels.extend(chunk.new_labels)
+        _insert_items(project, path, chunk.items)
         conn.executemany(
             "INSERT INTO label_events (item_id, action, label, annotator, submitted_at, "
-            "strategy) VALUES (?, 'label', ?, 'import', ?, 'import')", events)
-        items.clear()
-        events.clear()
+            "strategy) VALUES (?, 'label', ?, 'import', ?, 'import')", chunk.events)
         if not keep_going():
             raise Cancelled()
-
-    for line, record in records:
-        if mapping is None:
-            header_line = 1 if fmt in ("csv", "tsv") and spec.header else line
-            mapping = _Mapping(path, spec, list(record), header_line)
-        text, ext_id, label, split, meta = _row(path, line, record, mapping, spec)
-        if ext_id is None:
-            ext_id = f"{import_id}-{report.rows + 1}"
-        if label is not None and label not in known_labels:
-            if not spec.add_labels:
-                raise InputError(path, line, f"unknown label {label!r} (the project has: "
-                                 f"{', '.join(sorted(known_labels)) or 'no labels'}); add it "
-                                 "to the project first, or import with --add-labels")
-            project._insert_labels([label])
-            known_labels.add(label)
-            report.new_labels.append(label)
-        item_id = next_id + report.rows
-        items.append((item_id, ext_id, text, meta, text_hash(text), split, import_id, line))
-        if label is not None:
-            events.append((item_id, label, now))
-            report.labeled += 1
-        report.rows += 1
-        report.by_split[split] = report.by_split.get(split, 0) + 1
-        if len(items) >= CHUNK:
-            flush()
-    flush()
+    if bulk:
+        conn.execute("CREATE INDEX items_hash ON items(hash)")
     if report.rows == 0:
         raise InputError(path, None, "no items found (the file is empty or has only a header)")
     conn.execute("UPDATE imports SET rows = ?, labeled = ?, finished_at = ? WHERE id = ?",
                  (report.rows, report.labeled, time.time(), import_id))
-    _report_duplicates(project, import_id, report)
+    _report_duplicates(project, import_id, report, had_items)
 
 
 def _row(path: Path, line: int, record: Record, mapping: _Mapping,
@@ -235,8 +268,7 @@ def _label(path: Path, line: int, raw: str | None, spec: ImportSpec) -> str | No
                          f"({len(spec.label_names)} names from {spec.label_base})") from None
 
 
-def _insert_items(project: Project, path: Path, items: list[tuple[Any, ...]], spec: ImportSpec,
-                  fmt: str) -> None:
+def _insert_items(project: Project, path: Path, items: list[tuple[Any, ...]]) -> None:
     try:
         project.conn.executemany(
             "INSERT INTO items (id, ext_id, text, meta, hash, split, import_id) "
@@ -263,15 +295,18 @@ def _explain_duplicate_id(project: Project, path: Path,
     return AlappError(f"{path}: an id is not unique")
 
 
-def _report_duplicates(project: Project, import_id: int, report: ImportReport) -> None:
+def _report_duplicates(project: Project, import_id: int, report: ImportReport,
+                       had_items: bool) -> None:
     conn = project.conn
     report.duplicate_texts_in_file = conn.execute(
-        "SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM items "
-        "WHERE import_id = ? GROUP BY hash HAVING n > 1)", (import_id,)).fetchone()[0]
-    report.duplicate_texts_in_project = conn.execute(
+        "SELECT COUNT(*) - COUNT(DISTINCT hash) FROM items WHERE import_id = ?",
+        (import_id,)).fetchone()[0]
+    if had_items:
+        report.duplicate_texts_in_project = conn.execute(
         "SELECT COUNT(*) FROM items i WHERE import_id = ? AND EXISTS (SELECT 1 FROM items o "
         "WHERE o.hash = i.hash AND o.import_id IS NOT i.import_id)", (import_id,)).fetchone()[0]
-    report.duplicate_examples = [r[0] for r in conn.execute(
-        "SELECT ext_id FROM items i WHERE import_id = ? AND EXISTS (SELECT 1 FROM items o "
-        "WHERE o.hash = i.hash AND o.id != i.id) LIMIT 5", (import_id,))]
+    if report.duplicate_texts_in_file or report.duplicate_texts_in_project:
+            report.duplicate_examples = [r[0] for r in conn.execute(
+            "SELECT ext_id FROM items i WHERE import_id = ? AND EXISTS (SELECT 1 FROM items o "
+            "WHERE o.hash = i.hash AND o.id != i.id) LIMIT 5", (import_id,))]
 

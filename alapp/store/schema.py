@@ -31,12 +31,11 @@ V1_ITEMS_LABELS_EVENTS = """
             ext_id TEXT NOT NULL UNIQUE,
             text TEXT NOT NULL,
             meta TEXT,
-            hash TEXT NOT NULL,
+            hash BLOB NOT NULL,  -- blake2b-128 of the case- and space-folded text
             split TEXT NOT NULL CHECK (split IN ('pool', 'test', 'seed')),
             import_id INTEGER REFERENCES imports(id)
         );
         CREATE INDEX items_hash ON items(hash);
-        CREATE INDEX items_split ON items(split);
         CREATE TABLE label_events (
             id INTEGER PRIMARY KEY,
             item_id INTEGER NOT NULL REFERENCES items(id),
