@@ -17,14 +17,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import machine  # noqa: E402
+from machine import machine
 
-from alapp.store.importer import import_file  # noqa: E402
-from alapp.store.project import Project  # noqa: E402
+from alapp.store.importer import import_file
+from alapp.store.project import Project
 
-WORDS = ("order delivery invoice refund account password parcel courier payment app crash "
-         "заказ доставка счёт возврат пароль посылка курьер оплата 订单 快递 发票 退款 账号 "
-         "密码 包裹 付款").split()
+WORDS = [
+    *"order delivery invoice refund account password parcel courier payment app crash".split(),
+    *"заказ доставка счёт возврат пароль посылка курьер оплата".split(),
+    *"订单 快递 发票 退款 账号 密码 包裹 付款".split(),
+]
 
 
 def write_csv(path: Path, rows: int, labeled: bool) -> None:

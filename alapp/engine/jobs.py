@@ -1,0 +1,82 @@
+"""Background work with coalescing: one job running, at most one waiting, always the latest.
+
+A new request while a round is running replaces any request still waiting, so the next round
+always trains on the newest labels and stale requests never pile up (INCEpTION's cadence).
+Callbacks run on the worker thread; the UI forwards them to its own thread by signal.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from alapp.core.errors import Cancelled
+from alapp.engine.progress import Progress
+
+Work = Callable[[Progress], Any]
+
+
+class CoalescingRunner:
+    def __init__(self, on_done: Callable[[Any], None], on_error: Callable[[BaseException], None],
+                 on_progress: Callable[[str, float], None] | None = None,
+                 name: str = "alapp-worker") -> None:
+        self._on_done, self._on_error, self._on_progress = on_done, on_error, on_progress
+        self._name = name
+        self._lock = threading.Lock()
+        self._pending: Work | None = None
+        self._thread: threading.Thread | None = None
+        self._progress: Progress | None = None
+        self._closed = False
+
+    def submit(self, work: Work) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._pending = work  # replaces an older waiting request
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+                self._thread.start()
+
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return self._thread is not None
+
+    def cancel(self) -> None:
+        """Stop the running job and drop the waiting one."""
+        with self._lock:
+            self._pending = None
+            if self._progress:
+                self._progress.cancel()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Cancel everything and wait for the worker, so no thread outlives its owner."""
+        with self._lock:
+            self._closed = True
+            self._pending = None
+            if self._progress:
+                self._progress.cancel()
+            thread = self._thread
+        if thread:
+            thread.join(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                work, self._pending = self._pending, None
+                if work is None:
+                    self._thread = None
+                    self._progress = None
+                    return
+                self._progress = Progress(self._on_progress)
+                progress = self._progress
+            try:
+                result = work(progress)
+            except Cancelled:
+                continue
+            except BaseException as e:  # reported to the UI, never lost in a thread
+                self._on_error(e)
+                continue
+            if not progress.cancelled:
+                self._on_done(result)

@@ -1,0 +1,137 @@
+"""An annotator's session over a project: the queue, decisions, undo and retrain cadence.
+
+No Qt here: the window calls these methods and shows what they return, and tests drive the
+same code without a screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alapp.core.types import EventId, ItemId, Selection
+from alapp.engine.round import RoundResult, save_round
+from alapp.store.project import Project
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    item_id: ItemId
+    text: str
+    strategy: str
+    score: float | None
+    is_random: bool
+    predicted_cost: float | None
+    round_id: int | None
+    predicted: tuple[str, float] | None = None  # (label, confidence) from the latest model
+
+    @property
+    def reason(self) -> str:
+        if self.is_random:
+            return "random share (checks the sampler)"
+        if self.score is None:
+            return self.strategy
+        return f"{self.strategy}, score {self.score:.3f}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    item_id: ItemId
+    text: str
+    label: str | None
+    action: str
+
+
+class LabelingSession:
+    def __init__(self, project: Project, annotator: str) -> None:
+        self.project = project
+        self.annotator = annotator
+        self.predicted: dict[ItemId, tuple[str, float]] = {}
+        self.last_result: RoundResult | None = None
+        self.labels_since_round = 0
+
+    # -- the queue -------------------------------------------------------------------------------
+
+    def queue(self) -> list[QueueEntry]:
+        """The current batch, in order, without items decided since it was built."""
+        rows = self.project.conn.execute(
+            "SELECT q.item_id, i.text, q.strategy, q.score, q.is_random_share, q.predicted_cost, "
+            "q.round_id FROM queue q JOIN items i ON i.id = q.item_id ORDER BY q.position"
+        ).fetchall()
+        return [QueueEntry(ItemId(r[0]), r[1], r[2], r[3], bool(r[4]), r[5], r[6],
+                           self.predicted.get(ItemId(r[0]))) for r in rows]
+
+    def current(self) -> QueueEntry | None:
+        entries = self.queue()
+        return entries[0] if entries else None
+
+    def apply_round(self, result: RoundResult) -> int:
+        round_id = save_round(self.project, result)
+        self.predicted = result.predicted
+        self.last_result = result
+        self.labels_since_round = 0
+        return round_id
+
+    def retrain_due(self) -> bool:
+        every = self.project.settings().retrain_every
+        return self.labels_since_round >= every or not self.queue()
+
+    # -- decisions -------------------------------------------------------------------------------
+
+    def label(self, entry: QueueEntry, label: str, active_ms: int | None,
+              started_at: float | None) -> EventId:
+        selection = Selection(entry.strategy, entry.score, entry.predicted_cost, entry.is_random,
+                              entry.round_id)
+        event = self.project.label_item(entry.item_id, label, self.annotator, started_at,
+                                        active_ms, selection)
+        self.labels_since_round += 1
+        return event
+
+    def relabel(self, item_id: ItemId, label: str) -> EventId:
+        return self.project.label_item(item_id, label, self.annotator,
+                                       selection=Selection("relabel"))
+
+    def skip(self, entry: QueueEntry, active_ms: int | None, started_at: float | None,
+             forever: bool = False) -> EventId:
+        return self.project.skip_item(entry.item_id, self.annotator, forever, started_at,
+                                      active_ms)
+
+    def flag(self, entry: QueueEntry) -> EventId:
+        return self.project.flag_item(entry.item_id, self.annotator, "flagged while labeling")
+
+    def undo(self) -> ItemId | None:
+        """Undo the latest label and put the item back at the front of the queue."""
+        undone = self.project.undo_last(self.annotator)
+        if undone is None:
+            return None
+        item_id, _ = undone
+        with self.project.transaction() as conn:
+            first = conn.execute("SELECT COALESCE(MIN(position), 0) - 1 FROM queue").fetchone()[0]
+            conn.execute("INSERT OR IGNORE INTO queue (position, item_id, strategy) "
+                         "VALUES (?, ?, 'undo')", (first, item_id))
+        self.labels_since_round = max(0, self.labels_since_round - 1)
+        return item_id
+
+    def history(self, limit: int = 20) -> list[Decision]:
+        """This annotator's recent decisions, newest first, one per item."""
+        rows = self.project.conn.execute(
+            "SELECT e.item_id, i.text, e.label, e.action FROM label_events e "
+            "JOIN items i ON i.id = e.item_id WHERE e.annotator = ? "
+            "AND e.id IN (SELECT MAX(id) FROM label_events WHERE annotator = ? "
+            "GROUP BY item_id) ORDER BY e.id DESC LIMIT ?",
+            (self.annotator, self.annotator, limit)).fetchall()
+        return [Decision(ItemId(r[0]), r[1], r[2], r[3]) for r in rows]
+
+    # -- numbers for the panels -------------------------------------------------------------------
+
+    def budget(self) -> dict[str, float]:
+        """Spent and remaining, in the project's budget unit, from the stored events."""
+        s = self.project.settings()
+        count, ms = self.project.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(active_ms), 0) FROM label_events "
+            "WHERE action = 'label' AND annotator != 'import'").fetchone()
+        hours = ms / 3_600_000
+        spent = {"items": float(count), "hours": hours, "money": hours * s.hourly_rate}
+        value = spent.get(s.budget_unit, float(count))
+        remaining = max(0.0, s.budget_amount - value) if s.budget_amount > 0 else float("nan")
+        return {"spent": value, "remaining": remaining, "budget": s.budget_amount,
+                "labels": float(count), "hours": hours}

@@ -1,0 +1,105 @@
+"""The batch, the budget meter and the model's state, always in view."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QLabel,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from alapp.engine.round import RoundResult
+from alapp.engine.session import Decision, QueueEntry
+
+
+class SidePanel(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.batch = _list()
+        self.history = _list()
+        self.budget = QProgressBar()
+        self.budget_text = QLabel()
+        self.model_state = QLabel("No model yet")
+        self.model_state.setWordWrap(True)
+        self.model_state.setMinimumHeight(48)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.cancel = QPushButton("Cancel training")
+        self.cancel.setVisible(False)
+        self.retrain = QPushButton("Retrain now")
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(_group("Budget", self.budget, self.budget_text))
+        layout.addWidget(_group("Model", self.model_state, self.progress, self.cancel,
+                                self.retrain))
+        layout.addWidget(_group("This batch", self.batch), 2)
+        layout.addWidget(_group("Recent decisions", self.history), 1)
+
+    def show_batch(self, entries: list[QueueEntry]) -> None:
+        self.batch.clear()
+        for entry in entries:
+            first_line = entry.text.splitlines()[0] if entry.text else ""
+            cost = f"~{entry.predicted_cost:.0f} s  " if entry.predicted_cost else ""
+            marker = "[random] " if entry.is_random else ""
+            self.batch.addItem(f"{cost}{marker}{first_line}")
+
+    def show_history(self, decisions: list[Decision]) -> None:
+        self.history.clear()
+        for d in decisions:
+            first_line = d.text.splitlines()[0] if d.text else ""
+            what = d.label if d.action in ("label", "undo") and d.label else d.action
+            self.history.addItem(f"{what}: {first_line}")
+
+    def show_budget(self, numbers: dict[str, float], unit: str) -> None:
+        spent, budget = numbers["spent"], numbers["budget"]
+        self.budget.setVisible(budget > 0)
+        if budget > 0:
+            self.budget.setRange(0, 1000)
+            self.budget.setValue(int(1000 * min(1.0, spent / budget)))
+            remaining = numbers["remaining"]
+            self.budget_text.setText(f"Spent {spent:.4g} of {budget:.4g} {unit}; "
+                                     f"{0 if math.isnan(remaining) else remaining:.4g} left")
+        else:
+            self.budget_text.setText(f"{int(numbers['labels'])} decisions, "
+                                     f"{numbers['hours'] * 60:.1f} active minutes; no budget set")
+
+    def show_model(self, result: RoundResult | None, training: str = "") -> None:
+        if training:
+            self.model_state.setText(training)
+            return
+        if result is None:
+            self.model_state.setText("No model yet")
+            return
+        accuracy = ("–" if result.test_accuracy is None
+                    else f"{result.test_accuracy:.1%} on the test set")
+        if result.n_labeled == 0:
+            self.model_state.setText("No labels yet: this batch is cluster centres of the pool "
+                                     "(cold start). The first model trains after your first "
+                                     "labels.")
+            return
+        self.model_state.setText(f"Round {result.round_index}: trained on {result.n_labeled} "
+                                 f"labels; accuracy {accuracy}; batch by {result.strategy}")
+
+
+def _list() -> QListWidget:
+    """One line per item, cut with an ellipsis rather than scrolled sideways."""
+    widget = QListWidget()
+    widget.setTextElideMode(Qt.TextElideMode.ElideRight)
+    widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    widget.setUniformItemSizes(True)
+    return widget
+
+
+def _group(title: str, *widgets: QWidget) -> QGroupBox:
+    box = QGroupBox(title)
+    layout = QVBoxLayout(box)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return box

@@ -1,0 +1,102 @@
+"""The real window, offscreen: label with keys, undo, retrain in the background, close."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt
+
+from alapp.store.demo import create_demo_project
+from alapp.store.project import Project
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    from alapp.ui.main_window import MainWindow
+    from alapp.ui.resources import install_fonts
+
+    install_fonts(qtbot_app())
+    path = tmp_path / "demo.alapp"
+    create_demo_project(path).close()
+    w = MainWindow(path, annotator="tester")
+    qtbot.addWidget(w)
+    w.show()
+    w.activateWindow()
+    qtbot.waitExposed(w)
+    qtbot.waitUntil(lambda: not w.runner.busy, timeout=60_000)
+    yield w
+    w.close()
+
+
+def qtbot_app():
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance()
+
+
+def _labels_in_file(path: Path) -> dict[int, str]:
+    with Project.open(path, read_only=True) as p:
+        return {i: lab for i, lab in p.current_labels().items()
+                if p.item(i).split.value == "pool"}
+
+
+def test_label_with_keys_undo_and_retrain(window, qtbot) -> None:
+    path = window.project.path
+    ARTIFACTS.mkdir(exist_ok=True)
+    window.grab().save(str(ARTIFACTS / "labeling-cold-start.png"))
+    first = window.entry
+    assert first is not None and first.strategy == "cold-start"
+
+    qtbot.keyClick(window, Qt.Key.Key_2)  # "delivery", and on to the next item
+    assert _labels_in_file(path) == {first.item_id: "delivery"}
+    assert window.entry is not None and window.entry.item_id != first.item_id
+
+    qtbot.keyClick(window, Qt.Key.Key_Backspace)
+    assert _labels_in_file(path) == {}
+    assert window.entry is not None and window.entry.item_id == first.item_id
+
+    labels = window.project.labels()
+    for i in range(10):  # the tenth label triggers a retrain in the background
+        qtbot.keyClick(window, getattr(Qt.Key, f"Key_{i % 5 + 1}"))
+    assert len(_labels_in_file(path)) == 10
+    qtbot.waitUntil(lambda: window.session.last_result is not None
+                    and window.session.last_result.n_labeled == 10, timeout=60_000)
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60_000)
+    assert window.entry is not None and window.entry.predicted is not None
+    assert window.entry.predicted[0] in labels
+    window.grab().save(str(ARTIFACTS / "labeling-after-retrain.png"))
+
+    predicted = window.entry.predicted[0]
+    item = window.entry.item_id
+    qtbot.keyClick(window, Qt.Key.Key_Return)  # accept the prediction
+    assert _labels_in_file(path)[item] == predicted
+    with Project.open(path, read_only=True) as p:
+        event = p.events(item)[-1]
+        assert event["annotator"] == "tester"
+        assert event["active_ms"] is not None and event["active_ms"] >= 0
+        assert event["round_id"] is not None
+        assert p.integrity_ok()
+
+
+def test_skip_and_flag(window, qtbot) -> None:
+    first = window.entry
+    assert first is not None
+    qtbot.keyClick(window, Qt.Key.Key_F)
+    qtbot.keyClick(window, Qt.Key.Key_S)
+    assert window.entry is not None and window.entry.item_id != first.item_id
+    actions = [e["action"] for e in window.project.events(first.item_id)]
+    assert actions == ["flag", "skip"]
+
+
+def test_closing_leaves_no_thread(window, qtbot) -> None:
+    window.request_round()
+    window.close()
+    assert not [t for t in threading.enumerate() if t.name == "alapp-round"]
