@@ -150,7 +150,7 @@ def _import(args: argparse.Namespace) -> int:
     spec = import_spec_from_args(args)
     show = _progress_printer(sys.stderr)
     with Project.open(args.project) as project:
-        report = import_file(project, args.file, spec, progress=show)
+        report = import_file(project, args.file, spec, progress=show, parallel=None)
     print(file=sys.stderr)
     print(f"imported {report.rows:,} items ({report.labeled:,} labeled) from {report.path} "
           f"[{report.format}, {report.encoding}] in {report.seconds:.2f} s")

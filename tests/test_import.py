@@ -160,9 +160,9 @@ def test_id_already_in_project_is_refused(project, tmp_path) -> None:
 
 
 def test_duplicate_id_across_chunks(project, tmp_path, monkeypatch) -> None:
-    from alapp.store import importer
+    from alapp.store import parsing
 
-    monkeypatch.setattr(importer, "CHUNK", 10)
+    monkeypatch.setattr(parsing, "CHUNK", 10)
     rows = "".join(f"{i},text {i}\n" for i in range(25)) + "3,again\n"
     with pytest.raises(InputError, match="duplicate id '3'") as caught:
         import_file(project, write(tmp_path / "d.csv", "id,text\n" + rows))
@@ -187,9 +187,9 @@ def test_add_labels_extends_the_label_set(project, tmp_path) -> None:
 
 def test_cancel_rolls_back(project, tmp_path, monkeypatch) -> None:
     from alapp.core.errors import Cancelled
-    from alapp.store import importer
+    from alapp.store import parsing
 
-    monkeypatch.setattr(importer, "CHUNK", 100)
+    monkeypatch.setattr(parsing, "CHUNK", 100)
     f = write(tmp_path / "a.csv", "text\n" + "".join(f"row {i}\n" for i in range(1000)))
     with pytest.raises(Cancelled):
         import_file(project, f, progress=lambda done, total: False)
@@ -217,3 +217,28 @@ def test_import_memory_does_not_grow_with_the_file(tmp_path) -> None:
     with Project.create(tmp_path / "b.alapp", ["spam", "ham"]) as big_project:
         big = _peak_import_memory(big_project, tmp_path / "big.csv", 180_000)
     assert big < 1.3 * small, f"peak {big / 1e6:.1f} MB vs {small / 1e6:.1f} MB"
+
+
+def test_parallel_parser_gives_the_same_project(tmp_path) -> None:
+    """The child-process parser (used for big files) stores exactly what the in-process one does,
+    and its errors arrive with file and line."""
+    content = "id,text,label\n" + "".join(f"r{i},text number {i},{('spam', 'ham')[i % 2]}\n"
+                                          for i in range(12_000))
+    f = write(tmp_path / "p.csv", content)
+    dumps = []
+    for parallel in (False, True):
+        with Project.create(tmp_path / f"{parallel}.alapp", ["spam", "ham"]) as project:
+            report = import_file(project, f, parallel=parallel)
+            assert (report.rows, report.labeled) == (12_000, 12_000)
+            dumps.append((_dump(project)[:2], project.current_labels()))
+    assert dumps[0] == dumps[1]
+    bad = write(tmp_path / "bad.csv", content + "r1,again,spam\n")
+    with Project.create(tmp_path / "bad.alapp", ["spam", "ham"]) as project, \
+            pytest.raises(InputError, match="duplicate id 'r1'") as caught:
+        import_file(project, bad, parallel=True)
+    assert caught.value.line == 12_002
+    unknown = write(tmp_path / "unknown.csv", "text,label\nfine,spam\nbad,eggs\n")
+    with Project.create(tmp_path / "u.alapp", ["spam", "ham"]) as project, \
+            pytest.raises(InputError, match="unknown label") as caught:
+        import_file(project, unknown, parallel=True)
+    assert (caught.value.path, caught.value.line) == (str(unknown), 3)

@@ -19,6 +19,10 @@ class InputError(AlappError):
         where = f"{self.path}, line {line}" if line is not None else self.path
         super().__init__(f"{where}: {problem}")
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, int | None, str]]:
+        # Raised in the import parser process and re-raised in the parent.
+        return InputError, (self.path, self.line, self.problem)
+
 
 class ProjectLockedError(AlappError):
     """Another process has the project open for writing."""
