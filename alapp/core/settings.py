@@ -15,6 +15,10 @@ class ProjectSettings:
     batch_size: int = 20
     random_share: float = 0.1
     retrain_every: int = 10  # labels between background retrains
+    featurizer: str = "auto"  # auto | minilm | e5 | tfidf | vectors:NAME | a model folder
+    classifier: str = "logreg"  # logreg | mlp | committee
+    device: str = "auto"  # auto | cpu | cuda
+    mc_samples: int = 20
     budget_unit: str = "items"  # items | hours | money
     budget_amount: float = 0.0  # 0 means no budget set
     hourly_rate: float = 0.0

@@ -1,11 +1,13 @@
-"""One active-learning round on a snapshot of the project: fit, score the pool, select.
+"""One active-learning round on a snapshot of the project: featurize, fit, score, select.
 
-A snapshot is read once (texts, current labels, splits); the result is plain data the caller
-writes back (the queue, the round row). Nothing here holds the store open for writing.
+A snapshot is read once (texts, current labels, splits); the result is plain data that the
+caller writes back (the queue, the round, the model version). The model is kept between rounds
+for warm starts, but it is derived state: the store alone can always rebuild it.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +19,14 @@ from alapp.al.batch import BatchRequest, Pick, compose_batch
 from alapp.al.state import PoolState
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import ItemId, Split
+from alapp.engine.models import ModelKeeper, model_weights, pool_outputs, strategy_needs
 from alapp.engine.progress import Progress
-from alapp.ml.classifier import Classifier
 from alapp.store.project import Project
 
 
 @dataclass
 class Snapshot:
+    path: Path
     labels: list[str]
     settings: ProjectSettings
     ids: list[ItemId]
@@ -38,7 +41,7 @@ class Snapshot:
         with Project.open(path, read_only=True) as project:
             rows = project.conn.execute("SELECT id, text, split FROM items ORDER BY id").fetchall()
             rounds = project.conn.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
-            return cls(project.labels(), project.settings(), [ItemId(r[0]) for r in rows],
+            return cls(path, project.labels(), project.settings(), [ItemId(r[0]) for r in rows],
                        [r[1] for r in rows], [r[2] for r in rows], project.current_labels(),
                        project.skipped_forever(), rounds + 1)
 
@@ -48,90 +51,175 @@ class RoundResult:
     picks: list[Pick]
     predicted: dict[ItemId, tuple[str, float]]  # pool item -> (label, confidence)
     n_labeled: int
-    test_accuracy: float | None
+    metrics: dict[str, float]  # on the labeled test split, when there is one
     seconds: dict[str, float] = field(default_factory=dict)
     round_index: int = 0
     strategy: str = ""
+    model_kind: str = ""
+    weights: bytes | None = None
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.metrics.get("accuracy")
+
+
+@dataclass
+class Features:
+    matrix: Any  # what the classifier trains on (sparse TF-IDF or dense vectors)
+    embeddings: np.ndarray  # unit-length dense vectors for diversity strategies
+    name: str
+
+    def input_for(self, model: Any) -> Any:
+        """The torch head needs dense input: it gets the LSA vectors instead of sparse TF-IDF."""
+        from alapp.ml.mlp import MLPClassifier
+
+        if isinstance(model, MLPClassifier) and not isinstance(self.matrix, np.ndarray):
+            return self.embeddings
+        return self.matrix
+
+
+def featurize(snap: Snapshot, progress: Progress) -> Features:
+    name = snap.settings.featurizer
+    if name == "tfidf":
+        from alapp.ml.features import tfidf_features
+
+        progress.report("computing TF-IDF features", 0.1)
+        tf = tfidf_features(snap.texts, seed=snap.settings.seed)
+        return Features(tf.matrix, tf.embeddings, "tfidf")
+    from alapp.store.vectors import load_vectors
+
+    if not name.startswith("vectors:"):
+        from alapp.engine.embedding import ensure_embeddings
+        from alapp.ml.embedders import make_embedder
+
+        embedder = make_embedder(name, snap.texts, snap.settings.device)
+        ensure_embeddings(snap.path, embedder, progress)
+        name = embedder.name
+    with Project.open(snap.path, read_only=True) as project:
+        vectors = load_vectors(project, name, snap.ids)
+    norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return Features(vectors, vectors / norms, name)
+
+
+class RoundRunner:
+    """Runs rounds one at a time (the caller serialises them) and keeps the model warm."""
+
+    def __init__(self) -> None:
+        self.keeper = ModelKeeper()
+        self._features: tuple[tuple[Any, ...], Features] | None = None
+
+    def _features_for(self, snap: Snapshot, progress: Progress) -> Features:
+        key = (snap.settings.featurizer, len(snap.ids), snap.ids[-1] if snap.ids else 0)
+        if self._features is None or self._features[0] != key:
+            self._features = (key, featurize(snap, progress))
+        return self._features[1]
+
+    def run(self, snap: Snapshot, progress: Progress | None = None) -> RoundResult:
+        from alapp.ml.threads import limit_threads
+
+        limit_threads()
+        progress = progress or Progress()
+        s = snap.settings
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        features = self._features_for(snap, progress)
+        timings["featurize"] = time.perf_counter() - t
+
+        index = {item_id: row for row, item_id in enumerate(snap.ids)}
+        train_rows = [index[i] for i in snap.current if snap.splits[index[i]] != Split.TEST]
+        train_labels = [snap.current[snap.ids[r]] for r in train_rows]
+        pool_rows = np.array([r for r, i in enumerate(snap.ids)
+                              if snap.splits[r] == Split.POOL and i not in snap.current
+                              and i not in snap.excluded], dtype=int)
+        needs = strategy_needs(s.strategy)
+        state = PoolState(
+            ids=np.array([snap.ids[r] for r in pool_rows], dtype=np.int64),
+            embeddings=features.embeddings[pool_rows] if len(pool_rows) else None,
+            labeled_embeddings=features.embeddings[train_rows] if train_rows else None,
+            target_embeddings=_test_embeddings(snap, features),
+            n_labeled=len(train_rows), round_index=snap.round_index)
+        predicted: dict[ItemId, tuple[str, float]] = {}
+        metrics: dict[str, float] = {}
+        model: Any = None
+        if len(set(train_labels)) >= 1 and train_rows:
+            progress.report(f"training on {len(train_rows)} labels", 0.5)
+            t = time.perf_counter()
+            model = self.keeper.model_for(s, snap.labels, features.embeddings.shape[1], needs)
+            x = features.input_for(model)
+            model.fit(x[train_rows], train_labels)
+            timings["fit"] = time.perf_counter() - t
+            progress.report("scoring the pool", 0.75)
+            t = time.perf_counter()
+            if len(pool_rows):
+                out = pool_outputs(model, x[pool_rows], needs, s.mc_samples)
+                state.probs = out.probs
+                for key, value in out.extra.items():
+                    setattr(state, key, value)
+                best = out.probs.argmax(axis=1)
+                for row, k, p in zip(pool_rows, best, out.probs, strict=True):
+                    predicted[snap.ids[row]] = (snap.labels[int(k)], float(p[k]))
+            metrics = _test_metrics(snap, index, model, features)
+            timings["score"] = time.perf_counter() - t
+        progress.report("selecting the batch", 0.9)
+        t = time.perf_counter()
+        picks = compose_batch(state, BatchRequest(s.strategy, s.batch_size, s.random_share,
+                                                  s.seed, snap.round_index))
+        timings["select"] = time.perf_counter() - t
+        progress.report("done", 1.0)
+        chosen_by = next((p.strategy for p in picks if not p.is_random), s.strategy)
+        return RoundResult(picks, predicted, len(train_rows), metrics,
+                           {k: round(v, 4) for k, v in timings.items()}, snap.round_index,
+                           chosen_by, type(model).__name__ if model is not None else "",
+                           model_weights(model) if model is not None else None)
 
 
 def run_round(snap: Snapshot, progress: Progress | None = None) -> RoundResult:
-    from alapp.ml.classifier import LogisticClassifier
-    from alapp.ml.features import tfidf_features
-    from alapp.ml.threads import limit_threads
-
-    limit_threads()
-    progress = progress or Progress()
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    progress.report("featurizing", 0.1)
-    features = tfidf_features(snap.texts, seed=snap.settings.seed)
-    timings["featurize"] = time.perf_counter() - started
-
-    index = {item_id: row for row, item_id in enumerate(snap.ids)}
-    train_rows = [index[i] for i, _ in snap.current.items()
-                  if snap.splits[index[i]] != Split.TEST]
-    train_labels = [snap.current[snap.ids[r]] for r in train_rows]
-    pool_rows = np.array([r for r, i in enumerate(snap.ids)
-                          if snap.splits[r] == Split.POOL and i not in snap.current
-                          and i not in snap.excluded], dtype=int)
-
-    probs = None
-    accuracy = None
-    predicted: dict[ItemId, tuple[str, float]] = {}
-    if train_rows:
-        progress.report(f"training on {len(train_rows)} labels", 0.4)
-        t = time.perf_counter()
-        model = LogisticClassifier(snap.labels, seed=snap.settings.seed)
-        model.fit(features.matrix[train_rows], train_labels)
-        timings["fit"] = time.perf_counter() - t
-        progress.report("scoring the pool", 0.7)
-        t = time.perf_counter()
-        if len(pool_rows):
-            probs = model.predict_proba(features.matrix[pool_rows])
-            for row, p in zip(pool_rows, probs, strict=True):
-                best = int(np.argmax(p))
-                predicted[snap.ids[row]] = (snap.labels[best], float(p[best]))
-        accuracy = _test_accuracy(snap, index, model, features.matrix)
-        timings["score"] = time.perf_counter() - t
-
-    progress.report("selecting the batch", 0.9)
-    t = time.perf_counter()
-    s = snap.settings
-    state = PoolState(
-        ids=np.array([snap.ids[r] for r in pool_rows], dtype=np.int64), probs=probs,
-        embeddings=features.embeddings[pool_rows] if len(pool_rows) else None,
-        labeled_embeddings=features.embeddings[train_rows] if train_rows else None,
-        n_labeled=len(train_rows), round_index=snap.round_index)
-    strategy = s.strategy if probs is not None or not train_rows else "random"
-    picks = compose_batch(state, BatchRequest(strategy, s.batch_size, s.random_share, s.seed,
-                                              snap.round_index))
-    timings["select"] = time.perf_counter() - t
-    progress.report("done", 1.0)
-    chosen_by = next((p.strategy for p in picks if not p.is_random), strategy)  # may fall back
-    return RoundResult(picks, predicted, len(train_rows), accuracy,
-                       {k: round(v, 3) for k, v in timings.items()}, snap.round_index, chosen_by)
+    """A round with a fresh model (no warm start): for scripts and tests."""
+    return RoundRunner().run(snap, progress)
 
 
-def _test_accuracy(snap: Snapshot, index: dict[ItemId, int], model: Classifier,
-                   matrix: Any) -> float | None:
+def _test_embeddings(snap: Snapshot, features: Features) -> np.ndarray | None:
+    rows = [r for r, split in enumerate(snap.splits) if split == Split.TEST]
+    return features.embeddings[rows] if rows else None
+
+
+def _test_metrics(snap: Snapshot, index: dict[ItemId, int], model: Any,
+                  features: Features) -> dict[str, float]:
     test = [(index[i], label) for i, label in snap.current.items()
             if snap.splits[index[i]] == Split.TEST]
     if not test:
-        return None
-    rows = [r for r, _ in test]
-    probs = model.predict_proba(matrix[rows])
+        return {}
+    from sklearn.metrics import f1_score
+
+    probs = model.predict_proba(features.input_for(model)[[r for r, _ in test]])
     guesses = [snap.labels[int(k)] for k in probs.argmax(axis=1)]
-    return float(np.mean([g == label for g, (_, label) in zip(guesses, test, strict=True)]))
+    truth = [label for _, label in test]
+    return {"accuracy": float(np.mean([g == t for g, t in zip(guesses, truth, strict=True)])),
+            "macro_f1": float(f1_score(truth, guesses, average="macro", zero_division=0)),
+            "test_items": float(len(test))}
 
 
 def save_round(project: Project, result: RoundResult) -> int:
-    """Write the round and its queue in one transaction; the old queue is replaced."""
+    """Write the round, its model version and its queue in one transaction."""
     s = project.settings()
     with project.transaction() as conn:
+        version = None
+        if result.model_kind:
+            cursor = conn.execute(
+                "INSERT INTO models (created_at, kind, params, n_labeled, metrics, weights) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (time.time(), result.model_kind,
+                 json.dumps({"featurizer": s.featurizer, "classifier": s.classifier,
+                             "strategy": s.strategy, "seed": s.seed}),
+                 result.n_labeled, json.dumps(result.metrics), result.weights))
+            version = int(cursor.lastrowid or 0)
+            # Keep every version's metrics, but the weights of the last five only.
+            conn.execute("UPDATE models SET weights = NULL WHERE version <= ?",
+                         (version - 5,))
         cursor = conn.execute(
-            "INSERT INTO rounds (started_at, strategy, batch_size, seed, n_labeled) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (time.time(), result.strategy, s.batch_size, s.seed, result.n_labeled))
+            "INSERT INTO rounds (started_at, strategy, batch_size, seed, n_labeled, "
+            "model_version) VALUES (?, ?, ?, ?, ?, ?)",
+            (time.time(), result.strategy, s.batch_size, s.seed, result.n_labeled, version))
         round_id = int(cursor.lastrowid or 0)
         conn.execute("DELETE FROM queue")
         conn.executemany(

@@ -39,6 +39,13 @@ class LogisticClassifier:
             return
         self._model.fit(x, [present.index(label) for label in y])
 
+    def weights(self) -> dict[str, NDArray[np.float64]]:
+        """Plain arrays (saved as safetensors, never pickled)."""
+        if self._model is None or len(self.classes) < 2:
+            return {}
+        return {"coef": np.ascontiguousarray(self._model.coef_),
+                "intercept": np.ascontiguousarray(self._model.intercept_)}
+
     def predict_proba(self, x: Any) -> NDArray[np.float64]:
         """Columns follow ``self.labels``; labels not seen in training get probability 0."""
         n = x.shape[0]

