@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import machine  # noqa: E402
+from machine import machine
 
-from alapp.engine.round import RoundRunner, Snapshot, save_round  # noqa: E402
-from alapp.store.importer import import_file  # noqa: E402
-from alapp.store.project import Project  # noqa: E402
-from alapp.store.vectors import import_npy  # noqa: E402
+from alapp.engine.round import RoundRunner, Snapshot, save_round
+from alapp.store.importer import import_file
+from alapp.store.project import Project
+from alapp.store.vectors import import_npy
 
 
 def build(folder: Path, pool: int, k: int, classifier: str, strategy: str) -> Path:
@@ -67,7 +67,7 @@ def main() -> None:
             save_round(project, runner.run(Snapshot.read(path)))
             first = time.perf_counter() - t
             rounds = []
-            for r in range(args.rounds):
+            for _ in range(args.rounds):
                 for entry in project.conn.execute(
                         "SELECT item_id FROM queue ORDER BY position").fetchall():
                     project.label_item(entry[0], gold[entry[0]], "bench")

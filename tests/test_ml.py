@@ -58,7 +58,7 @@ def test_model_folder_checks(tmp_path, tiny_bert) -> None:
     with pytest.raises(AlappError, match="no such model folder"):
         check_model_folder(tmp_path / "missing")
     (tmp_path / "notes.txt").write_text("hi")
-    with pytest.raises(AlappError, match="no config.json"):
+    with pytest.raises(AlappError, match=r"no config\.json"):
         check_model_folder(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
     (tmp_path / "pytorch_model.bin").write_bytes(b"pickle!")
