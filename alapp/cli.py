@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(run=_export)
 
+    p = sub.add_parser("export-model", help="export the current model with a README")
+    p.add_argument("project", type=Path)
+    p.add_argument("out", type=Path, help="a folder to create")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(run=_export_model)
+
     p = sub.add_parser("stats", help="counts of items, labels, events and labeling time")
     p.add_argument("project", type=Path)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -179,6 +185,16 @@ def _export(args: argparse.Namespace) -> int:
     with Project.open(args.project, read_only=True) as project:
         count = export_labels(project, args.out, args.format, overwrite=args.overwrite)
     print(f"exported {count:,} labeled items to {args.out}")
+    return 0
+
+
+def _export_model(args: argparse.Namespace) -> int:
+    from alapp.engine.export_model import export_model
+    from alapp.store.project import Project
+
+    with Project.open(args.project, read_only=True) as project:
+        info = export_model(project, args.out, overwrite=args.overwrite)
+    print(f"exported model version {info['version']} ({info['kind']}) to {args.out}")
     return 0
 
 

@@ -16,7 +16,8 @@ class ProjectSettings:
     random_share: float = 0.1
     retrain_every: int = 10  # labels between background retrains
     featurizer: str = "auto"  # auto | minilm | e5 | tfidf | vectors:NAME | a model folder
-    classifier: str = "logreg"  # logreg | mlp | committee
+    classifier: str = "logreg"  # logreg | mlp | committee | finetune (fusion: automatic)
+    model_folder: str = ""  # the transformer to fine-tune; blank: the bundled MiniLM
     device: str = "auto"  # auto | cpu | cuda
     mc_samples: int = 20
     budget_unit: str = "items"  # items | hours | money

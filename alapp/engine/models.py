@@ -19,7 +19,7 @@ from alapp.ml.classifier import LogisticClassifier
 from alapp.ml.committee import Committee
 from alapp.ml.mlp import MLPClassifier, MLPConfig
 
-CLASSIFIERS = ("logreg", "mlp", "committee")
+CLASSIFIERS = ("logreg", "mlp", "committee", "finetune")
 # Strategies whose inputs only the torch head provides.
 _MLP_ONLY = {"hidden", "activations", "validation_activations", "mc_probs", "wrong_prob",
              "predicted_loss"}
@@ -39,9 +39,11 @@ class ModelKeeper:
         self.model: Any = None
 
     def model_for(self, settings: ProjectSettings, labels: Sequence[str], dim: int,
-                  needs: set[str]) -> Any:
+                  needs: set[str], several_inputs: bool = False) -> Any:
         kind = settings.classifier
-        if needs & _MLP_ONLY:
+        if several_inputs:
+            kind = "fusion"  # one head per input plus a fused head
+        elif needs & _MLP_ONLY:
             kind = "mlp"  # the strategy needs what only the torch head gives
         if needs & {"committee_probs"} and kind != "committee":
             kind = "committee"
@@ -58,6 +60,17 @@ def _make(kind: str, labels: Sequence[str], s: ProjectSettings, needs: set[str])
     if kind == "committee":
         return Committee(labels, lambda i: LogisticClassifier(labels, seed=s.seed + i),
                          seed=s.seed)
+    if kind == "fusion":
+        from alapp.ml.fusion import LateFusionClassifier
+
+        return LateFusionClassifier(labels, seed=s.seed)
+    if kind == "finetune":
+        from pathlib import Path
+
+        from alapp.ml.finetune import TransformerClassifier
+
+        return TransformerClassifier(labels, Path(s.model_folder) if s.model_folder else None,
+                                     device=s.device, seed=s.seed)
     if kind == "mlp":
         share = 0.2 if needs & {"wrong_prob", "validation_activations"} else 0.0
         return MLPClassifier(labels, MLPConfig(seed=s.seed, device=s.device,
@@ -86,8 +99,10 @@ def pool_outputs(model: Any, x: Any, needs: set[str], mc_samples: int) -> PoolOu
 
 def model_weights(model: Any) -> bytes | None:
     """The model's weights as safetensors bytes (never a pickle)."""
-    if isinstance(model, MLPClassifier):
-        return model.weights()
+    if isinstance(model, MLPClassifier) or hasattr(model, "save_folder") \
+            or type(model).__name__ == "LateFusionClassifier":
+        weights: bytes = model.weights()
+        return weights
     arrays: dict[str, np.ndarray] = {}
     if isinstance(model, LogisticClassifier):
         arrays = model.weights()

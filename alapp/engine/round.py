@@ -65,27 +65,47 @@ class RoundResult:
 
 @dataclass
 class Features:
-    matrix: Any  # what the classifier trains on (sparse TF-IDF or dense vectors)
+    matrix: Any  # what the classifier trains on (sparse TF-IDF, dense or several vectors)
     embeddings: np.ndarray  # unit-length dense vectors for diversity strategies
     name: str
+    texts: np.ndarray  # object array of the texts, for models that read them directly
+
+    @property
+    def several_inputs(self) -> bool:
+        return hasattr(self.matrix, "parts")
 
     def input_for(self, model: Any) -> Any:
-        """The torch head needs dense input: it gets the LSA vectors instead of sparse TF-IDF."""
         from alapp.ml.mlp import MLPClassifier
 
+        if getattr(model, "takes_texts", False):
+            return self.texts
         if isinstance(model, MLPClassifier) and not isinstance(self.matrix, np.ndarray):
-            return self.embeddings
+            return self.embeddings  # the torch head needs dense input: LSA, not sparse TF-IDF
         return self.matrix
 
 
 def featurize(snap: Snapshot, progress: Progress) -> Features:
-    name = snap.settings.featurizer
+    """One featurizer, or several joined by "+" (late fusion: one head per input)."""
+    texts = np.array(snap.texts, dtype=object)
+    names = snap.settings.featurizer.split("+")
+    if len(names) > 1:
+        from alapp.ml.fusion import MultiInput
+
+        parts = [_featurize_one(snap, name, progress) for name in names]
+        joined = np.concatenate([p[1] for p in parts], axis=1)
+        joined /= np.maximum(np.linalg.norm(joined, axis=1, keepdims=True), 1e-12)
+        return Features(MultiInput([p[0] for p in parts]), joined, "+".join(names), texts)
+    matrix, embeddings = _featurize_one(snap, names[0], progress)
+    return Features(matrix, embeddings, names[0], texts)
+
+
+def _featurize_one(snap: Snapshot, name: str, progress: Progress) -> tuple[Any, np.ndarray]:
     if name == "tfidf":
         from alapp.ml.features import tfidf_features
 
         progress.report("computing TF-IDF features", 0.1)
         tf = tfidf_features(snap.texts, seed=snap.settings.seed)
-        return Features(tf.matrix, tf.embeddings, "tfidf")
+        return tf.matrix, tf.embeddings
     from alapp.store.vectors import load_vectors
 
     if not name.startswith("vectors:"):
@@ -98,7 +118,7 @@ def featurize(snap: Snapshot, progress: Progress) -> Features:
     with Project.open(snap.path, read_only=True) as project:
         vectors = load_vectors(project, name, snap.ids)
     norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    return Features(vectors, vectors / norms, name)
+    return vectors, vectors / norms
 
 
 class RoundRunner:
@@ -144,7 +164,8 @@ class RoundRunner:
         if len(set(train_labels)) >= 1 and train_rows:
             progress.report(f"training on {len(train_rows)} labels", 0.5)
             t = time.perf_counter()
-            model = self.keeper.model_for(s, snap.labels, features.embeddings.shape[1], needs)
+            model = self.keeper.model_for(s, snap.labels, features.embeddings.shape[1], needs,
+                                          features.several_inputs)
             x = features.input_for(model)
             model.fit(x[train_rows], train_labels)
             timings["fit"] = time.perf_counter() - t
@@ -210,7 +231,8 @@ def save_round(project: Project, result: RoundResult) -> int:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (time.time(), result.model_kind,
                  json.dumps({"featurizer": s.featurizer, "classifier": s.classifier,
-                             "strategy": s.strategy, "seed": s.seed}),
+                             "strategy": s.strategy, "seed": s.seed,
+                             "model_folder": s.model_folder}),
                  result.n_labeled, json.dumps(result.metrics), result.weights))
             version = int(cursor.lastrowid or 0)
             # Keep every version's metrics, but the weights of the last five only.

@@ -61,6 +61,14 @@ def folder_fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def quiet_transformers() -> None:
+    """No progress bars or load reports on the annotator's console."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
 def pick_device(preference: str = "auto") -> str:
     import torch
 
@@ -93,6 +101,7 @@ class HFEmbedder:
         from alapp.ml.threads import limit_threads
 
         limit_threads()
+        quiet_transformers()
         self.device = pick_device(self.device)
         self._tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True)
         self._model = AutoModel.from_pretrained(self.folder, local_files_only=True,

@@ -1,0 +1,116 @@
+"""Fine-tuning a transformer classifier from a local folder (MiniLM or any Hugging Face folder),
+incremental between rounds: each round continues from the previous round's weights.
+
+The encoder comes from the folder's safetensors; the classification head is new. On a GPU the
+forward and backward passes run in mixed precision.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from alapp.al.minibatch import minibatch_slices
+from alapp.ml.embedders import (
+    check_model_folder,
+    default_minilm_folder,
+    pick_device,
+    quiet_transformers,
+)
+
+
+class TransformerClassifier:
+    takes_texts = True  # trained on raw texts, not on precomputed features
+
+    def __init__(self, labels: Sequence[str], folder: Path | None = None, epochs: int = 3,
+                 lr: float = 5e-5, batch_size: int = 16, max_length: int = 128,
+                 device: str = "auto", seed: int = 0) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.labels = list(labels)
+        self.classes: list[str] = []
+        self.folder = Path(folder) if folder else default_minilm_folder()
+        check_model_folder(self.folder)
+        self.epochs, self.lr, self.batch_size, self.max_length = epochs, lr, batch_size, max_length
+        self.device, self.seed = device, seed
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self.examples_per_second = 0.0
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        quiet_transformers()
+        self.device = pick_device(self.device)
+        self._tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True)
+        self._model = AutoModelForSequenceClassification.from_pretrained(
+            self.folder, num_labels=len(self.labels), local_files_only=True,
+            use_safetensors=True, trust_remote_code=False,
+            id2label=dict(enumerate(self.labels)),
+            label2id={label: i for i, label in enumerate(self.labels)})
+        self._model.to(self.device)
+
+    def _batch(self, texts: Sequence[str]) -> dict[str, Any]:
+        encoded = self._tokenizer(list(texts), padding=True, truncation=True,
+                                  max_length=self.max_length, return_tensors="pt")
+        return {k: v.to(self.device) for k, v in encoded.items()}
+
+    def fit(self, texts: NDArray[Any] | Sequence[str], y: Sequence[str]) -> None:
+        import time
+
+        import torch
+
+        self._load()
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        self.classes = sorted(set(y), key=self.labels.index)
+        targets = torch.as_tensor([self.labels.index(label) for label in y])
+        opt = torch.optim.AdamW(self._model.parameters(), lr=self.lr)
+        amp = self.device == "cuda"
+        scaler = torch.amp.GradScaler("cuda", enabled=amp)
+        self._model.train()
+        seen, started = 0, time.perf_counter()
+        for _ in range(self.epochs):
+            order = rng.permutation(len(y))
+            for part in minibatch_slices(len(y), self.batch_size):
+                rows = order[part]
+                batch = self._batch([texts[i] for i in rows])
+                with torch.autocast(self.device, enabled=amp, dtype=torch.float16):
+                    out = self._model(**batch, labels=targets[rows].to(self.device))
+                opt.zero_grad()
+                scaler.scale(out.loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                seen += len(rows)
+        self.examples_per_second = seen / max(time.perf_counter() - started, 1e-9)
+        self._model.eval()
+
+    def predict_proba(self, texts: NDArray[Any] | Sequence[str]) -> NDArray[np.float32]:
+        import torch
+
+        self._load()
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        with torch.inference_mode():
+            for part in minibatch_slices(len(texts), 64):
+                rows = order[part]
+                logits = self._model(**self._batch([texts[i] for i in rows])).logits
+                out[rows] = torch.softmax(logits.float(), dim=1).cpu().numpy()
+        return out
+
+    def weights(self) -> bytes:
+        from safetensors.torch import save
+
+        return save({k: v.detach().cpu().contiguous()
+                     for k, v in self._model.state_dict().items()})
+
+    def save_folder(self, folder: Path) -> None:
+        """A Hugging Face folder: loadable with AutoModelForSequenceClassification."""
+        self._model.save_pretrained(folder, safe_serialization=True)
+        self._tokenizer.save_pretrained(folder)
