@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import machine  # noqa: E402
+from machine import machine
 
-from alapp.ml.embedders import E5Embedder, HFEmbedder  # noqa: E402
-from alapp.ml.threads import limit_threads  # noqa: E402
-from alapp.store.demo import demo_data_path  # noqa: E402
+from alapp.ml.embedders import E5Embedder, HFEmbedder
+from alapp.ml.threads import limit_threads
+from alapp.store.demo import demo_data_path
 
 TREC = Path(__file__).resolve().parents[2] / "shared" / "data" / "trec" / "TREC.train.all"
 
