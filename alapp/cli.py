@@ -70,6 +70,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_stats)
 
+    p = sub.add_parser("simulate", help="compare strategies on labeled data (learning curves)")
+    p.add_argument("file", type=Path, nargs="?", help="a labeled file (same options as import)")
+    p.add_argument("--project", type=Path, help="simulate on a project's labeled items instead")
+    add_import_options(p)
+    g = p.add_argument_group("simulation")
+    g.add_argument("--strategies", default="random,margin,entropy,uncertainty-cluster",
+                   help="comma-separated strategy names (see `alapp strategies`)")
+    g.add_argument("--seeds", type=int, default=5, help="repetitions with different seeds")
+    g.add_argument("--batch", type=int, default=20)
+    g.add_argument("--budget", type=int, default=1000, help="labels to spend per run")
+    g.add_argument("--initial", choices=("cold-start", "random"), default="cold-start")
+    g.add_argument("--featurizer", default="auto", help="auto, minilm, e5 or a model folder")
+    g.add_argument("--test-file", type=Path, help="a labeled held-out file (official split)")
+    g.add_argument("--test-size", type=int, default=0,
+                   help="held-out items drawn stratified from the data (default: 20%%)")
+    g.add_argument("--split-seed", type=int, default=0)
+    g.add_argument("--json", type=Path, help="write the full result here")
+    g.add_argument("--plot", type=Path, help="write the learning curves as SVG here")
+    p.set_defaults(run=_simulate)
+
     p = sub.add_parser("strategies", help="list the query strategies with what each does")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_strategies)
@@ -208,6 +228,58 @@ def _stats(args: argparse.Namespace) -> int:
     else:
         for key, value in stats.items():
             print(f"{key:>16}: {value}")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from alapp.al.registry import get_strategy
+    from alapp.engine.plot_svg import learning_curves_svg
+    from alapp.engine.simulate import SimulationConfig
+    from alapp.engine.simulate_file import simulate_file, simulate_project
+    from alapp.store.project import Project
+
+    strategies = _csv_arg(args.strategies)
+    for name in strategies:
+        try:
+            get_strategy(name)
+        except ValueError as e:
+            raise AlappError(str(e)) from None
+    if args.featurizer == "tfidf":
+        raise AlappError("--featurizer: simulation uses embeddings (auto, minilm, e5, a folder)")
+    for out in (args.json, args.plot):
+        if out is not None and not out.parent.is_dir():
+            raise AlappError(f"{out.parent}: no such folder")
+    cfg = SimulationConfig(strategies, batch=args.batch, budget=args.budget, seeds=args.seeds,
+                           initial=args.initial)
+
+    def show(done: int, total: int) -> None:
+        print(f"\rsimulating: {done}/{total} runs", end="", file=sys.stderr, flush=True)
+
+    if args.project:
+        with Project.open(args.project, read_only=True) as project:
+            n = len(project.current_labels())
+            result = simulate_project(project, cfg, args.featurizer,
+                                      args.test_size or n // 5, args.split_seed, show)
+        title = str(args.project)
+    elif args.file:
+        spec = import_spec_from_args(args)
+        result = simulate_file(args.file, spec, cfg, args.featurizer, args.test_file,
+                               args.test_size, args.split_seed, show)
+        title = args.file.name
+    else:
+        raise AlappError("give a labeled FILE or --project")
+    print(file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    if args.plot:
+        args.plot.write_text(learning_curves_svg(result, f"alapp simulate: {title}"),
+                             encoding="utf-8")
+    full = result["full_pool"]["accuracy"]
+    print(f"full-pool accuracy {full:.3f}; recommended: {result['recommendation']}")
+    for name, s in result["strategies"].items():
+        reach = s["labels_to_95pct_of_full"]
+        print(f"  {name:<22} AULC {s['aulc_accuracy']:.3f}  final {s['accuracy_mean'][-1]:.3f}"
+              f"  95% of full at {reach if reach is not None else '-'} labels")
     return 0
 
 

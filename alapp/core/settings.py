@@ -20,6 +20,9 @@ class ProjectSettings:
     model_folder: str = ""  # the transformer to fine-tune; blank: the bundled MiniLM
     device: str = "auto"  # auto | cpu | cuda
     mc_samples: int = 20
+    cost_model: str = "learned"  # equal | length | learned (the length model until data)
+    cost_aware: bool = False  # rank by ROI = normalised utility / predicted cost
+    price_cap_s: float = 0.0  # never ask for items predicted to take longer; 0: no cap
     budget_unit: str = "items"  # items | hours | money
     budget_amount: float = 0.0  # 0 means no budget set
     hourly_rate: float = 0.0

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from alapp.al.batch import BatchRequest, Pick, compose_batch
+from alapp.al.costmodel import CostEstimate, estimate_costs, text_stats
 from alapp.al.state import PoolState
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import ItemId, Split
@@ -35,15 +36,19 @@ class Snapshot:
     current: dict[ItemId, str]
     excluded: set[ItemId]
     round_index: int
+    measured: list[tuple[ItemId, str, int]]  # (item, annotator, active ms) of timed labels
 
     @classmethod
     def read(cls, path: Path) -> Snapshot:
         with Project.open(path, read_only=True) as project:
             rows = project.conn.execute("SELECT id, text, split FROM items ORDER BY id").fetchall()
             rounds = project.conn.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
+            measured = [(ItemId(r[0]), r[1], r[2]) for r in project.conn.execute(
+                "SELECT item_id, annotator, active_ms FROM label_events WHERE action = 'label' "
+                "AND active_ms > 0 AND annotator != 'import' ORDER BY id")]
             return cls(path, project.labels(), project.settings(), [ItemId(r[0]) for r in rows],
                        [r[1] for r in rows], [r[2] for r in rows], project.current_labels(),
-                       project.skipped_forever(), rounds + 1)
+                       project.skipped_forever(), rounds + 1, measured)
 
 
 @dataclass
@@ -57,6 +62,7 @@ class RoundResult:
     strategy: str = ""
     model_kind: str = ""
     weights: bytes | None = None
+    cost: CostEstimate | None = None
 
     @property
     def test_accuracy(self) -> float | None:
@@ -183,20 +189,36 @@ class RoundRunner:
             timings["score"] = time.perf_counter() - t
         progress.report("selecting the batch", 0.9)
         t = time.perf_counter()
-        picks = compose_batch(state, BatchRequest(s.strategy, s.batch_size, s.random_share,
-                                                  s.seed, snap.round_index))
+        cost = _estimate_costs(snap, pool_rows, index)
+        state.costs = cost.seconds
+        picks = compose_batch(state, BatchRequest(
+            s.strategy, s.batch_size, s.random_share, s.seed, snap.round_index,
+            cost_aware=s.cost_aware, price_cap=s.price_cap_s or None))
         timings["select"] = time.perf_counter() - t
         progress.report("done", 1.0)
         chosen_by = next((p.strategy for p in picks if not p.is_random), s.strategy)
         return RoundResult(picks, predicted, len(train_rows), metrics,
                            {k: round(v, 4) for k, v in timings.items()}, snap.round_index,
                            chosen_by, type(model).__name__ if model is not None else "",
-                           model_weights(model) if model is not None else None)
+                           model_weights(model) if model is not None else None, cost)
 
 
 def run_round(snap: Snapshot, progress: Progress | None = None) -> RoundResult:
     """A round with a fresh model (no warm start): for scripts and tests."""
     return RoundRunner().run(snap, progress)
+
+
+def _estimate_costs(snap: Snapshot, pool_rows: np.ndarray,
+                    index: dict[ItemId, int]) -> CostEstimate:
+    """Predicted labeling seconds for the pool, learned from this project's measured times."""
+    k = len(snap.labels)
+    measured_rows = [index[i] for i, _, _ in snap.measured if i in index]
+    seconds = np.array([ms / 1000 for i, _, ms in snap.measured if i in index])
+    annotators = [a for i, a, _ in snap.measured if i in index]
+    last = annotators[-1] if annotators else None
+    return estimate_costs(snap.settings.cost_model,
+                          text_stats([snap.texts[r] for r in measured_rows], k), seconds,
+                          annotators, text_stats([snap.texts[r] for r in pool_rows], k), last)
 
 
 def _test_embeddings(snap: Snapshot, features: Features) -> np.ndarray | None:

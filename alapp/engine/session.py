@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from alapp.core.types import EventId, ItemId, Selection
 from alapp.engine.round import RoundResult, save_round
 from alapp.store.project import Project
@@ -122,6 +124,26 @@ class LabelingSession:
         return [Decision(ItemId(r[0]), r[1], r[2], r[3]) for r in rows]
 
     # -- numbers for the panels -------------------------------------------------------------------
+
+    def forecast(self) -> dict[str, float | None]:
+        """The next batch's predicted seconds, the pace so far and, with a budget, how many
+        more labels it buys at that pace."""
+        queue = self.queue()
+        next_batch = sum(e.predicted_cost or 0.0 for e in queue) if queue else 0.0
+        recent = [r[0] for r in self.project.conn.execute(
+            "SELECT active_ms FROM label_events WHERE action = 'label' AND active_ms > 0 "
+            "AND annotator != 'import' ORDER BY id DESC LIMIT 50")]
+        pace = float(np.mean(recent)) / 1000 if recent else None
+        numbers = self.budget()
+        s = self.project.settings()
+        left: float | None = None
+        if s.budget_amount > 0 and pace:
+            remaining = numbers["remaining"]
+            per_label = {"items": 1.0, "hours": pace / 3600,
+                         "money": pace / 3600 * s.hourly_rate}.get(s.budget_unit, 1.0)
+            left = remaining / per_label if per_label > 0 else None
+        return {"next_batch_s": next_batch, "pace_s_per_label": pace,
+                "labels_left_in_budget": left}
 
     def budget(self) -> dict[str, float]:
         """Spent and remaining, in the project's budget unit, from the stored events."""

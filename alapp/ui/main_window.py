@@ -140,7 +140,8 @@ class MainWindow(QMainWindow):
             self.timer.start()
         self.panel.show_batch(entries)
         self.panel.show_history(self.session.history(15))
-        self.panel.show_budget(self.session.budget(), self.project.settings().budget_unit)
+        self.panel.show_budget(self.session.budget(), self.project.settings().budget_unit,
+                               self.session.forecast())
 
     # -- background rounds -------------------------------------------------------------------------
 

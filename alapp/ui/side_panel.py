@@ -57,8 +57,10 @@ class SidePanel(QWidget):
             what = d.label if d.action in ("label", "undo") and d.label else d.action
             self.history.addItem(f"{what}: {first_line}")
 
-    def show_budget(self, numbers: dict[str, float], unit: str) -> None:
+    def show_budget(self, numbers: dict[str, float], unit: str,
+                    forecast: dict[str, float | None] | None = None) -> None:
         spent, budget = numbers["spent"], numbers["budget"]
+        self.budget_text.setToolTip("")
         self.budget.setVisible(budget > 0)
         if budget > 0:
             self.budget.setRange(0, 1000)
@@ -69,6 +71,15 @@ class SidePanel(QWidget):
         else:
             self.budget_text.setText(f"{int(numbers['labels'])} decisions, "
                                      f"{numbers['hours'] * 60:.1f} active minutes; no budget set")
+        if forecast:
+            pace = forecast["pace_s_per_label"]
+            left = forecast["labels_left_in_budget"]
+            lines = [f"Next batch: ~{(forecast['next_batch_s'] or 0) / 60:.1f} min"]
+            if pace:
+                lines.append(f"pace {pace:.0f} s/label")
+            if left is not None:
+                lines.append(f"~{left:.0f} labels left in budget")
+            self.budget_text.setText(self.budget_text.text() + "\n" + "; ".join(lines))
 
     def show_model(self, result: RoundResult | None, training: str = "") -> None:
         if training:
@@ -84,8 +95,15 @@ class SidePanel(QWidget):
                                      "(cold start). The first model trains after your first "
                                      "labels.")
             return
-        self.model_state.setText(f"Round {result.round_index}: trained on {result.n_labeled} "
-                                 f"labels; accuracy {accuracy}; batch by {result.strategy}")
+        text = (f"Round {result.round_index}: trained on {result.n_labeled} labels; accuracy "
+                f"{accuracy}; batch by {result.strategy}")
+        if result.cost is not None:
+            c = result.cost
+            error = (f", held-out error {c.mae_s:.0f} s ({c.relative_error:.0%})"
+                     if c.mae_s is not None and c.relative_error is not None else "")
+            text += (f"\nCost model: {c.model}, trust {c.trust} "
+                     f"({c.n_measured} timed labels{error})")
+        self.model_state.setText(text)
 
 
 def _list() -> QListWidget:

