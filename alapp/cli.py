@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(run=_export_model)
 
+    p = sub.add_parser("config", help="show or change project settings (strategy, budget, ...)")
+    p.add_argument("project", type=Path)
+    p.add_argument("changes", nargs="*", metavar="KEY=VALUE",
+                   help="e.g. strategy=badge batch_size=20 budget_unit=hours budget_amount=40")
+    p.set_defaults(run=_config)
+
     p = sub.add_parser("stats", help="counts of items, labels, events and labeling time")
     p.add_argument("project", type=Path)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -205,6 +211,40 @@ def _export(args: argparse.Namespace) -> int:
     with Project.open(args.project, read_only=True) as project:
         count = export_labels(project, args.out, args.format, overwrite=args.overwrite)
     print(f"exported {count:,} labeled items to {args.out}")
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from alapp.al.registry import get_strategy
+    from alapp.core.settings import ProjectSettings
+    from alapp.store.project import Project
+
+    types = {f.name: f.type for f in fields(ProjectSettings)}
+    changes: dict[str, Any] = {}
+    for change in args.changes:
+        key, sep, raw = change.partition("=")
+        if not sep or key not in types:
+            raise AlappError(f"{change!r}: expected KEY=VALUE with KEY one of "
+                             f"{', '.join(types)}")
+        kind = str(types[key])
+        try:
+            value: Any = (raw.lower() in ("1", "true", "yes", "on") if kind == "bool"
+                          else int(raw) if kind == "int" else float(raw) if kind == "float"
+                          else raw)
+        except ValueError:
+            raise AlappError(f"{key}: {raw!r} is not a valid {kind}") from None
+        if key == "strategy":
+            try:
+                get_strategy(value)
+            except ValueError as e:
+                raise AlappError(str(e)) from None
+        changes[key] = value
+    with Project.open(args.project, read_only=not changes) as project:
+        settings = project.update_settings(**changes) if changes else project.settings()
+    for key, value in settings.as_rows().items():
+        print(f"{key:>16} = {value}")
     return 0
 
 

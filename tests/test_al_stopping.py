@@ -40,3 +40,11 @@ def test_budget_target_uncertainty_confidence_and_change() -> None:
     assert not stopping.max_confidence(unsure).reached
     change = stopping.classification_change(np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0]))
     assert change.value == 0.25 and not change.reached
+
+
+def test_labels_to_reach_extrapolates_a_log_curve() -> None:
+    labels = [20, 40, 80, 160]
+    accuracy = [0.5 + 0.1 * np.log(n / 20) / np.log(2) for n in labels]  # +0.1 per doubling
+    assert stopping.labels_to_reach(labels, accuracy, 0.9) == pytest.approx(320, rel=1e-6)
+    assert stopping.labels_to_reach(labels[:2], accuracy[:2], 0.9) is None
+    assert stopping.labels_to_reach(labels, [0.8, 0.7, 0.6, 0.5], 0.9) is None

@@ -88,3 +88,16 @@ def test_strategies_lists_every_strategy(capsys) -> None:
     listed = json.loads(capsys.readouterr().out)
     assert list(listed) == list(STRATEGIES)
     assert all(len(summary) > 10 for summary in listed.values())
+
+
+def test_config_shows_and_changes_settings(tmp_path, capsys) -> None:
+    project = tmp_path / "p.alapp"
+    main(["init", str(project), "--labels", "a,b"])
+    capsys.readouterr()
+    assert main(["config", str(project), "strategy=badge", "batch_size=15",
+                 "cost_aware=true", "budget_amount=2.5"]) == 0
+    out = capsys.readouterr().out
+    assert "strategy = badge" in out and "batch_size = 15" in out
+    assert "cost_aware = True" in out and "budget_amount = 2.5" in out
+    assert main(["config", str(project), "strategy=psychic"]) == 2
+    assert main(["config", str(project), "colour=blue"]) == 2

@@ -193,3 +193,19 @@ def test_session_undo_history_and_budget(demo) -> None:
     assert numbers["spent"] == pytest.approx(120 / 3600)
     assert numbers["remaining"] == pytest.approx(1 - 120 / 3600)
     assert ItemId(first.item_id) in demo.current_labels()
+
+
+def test_rounds_report_stopping_signals(demo) -> None:
+    gold = _gold()
+    demo.update_settings(target_accuracy=0.5, stop_set_size=50)
+    for item in demo.item_ids("pool")[:40]:
+        demo.label_item(item, gold[demo.item(item).ext_id], "sim")
+    runner = RoundRunner()
+    names = []
+    for _ in range(4):
+        result = runner.run(Snapshot.read(demo.path))
+        names = [s.name for s in result.signals]
+    assert names[:2] == ["target", "stabilizing"]
+    assert {"overall-uncertainty", "max-confidence", "classification-change"} <= set(names)
+    stabilizing = next(s for s in result.signals if s.name == "stabilizing")
+    assert stabilizing.value == 1.0 and stabilizing.reached  # nothing changed: identical rounds

@@ -80,6 +80,20 @@ def max_confidence(probs: Floats, threshold: float = 0.9) -> Signal:
                   f"least confident pool item at {value:.3f}")
 
 
+def labels_to_reach(labels: Sequence[float], accuracy: Sequence[float],
+                    target: float) -> float | None:
+    """Forecast from the learning curve so far: fit accuracy = a + b log(labels) and solve for
+    the target. None when the curve is too short or not rising."""
+    x = np.log(np.asarray(labels, dtype=float))
+    y = np.asarray(accuracy, dtype=float)
+    if len(x) < 3 or np.ptp(x) == 0:
+        return None
+    b, a = np.polyfit(x, y, 1)
+    if b <= 0:
+        return None
+    return float(np.exp((target - a) / b))
+
+
 def classification_change(previous: Ints, current: Ints, threshold: float = 0.0) -> Signal:
     """Zhu et al. (2008): stop when (almost) no pool prediction changed since the last round."""
     changed = float(np.mean(np.asarray(previous) != np.asarray(current))) if len(current) else 0.0

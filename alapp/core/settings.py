@@ -23,6 +23,8 @@ class ProjectSettings:
     cost_model: str = "learned"  # equal | length | learned (the length model until data)
     cost_aware: bool = False  # rank by ROI = normalised utility / predicted cost
     price_cap_s: float = 0.0  # never ask for items predicted to take longer; 0: no cap
+    target_accuracy: float = 0.0  # stop signal on the test set; 0: none
+    stop_set_size: int = 1000  # fixed random pool items for the stabilizing-predictions signal
     budget_unit: str = "items"  # items | hours | money
     budget_amount: float = 0.0  # 0 means no budget set
     hourly_rate: float = 0.0

@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from alapp.al import stopping
 from alapp.al.batch import BatchRequest, Pick, compose_batch
 from alapp.al.costmodel import CostEstimate, estimate_costs, text_stats
 from alapp.al.state import PoolState
+from alapp.al.stopping import Signal
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import ItemId, Split
 from alapp.engine.models import ModelKeeper, model_weights, pool_outputs, strategy_needs
@@ -63,6 +65,7 @@ class RoundResult:
     model_kind: str = ""
     weights: bytes | None = None
     cost: CostEstimate | None = None
+    signals: list[Signal] = field(default_factory=list)
 
     @property
     def test_accuracy(self) -> float | None:
@@ -133,6 +136,8 @@ class RoundRunner:
     def __init__(self) -> None:
         self.keeper = ModelKeeper()
         self._features: tuple[tuple[Any, ...], Features] | None = None
+        self._stop_history: list[np.ndarray] = []  # predictions on the fixed stop set
+        self._previous_pool: dict[ItemId, int] = {}
 
     def _features_for(self, snap: Snapshot, progress: Progress) -> Features:
         key = (snap.settings.featurizer, len(snap.ids), snap.ids[-1] if snap.ids else 0)
@@ -187,6 +192,9 @@ class RoundRunner:
                     predicted[snap.ids[row]] = (snap.labels[int(k)], float(p[k]))
             metrics = _test_metrics(snap, index, model, features)
             timings["score"] = time.perf_counter() - t
+            signals = self._signals(snap, features, model, state, metrics)
+        else:
+            signals = []
         progress.report("selecting the batch", 0.9)
         t = time.perf_counter()
         cost = _estimate_costs(snap, pool_rows, index)
@@ -200,7 +208,34 @@ class RoundRunner:
         return RoundResult(picks, predicted, len(train_rows), metrics,
                            {k: round(v, 4) for k, v in timings.items()}, snap.round_index,
                            chosen_by, type(model).__name__ if model is not None else "",
-                           model_weights(model) if model is not None else None, cost)
+                           model_weights(model) if model is not None else None, cost, signals)
+
+    def _signals(self, snap: Snapshot, features: Features, model: Any, state: PoolState,
+                 metrics: dict[str, float]) -> list[Signal]:
+        """Stopping signals with their values; the budget one is the session's."""
+        s = snap.settings
+        out = [stopping.target_metric(metrics.get("accuracy"), s.target_accuracy)] \
+            if s.target_accuracy > 0 else []
+        # A fixed random set of pool items (seeded, so the same across rounds and restarts).
+        pool_rows = [r for r, split in enumerate(snap.splits) if split == Split.POOL]
+        rng = np.random.default_rng(s.seed)
+        stop_rows = np.sort(rng.permutation(pool_rows)[: s.stop_set_size])
+        if len(stop_rows):
+            x = features.input_for(model)
+            self._stop_history.append(model.predict_proba(x[stop_rows]).argmax(axis=1))
+            out.append(stopping.stabilizing_predictions(self._stop_history))
+        if state.probs is not None and len(state.probs):
+            out.append(stopping.overall_uncertainty(state.probs))
+            out.append(stopping.max_confidence(state.probs))
+            current = dict(zip(state.ids.tolist(), state.probs.argmax(axis=1).tolist(),
+                               strict=True))
+            common = [i for i in current if i in self._previous_pool]
+            if common:
+                out.append(stopping.classification_change(
+                    np.array([self._previous_pool[i] for i in common]),
+                    np.array([current[i] for i in common])))
+            self._previous_pool = {ItemId(i): c for i, c in current.items()}
+        return out
 
 
 def run_round(snap: Snapshot, progress: Progress | None = None) -> RoundResult:

@@ -6,10 +6,12 @@ same code without a screen.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
 
+from alapp.al.stopping import labels_to_reach
 from alapp.core.types import EventId, ItemId, Selection
 from alapp.engine.round import RoundResult, save_round
 from alapp.store.project import Project
@@ -142,8 +144,22 @@ class LabelingSession:
             per_label = {"items": 1.0, "hours": pace / 3600,
                          "money": pace / 3600 * s.hourly_rate}.get(s.budget_unit, 1.0)
             left = remaining / per_label if per_label > 0 else None
+        to_target: float | None = None
+        if s.target_accuracy > 0:
+            history = [(n, json.loads(m or "{}").get("accuracy")) for n, m in
+                       self.project.conn.execute("SELECT n_labeled, metrics FROM models "
+                                                 "WHERE n_labeled > 0 ORDER BY version")]
+            points = [(n, a) for n, a in history if a is not None]
+            if points:
+                to_target = labels_to_reach([n for n, _ in points], [a for _, a in points],
+                                            s.target_accuracy)
+        hours_to_target = None
+        if to_target is not None and pace:
+            done = points[-1][0]
+            hours_to_target = max(0.0, to_target - done) * pace / 3600
         return {"next_batch_s": next_batch, "pace_s_per_label": pace,
-                "labels_left_in_budget": left}
+                "labels_left_in_budget": left, "labels_to_target": to_target,
+                "hours_to_target": hours_to_target}
 
     def budget(self) -> dict[str, float]:
         """Spent and remaining, in the project's budget unit, from the stored events."""

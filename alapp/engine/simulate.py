@@ -42,19 +42,40 @@ class Curve:
     round_seconds: list[float] = field(default_factory=list)
 
 
+class _Model:
+    """Logistic regression for one run, warm-started from the previous round's weights."""
+
+    def __init__(self, k: int, seed: int) -> None:
+        self.k, self.seed = k, seed
+        self._model: Any = None
+        self._classes: NDArray[Any] | None = None
+
+    def fit(self, x: NDArray[Any], y: NDArray[Any]) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        classes = np.unique(y)
+        if self._classes is None or not np.array_equal(classes, self._classes):
+            self._model = LogisticRegression(C=4.0, max_iter=300, warm_start=True,
+                                             random_state=self.seed)
+            self._classes = classes
+        if len(classes) > 1:
+            self._model.fit(x, y)
+
+    def predict_proba(self, x: NDArray[Any]) -> NDArray[np.float64]:
+        assert self._classes is not None
+        probs = np.zeros((len(x), self.k))
+        if len(self._classes) == 1:
+            probs[:, self._classes[0]] = 1.0
+        else:
+            probs[:, self._classes] = self._model.predict_proba(x)
+        return probs
+
+
 def _fit_predict(x_train: NDArray[Any], y_train: NDArray[Any], x: NDArray[Any],
                  k: int, seed: int) -> NDArray[np.float64]:
-    from sklearn.linear_model import LogisticRegression
-
-    probs = np.zeros((len(x), k))
-    classes = np.unique(y_train)
-    if len(classes) == 1:
-        probs[:, classes[0]] = 1.0
-        return probs
-    model = LogisticRegression(C=4.0, max_iter=300, random_state=seed)
+    model = _Model(k, seed)
     model.fit(x_train, y_train)
-    probs[:, classes] = model.predict_proba(x)
-    return probs
+    return model.predict_proba(x)
 
 
 def _scores(y_true: NDArray[Any], probs: NDArray[np.float64]) -> tuple[float, float]:
@@ -66,11 +87,19 @@ def _scores(y_true: NDArray[Any], probs: NDArray[np.float64]) -> tuple[float, fl
 
 def run_one(x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
             y_test: NDArray[Any], k: int, strategy: str, seed: int, cfg: SimulationConfig,
-            costs: NDArray[np.float64] | None = None) -> Curve:
+            costs: NDArray[np.float64] | None = None,
+            charged: NDArray[np.float64] | None = None) -> Curve:
+    """One learning curve. Each round: choose a batch with the current model, label it, then
+    train once on all labels; that model gives the curve's point and the next round's scores.
+
+    ``costs`` are what selection sees (predicted); ``charged`` what labeling really takes
+    (default: the same), which is what the budget pays."""
+    charged = costs if charged is None else charged
     curve = Curve(strategy, seed)
     labeled = np.zeros(len(x_pool), dtype=bool)
     spent = 0.0
     emb = x_pool / np.maximum(np.linalg.norm(x_pool, axis=1, keepdims=True), 1e-12)
+    model = _Model(k, seed)
     round_index = 0
     while spent < cfg.budget and not labeled.all():
         started = time.perf_counter()
@@ -83,41 +112,43 @@ def run_one(x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
         if not labeled.any():
             name = "random" if cfg.initial == "random" else strategy  # cold start is built in
         else:
-            state.probs = _fit_predict(x_pool[labeled], y_pool[labeled], x_pool[pool], k, seed)
+            state.probs = model.predict_proba(x_pool[pool])
         picks = compose_batch(state, BatchRequest(name, cfg.batch, cfg.random_share, seed,
                                                   round_index, cost_aware=cfg.cost_aware))
+        bought = 0
         for pick in picks:
-            price = 1.0 if costs is None else float(costs[pick.item_id])
-            if spent + price > cfg.budget and costs is not None:
+            price = 1.0 if charged is None else float(charged[pick.item_id])
+            if costs is not None and spent + price > cfg.budget:
                 continue  # this item no longer fits the budget
             labeled[pick.item_id] = True
             spent += price
-        if costs is None:
-            spent = float(labeled.sum())
-        probs = _fit_predict(x_pool[labeled], y_pool[labeled], x_test, k, seed)
-        accuracy, f1 = _scores(y_test, probs)
+            bought += 1
+        if bought == 0:
+            break  # nothing chosen fits what is left of the budget
+        model.fit(x_pool[labeled], y_pool[labeled])
+        accuracy, f1 = _scores(y_test, model.predict_proba(x_test))
         curve.labels.append(int(labeled.sum()))
         curve.spent.append(round(spent, 3))
         curve.accuracy.append(accuracy)
         curve.macro_f1.append(f1)
         curve.round_seconds.append(time.perf_counter() - started)
         round_index += 1
-        if not picks:
-            break
     return curve
 
 
 def simulate(x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
              y_test: NDArray[Any], cfg: SimulationConfig,
              costs: NDArray[np.float64] | None = None,
-             progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+             progress: Callable[[int, int], None] | None = None,
+             charged: NDArray[np.float64] | None = None) -> dict[str, Any]:
     k = int(max(y_pool.max(), y_test.max()) + 1)
     full_accuracy, full_f1 = _scores(y_test, _fit_predict(x_pool, y_pool, x_test, k, 0))
     curves: list[Curve] = []
     total = len(cfg.strategies) * cfg.seeds
     for s_index, strategy in enumerate(cfg.strategies):
         for seed in range(cfg.seeds):
-            curves.append(run_one(x_pool, y_pool, x_test, y_test, k, strategy, seed, cfg, costs))
+            curves.append(run_one(x_pool, y_pool, x_test, y_test, k, strategy, seed, cfg, costs,
+                                  charged))
             if progress:
                 progress(s_index * cfg.seeds + seed + 1, total)
     return summarize(curves, cfg, full_accuracy, full_f1)

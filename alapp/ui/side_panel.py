@@ -79,6 +79,10 @@ class SidePanel(QWidget):
                 lines.append(f"pace {pace:.0f} s/label")
             if left is not None:
                 lines.append(f"~{left:.0f} labels left in budget")
+            if forecast.get("labels_to_target") is not None:
+                hours = forecast.get("hours_to_target")
+                lines.append(f"target at ~{forecast['labels_to_target']:.0f} labels"
+                             + (f" (~{hours:.1f} h)" if hours is not None else ""))
             self.budget_text.setText(self.budget_text.text() + "\n" + "; ".join(lines))
 
     def show_model(self, result: RoundResult | None, training: str = "") -> None:
@@ -103,6 +107,9 @@ class SidePanel(QWidget):
                      if c.mae_s is not None and c.relative_error is not None else "")
             text += (f"\nCost model: {c.model}, trust {c.trust} "
                      f"({c.n_measured} timed labels{error})")
+        for signal in result.signals:
+            mark = "STOP: " if signal.reached else ""
+            text += f"\n{mark}{signal.name}: {signal.detail}"
         self.model_state.setText(text)
 
 
