@@ -27,6 +27,9 @@ from alapp.engine.progress import Progress
 from alapp.store.project import Project
 
 
+MIN_TIMED_MS = 500
+
+
 @dataclass
 class Snapshot:
     path: Path
@@ -247,9 +250,11 @@ def _estimate_costs(snap: Snapshot, pool_rows: np.ndarray,
                     index: dict[ItemId, int]) -> CostEstimate:
     """Predicted labeling seconds for the pool, learned from this project's measured times."""
     k = len(snap.labels)
-    measured_rows = [index[i] for i, _, _ in snap.measured if i in index]
-    seconds = np.array([ms / 1000 for i, _, ms in snap.measured if i in index])
-    annotators = [a for i, a, _ in snap.measured if i in index]
+    # Under half a second is a slip (a repeated key), not a labeling time: not evidence.
+    timed = [(i, a, ms) for i, a, ms in snap.measured if i in index and ms >= MIN_TIMED_MS]
+    measured_rows = [index[i] for i, _, _ in timed]
+    seconds = np.array([ms / 1000 for _, _, ms in timed])
+    annotators = [a for _, a, _ in timed]
     last = annotators[-1] if annotators else None
     return estimate_costs(snap.settings.cost_model,
                           text_stats([snap.texts[r] for r in measured_rows], k), seconds,
