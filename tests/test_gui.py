@@ -100,3 +100,23 @@ def test_closing_leaves_no_thread(window, qtbot) -> None:
     window.request_round()
     window.close()
     assert not [t for t in threading.enumerate() if t.name == "alapp-round"]
+
+
+def test_compare_strategies_dialog_shows_curves_and_applies_the_choice(window, qtbot) -> None:
+    import json
+
+    from alapp.store.demo import demo_data_path
+
+    gold = {json.loads(line)["id"]: json.loads(line)["gold"]
+            for line in demo_data_path().read_text("utf-8").splitlines()}
+    for item in window.project.item_ids("pool")[:50]:
+        window.project.label_item(item, gold[window.project.item(item).ext_id], "tester")
+    window.compare_strategies()
+    dialog = window.simulation
+    qtbot.waitUntil(lambda: dialog.use.isEnabled(), timeout=120_000)
+    assert "Recommended strategy" in dialog.status.text()
+    dialog.grab().save(str(ARTIFACTS / "compare-strategies.png"))
+    dialog.use.click()
+    assert window.project.settings().strategy == dialog.recommended
+    dialog.close()
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60_000)

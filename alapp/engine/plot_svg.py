@@ -10,7 +10,7 @@ COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e3
 
 def learning_curves_svg(result: dict[str, Any], title: str, width: int = 760,
                         height: int = 440) -> str:
-    left, right, top, bottom = 60, 190, 40, 50
+    left, right, top, bottom = 60, 230, 40, 50
     series = result["strategies"]
     xs = [x for s in series.values() for x in s["spent"]]
     lows = [m - c for s in series.values()
@@ -45,7 +45,7 @@ def learning_curves_svg(result: dict[str, Any], title: str, width: int = 760,
     full = result["full_pool"]["accuracy"]
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(full):.1f}" '
                  f'y2="{py(full):.1f}" stroke="#555" stroke-dasharray="5,4"/>'
-                 f'<text x="{width - right + 6}" y="{py(full) + 4:.1f}">full pool '
+                 f'<text x="{left + 6}" y="{py(full) - 5:.1f}" fill="#555">full pool '
                  f'{full:.3f}</text>')
     for i, (name, s) in enumerate(series.items()):
         color = COLORS[i % len(COLORS)]

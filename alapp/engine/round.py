@@ -26,7 +26,6 @@ from alapp.engine.models import ModelKeeper, model_weights, pool_outputs, strate
 from alapp.engine.progress import Progress
 from alapp.store.project import Project
 
-
 MIN_TIMED_MS = 500
 
 

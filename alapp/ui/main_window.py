@@ -97,6 +97,21 @@ class MainWindow(QMainWindow):
         retrain = QAction("&Retrain now", self, shortcut=QKeySequence("Ctrl+R"))
         retrain.triggered.connect(self.request_round)
         model_menu.addAction(retrain)
+        compare = QAction("&Compare strategies on my labels…", self)
+        compare.triggered.connect(self.compare_strategies)
+        model_menu.addAction(compare)
+
+    def compare_strategies(self) -> None:
+        from alapp.ui.simulation_dialog import SimulationDialog
+
+        self.simulation = SimulationDialog(self.project.path, self)
+        self.simulation.use_strategy.connect(self._use_strategy)
+        self.simulation.show()
+
+    def _use_strategy(self, name: str) -> None:
+        self.project.update_settings(strategy=name)
+        self.statusBar().showMessage(f"Next batches are chosen by {name}", 5000)
+        self.request_round()
 
     # -- decisions -----------------------------------------------------------------------------
 

@@ -1,0 +1,85 @@
+"""Compare strategies on the project's labeled items, in the background, and show the curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QObject, Signal
+from PySide6.QtSvgWidgets import QSvgWidget
+from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from alapp.engine.jobs import CoalescingRunner
+from alapp.engine.plot_svg import learning_curves_svg
+from alapp.engine.progress import Progress
+from alapp.engine.simulate import SimulationConfig
+from alapp.engine.simulate_file import simulate_project
+from alapp.store.project import Project
+
+STRATEGIES = ["random", "margin", "entropy", "uncertainty-cluster"]
+
+
+class _Bridge(QObject):
+    done = Signal(object)
+    failed = Signal(object)
+    progress = Signal(int, int)
+
+
+class SimulationDialog(QDialog):
+    use_strategy = Signal(str)
+
+    def __init__(self, project_path: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Compare strategies on your labels")
+        self.resize(820, 560)
+        self.status = QLabel("Replaying the loop on the labeled items (5 seeds)…")
+        self.status.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.chart = QSvgWidget()
+        self.chart.setMinimumHeight(440)
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
+        self.use = QPushButton("Use the recommended strategy")
+        self.use.setEnabled(False)
+        self.recommended = ""
+        self.use.clicked.connect(lambda: self.use_strategy.emit(self.recommended))
+        layout = QVBoxLayout(self)
+        for widget in (self.status, self.bar, self.chart, self.use, close):
+            layout.addWidget(widget)
+        self.bridge = _Bridge()
+        self.bridge.done.connect(self._show)
+        self.bridge.failed.connect(lambda e: self.status.setText(f"Could not simulate: {e}"))
+        self.bridge.progress.connect(lambda done, total: self.bar.setValue(100 * done // total))
+        self.runner = CoalescingRunner(self.bridge.done.emit, self.bridge.failed.emit,
+                                       name="alapp-simulation")
+        path = project_path
+
+        def work(progress: Progress) -> dict[str, Any]:
+            def step(done: int, total: int) -> None:
+                progress.check()
+                self.bridge.progress.emit(done, total)
+
+            with Project.open(path, read_only=True) as project:
+                n = len(project.current_labels())
+                budget = max(20, int(n * 0.8) // 10 * 10)
+                cfg = SimulationConfig(STRATEGIES, batch=10, budget=budget, seeds=5)
+                featurizer = project.settings().featurizer
+                if featurizer == "tfidf" or featurizer.startswith("vectors:"):
+                    featurizer = "auto"
+                return simulate_project(project, cfg, featurizer, n // 5, 0, step)
+
+        self.runner.submit(work)
+
+    def _show(self, result: dict[str, Any]) -> None:
+        self.bar.setValue(100)
+        self.chart.load(QByteArray(learning_curves_svg(result, "Your labels").encode("utf-8")))
+        best = result["recommendation"]
+        self.status.setText(
+            f"Recommended strategy: <b>{best}</b> (largest area under the learning curve on "
+            f"{result['data']['pool']} labeled items, tested on {result['data']['test']}).")
+        self.recommended = best
+        self.use.setEnabled(True)
+
+    def closeEvent(self, event: Any) -> None:
+        self.runner.close()
+        super().closeEvent(event)
