@@ -11,7 +11,7 @@ class ProjectSettings:
     name: str = "Untitled"
     seed: int = 0
     multi_label: bool = False
-    strategy: str = "margin"
+    strategy: str = "uncertainty-cluster"  # measured best in early rounds: docs/simulation
     batch_size: int = 20
     random_share: float = 0.1
     retrain_every: int = 10  # labels between background retrains
