@@ -51,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     add_import_options(p)
     p.set_defaults(run=_import)
 
+    p = sub.add_parser("import-vectors", help="attach precomputed vectors (.npy) to the items")
+    p.add_argument("project", type=Path)
+    p.add_argument("name", help="used as featurizer vectors:NAME (several: vectors:a+vectors:b)")
+    p.add_argument("vectors", type=Path, help="a 2-d .npy matrix, one row per item")
+    p.add_argument("--ids", type=Path, help="the item ids of the rows, one per line "
+                   "(default: rows follow the project's items in import order)")
+    p.set_defaults(run=_import_vectors)
+
     p = sub.add_parser("export", help="export labeled items (JSONL, CSV, Prodigy JSONL)")
     p.add_argument("project", type=Path)
     p.add_argument("out", type=Path)
@@ -202,6 +210,16 @@ def _progress_printer(stream: Any) -> Any:
             stream.flush()
         return True
     return show
+
+
+def _import_vectors(args: argparse.Namespace) -> int:
+    from alapp.store.project import Project
+    from alapp.store.vectors import import_npy
+
+    with Project.open(args.project) as project:
+        count = import_npy(project, args.name, args.vectors, args.ids)
+    print(f"stored {count:,} vectors as vectors:{args.name}")
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:

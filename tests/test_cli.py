@@ -101,3 +101,26 @@ def test_config_shows_and_changes_settings(tmp_path, capsys) -> None:
     assert "cost_aware = True" in out and "budget_amount = 2.5" in out
     assert main(["config", str(project), "strategy=psychic"]) == 2
     assert main(["config", str(project), "colour=blue"]) == 2
+
+
+def test_import_vectors_with_ids(tmp_path, capsys) -> None:
+    import numpy as np
+
+    project = tmp_path / "p.alapp"
+    main(["init", str(project), "--labels", "a,b"])
+    main(["import", str(project), str(write(tmp_path / "t.csv", "id,text\nx,one\ny,two\n"))])
+    np.save(tmp_path / "v.npy", np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32))
+    ids = write(tmp_path / "ids.txt", "y\nx\n")
+    assert main(["import-vectors", str(project), "img", str(tmp_path / "v.npy"),
+                 "--ids", str(ids)]) == 0
+    assert "stored 2 vectors as vectors:img" in capsys.readouterr().out
+    from alapp.store.project import Project
+    from alapp.store.vectors import load_vectors
+
+    with Project.open(project, read_only=True) as p:
+        x, y = p.item_ids()
+        assert load_vectors(p, "vectors:img", [x, y]).tolist() == [[3.0, 4.0], [1.0, 2.0]]
+    bad_ids = write(tmp_path / "bad.txt", "y\nzzz\n")
+    assert main(["import-vectors", str(project), "img", str(tmp_path / "v.npy"),
+                 "--ids", str(bad_ids)]) == 2
+    assert f"{bad_ids}, line 2: no item with id 'zzz'" in capsys.readouterr().err
