@@ -6,7 +6,6 @@ warm-started from the previous round's weights when they do not.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -115,8 +114,4 @@ def model_weights(model: Any) -> bytes | None:
     from safetensors.numpy import save
 
     return save(arrays)
-
-
-def describe(model: Any) -> str:
-    return json.dumps({"class": type(model).__name__, "labels": getattr(model, "labels", [])})
 

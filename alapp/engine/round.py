@@ -240,11 +240,6 @@ class RoundRunner:
         return out
 
 
-def run_round(snap: Snapshot, progress: Progress | None = None) -> RoundResult:
-    """A round with a fresh model (no warm start): for scripts and tests."""
-    return RoundRunner().run(snap, progress)
-
-
 def _estimate_costs(snap: Snapshot, pool_rows: np.ndarray,
                     index: dict[ItemId, int]) -> CostEstimate:
     """Predicted labeling seconds for the pool, learned from this project's measured times."""

@@ -127,16 +127,18 @@ class LabelingSession:
 
     # -- numbers for the panels -------------------------------------------------------------------
 
-    def forecast(self) -> dict[str, float | None]:
+    def forecast(self, queue: list[QueueEntry] | None = None,
+                 numbers: dict[str, float] | None = None) -> dict[str, float | None]:
         """The next batch's predicted seconds, the pace so far and, with a budget, how many
-        more labels it buys at that pace."""
-        queue = self.queue()
+        more labels it buys at that pace. ``queue`` and ``numbers`` (the budget) may be passed
+        in when the caller has just read them."""
+        queue = self.queue() if queue is None else queue
         next_batch = sum(e.predicted_cost or 0.0 for e in queue) if queue else 0.0
         recent = [r[0] for r in self.project.conn.execute(
             "SELECT active_ms FROM label_events WHERE action = 'label' AND active_ms > 0 "
             "AND annotator != 'import' ORDER BY id DESC LIMIT 50")]
         pace = float(np.mean(recent)) / 1000 if recent else None
-        numbers = self.budget()
+        numbers = self.budget() if numbers is None else numbers
         s = self.project.settings()
         left: float | None = None
         if s.budget_amount > 0 and pace:

@@ -155,8 +155,9 @@ class MainWindow(QMainWindow):
             self.timer.start()
         self.panel.show_batch(entries)
         self.panel.show_history(self.session.history(15))
-        self.panel.show_budget(self.session.budget(), self.project.settings().budget_unit,
-                               self.session.forecast())
+        numbers = self.session.budget()
+        self.panel.show_budget(numbers, self.project.settings().budget_unit,
+                               self.session.forecast(entries, numbers))
 
     # -- background rounds -------------------------------------------------------------------------
 
