@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -212,6 +213,36 @@ def _progress_printer(stream: Any) -> Any:
     return show
 
 
+def _bar_printer(stream: Any) -> Any:
+    """A one-line progress bar with the elapsed time and an estimate of what is left. Work
+    comes in phases (embedding, then the runs), each from 0 to 1: a drop starts a new clock."""
+    clock = {"started": time.monotonic(), "last": 0.0}
+
+    def show(fraction: float, what: str) -> None:
+        if fraction < clock["last"]:
+            clock["started"] = time.monotonic()
+            show.last_decile = -1  # type: ignore[attr-defined]
+        clock["last"] = fraction
+        elapsed = time.monotonic() - clock["started"]
+        left = f", ~{_duration(elapsed / fraction - elapsed)} left" if fraction > 0.02 else ""
+        bar = "#" * int(30 * fraction) + "." * (30 - int(30 * fraction))
+        line = f"[{bar}] {fraction:6.1%} {_duration(elapsed)} elapsed{left}  {what}"
+        if stream.isatty():
+            stream.write(f"\r{line[:119]:<119}")
+            stream.flush()
+        elif int(fraction * 10) != show.last_decile:  # type: ignore[attr-defined]
+            show.last_decile = int(fraction * 10)  # type: ignore[attr-defined]
+            print(line, file=stream, flush=True)  # logs get a line per tenth, not a flood
+
+    show.last_decile = -1  # type: ignore[attr-defined]
+    return show
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
 def _import_vectors(args: argparse.Namespace) -> int:
     from alapp.store.project import Project
     from alapp.store.vectors import import_npy
@@ -310,8 +341,7 @@ def _simulate(args: argparse.Namespace) -> int:
     cfg = SimulationConfig(strategies, batch=args.batch, budget=args.budget, seeds=args.seeds,
                            initial=args.initial)
 
-    def show(done: int, total: int) -> None:
-        print(f"\rsimulating: {done}/{total} runs", end="", file=sys.stderr, flush=True)
+    show = _bar_printer(sys.stderr)
 
     if args.project:
         with Project.open(args.project, read_only=True) as project:
@@ -333,7 +363,8 @@ def _simulate(args: argparse.Namespace) -> int:
         args.plot.write_text(learning_curves_svg(result, f"alapp simulate: {title}"),
                              encoding="utf-8")
     full = result["full_pool"]["accuracy"]
-    print(f"full-pool accuracy {full:.3f}; recommended: {result['recommendation']}")
+    print(f"full-pool accuracy {full:.3f}; recommended: "
+          f"{result['recommendation_detail']['text']}")
     for name, s in result["strategies"].items():
         reach = s["labels_to_95pct_of_full"]
         print(f"  {name:<22} AULC {s['aulc_accuracy']:.3f}  final {s['accuracy_mean'][-1]:.3f}"

@@ -124,3 +124,20 @@ def test_import_vectors_with_ids(tmp_path, capsys) -> None:
     assert main(["import-vectors", str(project), "img", str(tmp_path / "v.npy"),
                  "--ids", str(bad_ids)]) == 2
     assert f"{bad_ids}, line 2: no item with id 'zzz'" in capsys.readouterr().err
+
+
+def test_simulate_writes_json_plot_and_a_progress_bar(tmp_path, capsys) -> None:
+    from alapp.store.demo import demo_data_path
+
+    out, plot = tmp_path / "sim.json", tmp_path / "sim.svg"
+    assert main(["simulate", str(demo_data_path()), "--label", "gold", "--strategies",
+                 "random,margin", "--seeds", "2", "--batch", "10", "--budget", "40",
+                 "--json", str(out), "--plot", str(plot)]) == 0
+    captured = capsys.readouterr()
+    assert "[##############################] 100.0%" in captured.err
+    assert "margin, seed 2/2" in captured.err
+    result = json.loads(out.read_text("utf-8"))
+    assert set(result["strategies"]) == {"random", "margin"}
+    assert result["recommendation"] in captured.out
+    assert result["recommendation_detail"]["runner_up"] in ("random", "margin")
+    assert plot.read_text("utf-8").startswith("<svg")

@@ -77,3 +77,32 @@ def test_cli_simulate_on_the_demo_file(tmp_path, capsys) -> None:
     assert plot.read_text("utf-8").startswith("<svg")
     assert "recommended:" in capsys.readouterr().out
     assert main(["simulate", str(demo_data_path()), "--strategies", "psychic"]) == 2
+
+
+def test_progress_reports_every_round_and_reaches_one() -> None:
+    x, y = _data()
+    cfg = SimulationConfig(["random", "margin"], batch=10, budget=40, seeds=2)
+    seen: list[tuple[float, str]] = []
+    simulate(x[:1000], y[:1000], x[1000:], y[1000:], cfg,
+             progress=lambda f, what: seen.append((f, what)))
+    fractions = [f for f, _ in seen]
+    assert len(seen) == 2 * 2 * 4  # strategies x seeds x rounds
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    assert seen[0][1] == "random, seed 1/2" and seen[-1][1] == "margin, seed 2/2"
+
+
+def _stats(per_seed: list[float]) -> dict:
+    return {"aulc_accuracy": float(np.mean(per_seed)), "per_seed_aulc": per_seed}
+
+
+def test_recommendation_says_tie_when_the_gap_is_noise() -> None:
+    from alapp.engine.simulate import recommend
+
+    clear = recommend({"margin": _stats([0.80, 0.81, 0.79, 0.80, 0.82]),
+                       "random": _stats([0.70, 0.71, 0.69, 0.70, 0.72])})
+    assert clear["strategy"] == "margin" and clear["significant"]
+    assert clear["p_value"] < 0.05 and "not clearly" not in clear["text"]
+    noisy = recommend({"margin": _stats([0.80, 0.70, 0.85, 0.72, 0.79]),
+                       "entropy": _stats([0.78, 0.74, 0.80, 0.75, 0.76])})
+    assert noisy["strategy"] == "margin" and not noisy["significant"]
+    assert "not clearly better than entropy" in noisy["text"]

@@ -20,6 +20,9 @@ from alapp.al.batch import BatchRequest, compose_batch
 from alapp.al.state import PoolState
 
 
+SimulationProgress = Callable[[float, str], None]  # (fraction done, what is running)
+
+
 @dataclass
 class SimulationConfig:
     strategies: list[str]
@@ -88,12 +91,14 @@ def _scores(y_true: NDArray[Any], probs: NDArray[np.float64]) -> tuple[float, fl
 def run_one(x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
             y_test: NDArray[Any], k: int, strategy: str, seed: int, cfg: SimulationConfig,
             costs: NDArray[np.float64] | None = None,
-            charged: NDArray[np.float64] | None = None) -> Curve:
+            charged: NDArray[np.float64] | None = None,
+            on_round: Callable[[float], None] | None = None) -> Curve:
     """One learning curve. Each round: choose a batch with the current model, label it, then
     train once on all labels; that model gives the curve's point and the next round's scores.
 
     ``costs`` are what selection sees (predicted); ``charged`` what labeling really takes
-    (default: the same), which is what the budget pays."""
+    (default: the same), which is what the budget pays. ``on_round`` gets the share of the
+    budget spent after each round."""
     charged = costs if charged is None else charged
     curve = Curve(strategy, seed)
     labeled = np.zeros(len(x_pool), dtype=bool)
@@ -133,24 +138,33 @@ def run_one(x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
         curve.macro_f1.append(f1)
         curve.round_seconds.append(time.perf_counter() - started)
         round_index += 1
+        if on_round:
+            on_round(min(1.0, spent / cfg.budget))
     return curve
 
 
 def simulate(x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
              y_test: NDArray[Any], cfg: SimulationConfig,
              costs: NDArray[np.float64] | None = None,
-             progress: Callable[[int, int], None] | None = None,
+             progress: SimulationProgress | None = None,
              charged: NDArray[np.float64] | None = None) -> dict[str, Any]:
+    """Every strategy over every seed. ``progress`` gets the overall fraction done and what is
+    running, after every round (runs take seconds to minutes, so per-run steps are too coarse)."""
     k = int(max(y_pool.max(), y_test.max()) + 1)
     full_accuracy, full_f1 = _scores(y_test, _fit_predict(x_pool, y_pool, x_test, k, 0))
     curves: list[Curve] = []
     total = len(cfg.strategies) * cfg.seeds
     for s_index, strategy in enumerate(cfg.strategies):
         for seed in range(cfg.seeds):
+            done = s_index * cfg.seeds + seed
+            what = f"{strategy}, seed {seed + 1}/{cfg.seeds}"
+
+            def on_round(share: float, done: int = done, what: str = what) -> None:
+                if progress:
+                    progress((done + share) / total, what)
+
             curves.append(run_one(x_pool, y_pool, x_test, y_test, k, strategy, seed, cfg, costs,
-                                  charged))
-            if progress:
-                progress(s_index * cfg.seeds + seed + 1, total)
+                                  charged, on_round))
     return summarize(curves, cfg, full_accuracy, full_f1)
 
 
@@ -185,6 +199,7 @@ def summarize(curves: list[Curve], cfg: SimulationConfig, full_accuracy: float,
             "aulc_accuracy": _aulc(x, acc), **reach,
             "seconds_per_round": float(np.mean([np.mean(c.round_seconds) for c in mine])),
             "per_seed_accuracy": [c.accuracy for c in mine],
+            "per_seed_aulc": [_aulc(c.spent, c.accuracy) for c in mine],
         }
     baseline = out["strategies"].get("random")
     if baseline:
@@ -194,9 +209,46 @@ def summarize(curves: list[Curve], cfg: SimulationConfig, full_accuracy: float,
                       else baseline[key] - stats_[key])
                 for key in ("labels_to_95pct_of_full", "labels_to_98pct_of_full",
                             "labels_to_99pct_of_full")}
-    best = max(out["strategies"], key=lambda s: out["strategies"][s]["aulc_accuracy"])
-    out["recommendation"] = best
+    out["recommendation_detail"] = recommend(out["strategies"])
+    out["recommendation"] = out["recommendation_detail"]["strategy"]
     return out
+
+
+def recommend(strategies: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The strategy with the largest mean AULC, and whether it beats the runner-up by more than
+    seed-to-seed noise: a paired t-test over seeds (each seed starts both from the same state).
+    Published comparisons disagree on which strategy wins, so a tie is reported as a tie."""
+    from scipy import stats
+
+    ranked = sorted(strategies, key=lambda s: strategies[s]["aulc_accuracy"], reverse=True)
+    best = ranked[0]
+    detail: dict[str, Any] = {"strategy": best, "runner_up": None, "aulc_gain": None,
+                              "p_value": None, "significant": None}
+    if len(ranked) < 2:
+        detail["text"] = f"{best} (the only strategy compared)"
+        return detail
+    second = ranked[1]
+    a, b = (strategies[s]["per_seed_aulc"] for s in (best, second))
+    n = min(len(a), len(b))
+    gain = float(np.mean(a[:n]) - np.mean(b[:n]))
+    diffs = np.array(a[:n]) - np.array(b[:n])
+    if n < 2:
+        p = None
+    elif np.std(diffs) < 1e-9:  # the same gap on every seed: no noise to test against
+        p = 0.0 if gain > 0 else 1.0
+    else:
+        p = float(stats.ttest_rel(a[:n], b[:n]).pvalue)
+    detail.update(runner_up=second, aulc_gain=gain, p_value=p,
+                  significant=p is not None and p < 0.05)
+    if detail["significant"]:
+        detail["text"] = (f"{best}: AULC {gain:+.3f} over {second} (paired t-test over seeds, "
+                          f"p = {p:.3g})")
+    else:
+        why = f"p = {p:.2g}" if p is not None else "too few seeds to tell"
+        detail["text"] = (f"{best}, but not clearly better than {second} (AULC {gain:+.3f}, "
+                          f"{why}); either is a sound choice")
+    return detail
+
 
 
 def _first_reach(x: Sequence[float], y: Sequence[float], target: float) -> float | None:

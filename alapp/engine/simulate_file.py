@@ -13,7 +13,8 @@ import numpy as np
 from alapp.core.errors import AlappError
 from alapp.core.types import Split
 from alapp.engine.embedding import ensure_embeddings
-from alapp.engine.simulate import SimulationConfig, simulate
+from alapp.engine.progress import Progress
+from alapp.engine.simulate import SimulationConfig, SimulationProgress, simulate
 from alapp.ml.embedders import make_embedder
 from alapp.store.importer import ImportSpec, import_file
 from alapp.store.project import Project
@@ -34,7 +35,7 @@ def stratified_split(y: np.ndarray, test_size: int, seed: int) -> tuple[np.ndarr
 
 
 def labeled_arrays(project: Project, featurizer: str,
-                   progress: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+                   progress: SimulationProgress | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Embeddings, label indices and splits of every labeled item (embedded once, cached)."""
     labels = project.labels()
     current = project.current_labels()
@@ -43,7 +44,9 @@ def labeled_arrays(project: Project, featurizer: str,
         raise AlappError(f"{project.path}: no labeled items to simulate on")
     texts = project.texts(ids)
     embedder = make_embedder(featurizer, texts)
-    ensure_embeddings(project.path, embedder, progress)
+    ensure_embeddings(project.path, embedder,
+                      Progress(lambda stage, fraction: progress(fraction, stage))
+                      if progress else None)
     x = load_vectors(project, embedder.name, ids)
     y = np.array([labels.index(current[i]) for i in ids])
     split_of = dict(project.conn.execute("SELECT id, split FROM items"))
@@ -53,7 +56,7 @@ def labeled_arrays(project: Project, featurizer: str,
 
 def simulate_file(path: Path, spec: ImportSpec, cfg: SimulationConfig, featurizer: str,
                   test_file: Path | None, test_size: int, split_seed: int,
-                  progress: Any = None) -> dict[str, Any]:
+                  progress: SimulationProgress | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="alapp-sim-") as tmp:
         project = Project.create(Path(tmp) / "sim.alapp", ["_"], name="simulation")
@@ -73,8 +76,9 @@ def simulate_file(path: Path, spec: ImportSpec, cfg: SimulationConfig, featurize
 
 
 def simulate_project(project: Project, cfg: SimulationConfig, featurizer: str,
-                     test_size: int, split_seed: int, progress: Any = None) -> dict[str, Any]:
-    x, y, splits, labels = labeled_arrays(project, featurizer)
+                     test_size: int, split_seed: int,
+                     progress: SimulationProgress | None = None) -> dict[str, Any]:
+    x, y, splits, labels = labeled_arrays(project, featurizer, progress)
     test_size = test_size or len(y) // 5
     if (splits == Split.TEST.value).any():
         pool_rows = np.flatnonzero(splits != Split.TEST.value)

@@ -22,7 +22,7 @@ STRATEGIES = ["random", "margin", "entropy", "uncertainty-cluster"]
 class _Bridge(QObject):
     done = Signal(object)
     failed = Signal(object)
-    progress = Signal(int, int)
+    progress = Signal(float, str)
 
 
 class SimulationDialog(QDialog):
@@ -49,15 +49,15 @@ class SimulationDialog(QDialog):
         self.bridge = _Bridge()
         self.bridge.done.connect(self._show)
         self.bridge.failed.connect(lambda e: self.status.setText(f"Could not simulate: {e}"))
-        self.bridge.progress.connect(lambda done, total: self.bar.setValue(100 * done // total))
+        self.bridge.progress.connect(self._progress)
         self.runner = CoalescingRunner(self.bridge.done.emit, self.bridge.failed.emit,
                                        name="alapp-simulation")
         path = project_path
 
         def work(progress: Progress) -> dict[str, Any]:
-            def step(done: int, total: int) -> None:
-                progress.check()
-                self.bridge.progress.emit(done, total)
+            def step(fraction: float, what: str) -> None:
+                progress.check()  # raises Cancelled when the dialog closes
+                self.bridge.progress.emit(fraction, what)
 
             with Project.open(path, read_only=True) as project:
                 n = len(project.current_labels())
@@ -70,13 +70,19 @@ class SimulationDialog(QDialog):
 
         self.runner.submit(work)
 
+    def _progress(self, fraction: float, what: str) -> None:
+        self.bar.setValue(int(100 * fraction))
+        self.bar.setFormat(f"%p%  {what}")
+
     def _show(self, result: dict[str, Any]) -> None:
         self.bar.setValue(100)
+        self.bar.setFormat("%p%")
         self.chart.load(QByteArray(learning_curves_svg(result, "Your labels").encode("utf-8")))
         best = result["recommendation"]
         self.status.setText(
-            f"Recommended strategy: <b>{best}</b> (largest area under the learning curve on "
-            f"{result['data']['pool']} labeled items, tested on {result['data']['test']}).")
+            f"Recommended: <b>{result['recommendation_detail']['text']}</b>. Largest area under "
+            f"the learning curve, replaying the loop on {result['data']['pool']} labeled items "
+            f"and testing on {result['data']['test']}.")
         self.recommended = best
         self.use.setEnabled(True)
 
