@@ -48,3 +48,13 @@ def test_labels_to_reach_extrapolates_a_log_curve() -> None:
     assert stopping.labels_to_reach(labels, accuracy, 0.9) == pytest.approx(320, rel=1e-6)
     assert stopping.labels_to_reach(labels[:2], accuracy[:2], 0.9) is None
     assert stopping.labels_to_reach(labels, [0.8, 0.7, 0.6, 0.5], 0.9) is None
+
+
+def test_labels_to_stabilize_extrapolates_a_power_law() -> None:
+    labels = [20, 40, 80, 160]
+    kappas = [1 - 0.5 * (n / 20) ** -1.0 for n in labels]  # disagreement halves per doubling
+    # 1 - kappa = 0.01 at 0.5 * 20 / 0.01 = 1000 labels
+    assert stopping.labels_to_stabilize(labels, kappas, 0.99) == pytest.approx(1000, rel=1e-6)
+    assert stopping.labels_to_stabilize(labels[:2], kappas[:2]) is None
+    assert stopping.labels_to_stabilize(labels, [0.9, 0.8, 0.7, 0.6]) is None  # not settling
+    assert stopping.labels_to_stabilize([10, 20, 30], [0.5, 0.995, 0.999]) == 20

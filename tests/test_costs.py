@@ -101,3 +101,24 @@ def test_budget_and_forecast_reconcile_with_events(tmp_path) -> None:
     assert forecast["next_batch_s"] == pytest.approx(
         sum(e.predicted_cost or 0 for e in session.queue()))
     project.close()
+
+
+def test_forecast_to_stable_predictions_uses_stored_signal_values(tmp_path) -> None:
+    project = create_demo_project(tmp_path / "p.alapp")
+    project.update_settings(featurizer="tfidf")
+    session = LabelingSession(project, "ann")
+    runner = RoundRunner()
+    session.apply_round(runner.run(Snapshot.read(project.path)))
+    for _ in range(3):  # label a batch, retrain: each round adds a kappa on the stop set
+        for entry in session.queue()[:10]:
+            session.label(entry, "billing" if entry.item_id % 2 else "delivery", 20_000, None)
+        session.apply_round(runner.run(Snapshot.read(project.path)))
+    kappas = [m.get("signal_stabilizing") for _, m in session.model_history()]
+    assert sum(k is not None for k in kappas) >= 2  # stored with every version after the first
+    forecast = session.forecast()
+    assert "labels_to_stable" in forecast and "hours_to_stable" in forecast
+    if forecast["labels_to_stable"] is not None and forecast["hours_to_stable"] is not None:
+        done = session.model_history()[-1][0]
+        assert forecast["hours_to_stable"] == pytest.approx(
+            max(0.0, forecast["labels_to_stable"] - done) * 20 / 3600)
+    project.close()

@@ -121,3 +121,28 @@ def test_compare_strategies_dialog_shows_curves_and_applies_the_choice(window, q
     assert window.project.settings().strategy == dialog.recommended
     dialog.close()
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=60_000)
+
+
+def test_active_time_excludes_idle_and_window_inactive_periods(window, qtbot) -> None:
+    """Real key and focus events through the window's event filter, with a hand-driven clock."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    from alapp.core.timing import ActiveTimer
+
+    now = [1000.0]
+    window.timer = ActiveTimer(60.0, clock=lambda: now[0])
+    window.refresh()  # shows the item: the clock starts
+    first = window.entry
+    now[0] += 5
+    QApplication.sendEvent(QApplication.instance(), QEvent(QEvent.Type.ApplicationDeactivate))
+    now[0] += 100  # in another window: not counted
+    QApplication.sendEvent(QApplication.instance(), QEvent(QEvent.Type.ApplicationActivate))
+    now[0] += 3
+    qtbot.keyClick(window, Qt.Key.Key_1)
+    second = window.entry
+    now[0] += 200  # no input at all: counts only up to the 60 s cutoff
+    qtbot.keyClick(window, Qt.Key.Key_1)
+    timed = {e["item_id"]: e["active_ms"] for e in window.project.events()
+             if e["action"] == "label" and e["annotator"] == "tester"}
+    assert timed == {first.item_id: 8_000, second.item_id: 60_000}

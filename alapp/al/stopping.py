@@ -94,6 +94,28 @@ def labels_to_reach(labels: Sequence[float], accuracy: Sequence[float],
     return float(np.exp((target - a) / b))
 
 
+def labels_to_stabilize(labels: Sequence[float], kappas: Sequence[float],
+                        threshold: float = 0.99) -> float | None:
+    """Forecast of when the stabilizing-predictions signal fires: the disagreement between
+    rounds, 1 - kappa, shrinks roughly as a power of the labels, so fit
+    log(1 - kappa) = a + b log(labels) and solve for 1 - threshold. Already there: the labels
+    at which it first got there. None when there are too few rounds or it is not shrinking."""
+    points = [(float(n), 1.0 - float(k)) for n, k in zip(labels, kappas, strict=True) if n > 0]
+    for n, disagreement in points:
+        if disagreement <= 1.0 - threshold:
+            return n
+    if len(points) < 3:
+        return None
+    x = np.log([n for n, _ in points])
+    y = np.log([d for _, d in points])
+    if np.ptp(x) == 0:
+        return None
+    b, a = np.polyfit(x, y, 1)
+    if b >= 0:
+        return None
+    return float(np.exp((np.log(1.0 - threshold) - a) / b))
+
+
 def classification_change(previous: Ints, current: Ints, threshold: float = 0.0) -> Signal:
     """Zhu et al. (2008): stop when (almost) no pool prediction changed since the last round."""
     changed = float(np.mean(np.asarray(previous) != np.asarray(current))) if len(current) else 0.0

@@ -289,7 +289,7 @@ def save_round(project: Project, result: RoundResult) -> int:
                  json.dumps({"featurizer": s.featurizer, "classifier": s.classifier,
                              "strategy": s.strategy, "seed": s.seed,
                              "model_folder": s.model_folder}),
-                 result.n_labeled, json.dumps(result.metrics), result.weights))
+                 result.n_labeled, json.dumps(_stored_metrics(result)), result.weights))
             version = int(cursor.lastrowid or 0)
             # Keep every version's metrics, but the weights of the last five only.
             conn.execute("UPDATE models SET weights = NULL WHERE version <= ?",
@@ -306,3 +306,10 @@ def save_round(project: Project, result: RoundResult) -> int:
             [(pos, p.item_id, round_id, p.strategy, p.score, p.predicted_cost, int(p.is_random))
              for pos, p in enumerate(result.picks)])
     return round_id
+
+
+def _stored_metrics(result: RoundResult) -> dict[str, float]:
+    """Test metrics plus the stopping signals' values, kept per model version so forecasts
+    (when will predictions stabilise?) survive a restart."""
+    values = {f"signal_{s.name}": float(s.value) for s in result.signals if s.value is not None}
+    return {**result.metrics, **values}

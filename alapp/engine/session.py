@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alapp.al.stopping import labels_to_reach
+from alapp.al.stopping import labels_to_reach, labels_to_stabilize
 from alapp.core.types import EventId, ItemId, Selection
 from alapp.engine.round import RoundResult, save_round
 from alapp.store.project import Project
@@ -146,22 +146,30 @@ class LabelingSession:
             per_label = {"items": 1.0, "hours": pace / 3600,
                          "money": pace / 3600 * s.hourly_rate}.get(s.budget_unit, 1.0)
             left = remaining / per_label if per_label > 0 else None
+        curve = self.model_history()
+        done = curve[-1][0] if curve else 0
         to_target: float | None = None
         if s.target_accuracy > 0:
-            history = [(n, json.loads(m or "{}").get("accuracy")) for n, m in
-                       self.project.conn.execute("SELECT n_labeled, metrics FROM models "
-                                                 "WHERE n_labeled > 0 ORDER BY version")]
-            points = [(n, a) for n, a in history if a is not None]
+            points = [(n, m["accuracy"]) for n, m in curve if "accuracy" in m]
             if points:
                 to_target = labels_to_reach([n for n, _ in points], [a for _, a in points],
                                             s.target_accuracy)
-        hours_to_target = None
-        if to_target is not None and pace:
-            done = points[-1][0]
-            hours_to_target = max(0.0, to_target - done) * pace / 3600
+        kappas = [(n, m["signal_stabilizing"]) for n, m in curve if "signal_stabilizing" in m]
+        to_stable = (labels_to_stabilize([n for n, _ in kappas], [k for _, k in kappas])
+                     if kappas else None)
+
+        def hours_until(labels: float | None) -> float | None:
+            return None if labels is None or not pace else max(0.0, labels - done) * pace / 3600
+
         return {"next_batch_s": next_batch, "pace_s_per_label": pace,
                 "labels_left_in_budget": left, "labels_to_target": to_target,
-                "hours_to_target": hours_to_target}
+                "hours_to_target": hours_until(to_target), "labels_to_stable": to_stable,
+                "hours_to_stable": hours_until(to_stable)}
+
+    def model_history(self) -> list[tuple[int, dict[str, float]]]:
+        """(labels trained on, metrics and signal values) of every model version, oldest first."""
+        return [(int(n), json.loads(m or "{}")) for n, m in self.project.conn.execute(
+            "SELECT n_labeled, metrics FROM models WHERE n_labeled > 0 ORDER BY version")]
 
     def budget(self) -> dict[str, float]:
         """Spent and remaining, in the project's budget unit, from the stored events."""

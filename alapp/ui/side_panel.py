@@ -83,6 +83,10 @@ class SidePanel(QWidget):
                 hours = forecast.get("hours_to_target")
                 lines.append(f"target at ~{forecast['labels_to_target']:.0f} labels"
                              + (f" (~{hours:.1f} h)" if hours is not None else ""))
+            if forecast.get("labels_to_stable") is not None:
+                hours = forecast.get("hours_to_stable")
+                lines.append(f"predictions stable at ~{forecast['labels_to_stable']:.0f} labels"
+                             + (f" (~{hours:.1f} h)" if hours is not None else ""))
             self.budget_text.setText(self.budget_text.text() + "\n" + "; ".join(lines))
 
     def show_model(self, result: RoundResult | None, training: str = "") -> None:
