@@ -63,3 +63,16 @@ class LabelEvent:
     score: float | None
     predicted_cost: float | None
     is_random_share: bool
+
+
+LABEL_SEPARATOR = "|"  # joins a multi-label decision's labels; not allowed in label names
+
+
+def join_labels(chosen: set[str] | list[str], order: list[str]) -> str:
+    """A multi-label decision as one stored value, in the project's label order, so the same
+    set is always the same string."""
+    return LABEL_SEPARATOR.join(name for name in order if name in set(chosen))
+
+
+def split_labels(value: str) -> list[str]:
+    return value.split(LABEL_SEPARATOR)

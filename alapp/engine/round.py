@@ -27,6 +27,7 @@ from alapp.engine.progress import Progress
 from alapp.store.project import Project
 
 MIN_TIMED_MS = 500
+KEPT_IN_QUEUE = "('undo', 'test-set')"  # queue entries a new round does not replace
 
 
 @dataclass
@@ -41,6 +42,14 @@ class Snapshot:
     excluded: set[ItemId]
     round_index: int
     measured: list[tuple[ItemId, str, int]]  # (item, annotator, active ms) of timed labels
+    random_share: set[ItemId] = field(default_factory=set)  # labeled as the batch's random share
+
+    def classes(self, train_labels: list[str]) -> list[str]:
+        """What the classifier predicts. Multi-label projects use the label powerset: every
+        combination seen in the labels is a class of its own, after the single labels."""
+        if not self.settings.multi_label:
+            return self.labels
+        return self.labels + sorted(set(train_labels) - set(self.labels))
 
     @classmethod
     def read(cls, path: Path) -> Snapshot:
@@ -50,9 +59,11 @@ class Snapshot:
             measured = [(ItemId(r[0]), r[1], r[2]) for r in project.conn.execute(
                 "SELECT item_id, annotator, active_ms FROM label_events WHERE action = 'label' "
                 "AND active_ms > 0 AND annotator != 'import' ORDER BY id")]
+            random_share = {ItemId(r[0]) for r in project.conn.execute(
+                "SELECT item_id FROM label_events WHERE action = 'label' AND is_random_share")}
             return cls(path, project.labels(), project.settings(), [ItemId(r[0]) for r in rows],
                        [r[1] for r in rows], [r[2] for r in rows], project.current_labels(),
-                       project.skipped_forever(), rounds + 1, measured)
+                       project.skipped_forever(), rounds + 1, measured, random_share)
 
 
 @dataclass
@@ -60,7 +71,7 @@ class RoundResult:
     picks: list[Pick]
     predicted: dict[ItemId, tuple[str, float]]  # pool item -> (label, confidence)
     n_labeled: int
-    metrics: dict[str, float]  # on the labeled test split, when there is one
+    metrics: dict[str, Any]  # on the labeled test split, when there is one (and a confusion)
     seconds: dict[str, float] = field(default_factory=dict)
     round_index: int = 0
     strategy: str = ""
@@ -140,6 +151,13 @@ class RoundRunner:
         self._features: tuple[tuple[Any, ...], Features] | None = None
         self._stop_history: list[np.ndarray] = []  # predictions on the fixed stop set
         self._previous_pool: dict[ItemId, int] = {}
+        self._codes: dict[str, int] = {}  # class name -> a code stable across rounds
+
+    def _stable_codes(self, classes: list[str], probs: np.ndarray) -> np.ndarray:
+        """Predicted classes as codes that mean the same in every round, even when a
+        multi-label project's powerset gains a class (indices would shift)."""
+        return np.array([self._codes.setdefault(classes[k], len(self._codes))
+                         for k in probs.argmax(axis=1)], dtype=int)
 
     def _features_for(self, snap: Snapshot, progress: Progress) -> Features:
         key = (snap.settings.featurizer, len(snap.ids), snap.ids[-1] if snap.ids else 0)
@@ -172,12 +190,13 @@ class RoundRunner:
             target_embeddings=_test_embeddings(snap, features),
             n_labeled=len(train_rows), round_index=snap.round_index)
         predicted: dict[ItemId, tuple[str, float]] = {}
-        metrics: dict[str, float] = {}
+        metrics: dict[str, Any] = {}
         model: Any = None
         if len(set(train_labels)) >= 1 and train_rows:
             progress.report(f"training on {len(train_rows)} labels", 0.5)
             t = time.perf_counter()
-            model = self.keeper.model_for(s, snap.labels, features.embeddings.shape[1], needs,
+            classes = snap.classes(train_labels)
+            model = self.keeper.model_for(s, classes, features.embeddings.shape[1], needs,
                                           features.several_inputs)
             x = features.input_for(model)
             model.fit(x[train_rows], train_labels)
@@ -191,10 +210,12 @@ class RoundRunner:
                     setattr(state, key, value)
                 best = out.probs.argmax(axis=1)
                 for row, k, p in zip(pool_rows, best, out.probs, strict=True):
-                    predicted[snap.ids[row]] = (snap.labels[int(k)], float(p[k]))
-            metrics = _test_metrics(snap, index, model, features)
+                    predicted[snap.ids[row]] = (classes[int(k)], float(p[k]))
+            metrics = _test_metrics(snap, index, model, features, classes)
+            if metrics and s.classifier == "logreg" and not features.several_inputs:
+                metrics.update(_random_baseline(snap, index, features, classes, train_rows))
             timings["score"] = time.perf_counter() - t
-            signals = self._signals(snap, features, model, state, metrics)
+            signals = self._signals(snap, features, model, state, metrics, classes)
         else:
             signals = []
         progress.report("selecting the batch", 0.9)
@@ -213,7 +234,7 @@ class RoundRunner:
                            model_weights(model) if model is not None else None, cost, signals)
 
     def _signals(self, snap: Snapshot, features: Features, model: Any, state: PoolState,
-                 metrics: dict[str, float]) -> list[Signal]:
+                 metrics: dict[str, Any], classes: list[str]) -> list[Signal]:
         """Stopping signals with their values; the budget one is the session's."""
         s = snap.settings
         out = [stopping.target_metric(metrics.get("accuracy"), s.target_accuracy)] \
@@ -224,13 +245,14 @@ class RoundRunner:
         stop_rows = np.sort(rng.permutation(pool_rows)[: s.stop_set_size])
         if len(stop_rows):
             x = features.input_for(model)
-            self._stop_history.append(model.predict_proba(x[stop_rows]).argmax(axis=1))
+            self._stop_history.append(self._stable_codes(classes,
+                                                         model.predict_proba(x[stop_rows])))
             out.append(stopping.stabilizing_predictions(self._stop_history))
         if state.probs is not None and len(state.probs):
             out.append(stopping.overall_uncertainty(state.probs))
             out.append(stopping.max_confidence(state.probs))
-            current = dict(zip(state.ids.tolist(), state.probs.argmax(axis=1).tolist(),
-                               strict=True))
+            current = dict(zip(state.ids.tolist(),
+                               self._stable_codes(classes, state.probs).tolist(), strict=True))
             common = [i for i in current if i in self._previous_pool]
             if common:
                 out.append(stopping.classification_change(
@@ -261,7 +283,9 @@ def _test_embeddings(snap: Snapshot, features: Features) -> np.ndarray | None:
 
 
 def _test_metrics(snap: Snapshot, index: dict[ItemId, int], model: Any,
-                  features: Features) -> dict[str, float]:
+                  features: Features, classes: list[str]) -> dict[str, Any]:
+    """Accuracy (exact match for multi-label), macro-F1 and the confusion matrix on the
+    labeled test items."""
     test = [(index[i], label) for i, label in snap.current.items()
             if snap.splits[index[i]] == Split.TEST]
     if not test:
@@ -269,11 +293,33 @@ def _test_metrics(snap: Snapshot, index: dict[ItemId, int], model: Any,
     from sklearn.metrics import f1_score
 
     probs = model.predict_proba(features.input_for(model)[[r for r, _ in test]])
-    guesses = [snap.labels[int(k)] for k in probs.argmax(axis=1)]
+    guesses = [classes[int(k)] for k in probs.argmax(axis=1)]
     truth = [label for _, label in test]
+    shown = [c for c in classes if c in set(truth) | set(guesses)]
+    where = {c: i for i, c in enumerate(shown)}
+    confusion = np.zeros((len(shown), len(shown)), dtype=int)
+    for t, g in zip(truth, guesses, strict=True):
+        confusion[where[t], where[g]] += 1
     return {"accuracy": float(np.mean([g == t for g, t in zip(guesses, truth, strict=True)])),
             "macro_f1": float(f1_score(truth, guesses, average="macro", zero_division=0)),
-            "test_items": float(len(test))}
+            "test_items": float(len(test)),
+            "confusion": {"labels": shown, "matrix": confusion.tolist()}}
+
+
+def _random_baseline(snap: Snapshot, index: dict[ItemId, int], features: Features,
+                     classes: list[str], train_rows: list[int]) -> dict[str, float]:
+    """Test accuracy of the same model trained on the batches' random share alone: what random
+    sampling would have bought with that many labels, measured on this project's data."""
+    from alapp.ml.classifier import LogisticClassifier
+
+    rows = [r for r in train_rows if snap.ids[r] in snap.random_share]
+    labels = [snap.current[snap.ids[r]] for r in rows]
+    if len(set(labels)) < 2:
+        return {}
+    baseline = LogisticClassifier(classes, seed=snap.settings.seed)
+    baseline.fit(features.matrix[rows], labels)
+    accuracy = _test_metrics(snap, index, baseline, features, classes)["accuracy"]
+    return {"random_baseline_accuracy": accuracy, "random_baseline_labels": float(len(rows))}
 
 
 def save_round(project: Project, result: RoundResult) -> int:
@@ -299,16 +345,21 @@ def save_round(project: Project, result: RoundResult) -> int:
             "model_version) VALUES (?, ?, ?, ?, ?, ?)",
             (time.time(), result.strategy, s.batch_size, s.seed, result.n_labeled, version))
         round_id = int(cursor.lastrowid or 0)
-        conn.execute("DELETE FROM queue")
+        # The new batch replaces the old one, but not what the annotator put first: undone
+        # items and a held-out test set being labeled stay at the front.
+        conn.execute(f"DELETE FROM queue WHERE strategy NOT IN {KEPT_IN_QUEUE}")
+        kept = {r[0] for r in conn.execute("SELECT item_id FROM queue")}
+        start = conn.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM queue").fetchone()[0]
         conn.executemany(
             "INSERT INTO queue (position, item_id, round_id, strategy, score, predicted_cost, "
             "is_random_share) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(pos, p.item_id, round_id, p.strategy, p.score, p.predicted_cost, int(p.is_random))
-             for pos, p in enumerate(result.picks)])
+            [(start + pos, p.item_id, round_id, p.strategy, p.score, p.predicted_cost,
+              int(p.is_random))
+             for pos, p in enumerate(p for p in result.picks if p.item_id not in kept)])
     return round_id
 
 
-def _stored_metrics(result: RoundResult) -> dict[str, float]:
+def _stored_metrics(result: RoundResult) -> dict[str, Any]:
     """Test metrics plus the stopping signals' values, kept per model version so forecasts
     (when will predictions stabilise?) survive a restart."""
     values = {f"signal_{s.name}": float(s.value) for s in result.signals if s.value is not None}

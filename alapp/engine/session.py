@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from alapp.al.stopping import labels_to_reach, labels_to_stabilize
-from alapp.core.types import EventId, ItemId, Selection
+from alapp.core.types import EventId, ItemId, Selection, Split
 from alapp.engine.round import RoundResult, save_round
 from alapp.store.project import Project
 
@@ -30,6 +30,10 @@ class QueueEntry:
 
     @property
     def reason(self) -> str:
+        if self.strategy == "test-set":
+            return "held-out test set (random; never used for training)"
+        if self.strategy == "undo":
+            return "back after undo"
         if self.is_random:
             return "random share (checks the sampler)"
         if self.score is None:
@@ -79,6 +83,48 @@ class LabelingSession:
         every = self.project.settings().retrain_every
         return self.labels_since_round >= every or not self.queue()
 
+    def labels_until_retrain(self) -> int:
+        return max(0, self.project.settings().retrain_every - self.labels_since_round)
+
+    # -- the held-out test set ---------------------------------------------------------------------
+
+    def test_set_status(self) -> dict[str, int]:
+        """Test items labeled, and test items waiting in the queue."""
+        labeled, queued = self.project.conn.execute(
+            "SELECT (SELECT COUNT(*) FROM items i WHERE split = 'test' AND EXISTS "
+            "(SELECT 1 FROM label_events e WHERE e.item_id = i.id AND action = 'label')), "
+            "(SELECT COUNT(*) FROM queue WHERE strategy = 'test-set')").fetchone()
+        return {"labeled": int(labeled), "queued": int(queued)}
+
+    def start_test_set(self, size: int) -> int:
+        """Move ``size`` random unlabeled pool items (seeded) to the test split and put them at
+        the front of the queue: the learning curve and the stopping signals are only honest
+        on items the strategy did not choose."""
+        seed = self.project.settings().seed
+        labeled = set(self.project.current_labels())
+        candidates = [i for i in self.project.item_ids(Split.POOL) if i not in labeled]
+        rng = np.random.default_rng(seed + 7919)  # not the stop set's draw
+        chosen = sorted(rng.permutation(np.array(candidates, dtype=np.int64))[:size].tolist())
+        with self.project.transaction() as conn:
+            conn.executemany("UPDATE items SET split = 'test' WHERE id = ?",
+                             [(i,) for i in chosen])
+            conn.executemany("DELETE FROM queue WHERE item_id = ?", [(i,) for i in chosen])
+            first = conn.execute("SELECT COALESCE(MIN(position), 0) FROM queue").fetchone()[0]
+            conn.executemany(
+                "INSERT INTO queue (position, item_id, strategy) VALUES (?, ?, 'test-set')",
+                [(first - len(chosen) + k, i) for k, i in enumerate(chosen)])
+        return len(chosen)
+
+    def end_test_set(self) -> int:
+        """Stop labeling the test set: its unlabeled items go back to the pool."""
+        with self.project.transaction() as conn:
+            waiting = [r[0] for r in conn.execute(
+                "SELECT item_id FROM queue WHERE strategy = 'test-set'")]
+            conn.executemany("UPDATE items SET split = 'pool' WHERE id = ?",
+                             [(i,) for i in waiting])
+            conn.execute("DELETE FROM queue WHERE strategy = 'test-set'")
+        return len(waiting)
+
     # -- decisions -------------------------------------------------------------------------------
 
     def label(self, entry: QueueEntry, label: str, active_ms: int | None,
@@ -87,7 +133,8 @@ class LabelingSession:
                               entry.round_id)
         event = self.project.label_item(entry.item_id, label, self.annotator, started_at,
                                         active_ms, selection)
-        self.labels_since_round += 1
+        if entry.strategy != "test-set":  # test labels do not change the model
+            self.labels_since_round += 1
         return event
 
     def relabel(self, item_id: ItemId, label: str) -> EventId:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from alapp.core.errors import AlappError
+from alapp.core.types import split_labels
 from alapp.store.project import Project
 
 EXPORT_FORMATS = ("jsonl", "csv", "prodigy")
@@ -47,6 +48,7 @@ def labeled_rows(project: Project) -> Iterator[dict[str, Any]]:
             "annotator": annotator, "labeled_at": _iso(submitted), "started_at": _iso(started),
             "active_seconds": None if active_ms is None else round(active_ms / 1000, 3),
             "strategy": strategy, "meta": json.loads(meta) if meta else None,
+            "labels": split_labels(label),  # the set, for multi-label projects
             "_submitted": submitted,
         }
 
@@ -77,6 +79,8 @@ def _write_jsonl(rows: Iterator[dict[str, Any]], stream: IO[str]) -> int:
     count = 0
     for row in rows:
         row.pop("_submitted")
+        if len(row["labels"]) == 1:
+            row.pop("labels")  # single-label rows keep the plain layout
         stream.write(json.dumps(row, ensure_ascii=False) + "\n")
         count += 1
     return count
@@ -100,7 +104,7 @@ def _write_prodigy(rows: Iterator[dict[str, Any]], stream: IO[str]) -> int:
     count = 0
     for row in rows:
         task = {
-            "text": row["text"], "label": row["label"], "accept": [row["label"]],
+            "text": row["text"], "label": row["label"], "accept": row["labels"],
             "answer": "accept", "meta": {"id": row["id"], **(row["meta"] or {})},
             "_timestamp": int(row["_submitted"]), "_annotator_id": row["annotator"],
         }

@@ -61,9 +61,16 @@ class _Job:
     known_labels: set[str]
 
 
+class _DryRunDone(Exception):
+    """Raised at the end of a dry run to roll its transaction back."""
+
+
 def import_file(project: Project, path: str | Path, spec: ImportSpec | None = None,
-                progress: Progress | None = None, parallel: bool | None = False) -> ImportReport:
+                progress: Progress | None = None, parallel: bool | None = False,
+                dry_run: bool = False) -> ImportReport:
     """``parallel``: parse in a child process; None decides by size (above BULK_BYTES).
+    ``dry_run``: check the whole file against the project exactly as an import would (the same
+    errors, duplicates and counts), then roll back: nothing is written.
 
     Off by default for library callers: a spawned child re-imports the caller's main module,
     which scripts without an ``if __name__ == "__main__"`` guard do not survive. The command
@@ -84,6 +91,10 @@ def import_file(project: Project, path: str | Path, spec: ImportSpec | None = No
             chunks = (_parse_in_child(job) if (bulk if parallel is None else parallel)
                       else _parse_here(job))
             _write(project, job, chunks, report, progress, bulk)
+            if dry_run:
+                raise _DryRunDone()
+    except _DryRunDone:
+        pass
     except UnicodeDecodeError:
         raise locate_decode_error(path, encoding) from None
     report.seconds = round(time.perf_counter() - started, 3)

@@ -19,7 +19,16 @@ import sqlite_utils
 
 from alapp.core.errors import AlappError, ProjectFormatError
 from alapp.core.settings import ProjectSettings
-from alapp.core.types import Action, EventId, Item, ItemId, Selection, Split
+from alapp.core.types import (
+    LABEL_SEPARATOR,
+    Action,
+    EventId,
+    Item,
+    ItemId,
+    Selection,
+    Split,
+    split_labels,
+)
 from alapp.store.lock import ProjectLock
 from alapp.store.schema import APPLICATION_ID, SCHEMA_VERSION, migrate, schema_version
 
@@ -151,7 +160,8 @@ class Project:
     # -- labels and settings --------------------------------------------------------------------
 
     def labels(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT name FROM labels ORDER BY position")]
+        return [r[0] for r in self.conn.execute(
+            "SELECT name FROM labels WHERE NOT combination ORDER BY position")]
 
     def add_labels(self, names: Sequence[str]) -> None:
         with self.transaction():
@@ -228,10 +238,18 @@ class Project:
     def label_item(self, item_id: ItemId, label: str, annotator: str,
                    started_at: float | None = None, active_ms: int | None = None,
                    selection: Selection | None = None) -> EventId:
-        """Record one decision; durable when this returns."""
-        if label not in self.labels():
-            known = ", ".join(self.labels())
-            raise AlappError(f"unknown label {label!r}; the project has: {known}")
+        """Record one decision; durable when this returns. In a multi-label project the label
+        may be several names joined by "|" (see ``join_labels``)."""
+        known = self.labels()
+        parts = split_labels(label) if self.settings().multi_label else [label]
+        unknown = [p for p in parts if p not in known]
+        if unknown or len(set(parts)) != len(parts):
+            raise AlappError(f"unknown label {label!r}; the project has: {', '.join(known)}")
+        if len(parts) > 1:
+            with self.transaction():
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO labels (name, position, combination) VALUES "
+                    "(?, (SELECT COALESCE(MAX(position), 0) + 1 FROM labels), 1)", (label,))
         return self._record(item_id, Action.LABEL, label, annotator, started_at, active_ms,
                             selection)
 
@@ -348,3 +366,6 @@ def _check_label_names(names: Sequence[str]) -> None:
     for name in names:
         if not name.strip() or name != name.strip():
             raise AlappError(f"label name {name!r}: must be non-empty without outer spaces")
+        if LABEL_SEPARATOR in name:
+            raise AlappError(f"label name {name!r}: {LABEL_SEPARATOR!r} is reserved "
+                             "(it joins the labels of a multi-label decision)")

@@ -102,6 +102,10 @@ V4_EMBEDDINGS = """
         ) WITHOUT ROWID;
 """
 
+V5_LABEL_COMBINATIONS = """
+        ALTER TABLE labels ADD COLUMN combination INTEGER NOT NULL DEFAULT 0;
+"""
+
 
 # One entry per schema version; never edit a released entry, append a new one.
 MIGRATIONS: list[str] = [
@@ -109,6 +113,8 @@ MIGRATIONS: list[str] = [
     V2_ROUNDS_MODELS_SELECTION,  # rounds, model versions, why each item was selected
     V3_QUEUE,  # the batch waiting for the annotator survives a restart
     V4_EMBEDDINGS,  # vectors per (item, featurizer): computed once, float16
+    # multi-label decisions ("a|b") are label rows too, so events keep their foreign key
+    V5_LABEL_COMBINATIONS,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,89 @@
+"""Finding items: by text, current label, annotator, the model's predicted label and how unsure
+it is. The SQL narrows by what the store knows; predictions come from the latest round."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from alapp.core.types import ItemId
+
+UNLABELED = "(unlabeled)"
+
+
+@dataclass(frozen=True)
+class BrowseQuery:
+    text: str = ""  # substring, case-insensitive for ASCII (SQLite LIKE)
+    label: str = ""  # a label name, UNLABELED, or "" for any
+    annotator: str = ""
+    predicted: str = ""
+    min_uncertainty: float = 0.0  # 1 - confidence of the predicted label
+    split: str = ""  # pool | test | seed | "" for any
+
+
+@dataclass(frozen=True)
+class BrowseRow:
+    item_id: ItemId
+    text: str
+    split: str
+    label: str | None
+    annotator: str | None
+    predicted: str | None
+    confidence: float | None
+
+    @property
+    def uncertainty(self) -> float | None:
+        return None if self.confidence is None else 1.0 - self.confidence
+
+
+# The current label is the latest label or undo event of an item (undo restores what was before).
+_CURRENT = """
+    SELECT e.item_id, e.label, e.annotator FROM label_events e
+    JOIN (SELECT item_id, MAX(id) AS last FROM label_events
+          WHERE action IN ('label', 'undo') GROUP BY item_id) m ON m.last = e.id
+"""
+
+
+def find_items(conn: sqlite3.Connection, query: BrowseQuery,
+               predicted: dict[ItemId, tuple[str, float]], limit: int = 500) -> list[BrowseRow]:
+    """Up to ``limit`` matching items, in id order."""
+    where, args = [], []
+    if query.text:
+        where.append("i.text LIKE ? ESCAPE '\\'")
+        escaped = query.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        args.append(f"%{escaped}%")
+    if query.label == UNLABELED:
+        where.append("c.label IS NULL")
+    elif query.label:
+        where.append("c.label = ?")
+        args.append(query.label)
+    if query.annotator:
+        where.append("c.annotator = ?")
+        args.append(query.annotator)
+    if query.split:
+        where.append("i.split = ?")
+        args.append(query.split)
+    sql = (f"SELECT i.id, i.text, i.split, c.label, c.annotator FROM items i "
+           f"LEFT JOIN ({_CURRENT}) c ON c.item_id = i.id "
+           f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY i.id")
+    wants_model = bool(query.predicted) or query.min_uncertainty > 0
+    rows: list[BrowseRow] = []
+    for item_id, text, split, label, annotator in conn.execute(sql, args):
+        guess = predicted.get(ItemId(item_id))
+        if wants_model:
+            if guess is None:
+                continue
+            if query.predicted and guess[0] != query.predicted:
+                continue
+            if 1.0 - guess[1] < query.min_uncertainty:
+                continue
+        rows.append(BrowseRow(ItemId(item_id), text, split, label, annotator,
+                              guess[0] if guess else None, guess[1] if guess else None))
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def annotators(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT DISTINCT annotator FROM label_events WHERE action = 'label' ORDER BY annotator")]
