@@ -31,7 +31,7 @@ def window(qtbot, tmp_path):
     w.show()
     w.activateWindow()
     qtbot.waitExposed(w)
-    qtbot.waitUntil(lambda: not w.runner.busy, timeout=60_000)
+    qtbot.waitUntil(lambda: not w.work.busy, timeout=60_000)
     yield w
     w.close()
 
@@ -69,7 +69,7 @@ def test_label_with_keys_undo_and_retrain(window, qtbot) -> None:
     assert len(_labels_in_file(path)) == 10
     qtbot.waitUntil(lambda: window.session.last_result is not None
                     and window.session.last_result.n_labeled == 10, timeout=60_000)
-    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60_000)
+    qtbot.waitUntil(lambda: not window.work.busy, timeout=60_000)
     assert window.entry is not None and window.entry.predicted is not None
     assert window.entry.predicted[0] in labels
     window.grab().save(str(ARTIFACTS / "labeling-after-retrain.png"))
@@ -120,7 +120,7 @@ def test_compare_strategies_dialog_shows_curves_and_applies_the_choice(window, q
     dialog.use.click()
     assert window.project.settings().strategy == dialog.recommended
     dialog.close()
-    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60_000)
+    qtbot.waitUntil(lambda: not window.work.busy, timeout=60_000)
 
 
 def test_active_time_excludes_idle_and_window_inactive_periods(window, qtbot) -> None:

@@ -322,8 +322,9 @@ def _random_baseline(snap: Snapshot, index: dict[ItemId, int], features: Feature
     return {"random_baseline_accuracy": accuracy, "random_baseline_labels": float(len(rows))}
 
 
-def save_round(project: Project, result: RoundResult) -> int:
-    """Write the round, its model version and its queue in one transaction."""
+def save_round(project: Project, result: RoundResult, keep: ItemId | None = None) -> int:
+    """Write the round, its model version and its queue in one transaction. ``keep``: the item
+    on the annotator's screen stays first, so a round never swaps it mid-read."""
     s = project.settings()
     with project.transaction() as conn:
         version = None
@@ -347,7 +348,8 @@ def save_round(project: Project, result: RoundResult) -> int:
         round_id = int(cursor.lastrowid or 0)
         # The new batch replaces the old one, but not what the annotator put first: undone
         # items and a held-out test set being labeled stay at the front.
-        conn.execute(f"DELETE FROM queue WHERE strategy NOT IN {KEPT_IN_QUEUE}")
+        conn.execute(f"DELETE FROM queue WHERE strategy NOT IN {KEPT_IN_QUEUE} "
+                     "AND item_id IS NOT ?", (keep,))
         kept = {r[0] for r in conn.execute("SELECT item_id FROM queue")}
         start = conn.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM queue").fetchone()[0]
         conn.executemany(

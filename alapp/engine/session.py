@@ -72,8 +72,8 @@ class LabelingSession:
         entries = self.queue()
         return entries[0] if entries else None
 
-    def apply_round(self, result: RoundResult) -> int:
-        round_id = save_round(self.project, result)
+    def apply_round(self, result: RoundResult, keep: ItemId | None = None) -> int:
+        round_id = save_round(self.project, result, keep)
         self.predicted = result.predicted
         self.last_result = result
         self.labels_since_round = 0
@@ -163,12 +163,13 @@ class LabelingSession:
         return item_id
 
     def history(self, limit: int = 20) -> list[Decision]:
-        """This annotator's recent decisions, newest first, one per item."""
+        """This annotator's recent decisions, newest first, one per item; an undone one is
+        not a decision any more (its item is back in the queue)."""
         rows = self.project.conn.execute(
             "SELECT e.item_id, i.text, e.label, e.action FROM label_events e "
-            "JOIN items i ON i.id = e.item_id WHERE e.annotator = ? "
+            "JOIN items i ON i.id = e.item_id WHERE e.annotator = ? AND e.action != 'undo' "
             "AND e.id IN (SELECT MAX(id) FROM label_events WHERE annotator = ? "
-            "GROUP BY item_id) ORDER BY e.id DESC LIMIT ?",
+            "AND action != 'flag' GROUP BY item_id) ORDER BY e.id DESC LIMIT ?",
             (self.annotator, self.annotator, limit)).fetchall()
         return [Decision(ItemId(r[0]), r[1], r[2], r[3]) for r in rows]
 

@@ -19,7 +19,6 @@ from numpy.typing import NDArray
 from alapp.al.batch import BatchRequest, compose_batch
 from alapp.al.state import PoolState
 
-
 SimulationProgress = Callable[[float, str], None]  # (fraction done, what is running)
 
 

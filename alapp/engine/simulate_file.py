@@ -34,8 +34,11 @@ def stratified_split(y: np.ndarray, test_size: int, seed: int) -> tuple[np.ndarr
     return np.setdiff1d(np.arange(len(y)), test_rows), test_rows
 
 
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]
+
+
 def labeled_arrays(project: Project, featurizer: str,
-                   progress: SimulationProgress | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+                   progress: SimulationProgress | None = None) -> Arrays:
     """Embeddings, label indices and splits of every labeled item (embedded once, cached)."""
     labels = project.labels()
     current = project.current_labels()

@@ -29,6 +29,17 @@ class Preview:
         lowered = {c.casefold(): c for c in self.columns}
         return next((lowered[n] for n in names if n in lowered), None)
 
+    def text_column(self) -> str | None:
+        """"text" if there is one, else the column with the longest values: ids and labels
+        are short, the text is not."""
+        if not self.columns:
+            return None
+        named = self.guess("text")
+        if named:
+            return named
+        lengths = [sum(len(row[c]) for row in self.rows) for c in range(len(self.columns))]
+        return self.columns[lengths.index(max(lengths))]
+
 
 def preview_file(path: str | Path, spec: ImportSpec | None = None, limit: int = 20) -> Preview:
     path = Path(path)

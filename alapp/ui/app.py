@@ -5,30 +5,57 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from alapp.core.errors import AlappError
 
 
+class Application:
+    """Which window is showing: the start screen, or one project's labeling window."""
+
+    def __init__(self) -> None:
+        self.window: Any = None
+        self.start: Any = None
+
+    def open(self, path: Path | None) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        from alapp.ui.main_window import MainWindow
+        from alapp.ui.start_screen import StartScreen
+
+        if self.window is not None:
+            self.window.close()
+            self.window = None
+        if path is None:
+            self.start = StartScreen()
+            self.start.open_project.connect(self.open)
+            self.start.show()
+            return
+        try:
+            window = MainWindow(path)
+        except AlappError as e:
+            QMessageBox.warning(self.start, "Cannot open the project", f"{path}: {e}")
+            if self.start is None:
+                self.open(None)
+            return
+        window.open_requested.connect(self.open)
+        window.show()
+        self.window = window
+        if self.start is not None:
+            self.start.close()
+            self.start = None
+
+
 def run(path: Path | None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing the app does touches the network
-    from PySide6.QtWidgets import QApplication, QFileDialog
+    from PySide6.QtWidgets import QApplication
 
-    from alapp.ui.main_window import MainWindow
     from alapp.ui.resources import install_fonts
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("alapp")
     app.setOrganizationName("alapp")
     install_fonts(app)  # type: ignore[arg-type]
-    if path is None:
-        chosen, _ = QFileDialog.getOpenFileName(None, "Open a project", str(Path.home()),
-                                                "alapp projects (*.alapp);;All files (*)")
-        if not chosen:
-            return 0
-        path = Path(chosen)
-    try:
-        window = MainWindow(path)
-    except AlappError as e:
-        raise AlappError(f"cannot open {path}: {e}") from None
-    window.show()
+    controller = Application()
+    controller.open(path)
     return int(app.exec())

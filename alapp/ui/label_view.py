@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -13,15 +15,33 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alapp.engine.session import QueueEntry
+from alapp.engine.session import Decision, QueueEntry
 from alapp.ui.resources import text_font
+
+BANNER_STYLE = "QFrame { background: #fff4d6; border: 1px solid #e0c060; border-radius: 4px; }"
+HISTORY_STYLE = "QFrame { background: #e3efff; border: 1px solid #7aa7e0; border-radius: 4px; }"
 
 
 class LabelView(QWidget):
     label_chosen = Signal(str)
 
-    def __init__(self, labels: list[str], parent: QWidget | None = None) -> None:
+    def __init__(self, labels: list[str], multi_label: bool = False,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.test_banner = QFrame()
+        self.test_banner.setStyleSheet(BANNER_STYLE)
+        banner = QHBoxLayout(self.test_banner)
+        banner.addWidget(QLabel("No held-out test set yet: the learning curve and the stopping "
+                                "signals need one the strategy did not choose."), 1)
+        self.test_set_start = QPushButton("Label a random test set first")
+        self.test_set_later = QPushButton("Not now")
+        for button in (self.test_set_start, self.test_set_later):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            banner.addWidget(button)
+        self.test_banner.setVisible(False)
+        self.history_banner = QLabel()
+        self.history_banner.setStyleSheet(HISTORY_STYLE.replace("QFrame", "QLabel"))
+        self.history_banner.setVisible(False)
         self.text = QTextBrowser()
         self.text.setFont(text_font(16))
         self.text.setOpenLinks(False)
@@ -35,26 +55,60 @@ class LabelView(QWidget):
         info.addWidget(self.prediction, 2)
         info.addWidget(self.reason, 2)
         info.addWidget(self.cost, 1)
+        self.grid = QGridLayout()
         self.buttons: dict[str, QPushButton] = {}
-        grid = QGridLayout()
-        for i, name in enumerate(labels):
-            key = str(i + 1) if i < 9 else ""
-            button = QPushButton(f"{key}  {name}" if key else name)
-            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            button.setMinimumHeight(40)
-            button.clicked.connect(lambda _=False, n=name: self.label_chosen.emit(n))
-            grid.addWidget(button, i // 5, i % 5)
-            self.buttons[name] = button
-        self.hint = QLabel("Enter: accept prediction · Backspace/Ctrl+Z: undo · S: skip · "
-                           "F: flag")
+        self.hint = QLabel()
         self.hint.setEnabled(False)
+        self.hint.setWordWrap(True)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.test_banner)
+        layout.addWidget(self.history_banner)
         layout.addWidget(self.text, 1)
         layout.addLayout(info)
-        layout.addLayout(grid)
+        layout.addLayout(self.grid)
         layout.addWidget(self.hint)
+        self.keys: dict[str, str] = {}
+        self.set_labels(labels, multi_label)
+
+    def set_labels(self, labels: list[str], multi_label: bool) -> None:
+        for button in self.buttons.values():
+            button.deleteLater()
+        self.multi_label = multi_label
+        self.labels = labels
+        self.buttons = {}
+        for i, name in enumerate(labels):
+            button = QPushButton(name)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setMinimumHeight(40)
+            button.setCheckable(multi_label)
+            button.clicked.connect(lambda _=False, n=name: self.label_chosen.emit(n))
+            self.grid.addWidget(button, i // 5, i % 5)
+            self.buttons[name] = button
+        self.show_keys(self.keys)
+
+    def show_keys(self, keys: dict[str, str]) -> None:
+        """Put each label's key on its button, and the other keys in the hint line."""
+        self.keys = keys
+
+        def shown(action: str) -> str:
+            return QKeySequence(keys.get(action, "")).toString(
+                QKeySequence.SequenceFormat.NativeText) or "–"
+
+        for i, (name, button) in enumerate(self.buttons.items()):
+            key = keys.get(f"label_{i + 1}", "")
+            button.setText(f"{shown(f'label_{i + 1}')}   {name}" if key else name)
+        enter = "confirm the chosen labels" if self.multi_label else "accept the prediction"
+        self.hint.setText(
+            f"{shown('accept')}: {enter} · {shown('undo')}/{shown('undo_alt')}: undo · "
+            f"{shown('skip')}: skip · {shown('flag')}: flag · {shown('back')}/"
+            f"{shown('forward')}: earlier decisions · Settings › Keyboard to change keys")
+
+    def offer_test_set(self, on: bool) -> None:
+        self.test_banner.setVisible(on)
 
     def show_entry(self, entry: QueueEntry | None, waiting: str = "") -> None:
+        self.history_banner.setVisible(False)
+        self.show_toggled(set())
         if entry is None:
             self.text.setPlainText(waiting or "The batch is done. A new one is being chosen.")
             for widget in (self.prediction, self.reason, self.cost):
@@ -73,6 +127,29 @@ class LabelView(QWidget):
         self._enable(True)
         for name, button in self.buttons.items():
             button.setDefault(bool(entry.predicted and entry.predicted[0] == name))
+
+    def show_decision(self, decision: Decision, steps_back: int) -> None:
+        """An earlier decision, editable: a label key changes it."""
+        now = decision.label if decision.action in ("label", "undo") else decision.action
+        self.history_banner.setText(
+            f"  Earlier decision ({steps_back} back): <b>{now or 'no label'}</b>. Press a label "
+            "key to change it; → or Esc returns to the queue.")
+        self.history_banner.setVisible(True)
+        self.text.setPlainText(decision.text)
+        self.prediction.clear()
+        self.reason.clear()
+        self.cost.clear()
+        self._enable(True)
+        chosen = set((decision.label or "").split("|"))
+        for name, button in self.buttons.items():
+            button.setDefault(name in chosen)
+            if self.multi_label:
+                button.setChecked(name in chosen)
+
+    def show_toggled(self, chosen: set[str]) -> None:
+        if self.multi_label:
+            for name, button in self.buttons.items():
+                button.setChecked(name in chosen)
 
     def _enable(self, on: bool) -> None:
         for button in self.buttons.values():

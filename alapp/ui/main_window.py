@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
+    QInputDialog,
     QMainWindow,
     QMessageBox,
     QSplitter,
@@ -18,88 +20,351 @@ from PySide6.QtWidgets import (
 
 from alapp.core.errors import AlappError
 from alapp.core.timing import ActiveTimer
-from alapp.engine.jobs import CoalescingRunner
+from alapp.core.types import join_labels
 from alapp.engine.progress import Progress
 from alapp.engine.round import RoundResult, RoundRunner, Snapshot
-from alapp.engine.session import LabelingSession, QueueEntry
+from alapp.engine.session import Decision, LabelingSession, QueueEntry
 from alapp.store.export import export_labels
 from alapp.store.project import Project
+from alapp.ui import preferences
+from alapp.ui.background import Background
 from alapp.ui.label_view import LabelView
 from alapp.ui.side_panel import SidePanel
 
-
-class _Bridge(QObject):
-    """Carries worker-thread callbacks to the GUI thread (signals queue across threads)."""
-
-    done = Signal(object)
-    failed = Signal(object)
-    progress = Signal(str, float)
+TEST_SET_SIZE = 50
 
 
 class MainWindow(QMainWindow):
+    open_requested = Signal(object)  # a Path, or None for the start screen
+
     def __init__(self, project_path: Path, annotator: str | None = None) -> None:
         super().__init__()
         self.project = Project.open(project_path)
         self.session = LabelingSession(self.project, annotator or getpass.getuser())
         settings = self.project.settings()
+        self.multi_label = settings.multi_label
         self.timer = ActiveTimer(settings.idle_cutoff_s)
         self.entry: QueueEntry | None = None
+        self.toggled: set[str] = set()  # multi-label: labels chosen for the current item
+        self.history_index: int | None = None  # None: the queue; k: the k-th latest decision
+        self.decisions: list[Decision] = []
+        self.importing = False
         self.rounds = RoundRunner()  # used by one background round at a time
 
-        self.bridge = _Bridge()
-        self.bridge.done.connect(self._round_done)
-        self.bridge.failed.connect(self._round_failed)
-        self.bridge.progress.connect(self._round_progress)
-        self.runner = CoalescingRunner(self.bridge.done.emit, self.bridge.failed.emit,
-                                       self.bridge.progress.emit, name="alapp-round")
+        self.work = Background("alapp-round", self)
+        self.work.done.connect(self._round_done)
+        self.work.failed.connect(self._round_failed)
+        self.work.progress.connect(self._round_progress)
+        self.work.cancelled.connect(self._round_finished)
 
-        self.view = LabelView(self.project.labels())
-        self.view.label_chosen.connect(self.label_current)
+        self.view = LabelView(self.project.labels(), self.multi_label)
+        self.view.label_chosen.connect(self.press_label)
+        self.view.test_set_start.clicked.connect(self.start_test_set)
+        self.view.test_set_later.clicked.connect(lambda: self.view.offer_test_set(False))
         self.panel = SidePanel()
         self.panel.retrain.clicked.connect(self.request_round)
-        self.panel.cancel.clicked.connect(self.runner.cancel)
+        self.panel.cancel.clicked.connect(self.work.cancel)
         splitter = QSplitter()
         splitter.addWidget(self.view)
         splitter.addWidget(self.panel)
         splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(1, 2)
         self.setCentralWidget(splitter)
         self.setWindowTitle(f"alapp — {settings.name}")
-        self.resize(1200, 760)
+        self.resize(1280, 800)
+        geometry = preferences.store().value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
         self._menus()
-        self._shortcuts()
+        self.shortcuts: list[QShortcut] = []
+        self.bind_shortcuts()
         QApplication.instance().installEventFilter(self)  # type: ignore[union-attr]
+        preferences.remember_project(self.project.path)
         self.refresh()
-        self.request_round()
+        counts = self.project.count_items()
+        if not any(counts.values()):
+            QTimer.singleShot(0, self.import_dialog)  # an empty project: start with its items
+        else:
+            self.view.offer_test_set(counts["test"] == 0)
+            self.request_round()
 
     # -- keyboard and menus ------------------------------------------------------------------------
 
-    def _shortcuts(self) -> None:
-        bindings: list[tuple[str, Callable[[], None]]] = [
-            (str(i + 1), lambda n=name: self.label_current(n))  # type: ignore[misc]
-            for i, name in enumerate(self.project.labels()[:9])]
-        bindings += [("Return", self.accept_prediction), ("Enter", self.accept_prediction),
-                     ("Backspace", self.undo), ("Ctrl+Z", self.undo), ("S", self.skip),
-                     ("F", self.flag)]
-        for keys, slot in bindings:
-            QShortcut(QKeySequence(keys), self).activated.connect(slot)
+    def bind_shortcuts(self) -> None:
+        """(Re)bind every action to the keys in the preferences; remappable in Settings."""
+        for old in self.shortcuts:
+            old.setParent(None)
+            old.deleteLater()
+        labels = self.project.labels()
+        actions: dict[str, Callable[[], None]] = {
+            f"label_{i + 1}": partial(self.press_label, name)
+            for i, name in enumerate(labels[:9])}
+        actions.update(accept=self.accept, undo=self.undo, undo_alt=self.undo, skip=self.skip,
+                       flag=self.flag, back=self.history_back, forward=self.history_forward,
+                       leave_history=self.leave_history)
+        keys = {}
+        self.shortcuts = []
+        for action, slot in actions.items():
+            sequence = preferences.shortcut(action)
+            if not sequence:
+                continue
+            keys[action] = sequence
+            shortcut = QShortcut(QKeySequence(sequence), self)
+            shortcut.activated.connect(slot)
+            self.shortcuts.append(shortcut)
+            if sequence == "Return":  # the keypad's Enter too
+                extra = QShortcut(QKeySequence("Enter"), self)
+                extra.activated.connect(slot)
+                self.shortcuts.append(extra)
+        self.view.show_keys(keys)
 
     def _menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        export = QAction("&Export labels…", self)
-        export.triggered.connect(self.export_dialog)
-        file_menu.addAction(export)
-        close = QAction("&Quit", self)
-        close.setShortcut(QKeySequence.StandardKey.Quit)
-        close.triggered.connect(self.close)
-        file_menu.addAction(close)
-        model_menu = self.menuBar().addMenu("&Model")
-        retrain = QAction("&Retrain now", self, shortcut=QKeySequence("Ctrl+R"))
-        retrain.triggered.connect(self.request_round)
-        model_menu.addAction(retrain)
-        compare = QAction("&Compare strategies on my labels…", self)
-        compare.triggered.connect(self.compare_strategies)
-        model_menu.addAction(compare)
+        Entry = tuple[str, Callable[[], object], str] | None  # None: a separator
+
+        def add(menu_name: str, entries: list[Entry]) -> None:
+            menu = self.menuBar().addMenu(menu_name)
+            for entry in entries:
+                if entry is None:
+                    menu.addSeparator()
+                    continue
+                text, slot, keys = entry
+                action = QAction(text, self)
+                if keys:
+                    action.setShortcut(QKeySequence(keys))
+                action.triggered.connect(slot)
+                menu.addAction(action)
+
+        add("&File", [("&New or open project…", lambda: self.open_requested.emit(None), ""),
+                      ("Open &project…", self.open_dialog, "Ctrl+O"), None,
+                      ("&Import items…", self.import_dialog, "Ctrl+I"),
+                      ("&Export labels…", self.export_dialog, "Ctrl+E"),
+                      ("Export &model…", self.export_model_dialog, ""), None,
+                      ("&Quit", self.close, "Ctrl+Q")])
+        add("&Edit", [("&Browse and search items…", self.browse, "Ctrl+F"),
+                      ("Label a held-out &test set…", self.start_test_set, ""),
+                      ("&Settings…", self.settings_dialog, "Ctrl+,")])
+        add("&Model", [("&Retrain now", self.request_round, "Ctrl+R"),
+                       ("&Cancel training", self.work.cancel, ""),
+                       ("&Compare strategies on my labels…", self.compare_strategies, "")])
+
+    # -- decisions -----------------------------------------------------------------------------
+
+    def press_label(self, label: str) -> None:
+        """A label key: relabels in history mode, toggles in multi-label, else labels."""
+        if self.history_index is not None:
+            self.relabel_history(label)
+        elif self.multi_label:
+            self.toggled ^= {label}
+            self.view.show_toggled(self.toggled)
+        else:
+            self.label_current(label)
+
+    def label_current(self, label: str) -> None:
+        if self.entry is None:
+            return
+        self.session.label(self.entry, label, self.timer.stop_ms(), self.timer.started_wall)
+        self._after_decision()
+
+    def accept(self) -> None:
+        """Enter: confirm the multi-label choice, or take the model's prediction."""
+        if self.history_index is not None:
+            return
+        if self.multi_label and self.toggled:
+            self.label_current(join_labels(self.toggled, self.project.labels()))
+        elif self.entry is not None and self.entry.predicted:
+            self.label_current(self.entry.predicted[0])
+
+    def skip(self) -> None:
+        if self.entry is not None and self.history_index is None:
+            self.session.skip(self.entry, self.timer.stop_ms(), self.timer.started_wall)
+            self._after_decision()
+
+    def flag(self) -> None:
+        if self.entry is not None and self.history_index is None:
+            self.session.flag(self.entry)
+            self.statusBar().showMessage("Flagged for a second look", 3000)
+
+    def undo(self) -> None:
+        self.history_index = None
+        if self.session.undo() is None:
+            self.statusBar().showMessage("Nothing to undo", 3000)
+        self.refresh()
+
+    def _after_decision(self) -> None:
+        self.toggled = set()
+        self.refresh()
+        if self.session.retrain_due():
+            self.request_round()
+
+    # -- history: recent decisions stay editable ---------------------------------------------------
+
+    def history_back(self) -> None:
+        self.decisions = self.session.history(50)
+        index = 0 if self.history_index is None else self.history_index + 1
+        if index < len(self.decisions):
+            self.history_index = index
+            self._show_history()
+
+    def history_forward(self) -> None:
+        if self.history_index is None:
+            return
+        self.history_index -= 1
+        if self.history_index < 0:
+            self.leave_history()
+        else:
+            self._show_history()
+
+    def leave_history(self) -> None:
+        if self.history_index is not None:
+            self.history_index = None
+            self.refresh()
+
+    def _show_history(self) -> None:
+        assert self.history_index is not None
+        decision = self.decisions[self.history_index]
+        self.view.show_decision(decision, self.history_index + 1)
+
+    def relabel_history(self, label: str) -> None:
+        assert self.history_index is not None
+        decision = self.decisions[self.history_index]
+        if self.multi_label:
+            current = set((decision.label or "").split("|")) - {""}
+            label = join_labels(current ^ {label}, self.project.labels()) or label
+        self.session.relabel(decision.item_id, label)
+        self.decisions = self.session.history(50)
+        self.history_index = next((k for k, d in enumerate(self.decisions)
+                                   if d.item_id == decision.item_id), 0)
+        self._show_history()
+        self.panel.show_history(self.decisions[:15])
+        self.statusBar().showMessage(f"Changed to {label}", 3000)
+
+    # -- display -------------------------------------------------------------------------------
+
+    def refresh(self, restart_timer: bool = True) -> None:
+        entries = self.session.queue()
+        shown_before = self.entry.item_id if self.entry else None
+        self.entry = entries[0] if entries else None
+        same_item = self.entry is not None and self.entry.item_id == shown_before
+        waiting = ("Training and choosing the next batch…" if self.work.busy
+                   else "The batch is done. Press Ctrl+R to choose a new one.")
+        self.view.show_entry(self.entry, waiting)
+        if self.entry is not None and (restart_timer or not same_item):
+            self.timer.start()  # a new item; a round's refresh keeps the one being read timed
+        self.panel.show_batch(entries)
+        self.panel.show_history(self.session.history(15))
+        numbers = self.session.budget()
+        self.panel.show_budget(numbers, self.project.settings().budget_unit,
+                               self.session.forecast(entries, numbers))
+        left = self.session.labels_until_retrain()
+        self.panel.next_retrain.setText("Training now" if self.work.busy else
+                                        f"Retrains after {left} more label"
+                                        f"{'' if left == 1 else 's'}")
+
+    # -- background rounds -------------------------------------------------------------------------
+
+    def request_round(self) -> None:
+        if self.importing:
+            return
+        path = self.project.path
+        number = self.project.conn.execute("SELECT COUNT(*) FROM rounds").fetchone()[0] + 1
+
+        def work(progress: Progress) -> RoundResult:
+            return self.rounds.run(Snapshot.read(path), progress)
+
+        self.round_number = number
+        self.work.submit(work)
+        self.panel.progress.setVisible(True)
+        self.panel.cancel.setVisible(True)
+        self.panel.next_retrain.setText("Training now")
+
+    def _round_progress(self, stage: str, fraction: float) -> None:
+        self.panel.progress.setValue(int(100 * fraction))
+        self.panel.show_model(None, training=f"Round {self.round_number}: {stage}…")
+
+    def _round_done(self, result: RoundResult) -> None:
+        if self.importing:  # the import holds the write lock: this round is stale anyway
+            return
+        showing = self.entry.item_id if self.entry and self.history_index is None else None
+        self.session.apply_round(result, keep=showing)
+        self._round_finished()
+        self.panel.show_model(result)
+        self.panel.show_history_chart(self.session.model_history())
+        if self.history_index is None:
+            self.refresh(restart_timer=False)
+
+    def _round_failed(self, error: BaseException) -> None:
+        self._round_finished()
+        self.panel.show_model(self.session.last_result)
+        QMessageBox.warning(self, "Training failed", f"{type(error).__name__}: {error}")
+
+    def _round_finished(self) -> None:
+        if not self.work.busy:
+            self.panel.progress.setVisible(False)
+            self.panel.cancel.setVisible(False)
+            left = self.session.labels_until_retrain()
+            self.panel.next_retrain.setText(f"Retrains after {left} more labels")
+
+    # -- dialogs -------------------------------------------------------------------------------
+
+    def start_test_set(self, size: int | None = None) -> None:
+        if size is None:
+            status = self.session.test_set_status()
+            size, ok = QInputDialog.getInt(
+                self, "Held-out test set",
+                "Label random items first, kept out of training, so the learning curve and "
+                f"the stopping signals are honest ({status['labeled']} labeled so far).\n"
+                "How many?", TEST_SET_SIZE, 1, 5000)
+            if not ok:
+                return
+        self.session.start_test_set(size)
+        self.view.offer_test_set(False)
+        self.refresh()
+
+    def import_dialog(self) -> None:
+        """Window-modal and not blocking: labeling waits, background work goes on."""
+        from alapp.ui.import_wizard import ImportWizard
+
+        self.work.cancel()
+        self.importing = True
+        self.wizard = ImportWizard(self.project.path, self)
+        self.wizard.finished.connect(self._import_finished)
+        self.wizard.open()
+
+    def _import_finished(self, result: int) -> None:
+        self.importing = False
+        if result and self.wizard.report is not None:
+            self.statusBar().showMessage(self.wizard.message.text(), 8000)
+            self.view.set_labels(self.project.labels(), self.multi_label)
+            self.bind_shortcuts()
+            self.view.offer_test_set(self.project.count_items()["test"] == 0)
+        self.request_round()
+        self.refresh()
+
+    def browse(self) -> None:
+        from alapp.ui.browse_dialog import BrowseDialog
+
+        self.browser = BrowseDialog(self.session, self)
+        self.browser.relabeled.connect(self.refresh)
+        self.browser.show()
+
+    def settings_dialog(self) -> None:
+        from alapp.ui.settings_dialog import SettingsDialog
+
+        names = [r[0] for r in self.project.conn.execute(
+            "SELECT DISTINCT featurizer FROM embeddings WHERE featurizer LIKE 'vectors:%'")]
+        self.settings_window = SettingsDialog(self.project.settings(),
+                                       [n.split(":", 1)[1] for n in names], self)
+        self.settings_window.accepted.connect(self._settings_changed)
+        self.settings_window.open()
+
+    def _settings_changed(self) -> None:
+        self.bind_shortcuts()
+        if self.settings_window.changes:
+            self.project.update_settings(**self.settings_window.changes)
+            self.timer.idle_cutoff = self.project.settings().idle_cutoff_s
+            self.statusBar().showMessage("Settings saved; the next round uses them", 5000)
+            self.request_round()
+        self.refresh()
 
     def compare_strategies(self) -> None:
         from alapp.ui.simulation_dialog import SimulationDialog
@@ -113,96 +378,40 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Next batches are chosen by {name}", 5000)
         self.request_round()
 
-    # -- decisions -----------------------------------------------------------------------------
-
-    def label_current(self, label: str) -> None:
-        if self.entry is None:
-            return
-        self.session.label(self.entry, label, self.timer.stop_ms(), self.timer.started_wall)
-        self._after_decision()
-
-    def accept_prediction(self) -> None:
-        if self.entry is not None and self.entry.predicted:
-            self.label_current(self.entry.predicted[0])
-
-    def skip(self) -> None:
-        if self.entry is not None:
-            self.session.skip(self.entry, self.timer.stop_ms(), self.timer.started_wall)
-            self._after_decision()
-
-    def flag(self) -> None:
-        if self.entry is not None:
-            self.session.flag(self.entry)
-            self.statusBar().showMessage("Flagged for a second look", 3000)
-
-    def undo(self) -> None:
-        if self.session.undo() is None:
-            self.statusBar().showMessage("Nothing to undo", 3000)
-        self.refresh()
-
-    def _after_decision(self) -> None:
-        self.refresh()
-        if self.session.retrain_due():
-            self.request_round()
-
-    # -- display -------------------------------------------------------------------------------
-
-    def refresh(self) -> None:
-        entries = self.session.queue()
-        self.entry = entries[0] if entries else None
-        self.view.show_entry(self.entry)
-        if self.entry is not None:
-            self.timer.start()
-        self.panel.show_batch(entries)
-        self.panel.show_history(self.session.history(15))
-        numbers = self.session.budget()
-        self.panel.show_budget(numbers, self.project.settings().budget_unit,
-                               self.session.forecast(entries, numbers))
-
-    # -- background rounds -------------------------------------------------------------------------
-
-    def request_round(self) -> None:
-        path = self.project.path
-
-        def work(progress: Progress) -> RoundResult:
-            return self.rounds.run(Snapshot.read(path), progress)
-
-        self.runner.submit(work)
-        self.panel.progress.setVisible(True)
-        self.panel.cancel.setVisible(True)
-
-    def _round_progress(self, stage: str, fraction: float) -> None:
-        self.panel.progress.setValue(int(100 * fraction))
-        self.panel.show_model(None, training=f"{stage}…")
-
-    def _round_done(self, result: RoundResult) -> None:
-        self.session.apply_round(result)
-        self._round_finished()
-        self.panel.show_model(result)
-        self.refresh()
-
-    def _round_failed(self, error: BaseException) -> None:
-        self._round_finished()
-        self.panel.show_model(self.session.last_result)
-        QMessageBox.warning(self, "Training failed", f"{type(error).__name__}: {error}")
-
-    def _round_finished(self) -> None:
-        if not self.runner.busy:
-            self.panel.progress.setVisible(False)
-            self.panel.cancel.setVisible(False)
-
-    # -- files ---------------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        chosen, _ = QFileDialog.getOpenFileName(self, "Open a project", str(Path.home()),
+                                                "alapp projects (*.alapp);;All files (*)")
+        if chosen:
+            self.open_requested.emit(Path(chosen))
 
     def export_dialog(self) -> None:
         out, _ = QFileDialog.getSaveFileName(self, "Export labels", str(Path.home()),
                                              "JSONL (*.jsonl);;CSV (*.csv)")
         if out:
-            try:
-                # The dialog already asked whether to replace an existing file.
-                count = export_labels(self.project, out, overwrite=True)
-                self.statusBar().showMessage(f"Exported {count} labels to {out}", 5000)
-            except AlappError as e:
-                QMessageBox.warning(self, "Export failed", str(e))
+            self.export_to(Path(out))
+
+    def export_to(self, out: Path) -> int | None:
+        try:
+            # The dialog already asked whether to replace an existing file.
+            count = export_labels(self.project, out, overwrite=True)
+        except AlappError as e:
+            QMessageBox.warning(self, "Export failed", str(e))
+            return None
+        self.statusBar().showMessage(f"Exported {count} labels to {out}", 5000)
+        return count
+
+    def export_model_dialog(self) -> None:
+        from alapp.engine.export_model import export_model
+
+        out = QFileDialog.getExistingDirectory(self, "Export the current model to a new folder")
+        if not out:
+            return
+        try:
+            info = export_model(self.project, Path(out) / "alapp-model", overwrite=False)
+        except AlappError as e:
+            QMessageBox.warning(self, "Export failed", str(e))
+            return
+        self.statusBar().showMessage(f"Model exported: {info}", 8000)
 
     # -- activity and closing ------------------------------------------------------------------
 
@@ -218,8 +427,9 @@ class MainWindow(QMainWindow):
         return False
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        preferences.store().setValue("window/geometry", self.saveGeometry())
         QApplication.instance().removeEventFilter(self)  # type: ignore[union-attr]
-        self.runner.close()
+        self.work.blockSignals(True)  # a queued "cancelled" must not reach a closed project
+        self.work.close()
         self.project.close()
         event.accept()
-

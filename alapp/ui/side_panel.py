@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QProgressBar,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -26,21 +29,69 @@ class SidePanel(QWidget):
         self.history = _list()
         self.budget = QProgressBar()
         self.budget_text = QLabel()
+        self.budget_text.setWordWrap(True)
         self.model_state = QLabel("No model yet")
         self.model_state.setWordWrap(True)
         self.model_state.setMinimumHeight(48)
+        self.model_state.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.next_retrain = QLabel()
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         self.cancel = QPushButton("Cancel training")
         self.cancel.setVisible(False)
         self.retrain = QPushButton("Retrain now")
+        self.curve: QWidget | None = None  # built on first show: pyqtgraph loads in ~0.5 s
+        self.confusion: QWidget | None = None
+        self.signals = QLabel()
+        self.signals.setWordWrap(True)
+
+        self.tabs = QTabWidget()
+        batch_page = QWidget()
+        batch_layout = QVBoxLayout(batch_page)
+        batch_layout.addWidget(_group("This batch (estimated labeling time)", self.batch), 2)
+        batch_layout.addWidget(_group("Recent decisions (← → to revisit)", self.history), 1)
+        self.model_page = QWidget()
+        self.model_layout = QVBoxLayout(self.model_page)
+        self.model_layout.addWidget(self.model_state)
+        self.model_layout.addWidget(self.progress)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.next_retrain, 1)
+        buttons.addWidget(self.cancel)
+        buttons.addWidget(self.retrain)
+        self.model_layout.addLayout(buttons)
+        self.model_layout.addWidget(_group("Stopping signals", self.signals))
+        self.model_layout.addStretch(1)  # until the charts take the room
+        self.tabs.addTab(batch_page, "Batch")
+        self.tabs.addTab(self.model_page, "Model")
+        self.tabs.currentChanged.connect(lambda _: self._ensure_charts())
 
         layout = QVBoxLayout(self)
         layout.addWidget(_group("Budget", self.budget, self.budget_text))
-        layout.addWidget(_group("Model", self.model_state, self.progress, self.cancel,
-                                self.retrain))
-        layout.addWidget(_group("This batch", self.batch), 2)
-        layout.addWidget(_group("Recent decisions", self.history), 1)
+        layout.addWidget(self.tabs, 1)
+        self._history: list[tuple[int, dict[str, Any]]] = []
+
+    def _ensure_charts(self) -> None:
+        if self.curve is not None or self.tabs.currentWidget() is not self.model_page:
+            return
+        from alapp.ui.charts import ConfusionTable, LearningCurve
+
+        self.curve = LearningCurve()
+        self.confusion = ConfusionTable()
+        self.model_layout.takeAt(self.model_layout.count() - 1)  # the stretch
+        self.model_layout.addWidget(_group("Learning curve (test set)", self.curve), 3)
+        self.model_layout.addWidget(_group("Confusion matrix (test set)", self.confusion), 2)
+        self._draw_charts()
+
+    def show_history_chart(self, history: list[tuple[int, dict[str, Any]]]) -> None:
+        self._history = history
+        self._draw_charts()
+
+    def _draw_charts(self) -> None:
+        if self.curve is None or self.confusion is None:
+            return
+        self.curve.show_history(self._history)  # type: ignore[attr-defined]
+        last = next((m for _, m in reversed(self._history) if "confusion" in m), None)
+        self.confusion.show_confusion(last["confusion"] if last else None)  # type: ignore[attr-defined]
 
     def show_batch(self, entries: list[QueueEntry]) -> None:
         self.batch.clear()
@@ -76,7 +127,7 @@ class SidePanel(QWidget):
             left = forecast["labels_left_in_budget"]
             lines = [f"Next batch: ~{(forecast['next_batch_s'] or 0) / 60:.1f} min"]
             if pace:
-                lines.append(f"pace {pace:.0f} s/label")
+                lines.append(f"pace {pace:.2g} s/label")
             if left is not None:
                 lines.append(f"~{left:.0f} labels left in budget")
             if forecast.get("labels_to_target") is not None:
@@ -111,10 +162,10 @@ class SidePanel(QWidget):
                      if c.mae_s is not None and c.relative_error is not None else "")
             text += (f"\nCost model: {c.model}, trust {c.trust} "
                      f"({c.n_measured} timed labels{error})")
-        for signal in result.signals:
-            mark = "STOP: " if signal.reached else ""
-            text += f"\n{mark}{signal.name}: {signal.detail}"
         self.model_state.setText(text)
+        self.signals.setText("\n".join(
+            f"{'● STOP ' if s.reached else '○ '}{s.name}: {s.detail}" for s in result.signals)
+            or "Computed from the second round on.")
 
 
 def _list() -> QListWidget:

@@ -1,0 +1,292 @@
+"""Import a file: preview it with the chosen encoding and columns, check the whole file
+(every error found before anything is written), then import with progress and cancel."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from alapp.core.errors import AlappError
+from alapp.core.types import Split
+from alapp.engine.progress import Progress
+from alapp.store.importer import ImportReport, ImportSpec, import_file
+from alapp.store.preview import Preview, preview_file
+from alapp.store.project import Project
+from alapp.store.readers import FORMATS
+from alapp.ui.background import Background
+
+AUTO = "(detect)"
+NONE = "(none)"
+ENCODINGS = [AUTO, "utf-8", "utf-8-sig", "utf-16", "cp1251", "gb18030", "latin-1"]
+
+
+class ImportWizard(QDialog):
+    def __init__(self, project_path: Path, parent: QWidget | None = None,
+                 file: Path | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Import items")
+        self.setModal(True)  # the window's labeling waits while the project is written
+        self.resize(900, 620)
+        self.project_path = project_path
+        self.preview: Preview | None = None
+        self.checked_spec: ImportSpec | None = None  # the options the last clean check used
+        self.report: ImportReport | None = None
+
+        self.file = QLineEdit()
+        self.file.setReadOnly(True)
+        choose = QPushButton("Choose file…")
+        choose.clicked.connect(self.choose_file)
+        self.format = _combo([AUTO, *FORMATS])
+        self.encoding = _combo(ENCODINGS)
+        self.header = QCheckBox("First row is a header")
+        self.header.setChecked(True)
+        self.text_column, self.label_column, self.id_column = _combo([]), _combo([]), _combo([])
+        self.split = _combo(["pool: items to label", "test: held-out evaluation items"])
+        self.add_labels = QCheckBox("Add labels the project does not have yet")
+        for widget in (self.format, self.encoding):
+            widget.currentIndexChanged.connect(self.refresh_preview)
+        self.header.toggled.connect(self.refresh_preview)
+        for widget in (self.text_column, self.label_column, self.id_column, self.split):
+            widget.currentIndexChanged.connect(self._options_changed)
+        self.add_labels.toggled.connect(self._options_changed)
+
+        self.table = QTableWidget()
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.message = QLabel("Choose a file to see its first rows.")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.bar = QProgressBar()
+        self.bar.setVisible(False)
+        self.check = QPushButton("Check the whole file")
+        self.run = QPushButton("Import")
+        self.cancel = QPushButton("Cancel")
+        self.check.clicked.connect(lambda: self._start(dry_run=True))
+        self.run.clicked.connect(lambda: self._start(dry_run=False))
+        self.cancel.clicked.connect(self._cancel)
+        self.check.setEnabled(False)
+        self.run.setEnabled(False)
+
+        top = QHBoxLayout()
+        top.addWidget(self.file, 1)
+        top.addWidget(choose)
+        form = QFormLayout()
+        form.addRow("File", top)
+        reading = QHBoxLayout()
+        for label, widget in (("Format", self.format), ("Encoding", self.encoding)):
+            reading.addWidget(QLabel(label))
+            reading.addWidget(widget)
+        reading.addWidget(self.header)
+        reading.addStretch(1)
+        form.addRow("", reading)
+        columns = QHBoxLayout()
+        for label, widget in (("Text", self.text_column), ("Label", self.label_column),
+                              ("Id", self.id_column)):
+            columns.addWidget(QLabel(label))
+            columns.addWidget(widget, 1)
+        form.addRow("Columns", columns)
+        form.addRow("Items go to", self.split)
+        form.addRow("", self.add_labels)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.bar, 1)
+        buttons.addWidget(self.check)
+        buttons.addWidget(self.run)
+        buttons.addWidget(self.cancel)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.message)
+        layout.addLayout(buttons)
+
+        self.work = Background("alapp-import", self)
+        self.work.progress.connect(self._progress)
+        self.work.done.connect(self._finished)
+        self.work.failed.connect(self._failed)
+        self.work.cancelled.connect(self._was_cancelled)
+        if file is not None:
+            self.set_file(file)
+
+    # -- choosing and previewing -------------------------------------------------------------------
+
+    def choose_file(self) -> None:
+        chosen, _ = QFileDialog.getOpenFileName(
+            self, "Import items", str(Path.home()),
+            "Text data (*.csv *.tsv *.tab *.jsonl *.ndjson *.json *.txt);;All files (*)")
+        if chosen:
+            self.set_file(Path(chosen))
+
+    def set_file(self, path: Path) -> None:
+        self.file.setText(str(path))
+        self.refresh_preview()
+
+    def _read_spec(self) -> ImportSpec:
+        fmt = self.format.currentText()
+        encoding = self.encoding.currentText()
+        return ImportSpec(format=None if fmt == AUTO else fmt,
+                          encoding=None if encoding == AUTO else encoding,
+                          header=self.header.isChecked())
+
+    def spec(self) -> ImportSpec:
+        """The options as chosen in the dialog."""
+        spec = self._read_spec()
+        label, ext_id = self.label_column.currentText(), self.id_column.currentText()
+        test = self.split.currentIndex() == 1
+        return replace(spec, text=[self.text_column.currentText()],
+                       label=None if label == NONE else label,
+                       id=None if ext_id in (NONE, AUTO) else ext_id,
+                       meta=None, split=Split.TEST if test else Split.POOL,
+                       add_labels=self.add_labels.isChecked())
+
+    def refresh_preview(self) -> None:
+        if not self.file.text():
+            return
+        try:
+            self.preview = preview_file(self.file.text(), self._read_spec())
+        except AlappError as e:
+            self.preview = None
+            self.table.clear()
+            self.table.setRowCount(0)
+            self._show_problem(str(e))
+            self.check.setEnabled(False)
+            self.run.setEnabled(False)
+            return
+        p = self.preview
+        self.table.clear()
+        self.table.setColumnCount(len(p.columns))
+        self.table.setRowCount(len(p.rows))
+        self.table.setHorizontalHeaderLabels(p.columns)
+        for r, row in enumerate(p.rows):
+            for c, value in enumerate(row):
+                self.table.setItem(r, c, QTableWidgetItem(value.replace("\n", " ")[:300]))
+        self.table.resizeColumnsToContents()
+        for c in range(len(p.columns)):  # a long text column must not push the others away
+            self.table.setColumnWidth(c, min(self.table.columnWidth(c), 480))
+        _fill(self.text_column, p.columns, p.text_column() or "")
+        _fill(self.label_column, [NONE, *p.columns],
+              p.guess("label", "labels", "category", "class", "метка", "标签") or NONE)
+        _fill(self.id_column, [AUTO, *p.columns], p.guess("id", "uid") or AUTO)
+        if self.encoding.currentText() == AUTO:
+            self.message.setStyleSheet("")
+        self.message.setText(f"{p.format.upper()}, {p.encoding}: the first {len(p.rows)} rows. "
+                             "Check the whole file before importing.")
+        self._options_changed()
+
+    def _options_changed(self) -> None:
+        self.checked_spec = None
+        self.check.setEnabled(self.preview is not None and not self.work.busy)
+        self.run.setEnabled(False)
+
+    # -- checking and importing ------------------------------------------------------------------
+
+    def _start(self, dry_run: bool) -> None:
+        spec, path = self.spec(), Path(self.file.text())
+        project_path = self.project_path
+        self.dry_run = dry_run
+
+        def work(progress: Progress) -> ImportReport:
+            def step(done: int, total: int) -> bool:
+                progress.report("checking" if dry_run else "importing", done / max(total, 1))
+                return True
+
+            # The window holds the project's lock; this thread writes through its own
+            # connection while the (modal) dialog keeps the window from writing.
+            with Project.open(project_path, take_lock=False) as project:
+                return import_file(project, path, spec, progress=step, parallel=None,
+                                   dry_run=dry_run)
+
+        self.pending_spec = spec
+        self._busy(True)
+        self.message.setStyleSheet("")
+        self.message.setText("Checking every row…" if dry_run else "Importing…")
+        self.work.submit(work)
+
+    def _progress(self, stage: str, fraction: float) -> None:
+        self.bar.setValue(int(100 * fraction))
+
+    def _finished(self, report: ImportReport) -> None:
+        self._busy(False)
+        counts = ", ".join(f"{n:,} {split}" for split, n in report.by_split.items())
+        summary = (f"{report.rows:,} items ({counts}), {report.labeled:,} with labels"
+                   + (f"; new labels: {', '.join(report.new_labels)}" if report.new_labels
+                      else "")
+                   + (f"; {report.duplicate_texts_in_file + report.duplicate_texts_in_project} "
+                      "duplicate texts" if report.duplicate_texts_in_file
+                      + report.duplicate_texts_in_project else ""))
+        if self.dry_run:
+            self.checked_spec = self.pending_spec
+            self.run.setEnabled(True)
+            self.message.setText(f"No problems: {summary}. Nothing is written until you "
+                                 "press Import.")
+        else:
+            self.report = report
+            self.message.setText(f"Imported {summary} in {report.seconds:.1f} s.")
+            self.accept()
+
+    def _failed(self, error: BaseException) -> None:
+        self._busy(False)
+        prefix = "" if self.dry_run else "Nothing was imported. "
+        self._show_problem(prefix + (str(error) if isinstance(error, AlappError)
+                                     else f"{type(error).__name__}: {error}"))
+
+    def _was_cancelled(self) -> None:
+        self._busy(False)
+        self.message.setText("Cancelled; nothing was written.")
+
+    def _cancel(self) -> None:
+        if self.work.busy:
+            self.work.cancel()
+        else:
+            self.reject()
+
+    def _busy(self, on: bool) -> None:
+        self.bar.setVisible(on)
+        self.bar.setValue(0)
+        self.check.setEnabled(not on and self.preview is not None)
+        self.run.setEnabled(not on and self.checked_spec is not None)
+        self.cancel.setText("Stop" if on else "Close")
+
+    def _show_problem(self, text: str) -> None:
+        self.message.setStyleSheet("color: #b00020")
+        self.message.setText(text)
+
+    def closeEvent(self, event: Any) -> None:
+        self.work.close()
+        super().closeEvent(event)
+
+    def done(self, result: int) -> None:  # accept/reject: no import left running
+        self.work.close()
+        super().done(result)
+
+
+def _combo(items: list[str]) -> QComboBox:
+    combo = QComboBox()
+    combo.addItems(items)
+    return combo
+
+
+def _fill(combo: QComboBox, items: list[str], chosen: str) -> None:
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItems(items)
+    combo.setCurrentText(chosen)
+    combo.blockSignals(False)

@@ -1,0 +1,54 @@
+"""What the application remembers between runs (QSettings): recent projects, the keyboard
+shortcuts, window geometry. Per-project settings live in the project file instead."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+
+MAX_RECENT = 10
+
+# Action name -> (description, default keys). Label keys are "label_1".."label_9".
+SHORTCUTS: dict[str, tuple[str, str]] = {
+    **{f"label_{i}": (f"Label {i} (toggle it in multi-label projects)", str(i))
+       for i in range(1, 10)},
+    "accept": ("Accept the prediction / confirm a multi-label choice", "Return"),
+    "undo": ("Undo the last decision", "Backspace"),
+    "undo_alt": ("Undo (second key)", "Ctrl+Z"),
+    "skip": ("Skip the item", "S"),
+    "flag": ("Flag the item for a second look", "F"),
+    "back": ("Earlier decision (history)", "Left"),
+    "forward": ("Later decision / back to the queue", "Right"),
+    "leave_history": ("Back to the queue", "Escape"),
+}
+
+
+def store() -> QSettings:
+    return QSettings("alapp", "alapp")
+
+
+def recent_projects() -> list[Path]:
+    value = store().value("recent", []) or []
+    # QSettings returns a lone string for a one-item list
+    paths: list[str] = [value] if isinstance(value, str) else [str(p) for p in value]  # type: ignore[attr-defined]
+    return [Path(p) for p in paths if Path(p).is_file()]
+
+
+def remember_project(path: Path) -> None:
+    paths = [str(path.resolve())] + [str(p) for p in recent_projects()
+                                     if p.resolve() != path.resolve()]
+    store().setValue("recent", paths[:MAX_RECENT])
+
+
+def shortcut(action: str) -> str:
+    value = store().value(f"shortcuts/{action}", SHORTCUTS[action][1])
+    return str(value)
+
+
+def set_shortcut(action: str, keys: str) -> None:
+    store().setValue(f"shortcuts/{action}", keys)
+
+
+def reset_shortcuts() -> None:
+    store().remove("shortcuts")

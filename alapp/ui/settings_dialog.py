@@ -1,0 +1,222 @@
+"""Project settings (stored in the project) and keyboard shortcuts (stored per user)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QKeySequenceEdit,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from alapp.al.registry import STRATEGIES
+from alapp.core.errors import AlappError
+from alapp.core.settings import ProjectSettings
+from alapp.engine.models import CLASSIFIERS
+from alapp.ml.embedders import check_model_folder
+from alapp.ui import preferences
+
+FEATURIZERS = ["auto", "minilm", "e5", "tfidf"]
+CLASSIFIER_HELP = {"logreg": "logistic regression (fast, the default)",
+                   "mlp": "small neural head with MC dropout",
+                   "committee": "bagged committee (for vote entropy, consensus KL)",
+                   "finetune": "fine-tune the transformer (slow on CPU)"}
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: ProjectSettings, vector_sets: list[str],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.resize(640, 620)
+        self.changes: dict[str, Any] = {}
+        s = settings
+
+        self.strategy = QComboBox()
+        for name, spec in STRATEGIES.items():
+            self.strategy.addItem(name)
+            self.strategy.setItemData(self.strategy.count() - 1, spec.summary)
+        self.strategy.setCurrentText(s.strategy)
+        self.strategy_help = QLabel()
+        self.strategy_help.setWordWrap(True)
+        self.strategy.currentIndexChanged.connect(self._explain)
+        self._explain()
+        self.batch_size = _spin(1, 1000, s.batch_size)
+        self.random_share = _real(0, 1, s.random_share, 0.05)
+        self.retrain_every = _spin(1, 10_000, s.retrain_every)
+        self.cost_model = _choice(["learned", "length", "equal"], s.cost_model)
+        self.cost_aware = QCheckBox("Rank by value per second (ROI)")
+        self.cost_aware.setChecked(s.cost_aware)
+        self.price_cap = _real(0, 3600, s.price_cap_s, 5, " s (0: none)")
+        self.budget_unit = _choice(["items", "hours", "money"], s.budget_unit)
+        self.budget_amount = _real(0, 1e9, s.budget_amount, 10, " (0: none)")
+        self.hourly_rate = _real(0, 1e6, s.hourly_rate, 5)
+        self.currency = QLineEdit(s.currency)
+        self.target = _real(0, 1, s.target_accuracy, 0.01, " (0: none)")
+        self.idle_cutoff = _real(5, 3600, s.idle_cutoff_s, 5, " s")
+        self.featurizer = _choice(FEATURIZERS + [f"vectors:{v}" for v in vector_sets],
+                                  s.featurizer, editable=True)
+        self.featurizer.setToolTip("auto picks E5 when most texts are not English; or paste "
+                                   "a Hugging Face model folder")
+        folder_button = QPushButton("Model folder…")
+        folder_button.clicked.connect(self._choose_featurizer_folder)
+        self.classifier = QComboBox()
+        for name in CLASSIFIERS:
+            self.classifier.addItem(f"{name}: {CLASSIFIER_HELP.get(name, '')}", name)
+        self.classifier.setCurrentIndex(max(0, list(CLASSIFIERS).index(s.classifier)
+                                            if s.classifier in CLASSIFIERS else 0))
+        self.model_folder = QLineEdit(s.model_folder)
+        self.model_folder.setPlaceholderText("blank: the bundled MiniLM")
+        self.device = _choice(["auto", "cpu", "cuda"], s.device)
+
+        sampling = QFormLayout()
+        sampling.addRow("Strategy", self.strategy)
+        sampling.addRow("", self.strategy_help)
+        sampling.addRow("Batch size", self.batch_size)
+        sampling.addRow("Random share", self.random_share)
+        sampling.addRow("Retrain every", self.retrain_every)
+        sampling.addRow("Stop at test accuracy", self.target)
+        model = QFormLayout()
+        featurizer_row = QHBoxLayout()
+        featurizer_row.addWidget(self.featurizer, 1)
+        featurizer_row.addWidget(folder_button)
+        model.addRow("Features", featurizer_row)
+        model.addRow("Classifier", self.classifier)
+        model.addRow("Model to fine-tune", self.model_folder)
+        model.addRow("Device", self.device)
+        cost = QFormLayout()
+        cost.addRow("Cost model", self.cost_model)
+        cost.addRow("", self.cost_aware)
+        cost.addRow("Price cap", self.price_cap)
+        cost.addRow("Budget in", self.budget_unit)
+        cost.addRow("Budget", self.budget_amount)
+        cost.addRow("Hourly rate", self.hourly_rate)
+        cost.addRow("Currency", self.currency)
+        cost.addRow("Idle after", self.idle_cutoff)
+
+        self.keys: dict[str, QKeySequenceEdit] = {}
+        keys = QFormLayout()
+        for action, (description, _) in preferences.SHORTCUTS.items():
+            edit = QKeySequenceEdit(QKeySequence(preferences.shortcut(action)))
+            self.keys[action] = edit
+            keys.addRow(description, edit)
+        reset = QPushButton("Restore default keys")
+        reset.clicked.connect(self._reset_keys)
+        keys.addRow("", reset)
+
+        tabs = QTabWidget()
+        for title, form in (("Sampling", sampling), ("Model", model), ("Cost and budget", cost),
+                            ("Keyboard", keys)):
+            page = QWidget()
+            page.setLayout(form)
+            tabs.addTab(page, title)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #b00020")
+        self.error.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.apply)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.original = s
+
+    def _explain(self) -> None:
+        self.strategy_help.setText(str(self.strategy.currentData() or ""))
+
+    def _choose_featurizer_folder(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self, "A Hugging Face model folder")
+        if chosen:
+            self.featurizer.setCurrentText(chosen)
+
+    def _reset_keys(self) -> None:
+        for action, edit in self.keys.items():
+            edit.setKeySequence(QKeySequence(preferences.SHORTCUTS[action][1]))
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy.currentText(), "batch_size": self.batch_size.value(),
+            "random_share": self.random_share.value(),
+            "retrain_every": self.retrain_every.value(),
+            "cost_model": self.cost_model.currentText(), "cost_aware": self.cost_aware.isChecked(),
+            "price_cap_s": self.price_cap.value(), "budget_unit": self.budget_unit.currentText(),
+            "budget_amount": self.budget_amount.value(), "hourly_rate": self.hourly_rate.value(),
+            "currency": self.currency.text().strip() or "EUR",
+            "target_accuracy": self.target.value(), "idle_cutoff_s": self.idle_cutoff.value(),
+            "featurizer": self.featurizer.currentText().strip(),
+            "classifier": self.classifier.currentData(),
+            "model_folder": self.model_folder.text().strip(),
+            "device": self.device.currentText(),
+        }
+
+    def apply(self) -> None:
+        """Check what can be wrong (a model folder that is not one) before anything is kept."""
+        values = self.values()
+        try:
+            for key in ("featurizer", "model_folder"):
+                value = values[key]
+                if value and (key == "model_folder" or (value not in FEATURIZERS
+                              and not value.startswith("vectors:"))):
+                    check_model_folder(Path(value))
+        except AlappError as e:
+            self.error.setText(str(e))
+            return
+        keys = {action: edit.keySequence().toString() for action, edit in self.keys.items()}
+        taken: dict[str, str] = {}
+        for action, sequence in keys.items():
+            if sequence and sequence in taken:
+                self.error.setText(f"{sequence} is used twice: "
+                                   f"{preferences.SHORTCUTS[taken[sequence]][0]} and "
+                                   f"{preferences.SHORTCUTS[action][0]}")
+                return
+            taken[sequence] = action
+        for action, sequence in keys.items():
+            preferences.set_shortcut(action, sequence)
+        self.changes = {k: v for k, v in values.items()
+                        if getattr(self.original, k) != v}
+        self.accept()
+
+
+def _spin(low: int, high: int, value: int) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setValue(value)
+    return box
+
+
+def _real(low: float, high: float, value: float, step: float, suffix: str = "") -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(low, high)
+    box.setDecimals(2)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setSuffix(suffix)
+    return box
+
+
+def _choice(items: list[str], current: str, editable: bool = False) -> QComboBox:
+    box = QComboBox()
+    box.addItems(items)
+    box.setEditable(editable)
+    if current not in items:
+        box.addItem(current)
+    box.setCurrentText(current)
+    return box
