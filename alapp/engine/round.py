@@ -152,12 +152,21 @@ class RoundRunner:
         self._stop_history: list[np.ndarray] = []  # predictions on the fixed stop set
         self._previous_pool: dict[ItemId, int] = {}
         self._codes: dict[str, int] = {}  # class name -> a code stable across rounds
+        self._stats: tuple[tuple[int, ...], np.ndarray] | None = None
 
     def _stable_codes(self, classes: list[str], probs: np.ndarray) -> np.ndarray:
         """Predicted classes as codes that mean the same in every round, even when a
         multi-label project's powerset gains a class (indices would shift)."""
         return np.array([self._codes.setdefault(classes[k], len(self._codes))
                          for k in probs.argmax(axis=1)], dtype=int)
+
+    def _text_stats_for(self, snap: Snapshot) -> np.ndarray:
+        """The cost model's text statistics for every item, computed once: a Python loop over
+        100k texts takes seconds and would hold the GIL (stalling the window) every round."""
+        key = (len(snap.ids), snap.ids[-1] if snap.ids else 0, len(snap.labels))
+        if self._stats is None or self._stats[0] != key:
+            self._stats = (key, text_stats(snap.texts, len(snap.labels)))
+        return self._stats[1]
 
     def _features_for(self, snap: Snapshot, progress: Progress) -> Features:
         key = (snap.settings.featurizer, len(snap.ids), snap.ids[-1] if snap.ids else 0)
@@ -220,7 +229,7 @@ class RoundRunner:
             signals = []
         progress.report("selecting the batch", 0.9)
         t = time.perf_counter()
-        cost = _estimate_costs(snap, pool_rows, index)
+        cost = _estimate_costs(snap, pool_rows, index, self._text_stats_for(snap))
         state.costs = cost.seconds
         picks = compose_batch(state, BatchRequest(
             s.strategy, s.batch_size, s.random_share, s.seed, snap.round_index,
@@ -262,19 +271,17 @@ class RoundRunner:
         return out
 
 
-def _estimate_costs(snap: Snapshot, pool_rows: np.ndarray,
-                    index: dict[ItemId, int]) -> CostEstimate:
+def _estimate_costs(snap: Snapshot, pool_rows: np.ndarray, index: dict[ItemId, int],
+                    stats: np.ndarray) -> CostEstimate:
     """Predicted labeling seconds for the pool, learned from this project's measured times."""
-    k = len(snap.labels)
     # Under half a second is a slip (a repeated key), not a labeling time: not evidence.
     timed = [(i, a, ms) for i, a, ms in snap.measured if i in index and ms >= MIN_TIMED_MS]
     measured_rows = [index[i] for i, _, _ in timed]
     seconds = np.array([ms / 1000 for _, _, ms in timed])
     annotators = [a for _, a, _ in timed]
     last = annotators[-1] if annotators else None
-    return estimate_costs(snap.settings.cost_model,
-                          text_stats([snap.texts[r] for r in measured_rows], k), seconds,
-                          annotators, text_stats([snap.texts[r] for r in pool_rows], k), last)
+    return estimate_costs(snap.settings.cost_model, stats[measured_rows], seconds,
+                          annotators, stats[pool_rows], last)
 
 
 def _test_embeddings(snap: Snapshot, features: Features) -> np.ndarray | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import getpass
 from collections.abc import Callable
 from functools import partial
@@ -289,6 +290,11 @@ class MainWindow(QMainWindow):
         self._round_finished()
         self.panel.show_model(result)
         self.panel.show_history_chart(self.session.model_history())
+        # The round left long-lived data (features, model, predictions for the whole pool).
+        # Freezing it keeps the collector from walking it: a full collection over a 100k
+        # project held the GIL for 70-130 ms, stalling this thread (bench/bench_gui.py).
+        # Frozen objects are still freed by reference counting when dropped.
+        gc.freeze()
         if self.history_index is None:
             self.refresh(restart_timer=False)
 
