@@ -16,6 +16,9 @@ from alapp.core.errors import AlappError
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--self-check"]:  # what the packaged application documents
+        argv[0] = "self-check"
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
@@ -113,6 +116,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--project", type=Path, help="where to create it (default: a temp folder)")
     p.add_argument("--no-gui", action="store_true", help="only create the project")
     p.set_defaults(run=_demo)
+
+    p = sub.add_parser("self-check", help="check this installation works offline: models, "
+                                          "training, a project, the window")
+    p.add_argument("--no-gui", action="store_true", help="skip rendering the window")
+    p.add_argument("--json", type=Path, help="also write the report as JSON")
+    p.add_argument("--screenshot", type=Path, help="save the rendered window as a PNG")
+    p.set_defaults(run=_self_check)
 
     p = sub.add_parser("gui", help="open the desktop application")
     p.add_argument("project", type=Path, nargs="?")
@@ -395,6 +405,25 @@ def _demo(args: argparse.Namespace) -> int:
     if args.no_gui:
         return 0
     return _run_gui(path)
+
+
+def _self_check(args: argparse.Namespace) -> int:
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from alapp.engine.self_check import run_self_check
+
+    extra = []
+    if not args.no_gui:
+        from alapp.ui.self_check_gui import render_demo
+
+        extra.append(("open the demo in the window",
+                      lambda folder: render_demo(folder, args.screenshot)))
+    report = run_self_check(extra)
+    print(report.text())
+    if args.json:
+        args.json.write_text(json.dumps(report.as_dict(), indent=1), encoding="utf-8")
+    return 0 if report.ok else 1
 
 
 def _gui(args: argparse.Namespace) -> int:

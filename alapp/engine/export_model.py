@@ -75,7 +75,8 @@ def export_model(project: Project, out: Path, overwrite: bool = False) -> dict[s
             featurizer=params.get("featurizer"))
     (out / "alapp-model.json").write_text(json.dumps(info, indent=2, ensure_ascii=False),
                                           encoding="utf-8")
-    metrics = ", ".join(f"{k} {v:.3f}" for k, v in info["metrics"].items())
+    metrics = ", ".join(f"{k} {v:.3f}" for k, v in info["metrics"].items()
+                        if isinstance(v, int | float))  # not the confusion matrix
     (out / "README.md").write_text(
         f"# alapp model version {version}\n\nTrained on {n_labeled} labels"
         f"{'; test set: ' + metrics if metrics else ''}.\n\n{readme}", encoding="utf-8")
