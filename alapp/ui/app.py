@@ -56,6 +56,24 @@ def run(path: Path | None) -> int:
     app.setApplicationName("alapp")
     app.setOrganizationName("alapp")
     install_fonts(app)  # type: ignore[arg-type]
+    app.setWindowIcon(_icon())  # type: ignore[attr-defined]
     controller = Application()
     controller.open(path)
+    if os.environ.get("ALAPP_STARTUP_PROBE"):  # bench/bench_startup.py: time to a window
+        from PySide6.QtCore import QTimer
+
+        def shown() -> None:
+            print("alapp: window shown", flush=True)
+            app.quit()
+
+        QTimer.singleShot(0, shown)  # runs once the window's first events are processed
     return int(app.exec())
+
+
+def _icon() -> Any:
+    from PySide6.QtGui import QIcon
+
+    from alapp.ui.resources import resources_dir
+
+    folder = resources_dir()
+    return QIcon(str(folder / "icons" / "alapp.png")) if folder else QIcon()

@@ -31,7 +31,7 @@ def render_demo(folder: Path, screenshot: Path | None = None) -> str:
         time.sleep(0.01)
     missing = [ch for ch in "Привет中文" if not any(
         QFontMetrics(QFont(family)).inFontUcs4(ord(ch))
-        for family in [app.font().family(), *bundled])]
+        for family in [QApplication.font().family(), *bundled])]
     image = window.grab()
     out = screenshot or folder / "window.png"
     image.save(str(out))
