@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/alapp demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check alapp tests bench
+	$(BIN)/ruff check alapp tests bench packaging
 	$(BIN)/mypy alapp
 	$(BIN)/lint-imports
 
