@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from alapp.core.errors import AlappError, Cancelled, InputError
-from alapp.store.encoding import detect_encoding, locate_decode_error, normalize_encoding
+from alapp.store.encoding import locate_decode_error
 from alapp.store.parsing import Chunk, ImportSpec, parse_chunks, text_hash
 from alapp.store.project import Project
-from alapp.store.readers import guess_format
+from alapp.store.readers import format_and_encoding
 
 __all__ = ["ImportReport", "ImportSpec", "import_file", "text_hash"]
 
@@ -78,10 +78,7 @@ def import_file(project: Project, path: str | Path, spec: ImportSpec | None = No
     """
     path = Path(path)
     spec = spec or ImportSpec()
-    if not path.is_file():
-        raise InputError(path, None, "no such file")
-    fmt = spec.format or guess_format(path)
-    encoding = normalize_encoding(spec.encoding) if spec.encoding else detect_encoding(path)
+    fmt, encoding = format_and_encoding(path, spec.format, spec.encoding)
     report = ImportReport(str(path), fmt, encoding)
     started = time.perf_counter()
     bulk = path.stat().st_size > BULK_BYTES

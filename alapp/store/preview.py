@@ -10,10 +10,9 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alapp.core.errors import InputError
-from alapp.store.encoding import detect_encoding, locate_decode_error, normalize_encoding
+from alapp.store.encoding import locate_decode_error
 from alapp.store.parsing import ImportSpec
-from alapp.store.readers import guess_format, read_records
+from alapp.store.readers import format_and_encoding, read_records
 
 
 @dataclass
@@ -44,10 +43,7 @@ class Preview:
 def preview_file(path: str | Path, spec: ImportSpec | None = None, limit: int = 20) -> Preview:
     path = Path(path)
     spec = spec or ImportSpec()
-    if not path.is_file():
-        raise InputError(path, None, "no such file")
-    fmt = spec.format or guess_format(path)
-    encoding = normalize_encoding(spec.encoding) if spec.encoding else detect_encoding(path)
+    fmt, encoding = format_and_encoding(path, spec.format, spec.encoding)
     preview = Preview(path, fmt, encoding)
     records = []
     try:

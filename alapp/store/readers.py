@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from alapp.core.errors import InputError
+from alapp.store.encoding import detect_encoding, normalize_encoding
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "txt", "labeled-txt")
 _BY_SUFFIX = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -28,6 +29,15 @@ def guess_format(path: Path) -> str:
         raise InputError(path, None, f"cannot tell the format from the name; choose one of "
                          f"{', '.join(FORMATS)} (--format)")
     return fmt
+
+
+def format_and_encoding(path: Path, fmt: str | None, encoding: str | None) -> tuple[str, str]:
+    """How to read ``path``: the format and encoding asked for, or guessed and detected.
+    The import and its preview must agree on this, so both ask here."""
+    if not path.is_file():
+        raise InputError(path, None, "no such file")
+    return (fmt or guess_format(path),
+            normalize_encoding(encoding) if encoding else detect_encoding(path))
 
 
 def read_records(path: Path, stream: IO[str], fmt: str, header: bool, max_chars: int,
