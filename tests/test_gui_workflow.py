@@ -229,3 +229,45 @@ def qtbot_app():
     from PySide6.QtWidgets import QApplication
 
     return QApplication.instance()
+
+
+def test_settings_refuse_a_folder_that_is_not_a_model_and_take_one_that_is(
+        qtbot, tmp_path, settings_home, tiny_bert) -> None:
+    from alapp.core.settings import ProjectSettings
+    from alapp.ui.settings_dialog import SettingsDialog
+
+    not_a_model = tmp_path / "copied"
+    not_a_model.mkdir()
+    (not_a_model / "pytorch_model.bin").write_bytes(b"pickle")
+    dialog = SettingsDialog(ProjectSettings(), [])
+    qtbot.addWidget(dialog)
+    dialog.featurizer.setCurrentText(str(not_a_model))
+    dialog.apply()
+    assert "not a Hugging Face model folder" in dialog.error.text()
+    assert dialog.result() == 0 and dialog.changes == {}  # nothing kept
+    dialog.featurizer.setCurrentText(str(tiny_bert))
+    dialog.retrain_every.setValue(0)
+    dialog.apply()
+    assert dialog.changes == {"featurizer": str(tiny_bert), "retrain_every": 0}
+    assert dialog.retrain_every.text() == "manual (Ctrl+R)"
+
+
+def test_compare_strategies_on_a_labeled_file(qtbot, tmp_path, settings_home) -> None:
+    from alapp.store.demo import create_demo_project
+    from alapp.ui.simulation_dialog import SimulationDialog
+
+    rows = [json.loads(line) for line in demo_data_path().read_text("utf-8").splitlines()]
+    labeled = tmp_path / "labeled.csv"
+    with labeled.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        writer.writerows([r["text"], r["gold"]] for r in rows)
+    path = tmp_path / "p.alapp"
+    create_demo_project(path).close()
+    dialog = SimulationDialog(path, None, labeled)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(dialog.use.isEnabled, timeout=300_000)
+    assert dialog.recommended in dialog.status.text()
+    _shot(dialog, "compare-on-file")
+    dialog.close()

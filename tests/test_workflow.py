@@ -202,3 +202,31 @@ def test_multi_label_export_lists_the_labels(tmp_path) -> None:
     rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
     assert [(r["label"], r.get("labels")) for r in rows] == [("a|c", ["a", "c"]), ("b", None)]
     project.close()
+
+
+def test_manual_retrain_waits_for_the_annotator_until_the_batch_runs_out(tmp_path) -> None:
+    project = create_demo_project(tmp_path / "p.alapp")
+    project.update_settings(featurizer="tfidf", retrain_every=0, batch_size=3)
+    session = LabelingSession(project, "ann")
+    session.apply_round(RoundRunner().run(Snapshot.read(project.path)))
+    assert session.labels_until_retrain() is None
+    for entry in session.queue()[:-1]:
+        session.label(entry, "billing", 1000, None)
+        assert not session.retrain_due()
+    session.label(session.queue()[0], "billing", 1000, None)
+    assert session.retrain_due()  # nothing left to label: a new batch is needed
+    project.close()
+
+
+def test_cost_accuracy_is_stated_with_the_estimate() -> None:
+    import numpy as np
+
+    from alapp.al.costmodel import CostEstimate
+    from alapp.ui.label_view import cost_accuracy
+
+    measured = CostEstimate(np.ones(3), "learned", "medium", 40, mae_s=4.2, relative_error=0.31)
+    assert cost_accuracy(measured) == ("learned model, trust medium: held-out error ±4 s (31%) "
+                                       "over 40 timed labels")
+    prior = CostEstimate(np.ones(3), "length", "prior", 0)
+    assert "too few timed labels" in cost_accuracy(prior)
+    assert cost_accuracy(None) == "No cost model yet"

@@ -14,7 +14,7 @@ class ProjectSettings:
     strategy: str = "uncertainty-cluster"  # measured best in early rounds: docs/simulation
     batch_size: int = 20
     random_share: float = 0.1
-    retrain_every: int = 10  # labels between background retrains
+    retrain_every: int = 10  # labels between background retrains; 0: manual (Ctrl+R)
     featurizer: str = "auto"  # auto | minilm | e5 | tfidf | vectors:NAME | a model folder
     classifier: str = "logreg"  # logreg | mlp | committee | finetune (fusion: automatic)
     model_folder: str = ""  # the transformer to fine-tune; blank: the bundled MiniLM

@@ -80,11 +80,14 @@ class LabelingSession:
         return round_id
 
     def retrain_due(self) -> bool:
-        every = self.project.settings().retrain_every
-        return self.labels_since_round >= every or not self.queue()
+        """Every ``retrain_every`` labels, or manual (0); always when the batch runs out."""
+        left = self.labels_until_retrain()
+        return (left is not None and left == 0) or not self.queue()
 
-    def labels_until_retrain(self) -> int:
-        return max(0, self.project.settings().retrain_every - self.labels_since_round)
+    def labels_until_retrain(self) -> int | None:
+        """None: retraining is manual."""
+        every = self.project.settings().retrain_every
+        return None if every <= 0 else max(0, every - self.labels_since_round)
 
     # -- the held-out test set ---------------------------------------------------------------------
 

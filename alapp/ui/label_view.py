@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alapp.al.costmodel import CostEstimate
 from alapp.engine.session import Decision, QueueEntry
 from alapp.ui.resources import text_font
 
@@ -106,7 +107,8 @@ class LabelView(QWidget):
     def offer_test_set(self, on: bool) -> None:
         self.test_banner.setVisible(on)
 
-    def show_entry(self, entry: QueueEntry | None, waiting: str = "") -> None:
+    def show_entry(self, entry: QueueEntry | None, waiting: str = "",
+                   cost: CostEstimate | None = None) -> None:
         self.history_banner.setVisible(False)
         self.show_toggled(set())
         if entry is None:
@@ -124,6 +126,7 @@ class LabelView(QWidget):
         self.reason.setText(f"Why: {entry.reason}")
         self.cost.setText("Est. cost: " + (f"{entry.predicted_cost:.0f} s"
                                            if entry.predicted_cost else "n/a"))
+        self.cost.setToolTip(cost_accuracy(cost))
         self._enable(True)
         for name, button in self.buttons.items():
             button.setDefault(bool(entry.predicted and entry.predicted[0] == name))
@@ -154,3 +157,14 @@ class LabelView(QWidget):
     def _enable(self, on: bool) -> None:
         for button in self.buttons.values():
             button.setEnabled(on)
+
+
+def cost_accuracy(cost: CostEstimate | None) -> str:
+    """How far to trust a time estimate, shown wherever one is."""
+    if cost is None:
+        return "No cost model yet"
+    if cost.mae_s is None or cost.relative_error is None:
+        return (f"{cost.model} model, trust {cost.trust}: too few timed labels to measure its "
+                f"error yet ({cost.n_measured})")
+    return (f"{cost.model} model, trust {cost.trust}: held-out error ±{cost.mae_s:.0f} s "
+            f"({cost.relative_error:.0%}) over {cost.n_measured} timed labels")

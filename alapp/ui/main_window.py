@@ -29,7 +29,7 @@ from alapp.store.export import export_labels
 from alapp.store.project import Project
 from alapp.ui import preferences
 from alapp.ui.background import Background
-from alapp.ui.label_view import LabelView
+from alapp.ui.label_view import LabelView, cost_accuracy
 from alapp.ui.side_panel import SidePanel
 
 TEST_SET_SIZE = 50
@@ -50,6 +50,7 @@ class MainWindow(QMainWindow):
         self.history_index: int | None = None  # None: the queue; k: the k-th latest decision
         self.decisions: list[Decision] = []
         self.importing = False
+        self.closed = False
         self.rounds = RoundRunner()  # used by one background round at a time
 
         self.work = Background("alapp-round", self)
@@ -146,7 +147,8 @@ class MainWindow(QMainWindow):
                       ("&Settings…", self.settings_dialog, "Ctrl+,")])
         add("&Model", [("&Retrain now", self.request_round, "Ctrl+R"),
                        ("&Cancel training", self.work.cancel, ""),
-                       ("&Compare strategies on my labels…", self.compare_strategies, "")])
+                       ("&Compare strategies on my labels…", self.compare_strategies, ""),
+                       ("Compare strategies on a labeled &file…", self.compare_on_file, "")])
 
     # -- decisions -----------------------------------------------------------------------------
 
@@ -248,18 +250,23 @@ class MainWindow(QMainWindow):
         same_item = self.entry is not None and self.entry.item_id == shown_before
         waiting = ("Training and choosing the next batch…" if self.work.busy
                    else "The batch is done. Press Ctrl+R to choose a new one.")
-        self.view.show_entry(self.entry, waiting)
+        cost = self.session.last_result.cost if self.session.last_result else None
+        self.view.show_entry(self.entry, waiting, cost)
         if self.entry is not None and (restart_timer or not same_item):
             self.timer.start()  # a new item; a round's refresh keeps the one being read timed
-        self.panel.show_batch(entries)
+        self.panel.show_batch(entries, cost_accuracy(cost))
         self.panel.show_history(self.session.history(15))
         numbers = self.session.budget()
         self.panel.show_budget(numbers, self.project.settings().budget_unit,
                                self.session.forecast(entries, numbers))
+        self.panel.next_retrain.setText("Training now" if self.work.busy
+                                        else self._next_retrain())
+
+    def _next_retrain(self) -> str:
         left = self.session.labels_until_retrain()
-        self.panel.next_retrain.setText("Training now" if self.work.busy else
-                                        f"Retrains after {left} more label"
-                                        f"{'' if left == 1 else 's'}")
+        if left is None:
+            return "Retrains when you press Ctrl+R (or the batch runs out)"
+        return f"Retrains after {left} more label{'' if left == 1 else 's'}"
 
     # -- background rounds -------------------------------------------------------------------------
 
@@ -279,10 +286,14 @@ class MainWindow(QMainWindow):
         self.panel.next_retrain.setText("Training now")
 
     def _round_progress(self, stage: str, fraction: float) -> None:
+        if self.closed:  # a result queued before the window closed
+            return
         self.panel.progress.setValue(int(100 * fraction))
         self.panel.show_model(None, training=f"Round {self.round_number}: {stage}…")
 
     def _round_done(self, result: RoundResult) -> None:
+        if self.closed:  # a result queued before the window closed
+            return
         if self.importing:  # the import holds the write lock: this round is stale anyway
             return
         showing = self.entry.item_id if self.entry and self.history_index is None else None
@@ -299,16 +310,19 @@ class MainWindow(QMainWindow):
             self.refresh(restart_timer=False)
 
     def _round_failed(self, error: BaseException) -> None:
+        if self.closed:  # a result queued before the window closed
+            return
         self._round_finished()
         self.panel.show_model(self.session.last_result)
         QMessageBox.warning(self, "Training failed", f"{type(error).__name__}: {error}")
 
     def _round_finished(self) -> None:
+        if self.closed:  # a result queued before the window closed
+            return
         if not self.work.busy:
             self.panel.progress.setVisible(False)
             self.panel.cancel.setVisible(False)
-            left = self.session.labels_until_retrain()
-            self.panel.next_retrain.setText(f"Retrains after {left} more labels")
+            self.panel.next_retrain.setText(self._next_retrain())
 
     # -- dialogs -------------------------------------------------------------------------------
 
@@ -361,6 +375,7 @@ class MainWindow(QMainWindow):
         self.settings_window = SettingsDialog(self.project.settings(),
                                        [n.split(":", 1)[1] for n in names], self)
         self.settings_window.accepted.connect(self._settings_changed)
+        self.settings_window.compare_requested.connect(self.compare_strategies)
         self.settings_window.open()
 
     def _settings_changed(self) -> None:
@@ -372,10 +387,17 @@ class MainWindow(QMainWindow):
             self.request_round()
         self.refresh()
 
-    def compare_strategies(self) -> None:
+    def compare_on_file(self) -> None:
+        chosen, _ = QFileDialog.getOpenFileName(
+            self, "A labeled file (text and label columns)", str(Path.home()),
+            "Text data (*.csv *.tsv *.jsonl *.json *.txt);;All files (*)")
+        if chosen:
+            self.compare_strategies(Path(chosen))
+
+    def compare_strategies(self, labeled_file: Path | None = None) -> None:
         from alapp.ui.simulation_dialog import SimulationDialog
 
-        self.simulation = SimulationDialog(self.project.path, self)
+        self.simulation = SimulationDialog(self.project.path, self, labeled_file)
         self.simulation.use_strategy.connect(self._use_strategy)
         self.simulation.show()
 
@@ -435,7 +457,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         preferences.store().setValue("window/geometry", self.saveGeometry())
         QApplication.instance().removeEventFilter(self)  # type: ignore[union-attr]
-        self.work.blockSignals(True)  # a queued "cancelled" must not reach a closed project
+        self.closed = True  # results already queued to this thread are dropped
+        self.work.blockSignals(True)  # and nothing more is emitted
         self.work.close()
         self.project.close()
         event.accept()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -40,6 +41,7 @@ CLASSIFIER_HELP = {"logreg": "logistic regression (fast, the default)",
 
 
 class SettingsDialog(QDialog):
+    compare_requested = Signal()  # "which strategy suits my data?": the simulation
     def __init__(self, settings: ProjectSettings, vector_sets: list[str],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -59,7 +61,9 @@ class SettingsDialog(QDialog):
         self._explain()
         self.batch_size = _spin(1, 1000, s.batch_size)
         self.random_share = _real(0, 1, s.random_share, 0.05)
-        self.retrain_every = _spin(1, 10_000, s.retrain_every)
+        self.retrain_every = _spin(0, 10_000, s.retrain_every)
+        self.retrain_every.setSpecialValueText("manual (Ctrl+R)")  # shown for 0
+        self.retrain_every.setSuffix(" labels")
         self.cost_model = _choice(["learned", "length", "equal"], s.cost_model)
         self.cost_aware = QCheckBox("Rank by value per second (ROI)")
         self.cost_aware.setChecked(s.cost_aware)
@@ -92,6 +96,11 @@ class SettingsDialog(QDialog):
         sampling.addRow("Random share", self.random_share)
         sampling.addRow("Retrain every", self.retrain_every)
         sampling.addRow("Stop at test accuracy", self.target)
+        compare = QPushButton("Compare strategies on my labels…")
+        compare.setToolTip("Replays the loop on the items labeled so far, for each strategy "
+                           "and 5 seeds, and recommends one")
+        compare.clicked.connect(self._compare)
+        sampling.addRow("", compare)
         model = QFormLayout()
         featurizer_row = QHBoxLayout()
         featurizer_row.addWidget(self.featurizer, 1)
@@ -138,6 +147,10 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         self.original = s
+
+    def _compare(self) -> None:
+        self.reject()  # the comparison opens beside the window, not behind this dialog
+        self.compare_requested.emit()
 
     def _explain(self) -> None:
         self.strategy_help.setText(str(self.strategy.currentData() or ""))

@@ -48,7 +48,8 @@ class SidePanel(QWidget):
         self.tabs = QTabWidget()
         batch_page = QWidget()
         batch_layout = QVBoxLayout(batch_page)
-        batch_layout.addWidget(_group("This batch (estimated labeling time)", self.batch), 2)
+        self.batch_box = _group("This batch (estimated labeling time)", self.batch)
+        batch_layout.addWidget(self.batch_box, 2)
         batch_layout.addWidget(_group("Recent decisions (← → to revisit)", self.history), 1)
         self.model_page = QWidget()
         self.model_layout = QVBoxLayout(self.model_page)
@@ -93,8 +94,11 @@ class SidePanel(QWidget):
         last = next((m for _, m in reversed(self._history) if "confusion" in m), None)
         self.confusion.show_confusion(last["confusion"] if last else None)  # type: ignore[attr-defined]
 
-    def show_batch(self, entries: list[QueueEntry]) -> None:
+    def show_batch(self, entries: list[QueueEntry], cost_accuracy: str = "") -> None:
         self.batch.clear()
+        self.batch_box.setTitle("This batch (estimated labeling time"
+                                + (f"; {cost_accuracy.split(': ', 1)[-1]})" if cost_accuracy
+                                   else ")"))
         for entry in entries:
             first_line = entry.text.splitlines()[0] if entry.text else ""
             cost = f"~{entry.predicted_cost:.0f} s  " if entry.predicted_cost else ""

@@ -13,10 +13,17 @@ from alapp.engine.jobs import CoalescingRunner
 from alapp.engine.plot_svg import learning_curves_svg
 from alapp.engine.progress import Progress
 from alapp.engine.simulate import SimulationConfig
-from alapp.engine.simulate_file import simulate_project
+from alapp.engine.simulate_file import simulate_file, simulate_project
+from alapp.store.importer import ImportSpec
 from alapp.store.project import Project
 
 STRATEGIES = ["random", "margin", "entropy", "uncertainty-cluster"]
+FILE_BUDGET = 300  # labels replayed from a file: enough to see the curves separate
+
+
+def _embedding_featurizer(name: str) -> str:
+    """Simulation replays on embeddings; TF-IDF and imported vectors fall back to auto."""
+    return "auto" if name == "tfidf" or name.startswith("vectors:") else name
 
 
 class _Bridge(QObject):
@@ -28,11 +35,14 @@ class _Bridge(QObject):
 class SimulationDialog(QDialog):
     use_strategy = Signal(str)
 
-    def __init__(self, project_path: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, project_path: Path, parent: QWidget | None = None,
+                 labeled_file: Path | None = None) -> None:
+        """On the project's labeled items, or on a labeled file (text and label columns)."""
         super().__init__(parent)
         self.setWindowTitle("Compare strategies on your labels")
         self.resize(820, 560)
-        self.status = QLabel("Replaying the loop on the labeled items (5 seeds)…")
+        source = labeled_file.name if labeled_file else "the labeled items"
+        self.status = QLabel(f"Replaying the loop on {source} (5 seeds)…")
         self.status.setWordWrap(True)
         self.bar = QProgressBar()
         self.chart = QSvgWidget()
@@ -48,7 +58,9 @@ class SimulationDialog(QDialog):
             layout.addWidget(widget)
         self.bridge = _Bridge()
         self.bridge.done.connect(self._show)
-        self.bridge.failed.connect(lambda e: self.status.setText(f"Could not simulate: {e}"))
+        self.bridge.failed.connect(lambda e: self.status.setText(
+            f"Could not simulate: {e}. A labeled file needs \"text\" and \"label\" columns."
+            if labeled_file else f"Could not simulate: {e}"))
         self.bridge.progress.connect(self._progress)
         self.runner = CoalescingRunner(self.bridge.done.emit, self.bridge.failed.emit,
                                        name="alapp-simulation")
@@ -59,13 +71,17 @@ class SimulationDialog(QDialog):
                 progress.check()  # raises Cancelled when the dialog closes
                 self.bridge.progress.emit(fraction, what)
 
+            if labeled_file is not None:
+                with Project.open(path, read_only=True, take_lock=False) as project:
+                    featurizer = _embedding_featurizer(project.settings().featurizer)
+                cfg = SimulationConfig(STRATEGIES, batch=10, budget=FILE_BUDGET, seeds=5)
+                return simulate_file(labeled_file, ImportSpec(), cfg, featurizer, None, 0, 0,
+                                     step)
             with Project.open(path, read_only=True) as project:
                 n = len(project.current_labels())
                 budget = max(20, int(n * 0.8) // 10 * 10)
                 cfg = SimulationConfig(STRATEGIES, batch=10, budget=budget, seeds=5)
-                featurizer = project.settings().featurizer
-                if featurizer == "tfidf" or featurizer.startswith("vectors:"):
-                    featurizer = "auto"
+                featurizer = _embedding_featurizer(project.settings().featurizer)
                 return simulate_project(project, cfg, featurizer, n // 5, 0, step)
 
         self.runner.submit(work)
