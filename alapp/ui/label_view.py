@@ -19,8 +19,12 @@ from alapp.al.costmodel import CostEstimate
 from alapp.engine.session import Decision, QueueEntry
 from alapp.ui.resources import text_font
 
-BANNER_STYLE = "QFrame { background: #fff4d6; border: 1px solid #e0c060; border-radius: 4px; }"
-HISTORY_STYLE = "QFrame { background: #e3efff; border: 1px solid #7aa7e0; border-radius: 4px; }"
+# By object name: a plain "QFrame" selector would also frame the labels inside (QLabel is one).
+BANNER_STYLE = ("#banner { background: #fff4d6; border: 1px solid #e0c060; "
+                "border-radius: 4px; }")
+HISTORY_STYLE = "QLabel { background: #e3efff; border: 1px solid #7aa7e0; border-radius: 4px; }"
+CHECKED_STYLE = ("QPushButton:checked { background: #cfe3ff; border: 2px solid #1f5fbf; "
+                 "font-weight: bold; }")
 
 
 class LabelView(QWidget):
@@ -30,6 +34,7 @@ class LabelView(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.test_banner = QFrame()
+        self.test_banner.setObjectName("banner")
         self.test_banner.setStyleSheet(BANNER_STYLE)
         banner = QHBoxLayout(self.test_banner)
         banner.addWidget(QLabel("No held-out test set yet: the learning curve and the stopping "
@@ -41,7 +46,7 @@ class LabelView(QWidget):
             banner.addWidget(button)
         self.test_banner.setVisible(False)
         self.history_banner = QLabel()
-        self.history_banner.setStyleSheet(HISTORY_STYLE.replace("QFrame", "QLabel"))
+        self.history_banner.setStyleSheet(HISTORY_STYLE)
         self.history_banner.setVisible(False)
         self.text = QTextBrowser()
         self.text.setFont(text_font(16))
@@ -82,6 +87,7 @@ class LabelView(QWidget):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setMinimumHeight(40)
             button.setCheckable(multi_label)
+            button.setStyleSheet(CHECKED_STYLE)
             button.clicked.connect(lambda _=False, n=name: self.label_chosen.emit(n))
             self.grid.addWidget(button, i // 5, i % 5)
             self.buttons[name] = button
