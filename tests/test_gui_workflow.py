@@ -222,6 +222,10 @@ def test_multi_label_toggles_and_confirm(qtbot, tmp_path, settings_home) -> None
     qtbot.keyClick(window, Qt.Key.Key_Return)
     assert _file_state(path)["labels"][first] == "sport|money"
     assert not window.view.buttons["sport"].isChecked()  # the next item starts clear
+    qtbot.keyClick(window, Qt.Key.Key_2)  # a choice on the next item, then undo instead
+    qtbot.keyClick(window, Qt.Key.Key_Backspace)
+    assert window.entry.item_id == first and window.toggled == set()
+    assert not window.view.buttons["politics"].isChecked()
     window.close()
 
 

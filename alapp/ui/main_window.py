@@ -194,7 +194,6 @@ class MainWindow(QMainWindow):
         self.refresh()
 
     def _after_decision(self) -> None:
-        self.toggled = set()
         self.refresh()
         if self.session.retrain_due():
             self.request_round()
@@ -252,6 +251,9 @@ class MainWindow(QMainWindow):
                    else "The batch is done. Press Ctrl+R to choose a new one.")
         cost = self.session.last_result.cost if self.session.last_result else None
         self.view.show_entry(self.entry, waiting, cost)
+        if not same_item:
+            self.toggled = set()  # multi-label choices belong to the item they were made on
+        self.view.show_toggled(self.toggled)  # a round's refresh keeps them on the same item
         if self.entry is not None and (restart_timer or not same_item):
             self.timer.start()  # a new item; a round's refresh keeps the one being read timed
         self.panel.show_batch(entries, cost_accuracy(cost))
