@@ -308,7 +308,7 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _export_model(args: argparse.Namespace) -> int:
-    from alapp.engine.export_model import export_model
+    from alapp.app.export_model import export_model
     from alapp.store.project import Project
 
     with Project.open(args.project, read_only=True) as project:
@@ -332,9 +332,9 @@ def _stats(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     from alapp.al.registry import get_strategy
-    from alapp.engine.plot_svg import learning_curves_svg
-    from alapp.engine.simulate import SimulationConfig
-    from alapp.engine.simulate_file import simulate_file, simulate_project
+    from alapp.app.plot_svg import learning_curves_svg
+    from alapp.app.simulate_file import simulate_file, simulate_project
+    from alapp.loop.simulate import SimulationConfig
     from alapp.store.project import Project
 
     strategies = _csv_arg(args.strategies)
@@ -411,7 +411,7 @@ def _self_check(args: argparse.Namespace) -> int:
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from alapp.engine.self_check import run_self_check
+    from alapp.app.self_check import run_self_check
 
     extra = []
     if not args.no_gui:

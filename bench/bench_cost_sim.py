@@ -20,9 +20,9 @@ from bench_simulate import datasets
 from machine import machine
 
 from alapp.al.costmodel import token_count
+from alapp.app.simulate_file import labeled_arrays, stratified_split
 from alapp.core.types import Split
-from alapp.engine.simulate import SimulationConfig, simulate
-from alapp.engine.simulate_file import labeled_arrays, stratified_split
+from alapp.loop.simulate import SimulationConfig, simulate
 from alapp.store.importer import ImportSpec, import_file
 from alapp.store.project import Project
 

@@ -20,9 +20,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import machine
 
-from alapp.engine.round import RoundRunner, Snapshot, save_round
+from alapp.app.rounds import save_result, snapshot_of
+from alapp.loop.round import RoundRunner
 from alapp.store.importer import import_file
 from alapp.store.project import Project
+from alapp.store.queue import entries
 from alapp.store.vectors import import_npy
 
 
@@ -58,24 +60,22 @@ def main() -> None:
         path = build(Path(tmp), args.pool, args.classes, args.classifier, args.strategy)
         runner = RoundRunner()
         with Project.open(path) as project:
-            gold = dict(project.conn.execute("SELECT id, json_extract(meta, '$.gold') "
-                                             "FROM items"))
             ids = project.item_ids()
+            gold = {i: json.loads(project.item(i).meta or "{}")["gold"] for i in ids}
             for item in ids[: args.labels]:
                 project.label_item(item, gold[item], "bench")
             t = time.perf_counter()
-            save_round(project, runner.run(Snapshot.read(path)))
+            save_result(project, runner.run(snapshot_of(project)))
             first = time.perf_counter() - t
             rounds = []
             for _ in range(args.rounds):
-                for entry in project.conn.execute(
-                        "SELECT item_id FROM queue ORDER BY position").fetchall():
-                    project.label_item(entry[0], gold[entry[0]], "bench")
+                for entry in entries(project):
+                    project.label_item(entry.item_id, gold[entry.item_id], "bench")
                 t = time.perf_counter()
-                snap = Snapshot.read(path)
+                snap = snapshot_of(project)
                 read = time.perf_counter() - t
                 result = runner.run(snap)
-                save_round(project, result)
+                save_result(project, result)
                 rounds.append({"total_s": round(time.perf_counter() - t, 3),
                                "read_s": round(read, 3), **result.seconds,
                                "n_labeled": result.n_labeled})

@@ -17,9 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import machine
 
-from alapp.engine.plot_svg import learning_curves_svg
-from alapp.engine.simulate import SimulationConfig
-from alapp.engine.simulate_file import simulate_file
+from alapp.app.plot_svg import learning_curves_svg
+from alapp.app.simulate_file import simulate_file
+from alapp.loop.simulate import SimulationConfig
 from alapp.store.importer import ImportSpec
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

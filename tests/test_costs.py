@@ -15,8 +15,9 @@ from alapp.al.costmodel import (
     token_count,
     trust_level,
 )
-from alapp.engine.round import RoundRunner, Snapshot, save_round
-from alapp.engine.session import LabelingSession
+from alapp.app.rounds import save_result, snapshot_of
+from alapp.app.session import LabelingSession
+from alapp.loop.round import RoundRunner
 from alapp.store.demo import create_demo_project
 
 
@@ -74,7 +75,7 @@ def test_estimate_reports_error_and_trust() -> None:
 def test_costs_reach_the_batch_and_price_cap_holds(tmp_path) -> None:
     project = create_demo_project(tmp_path / "p.alapp")
     project.update_settings(featurizer="tfidf", cost_model="length", price_cap_s=12.0)
-    result = RoundRunner().run(Snapshot.read(project.path))
+    result = RoundRunner().run(snapshot_of(project))
     assert result.cost is not None and result.cost.trust == "prior"
     assert all(p.predicted_cost is not None and p.predicted_cost <= 12.0 for p in result.picks)
     project.close()
@@ -84,8 +85,8 @@ def test_budget_and_forecast_reconcile_with_events(tmp_path) -> None:
     project = create_demo_project(tmp_path / "p.alapp")
     project.update_settings(featurizer="tfidf", budget_unit="money", budget_amount=10.0,
                             hourly_rate=60.0)
-    save_round(project, RoundRunner().run(Snapshot.read(project.path)))
-    session = LabelingSession(project, "ann")
+    save_result(project, RoundRunner().run(snapshot_of(project)))
+    session = LabelingSession.inline(project, "ann")
     times = [30_000, 45_000, 15_000]
     for ms in times:
         entry = session.current()
@@ -106,13 +107,13 @@ def test_budget_and_forecast_reconcile_with_events(tmp_path) -> None:
 def test_forecast_to_stable_predictions_uses_stored_signal_values(tmp_path) -> None:
     project = create_demo_project(tmp_path / "p.alapp")
     project.update_settings(featurizer="tfidf")
-    session = LabelingSession(project, "ann")
+    session = LabelingSession.inline(project, "ann")
     runner = RoundRunner()
-    session.apply_round(runner.run(Snapshot.read(project.path)))
+    session.finish_round(runner.run(snapshot_of(project)))
     for _ in range(3):  # label a batch, retrain: each round adds a kappa on the stop set
         for entry in session.queue()[:10]:
             session.label(entry, "billing" if entry.item_id % 2 else "delivery", 20_000, None)
-        session.apply_round(runner.run(Snapshot.read(project.path)))
+        session.finish_round(runner.run(snapshot_of(project)))
     kappas = [m.get("signal_stabilizing") for _, m in session.model_history()]
     assert sum(k is not None for k in kappas) >= 2  # stored with every version after the first
     forecast = session.forecast()

@@ -7,13 +7,14 @@ import time
 import numpy as np
 import pytest
 
+from alapp.app.jobs import CoalescingRunner
+from alapp.app.rounds import save_result, snapshot_of
+from alapp.app.session import LabelingSession
 from alapp.core.errors import Cancelled
+from alapp.core.progress import Progress
 from alapp.core.types import ItemId
-from alapp.engine.embedding import ensure_embeddings
-from alapp.engine.jobs import CoalescingRunner
-from alapp.engine.progress import Progress
-from alapp.engine.round import RoundRunner, Snapshot, save_round
-from alapp.engine.session import LabelingSession
+from alapp.loop.embedding import ensure_embeddings
+from alapp.loop.round import RoundRunner
 from alapp.store.demo import create_demo_project, demo_data_path
 from alapp.store.project import Project
 from alapp.store.vectors import cached_ids, import_npy, load_vectors
@@ -33,7 +34,7 @@ def demo(tmp_path):
 
 
 def test_cold_start_round_then_trained_round(demo) -> None:
-    first = RoundRunner().run(Snapshot.read(demo.path))
+    first = RoundRunner().run(snapshot_of(demo))
     assert first.n_labeled == 0 and first.strategy == "cold-start" and not first.model_kind
     assert len(first.picks) == 10
     gold = _gold()
@@ -41,22 +42,22 @@ def test_cold_start_round_then_trained_round(demo) -> None:
     for item in pool[:40]:
         demo.label_item(item, gold[demo.item(item).ext_id], "sim")
     demo.skip_item(pool[40], "sim", forever=True)
-    result = RoundRunner().run(Snapshot.read(demo.path))
+    result = RoundRunner().run(snapshot_of(demo))
     picked = {p.item_id for p in result.picks}
     test_ids = set(demo.item_ids("test"))
     assert not picked & (set(pool[:41]) | test_ids)  # no labeled, skipped or test item
     assert result.n_labeled == 40 and result.metrics["test_items"] == 60
     assert 0 <= result.metrics["accuracy"] <= 1
     assert sum(p.is_random for p in result.picks) == 1
-    round_id = save_round(demo, result)
-    queue = [r[0] for r in demo.conn.execute("SELECT item_id FROM queue ORDER BY position")]
+    round_id = save_result(demo, result)
+    queue = [r[0] for r in demo._conn.execute("SELECT item_id FROM queue ORDER BY position")]
     assert queue == [p.item_id for p in result.picks]
-    version = demo.conn.execute("SELECT version, weights, metrics FROM models").fetchone()
+    version = demo._conn.execute("SELECT version, weights, metrics FROM models").fetchone()
     from safetensors.numpy import load
 
     assert set(load(version[1])) == {"coef", "intercept"}
     assert json.loads(version[2])["accuracy"] == result.metrics["accuracy"]
-    assert demo.conn.execute("SELECT model_version FROM rounds WHERE id = ?",
+    assert demo._conn.execute("SELECT model_version FROM rounds WHERE id = ?",
                              (round_id,)).fetchone()[0] == version[0]
 
 
@@ -64,8 +65,8 @@ def test_rounds_reproduce_for_the_same_seed(demo) -> None:
     gold = _gold()
     for item in demo.item_ids("pool")[:30]:
         demo.label_item(item, gold[demo.item(item).ext_id], "sim")
-    a = RoundRunner().run(Snapshot.read(demo.path))
-    b = RoundRunner().run(Snapshot.read(demo.path))
+    a = RoundRunner().run(snapshot_of(demo))
+    b = RoundRunner().run(snapshot_of(demo))
     assert [p.item_id for p in a.picks] == [p.item_id for p in b.picks]
 
 
@@ -76,7 +77,7 @@ def test_round_provides_what_each_strategy_needs(demo, strategy) -> None:
     for item in demo.item_ids("pool")[:40]:
         demo.label_item(item, gold[demo.item(item).ext_id], "sim")
     demo.update_settings(strategy=strategy, mc_samples=5)
-    result = RoundRunner().run(Snapshot.read(demo.path))
+    result = RoundRunner().run(snapshot_of(demo))
     assert result.strategy == strategy and len(result.picks) == 10
 
 
@@ -98,15 +99,25 @@ def test_embeddings_are_cached_and_resume_after_cancel(tmp_path) -> None:
                 self.cancel()
             super().report(stage, fraction)
 
-    from alapp.engine import embedding
+    from alapp.app.rounds import ProjectVectors
+    from alapp.app.writer import ProjectWriter
+    from alapp.loop import embedding
+
+    def run(progress=None):  # as the window does: read here, write on the writer thread
+        writer = ProjectWriter(path)
+        try:
+            with Project.open(path, read_only=True) as reader:
+                return ensure_embeddings(ProjectVectors(reader, writer.call), Fake(), progress)
+        finally:
+            writer.close()
 
     embedding.BATCH = 100
     with pytest.raises(Cancelled):
-        ensure_embeddings(path, Fake(), StopAfterOne())
+        run(StopAfterOne())
     with Project.open(path) as p:
         assert len(cached_ids(p, "fake")) == 100  # the finished batch was kept
-    assert ensure_embeddings(path, Fake()) == 200  # only what was missing
-    assert ensure_embeddings(path, Fake()) == 0
+    assert run() == 200  # only what was missing
+    assert run() == 0
     assert Fake.calls == 300
     with Project.open(path) as p:
         ids = p.item_ids()
@@ -125,7 +136,7 @@ def test_precomputed_vectors_import(tmp_path, demo) -> None:
     with pytest.raises(Exception, match="5 rows for 300 items"):
         import_npy(demo, "bad", tmp_path / "bad.npy", None)
     demo.update_settings(featurizer="vectors:mine", strategy="coreset")
-    result = RoundRunner().run(Snapshot.read(demo.path))
+    result = RoundRunner().run(snapshot_of(demo))
     assert len(result.picks) == 10
 
 
@@ -175,15 +186,15 @@ def test_runner_cancel_and_close_leave_no_thread() -> None:
 
 def test_session_undo_history_and_budget(demo) -> None:
     demo.update_settings(budget_unit="hours", budget_amount=1.0, hourly_rate=30.0)
-    save_round(demo, RoundRunner().run(Snapshot.read(demo.path)))
-    session = LabelingSession(demo, "ann")
+    save_result(demo, RoundRunner().run(snapshot_of(demo)))
+    session = LabelingSession.inline(demo, "ann")
     first = session.current()
     assert first is not None
     session.label(first, "billing", active_ms=90_000, started_at=None)
     second = session.current()
     assert second is not None and second.item_id != first.item_id
     session.label(second, "praise", active_ms=30_000, started_at=None)
-    assert session.undo() == second.item_id
+    assert session.undo().item_id == second.item_id
     assert session.current().item_id == second.item_id  # back at the front
     # the undone item is back in the queue, so it is no longer among the decisions
     assert [(d.item_id, d.action, d.label) for d in session.history()] == [
@@ -204,7 +215,7 @@ def test_rounds_report_stopping_signals(demo) -> None:
     runner = RoundRunner()
     names = []
     for _ in range(4):
-        result = runner.run(Snapshot.read(demo.path))
+        result = runner.run(snapshot_of(demo))
         names = [s.name for s in result.signals]
     assert names[:2] == ["target", "stabilizing"]
     assert {"overall-uncertainty", "max-confidence", "classification-change"} <= set(names)

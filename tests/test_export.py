@@ -6,7 +6,7 @@ import json
 import pytest
 
 from alapp.core.errors import AlappError
-from alapp.core.types import Selection
+from alapp.core.types import Selection, Source
 from alapp.store.export import export_labels
 from alapp.store.importer import ImportSpec, import_file
 from alapp.store.project import Project
@@ -20,7 +20,7 @@ def labeled(project, tmp_path):
                                '{"id": "b", "text": "你好妈妈"}\n{"id": "c", "text": "later"}\n'))
     a, b, _ = project.item_ids()
     project.label_item(a, "spam", "ann", started_at=1_700_000_000.0, active_ms=2500,
-                       selection=Selection("margin", 0.8))
+                       selection=Selection(Source.AL, "margin", 0.8))
     project.label_item(b, "spam", "ann")
     project.label_item(b, "ham", "bob")
     return project

@@ -49,7 +49,7 @@ def _labels_in_file(path: Path) -> dict[int, str]:
 
 
 def test_label_with_keys_undo_and_retrain(window, qtbot) -> None:
-    path = window.project.path
+    path = window.session.reader.path
     ARTIFACTS.mkdir(exist_ok=True)
     window.grab().save(str(ARTIFACTS / "labeling-cold-start.png"))
     first = window.entry
@@ -63,7 +63,7 @@ def test_label_with_keys_undo_and_retrain(window, qtbot) -> None:
     assert _labels_in_file(path) == {}
     assert window.entry is not None and window.entry.item_id == first.item_id
 
-    labels = window.project.labels()
+    labels = window.session.reader.labels()
     for i in range(10):  # the tenth label triggers a retrain in the background
         qtbot.keyClick(window, getattr(Qt.Key, f"Key_{i % 5 + 1}"))
     assert len(_labels_in_file(path)) == 10
@@ -92,7 +92,7 @@ def test_skip_and_flag(window, qtbot) -> None:
     qtbot.keyClick(window, Qt.Key.Key_F)
     qtbot.keyClick(window, Qt.Key.Key_S)
     assert window.entry is not None and window.entry.item_id != first.item_id
-    actions = [e["action"] for e in window.project.events(first.item_id)]
+    actions = [e["action"] for e in window.session.reader.events(first.item_id)]
     assert actions == ["flag", "skip"]
 
 
@@ -109,8 +109,11 @@ def test_compare_strategies_dialog_shows_curves_and_applies_the_choice(window, q
 
     gold = {json.loads(line)["id"]: json.loads(line)["gold"]
             for line in demo_data_path().read_text("utf-8").splitlines()}
-    for item in window.project.item_ids("pool")[:50]:
-        window.project.label_item(item, gold[window.project.item(item).ext_id], "tester")
+    reader = window.session.reader
+    for item in reader.item_ids("pool")[:50]:
+        label = gold[reader.item(item).ext_id]
+        window.session.writer.call(lambda p, item=item, label=label: p.label_item(item, label,
+                                                                                  "tester"))
     window.compare_strategies()
     dialog = window.simulation
     qtbot.waitUntil(lambda: dialog.use.isEnabled(), timeout=120_000)
@@ -118,7 +121,7 @@ def test_compare_strategies_dialog_shows_curves_and_applies_the_choice(window, q
     assert window.simulation.recommended in dialog.status.text()
     dialog.grab().save(str(ARTIFACTS / "compare-strategies.png"))
     dialog.use.click()
-    assert window.project.settings().strategy == dialog.recommended
+    assert window.session.reader.settings().strategy == dialog.recommended
     dialog.close()
     qtbot.waitUntil(lambda: not window.work.busy, timeout=60_000)
 
@@ -143,6 +146,6 @@ def test_active_time_excludes_idle_and_window_inactive_periods(window, qtbot) ->
     second = window.entry
     now[0] += 200  # no input at all: counts only up to the 60 s cutoff
     qtbot.keyClick(window, Qt.Key.Key_1)
-    timed = {e["item_id"]: e["active_ms"] for e in window.project.events()
+    timed = {e["item_id"]: e["active_ms"] for e in window.session.reader.events()
              if e["action"] == "label" and e["annotator"] == "tester"}
     assert timed == {first.item_id: 8_000, second.item_id: 60_000}

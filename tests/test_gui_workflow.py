@@ -46,7 +46,7 @@ def _file_state(path: Path) -> dict:
     with Project.open(path, read_only=True, take_lock=False) as p:
         events = p.events()
         return {"items": p.count_items(), "labels": p.current_labels(),
-                "events": events, "models": p.conn.execute(
+                "events": events, "models": p._conn.execute(
                     "SELECT COUNT(*) FROM models").fetchone()[0]}
 
 
@@ -110,8 +110,8 @@ def test_create_import_label_retrain_undo_export(qtbot, tmp_path, settings_home)
     assert not window.view.test_banner.isVisible()
     for _ in range(5):
         entry = window.entry
-        assert entry is not None and entry.strategy == "test-set"
-        key = LABELS.index(gold[window.project.item(entry.item_id).ext_id]) + 1
+        assert entry is not None and entry.source == "test-set"
+        key = LABELS.index(gold[window.session.reader.item(entry.item_id).ext_id]) + 1
         qtbot.keyClick(window, getattr(Qt.Key, f"Key_{key}"))
     state = _file_state(path)
     assert state["items"]["test"] == 5 and len(state["labels"]) == 5
@@ -122,7 +122,7 @@ def test_create_import_label_retrain_undo_export(qtbot, tmp_path, settings_home)
     for _ in range(12):
         entry = window.entry
         assert entry is not None and entry.strategy != "test-set"
-        label = gold[window.project.item(entry.item_id).ext_id]
+        label = gold[window.session.reader.item(entry.item_id).ext_id]
         qtbot.keyClick(window, getattr(Qt.Key, f"Key_{LABELS.index(label) + 1}"))
         labeled.append((entry.item_id, label))
         qtbot.waitUntil(lambda: window.entry is not None, timeout=60_000)

@@ -20,7 +20,7 @@ ZH = "你好，这是一条关于订单配送的中文消息"
 def _dump(project: Project) -> list:
     """Everything stored, to prove a failed import changed nothing."""
     tables = ["items", "labels", "label_events", "imports", "settings"]
-    return [list(project.conn.execute(f"SELECT * FROM {t} ORDER BY 1")) for t in tables]
+    return [list(project._conn.execute(f"SELECT * FROM {t} ORDER BY 1")) for t in tables]
 
 
 def _texts(project: Project) -> list[str]:

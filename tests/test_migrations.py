@@ -17,7 +17,7 @@ def _file_at_version(path, version: int) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
     migrate(conn, target=version)
     conn.execute("INSERT INTO settings VALUES ('name', '\"old\"')")
-    conn.execute("INSERT INTO labels VALUES ('spam', 0), ('ham', 1)")
+    conn.execute("INSERT INTO labels (name, position) VALUES ('spam', 0), ('ham', 1)")
     conn.execute("INSERT INTO items (id, ext_id, text, hash, split) "
                  "VALUES (1, 'a', 'cheap pills', 'h1', 'pool'), (2, 'b', 'hi mum', 'h2', 'test')")
     conn.execute("INSERT INTO label_events (item_id, action, label, annotator, submitted_at, "
@@ -30,7 +30,7 @@ def test_every_earlier_version_migrates(tmp_path, version: int) -> None:
     path = tmp_path / f"v{version}.alapp"
     _file_at_version(path, version)
     with Project.open(path) as project:
-        assert schema_version(project.conn) == SCHEMA_VERSION
+        assert schema_version(project._conn) == SCHEMA_VERSION
         assert project.current_labels() == {1: "spam"}
         assert project.settings().name == "old"
         assert project.count_items() == {"pool": 1, "test": 1, "seed": 0}
@@ -61,3 +61,35 @@ def test_failed_migration_leaves_the_old_version(tmp_path, monkeypatch) -> None:
         schema.migrate(conn)
     assert schema_version(conn) == SCHEMA_VERSION - 1
     conn.close()
+
+
+def test_sources_leave_the_strategy_column(tmp_path) -> None:
+    """Version 5 overloaded ``strategy`` with where an item came from; version 6 moves that to
+    ``source``, keeps every label and leaves only strategy names in ``strategy``."""
+    path = tmp_path / "v5.alapp"
+    _file_at_version(path, 5)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("INSERT INTO items (id, ext_id, text, hash, split) VALUES "
+                 "(3, 'c', 'x', 'h3', 'pool'), (4, 'd', 'y', 'h4', 'pool'), "
+                 "(5, 'e', 'z', 'h5', 'pool')")
+    rows = [(2, "label", "ham", "ann", "test-set", 0), (3, "label", "spam", "ann", "margin", 0),
+            (4, "label", "ham", "ann", "random share", 1), (3, "label", "ham", "ann", "relabel", 0),
+            (5, "label", "spam", "import", "import", 0)]
+    conn.executemany("INSERT INTO label_events (item_id, action, label, annotator, submitted_at, "
+                     "strategy, is_random_share) VALUES (?, ?, ?, ?, 1.0, ?, ?)", rows)
+    conn.execute("INSERT INTO queue (position, item_id, strategy) VALUES (-1, 5, 'undo'), "
+                 "(0, 2, 'test-set')")
+    conn.execute("INSERT INTO queue (position, item_id, strategy, score) "
+                 "VALUES (1, 4, 'margin', .5)")
+    conn.close()
+    with Project.open(path) as project:
+        events = project.events()
+        assert [(e["source"], e["strategy"]) for e in events] == [
+            ("unknown", None), ("test-set", None), ("al", "margin"),
+            ("random", "random share"), ("relabel", None), ("import", None)]
+        assert project.current_labels() == {1: "spam", 2: "ham", 3: "ham", 4: "ham", 5: "spam"}
+        from alapp.store.queue import entries
+
+        assert [(e.item_id, e.source, e.strategy) for e in entries(project)] == [
+            (5, "undo", None), (2, "test-set", None), (4, "al", "margin")]
+        assert project.integrity_ok()

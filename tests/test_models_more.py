@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from alapp.app.export_model import export_model
+from alapp.app.rounds import save_result, snapshot_of
 from alapp.core.errors import AlappError
-from alapp.engine.export_model import export_model
-from alapp.engine.round import RoundRunner, Snapshot, save_round
+from alapp.loop.round import RoundRunner
 from alapp.store.demo import create_demo_project, demo_data_path
 from alapp.store.vectors import import_npy
 
@@ -49,9 +50,9 @@ def test_engine_fuses_several_vector_inputs(tmp_path) -> None:
     for item in project.item_ids("pool")[:30]:
         project.label_item(item, gold[project.item(item).ext_id], "sim")
     project.update_settings(featurizer="vectors:text+vectors:image")
-    result = RoundRunner().run(Snapshot.read(project.path))
+    result = RoundRunner().run(snapshot_of(project))
     assert result.model_kind == "LateFusionClassifier" and len(result.picks) == 10
-    save_round(project, result)
+    save_result(project, result)
     info = export_model(project, tmp_path / "fusion-model")
     assert info["kind"] == "LateFusionClassifier"
     project.close()
@@ -67,17 +68,17 @@ def test_finetune_through_the_engine_and_export_as_hf_folder(tmp_path, tiny_bert
     project.update_settings(featurizer="tfidf", classifier="finetune",
                             model_folder=str(tiny_bert), device="cpu")
     runner = RoundRunner()
-    first = runner.run(Snapshot.read(project.path))
+    first = runner.run(snapshot_of(project))
     assert first.model_kind == "TransformerClassifier"
     assert first.metrics["test_items"] == 60
     model = runner.keeper.model
     before = {k: v.clone() for k, v in model._model.state_dict().items()}
     project.label_item(project.item_ids("pool")[25], "billing", "sim")
-    runner.run(Snapshot.read(project.path))
+    runner.run(snapshot_of(project))
     assert runner.keeper.model is model  # incremental: the same model trained further
     changed = any(not torch.equal(before[k], v) for k, v in model._model.state_dict().items())
     assert changed and model.examples_per_second > 0
-    save_round(project, first)
+    save_result(project, first)
     out = tmp_path / "exported"
     export_model(project, out)
     loaded = AutoModelForSequenceClassification.from_pretrained(out, local_files_only=True)
@@ -99,7 +100,7 @@ def test_export_refuses_without_a_model_or_for_tfidf(tmp_path) -> None:
     for item in project.item_ids("pool")[:20]:
         project.label_item(item, gold[project.item(item).ext_id], "sim")
     project.update_settings(featurizer="tfidf")
-    save_round(project, RoundRunner().run(Snapshot.read(project.path)))
+    save_result(project, RoundRunner().run(snapshot_of(project)))
     with pytest.raises(AlappError, match="TF-IDF"):
         export_model(project, tmp_path / "m")
     project.close()

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from alapp.engine.round import RoundRunner, Snapshot
-from alapp.engine.session import LabelingSession
+from alapp.app.rounds import snapshot_of
+from alapp.app.session import LabelingSession
+from alapp.loop.round import RoundRunner
 from alapp.store.demo import demo_data_path
 from alapp.store.export import export_labels
 from alapp.store.importer import ImportSpec, import_file
@@ -57,14 +58,14 @@ def test_full_session_opens_no_connection(tmp_path, no_network, featurizer) -> N
     path = tmp_path / "offline.alapp"
     with Project.create(path, LABELS, featurizer=featurizer, batch_size=10) as project:
         import_file(project, data, ImportSpec(split_column="split", meta=[]))  # import
-        session = LabelingSession(project, "offline")
+        session = LabelingSession.inline(project, "offline")
         runner = RoundRunner()
-        session.apply_round(runner.run(Snapshot.read(path)))  # embed, cold-start select
+        session.finish_round(runner.run(snapshot_of(project)))  # embed, cold-start select
         for _ in range(2):
             for entry in session.queue():  # label
                 session.label(entry, gold[project.item(entry.item_id).ext_id], 4000, None)
-            result = runner.run(Snapshot.read(path))  # train, score, select
-            session.apply_round(result)
+            result = runner.run(snapshot_of(project))  # train, score, select
+            session.finish_round(result)
         assert result.metrics["accuracy"] > 0.3
         assert export_labels(project, tmp_path / "out.jsonl") == 60 + 20  # export
     assert no_network == []

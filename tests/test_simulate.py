@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
+from alapp.app.plot_svg import learning_curves_svg
+from alapp.app.simulate_file import stratified_split
 from alapp.cli import main
-from alapp.engine.plot_svg import learning_curves_svg
-from alapp.engine.simulate import SimulationConfig, simulate
-from alapp.engine.simulate_file import stratified_split
+from alapp.loop.simulate import SimulationConfig, simulate
 
 
 def _data(n=1200, k=3, seed=0):
@@ -96,7 +96,7 @@ def _stats(per_seed: list[float]) -> dict:
 
 
 def test_recommendation_says_tie_when_the_gap_is_noise() -> None:
-    from alapp.engine.simulate import recommend
+    from alapp.loop.simulate import recommend
 
     clear = recommend({"margin": _stats([0.80, 0.81, 0.79, 0.80, 0.82]),
                        "random": _stats([0.70, 0.71, 0.69, 0.70, 0.72])})

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from alapp.core.errors import AlappError, ProjectFormatError, ProjectLockedError
-from alapp.core.types import Action, ItemId, Selection
+from alapp.core.types import Action, ItemId, Selection, Source
 from alapp.store.importer import ImportSpec, import_file
 from alapp.store.project import Project
 from alapp.store.schema import SCHEMA_VERSION
@@ -22,8 +22,8 @@ def _with_items(project: Project, tmp_path: Path, n: int = 3) -> list[ItemId]:
 
 
 def test_create_sets_wal_labels_and_settings(project: Project) -> None:
-    assert project.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert project.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert project._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert project._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert project.labels() == ["spam", "ham"]
     assert project.settings().name == "p"
     assert project.update_settings(batch_size=7).batch_size == 7
@@ -33,7 +33,7 @@ def test_create_sets_wal_labels_and_settings(project: Project) -> None:
 def test_current_label_is_latest_event_and_undo_is_an_event(project, tmp_path) -> None:
     a, b, _ = _with_items(project, tmp_path)
     project.label_item(a, "spam", "ann", active_ms=1200,
-                       selection=Selection("margin", score=0.9, predicted_cost=3.5))
+                       selection=Selection(Source.AL, "margin", score=0.9, predicted_cost=3.5))
     project.label_item(a, "ham", "ann", active_ms=800)
     project.label_item(b, "spam", "ann")
     assert project.current_labels() == {a: "ham", b: "spam"}
@@ -49,8 +49,8 @@ def test_current_label_is_latest_event_and_undo_is_an_event(project, tmp_path) -
     actions = [e["action"] for e in project.events()]
     assert actions == ["label", "label", "label", "undo", "undo", "undo"]
     first = project.events(a)[0]
-    assert (first["strategy"], first["score"], first["predicted_cost"], first["active_ms"]) == \
-        ("margin", 0.9, 3.5, 1200)
+    assert (first["source"], first["strategy"], first["score"], first["predicted_cost"],
+            first["active_ms"]) == ("al", "margin", 0.9, 3.5, 1200)
 
 
 def test_undo_is_per_annotator(project, tmp_path) -> None:

@@ -7,11 +7,12 @@ import json
 
 import pytest
 
+from alapp.app.rounds import snapshot_of
+from alapp.app.session import LabelingSession
 from alapp.core.errors import AlappError, InputError
 from alapp.core.types import Split, join_labels
-from alapp.engine.browse import UNLABELED, BrowseQuery, find_items
-from alapp.engine.round import RoundRunner, Snapshot
-from alapp.engine.session import LabelingSession
+from alapp.loop.round import RoundRunner
+from alapp.store.browse import UNLABELED, BrowseQuery, find_items
 from alapp.store.demo import create_demo_project, demo_data_path
 from alapp.store.importer import ImportSpec, import_file
 from alapp.store.preview import preview_file
@@ -27,21 +28,21 @@ def test_test_set_first_survives_retrains_and_never_trains(tmp_path) -> None:
     project = Project.create(tmp_path / "p.alapp", ["billing", "delivery", "technical",
                                                     "account", "praise"], featurizer="tfidf")
     import_file(project, demo_data_path(), ImportSpec(format="jsonl", meta=[]))
-    session = LabelingSession(project, "ann")
+    session = LabelingSession.inline(project, "ann")
     runner = RoundRunner()
     trained_on = len(project.current_labels())  # the file's labeled rows
     assert session.start_test_set(12) == 12
     assert len(project.item_ids(Split.TEST)) == 12
-    session.apply_round(runner.run(Snapshot.read(project.path)))  # a round keeps them first
+    session.finish_round(runner.run(snapshot_of(project)))  # a round keeps them first
     queue = session.queue()
-    assert [e.strategy for e in queue[:12]] == ["test-set"] * 12
+    assert [e.source for e in queue[:12]] == ["test-set"] * 12
     assert "never used for training" in queue[0].reason
     gold = _gold()
     for entry in queue[:12]:
         session.label(entry, gold[project.item(entry.item_id).ext_id], 5_000, None)
     assert session.labels_since_round == 0  # test labels do not count towards a retrain
     assert session.test_set_status() == {"labeled": 12, "queued": 0}
-    result = runner.run(Snapshot.read(project.path))
+    result = runner.run(snapshot_of(project))
     assert result.n_labeled == trained_on  # the 12 test labels are not trained on
     assert result.metrics["test_items"] == 12
     project.close()
@@ -49,7 +50,7 @@ def test_test_set_first_survives_retrains_and_never_trains(tmp_path) -> None:
 
 def test_ending_the_test_set_returns_unlabeled_items_to_the_pool(tmp_path) -> None:
     project = create_demo_project(tmp_path / "p.alapp")
-    session = LabelingSession(project, "ann")
+    session = LabelingSession.inline(project, "ann")
     test_before = len(project.item_ids(Split.TEST))
     session.start_test_set(5)
     entry = session.queue()[0]
@@ -66,22 +67,22 @@ def test_browse_filters_by_text_label_annotator_and_prediction(tmp_path) -> None
     project.label_item(pool[0], "praise", "alice")
     project.label_item(pool[1], "billing", "bob")
     text = project.item(pool[0]).text
-    rows = find_items(project.conn, BrowseQuery(text=text[3:15]), {})
+    rows = find_items(project, BrowseQuery(text=text[3:15]), {})
     assert pool[0] in [r.item_id for r in rows]
-    assert [r.item_id for r in find_items(project.conn, BrowseQuery(annotator="bob"), {})] \
+    assert [r.item_id for r in find_items(project, BrowseQuery(annotator="bob"), {})] \
         == [pool[1]]
-    assert [r.label for r in find_items(project.conn, BrowseQuery(label="praise"), {})
+    assert [r.label for r in find_items(project, BrowseQuery(label="praise"), {})
             if r.split == "pool"] == ["praise"]
-    unlabeled = find_items(project.conn, BrowseQuery(label=UNLABELED, split="pool"), {},
+    unlabeled = find_items(project, BrowseQuery(label=UNLABELED, split="pool"), {},
                            limit=10_000)
     assert pool[0] not in {r.item_id for r in unlabeled} and len(unlabeled) == len(pool) - 2
     predicted = {pool[2]: ("billing", 0.4), pool[3]: ("billing", 0.95), pool[4]: ("praise", 0.3)}
-    unsure = find_items(project.conn, BrowseQuery(predicted="billing", min_uncertainty=0.5),
+    unsure = find_items(project, BrowseQuery(predicted="billing", min_uncertainty=0.5),
                         predicted)
     assert [r.item_id for r in unsure] == [pool[2]]
     assert unsure[0].uncertainty == pytest.approx(0.6)
     # LIKE wildcards in the search are literal characters
-    assert find_items(project.conn, BrowseQuery(text="%_%"), {}) == []
+    assert find_items(project, BrowseQuery(text="%_%"), {}) == []
     project.close()
 
 
@@ -91,7 +92,7 @@ def test_undo_shows_the_label_before_in_browse(tmp_path) -> None:
     project.label_item(item, "praise", "ann")
     project.label_item(item, "billing", "ann")
     project.undo_last("ann")
-    [row] = [r for r in find_items(project.conn, BrowseQuery(annotator="ann"), {})]
+    [row] = [r for r in find_items(project, BrowseQuery(annotator="ann"), {})]
     assert row.label == "praise"
     project.close()
 
@@ -119,7 +120,7 @@ def test_multi_label_decisions_train_a_powerset_model(tmp_path) -> None:
         project.label_item(project.item_ids()[0], "sport|nope", "ann")
     with pytest.raises(AlappError, match="reserved"):
         project.add_labels(["a|b"])
-    result = RoundRunner().run(Snapshot.read(project.path))
+    result = RoundRunner().run(snapshot_of(project))
     assert result.metrics["accuracy"] == pytest.approx(1.0)
     assert "politics|money" in result.metrics["confusion"]["labels"]
     project.close()
@@ -135,20 +136,20 @@ def test_single_label_projects_refuse_joined_labels(tmp_path) -> None:
 def test_confusion_matrix_and_random_share_baseline(tmp_path) -> None:
     project = create_demo_project(tmp_path / "p.alapp")
     project.update_settings(featurizer="tfidf", random_share=0.5)
-    session = LabelingSession(project, "ann")
+    session = LabelingSession.inline(project, "ann")
     runner = RoundRunner()
     gold = _gold()
-    session.apply_round(runner.run(Snapshot.read(project.path)))
+    session.finish_round(runner.run(snapshot_of(project)))
     for _ in range(4):
         for entry in session.queue():
             session.label(entry, gold[project.item(entry.item_id).ext_id], 3000, None)
-        session.apply_round(runner.run(Snapshot.read(project.path)))
+        session.finish_round(runner.run(snapshot_of(project)))
     metrics = session.last_result.metrics
     confusion = metrics["confusion"]
     assert sum(map(sum, confusion["matrix"])) == metrics["test_items"] == 60
     diagonal = sum(confusion["matrix"][i][i] for i in range(len(confusion["labels"])))
     assert diagonal / 60 == pytest.approx(metrics["accuracy"])
-    random_labels = project.conn.execute(
+    random_labels = project._conn.execute(
         "SELECT COUNT(*) FROM label_events WHERE is_random_share AND action = 'label'"
     ).fetchone()[0]
     assert metrics["random_baseline_labels"] == random_labels > 0
@@ -182,7 +183,7 @@ def test_dry_run_reports_errors_and_writes_nothing(tmp_path) -> None:
     with pytest.raises(InputError, match=r"bad\.csv, line 3: unknown label 'nonsense'"):
         import_file(project, bad, ImportSpec(), dry_run=True)
     assert project.stats() == before
-    assert project.conn.execute("SELECT COUNT(*) FROM imports").fetchone()[0] == 1
+    assert project._conn.execute("SELECT COUNT(*) FROM imports").fetchone()[0] == 1
     project.close()
 
 
@@ -207,8 +208,8 @@ def test_multi_label_export_lists_the_labels(tmp_path) -> None:
 def test_manual_retrain_waits_for_the_annotator_until_the_batch_runs_out(tmp_path) -> None:
     project = create_demo_project(tmp_path / "p.alapp")
     project.update_settings(featurizer="tfidf", retrain_every=0, batch_size=3)
-    session = LabelingSession(project, "ann")
-    session.apply_round(RoundRunner().run(Snapshot.read(project.path)))
+    session = LabelingSession.inline(project, "ann")
+    session.finish_round(RoundRunner().run(snapshot_of(project)))
     assert session.labels_until_retrain() is None
     for entry in session.queue()[:-1]:
         session.label(entry, "billing", 1000, None)

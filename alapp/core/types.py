@@ -28,15 +28,32 @@ class Action(StrEnum):
     FLAG = "flag"  # needs a second look; does not change the label
 
 
+class Source(StrEnum):
+    """How an item came in front of the annotator (or into the project): stored with every
+    label event and queue entry, apart from the strategy that chose it."""
+
+    AL = "al"  # chosen by the query strategy
+    RANDOM = "random"  # the batch's random share
+    TEST_SET = "test-set"  # the held-out test set, drawn at random
+    UNDO = "undo"  # back at the front of the queue after an undo
+    RELABEL = "relabel"  # changed later (history, browse)
+    IMPORT = "import"  # the label came with the imported file
+    UNKNOWN = "unknown"  # events written before sources were recorded, with nothing to tell
+
+
 @dataclass(frozen=True)
 class Selection:
     """Why an item was put in front of the annotator: stored with its label event."""
 
-    strategy: str
+    source: Source
+    strategy: str | None = None  # the query strategy, for AL and random-share picks
     score: float | None = None
     predicted_cost: float | None = None
-    is_random_share: bool = False
     round_id: int | None = None
+
+    @property
+    def is_random_share(self) -> bool:
+        return self.source == Source.RANDOM
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,7 @@ class LabelEvent:
     submitted_at: float
     active_ms: int | None
     round_id: int | None
+    source: Source
     strategy: str | None
     score: float | None
     predicted_cost: float | None

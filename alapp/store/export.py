@@ -21,12 +21,12 @@ from alapp.store.project import Project
 
 EXPORT_FORMATS = ("jsonl", "csv", "prodigy")
 CSV_COLUMNS = ("id", "text", "label", "split", "annotator", "labeled_at", "started_at",
-               "active_seconds", "strategy", "meta")
+               "active_seconds", "source", "strategy", "meta")
 
 # The event that set each item's current label, with its item.
 _LABELED_SQL = """
     SELECT i.ext_id, i.text, i.split, i.meta, e.label, e.annotator, e.started_at,
-           e.submitted_at, e.active_ms, e.strategy
+           e.submitted_at, e.active_ms, e.source, e.strategy
     FROM label_events e
     JOIN (SELECT item_id, MAX(id) AS id FROM label_events
           WHERE action IN ('label', 'undo') GROUP BY item_id) last ON e.id = last.id
@@ -42,12 +42,12 @@ def _iso(ts: float | None) -> str | None:
 
 def labeled_rows(project: Project) -> Iterator[dict[str, Any]]:
     for (ext_id, text, split, meta, label, annotator, started, submitted, active_ms,
-         strategy) in project.conn.execute(_LABELED_SQL):
+         source, strategy) in project._conn.execute(_LABELED_SQL):
         yield {
             "id": ext_id, "text": text, "label": label, "split": split,
             "annotator": annotator, "labeled_at": _iso(submitted), "started_at": _iso(started),
             "active_seconds": None if active_ms is None else round(active_ms / 1000, 3),
-            "strategy": strategy, "meta": json.loads(meta) if meta else None,
+            "source": source, "strategy": strategy, "meta": json.loads(meta) if meta else None,
             "labels": split_labels(label),  # the set, for multi-label projects
             "_submitted": submitted,
         }

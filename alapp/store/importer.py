@@ -99,10 +99,10 @@ def import_file(project: Project, path: str | Path, spec: ImportSpec | None = No
 
 
 def _start(project: Project, path: Path, encoding: str, fmt: str, spec: ImportSpec) -> _Job:
-    cursor = project.conn.execute(
+    cursor = project._conn.execute(
         "INSERT INTO imports (path, format, encoding, rows, labeled, finished_at) "
         "VALUES (?, ?, ?, 0, 0, 0)", (str(path.resolve()), fmt, encoding))
-    first = project.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM items").fetchone()[0]
+    first = project._conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM items").fetchone()[0]
     return _Job(path, encoding, fmt, spec, int(cursor.lastrowid or 0), first,
                 set(project.labels()))
 
@@ -167,7 +167,7 @@ def _parse_in_child(job: _Job) -> Iterator[Chunk]:
 
 def _write(project: Project, job: _Job, chunks: Iterator[Chunk], report: ImportReport,
            progress: Progress | None, bulk: bool) -> None:
-    conn, path = project.conn, job.path
+    conn, path = project._conn, job.path
     total = path.stat().st_size
     had_items = job.first_item_id > 1
     # A big file: rebuilding the hash index once beats updating it per row (measured 2x on
@@ -181,7 +181,7 @@ def _write(project: Project, job: _Job, chunks: Iterator[Chunk], report: ImportR
         _insert_items(project, path, chunk.items)
         conn.executemany(
             "INSERT INTO label_events (item_id, action, label, annotator, submitted_at, "
-            "strategy) VALUES (?, 'label', ?, 'import', ?, 'import')", chunk.events)
+            "source) VALUES (?, 'label', ?, 'import', ?, 'import')", chunk.events)
         report.rows += len(chunk.items)
         report.labeled += len(chunk.events)
         for split, n in chunk.by_split.items():
@@ -199,7 +199,7 @@ def _write(project: Project, job: _Job, chunks: Iterator[Chunk], report: ImportR
 
 def _insert_items(project: Project, path: Path, items: list[tuple[Any, ...]]) -> None:
     try:
-        project.conn.executemany(
+        project._conn.executemany(
             "INSERT INTO items (id, ext_id, text, meta, hash, split, import_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)", [row[:7] for row in items])
     except sqlite3.IntegrityError:
@@ -213,7 +213,7 @@ def _explain_duplicate_id(project: Project, path: Path,
     for item_id, ext_id, *_rest, import_id, line in items:
         if ext_id in seen:
             return InputError(path, line, f"duplicate id {ext_id!r} (first on line {seen[ext_id]})")
-        row = project.conn.execute("SELECT id, import_id FROM items WHERE ext_id = ?",
+        row = project._conn.execute("SELECT id, import_id FROM items WHERE ext_id = ?",
                                    (ext_id,)).fetchone()
         if row is not None and row[0] != item_id:  # not this very row, inserted before the error
             if row[1] != import_id:
@@ -226,7 +226,7 @@ def _explain_duplicate_id(project: Project, path: Path,
 
 def _report_duplicates(project: Project, import_id: int, report: ImportReport,
                        had_items: bool) -> None:
-    conn = project.conn
+    conn = project._conn
     # Into an empty project every row is this import's: counting over the hash index alone
     # is several times faster than filtering by import.
     in_file_sql = ("SELECT COUNT(*) - COUNT(DISTINCT hash) FROM items WHERE import_id = ?"

@@ -26,6 +26,7 @@ from alapp.core.types import (
     Item,
     ItemId,
     Selection,
+    Source,
     Split,
     split_labels,
 )
@@ -73,7 +74,7 @@ class Project:
     def __init__(self, path: Path, conn: sqlite3.Connection, lock: ProjectLock | None,
                  read_only: bool = False) -> None:
         self.path = path
-        self.conn = conn
+        self._conn = conn  # private: only store modules speak SQL
         self.db = sqlite_utils.Database(conn)
         self.read_only = read_only
         self._lock = lock
@@ -133,7 +134,7 @@ class Project:
         return cls(path, conn, lock, read_only)
 
     def close(self) -> None:
-        self.conn.close()
+        self._conn.close()
         if self._lock:
             self._lock.release()
             self._lock = None
@@ -149,18 +150,18 @@ class Project:
         """All or nothing: the statements inside commit together or not at all."""
         if self.read_only:
             raise AlappError(f"{self.path}: opened read-only")
-        self.conn.execute("BEGIN IMMEDIATE")
+        self._conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
+            yield self._conn
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
+        self._conn.execute("COMMIT")
 
     # -- labels and settings --------------------------------------------------------------------
 
     def labels(self) -> list[str]:
-        return [r[0] for r in self.conn.execute(
+        return [r[0] for r in self._conn.execute(
             "SELECT name FROM labels WHERE NOT combination ORDER BY position")]
 
     def add_labels(self, names: Sequence[str]) -> None:
@@ -176,7 +177,7 @@ class Project:
             [{"name": n, "position": start + i} for i, n in enumerate(new)])
 
     def settings(self) -> ProjectSettings:
-        rows = {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM settings")}
+        rows = {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM settings")}
         return ProjectSettings.from_rows(rows)
 
     def update_settings(self, **changes: Any) -> ProjectSettings:
@@ -192,7 +193,7 @@ class Project:
     # -- items -----------------------------------------------------------------------------------
 
     def item(self, item_id: ItemId) -> Item:
-        row = self.conn.execute(
+        row = self._conn.execute(
             "SELECT id, ext_id, text, split, meta FROM items WHERE id = ?", (item_id,)).fetchone()
         if row is None:
             raise AlappError(f"{self.path}: no item with id {item_id}")
@@ -200,9 +201,9 @@ class Project:
 
     def item_ids(self, split: Split | None = None) -> list[ItemId]:
         if split is None:
-            rows = self.conn.execute("SELECT id FROM items ORDER BY id")
+            rows = self._conn.execute("SELECT id FROM items ORDER BY id")
         else:
-            rows = self.conn.execute("SELECT id FROM items WHERE split = ? ORDER BY id", (split,))
+            rows = self._conn.execute("SELECT id FROM items WHERE split = ? ORDER BY id", (split,))
         return [ItemId(r[0]) for r in rows]
 
     def texts(self, ids: Sequence[ItemId]) -> list[str]:
@@ -211,26 +212,29 @@ class Project:
         for start in range(0, len(ids), 900):
             chunk = ids[start:start + 900]
             marks = ",".join("?" * len(chunk))
-            found.update(self.conn.execute(
+            found.update(self._conn.execute(
                 f"SELECT id, text FROM items WHERE id IN ({marks})", chunk).fetchall())
         return [found[i] for i in ids]
 
+    def splits(self) -> dict[ItemId, str]:
+        return {ItemId(i): split for i, split in self._conn.execute("SELECT id, split FROM items")}
+
     def count_items(self) -> dict[str, int]:
         counts = dict.fromkeys(Split, 0)
-        for split, n in self.conn.execute("SELECT split, COUNT(*) FROM items GROUP BY split"):
+        for split, n in self._conn.execute("SELECT split, COUNT(*) FROM items GROUP BY split"):
             counts[Split(split)] = n
         return {str(k): v for k, v in counts.items()}
 
     # -- label events ------------------------------------------------------------------------------
 
     def current_labels(self) -> dict[ItemId, str]:
-        return {ItemId(i): label for i, label in self.conn.execute(CURRENT_LABEL_SQL)}
+        return {ItemId(i): label for i, label in self._conn.execute(CURRENT_LABEL_SQL)}
 
     def skipped_forever(self) -> set[ItemId]:
-        return {ItemId(r[0]) for r in self.conn.execute(SKIPPED_FOREVER_SQL)}
+        return {ItemId(r[0]) for r in self._conn.execute(SKIPPED_FOREVER_SQL)}
 
     def current_label(self, item_id: ItemId) -> str | None:
-        row = self.conn.execute(
+        row = self._conn.execute(
             "SELECT label FROM label_events WHERE item_id = ? AND action IN ('label', 'undo') "
             "ORDER BY id DESC LIMIT 1", (item_id,)).fetchone()
         return None if row is None else row[0]
@@ -247,40 +251,48 @@ class Project:
             raise AlappError(f"unknown label {label!r}; the project has: {', '.join(known)}")
         if len(parts) > 1:
             with self.transaction():
-                self.conn.execute(
+                self._conn.execute(
                     "INSERT OR IGNORE INTO labels (name, position, combination) VALUES "
                     "(?, (SELECT COALESCE(MAX(position), 0) + 1 FROM labels), 1)", (label,))
         return self._record(item_id, Action.LABEL, label, annotator, started_at, active_ms,
                             selection)
 
     def skip_item(self, item_id: ItemId, annotator: str, forever: bool = False,
-                  started_at: float | None = None, active_ms: int | None = None) -> EventId:
+                  started_at: float | None = None, active_ms: int | None = None,
+                  selection: Selection | None = None) -> EventId:
         action = Action.SKIP_FOREVER if forever else Action.SKIP
-        return self._record(item_id, action, None, annotator, started_at, active_ms, None)
+        return self._record(item_id, action, None, annotator, started_at, active_ms, selection)
 
-    def flag_item(self, item_id: ItemId, annotator: str, note: str = "") -> EventId:
+    def flag_item(self, item_id: ItemId, annotator: str, note: str = "",
+                  selection: Selection | None = None) -> EventId:
         return self._record(item_id, Action.FLAG, self.current_label(item_id), annotator,
-                            None, None, None, note=note)
+                            None, None, selection, note=note)
 
     def undo_last(self, annotator: str) -> tuple[ItemId, EventId] | None:
-        """Undo the annotator's latest label that is not undone yet, as a new event.
+        """Undo the annotator's latest label that is not undone yet, as a new event, and put
+        the item back at the front of the queue.
 
         The undo event carries the label the item had before, so history stays append-only.
         """
         with self.transaction():
-            row = self.conn.execute(
+            row = self._conn.execute(
                 "SELECT id, item_id FROM label_events WHERE annotator = ? AND action = 'label' "
                 "AND id NOT IN (SELECT undoes FROM label_events WHERE undoes IS NOT NULL) "
                 "ORDER BY id DESC LIMIT 1", (annotator,)).fetchone()
             if row is None:
                 return None
             target, item_id = row
-            before = self.conn.execute(
+            before = self._conn.execute(
                 "SELECT label FROM label_events WHERE item_id = ? AND id < ? "
                 "AND action IN ('label', 'undo') ORDER BY id DESC LIMIT 1",
                 (item_id, target)).fetchone()
             event = self._insert_event(item_id, Action.UNDO, before[0] if before else None,
                                        annotator, None, None, None, undoes=target)
+            # Back at the front of the queue, in the same transaction as the undo.
+            first = self._conn.execute(
+                "SELECT COALESCE(MIN(position), 0) - 1 FROM queue").fetchone()[0]
+            self._conn.execute("INSERT OR IGNORE INTO queue (position, item_id, source) "
+                               "VALUES (?, ?, ?)", (first, item_id, Source.UNDO))
         return ItemId(item_id), event
 
     def _record(self, item_id: ItemId, action: Action, label: str | None, annotator: str,
@@ -289,22 +301,22 @@ class Project:
         with self.transaction():
             event = self._insert_event(item_id, action, label, annotator, started_at, active_ms,
                                        selection, note=note)
-            self.conn.execute("DELETE FROM queue WHERE item_id = ?", (item_id,))
+            self._conn.execute("DELETE FROM queue WHERE item_id = ?", (item_id,))
         return event
 
     def _insert_event(self, item_id: int, action: Action, label: str | None, annotator: str,
                       started_at: float | None, active_ms: int | None,
                       selection: Selection | None, undoes: int | None = None,
                       note: str | None = None, submitted_at: float | None = None) -> EventId:
-        sel = selection or Selection(strategy="")
-        cursor = self.conn.execute(
+        sel = selection or Selection(Source.UNDO if action == Action.UNDO else Source.UNKNOWN)
+        cursor = self._conn.execute(
             "INSERT INTO label_events (item_id, action, label, annotator, started_at, "
-            "submitted_at, active_ms, undoes, note, round_id, strategy, score, predicted_cost, "
-            "is_random_share) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "submitted_at, active_ms, undoes, note, round_id, source, strategy, score, "
+            "predicted_cost, is_random_share) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (item_id, action.value, label, annotator, started_at,
              submitted_at if submitted_at is not None else time.time(), active_ms, undoes, note,
-             sel.round_id, sel.strategy or None, sel.score, sel.predicted_cost,
-             int(sel.is_random_share)))
+             sel.round_id, sel.source, sel.strategy or None, sel.score, sel.predicted_cost,
+             int(sel.source == Source.RANDOM)))
         return EventId(int(cursor.lastrowid or 0))
 
     def events(self, item_id: ItemId | None = None) -> list[dict[str, Any]]:
@@ -322,30 +334,30 @@ class Project:
         per_label = dict.fromkeys(self.labels(), 0)
         for label in labels.values():
             per_label[label] = per_label.get(label, 0) + 1
-        split_of = dict(self.conn.execute("SELECT id, split FROM items"))
+        split_of = dict(self._conn.execute("SELECT id, split FROM items"))
         labeled_by_split = dict.fromkeys(Split, 0)
         for item_id in labels:
             labeled_by_split[Split(split_of[item_id])] += 1
-        timed = self.conn.execute(
+        timed = self._conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(active_ms), 0) FROM label_events "
             "WHERE action = 'label' AND active_ms IS NOT NULL").fetchone()
         return {
             "project": str(self.path),
             "name": self.settings().name,
-            "schema_version": schema_version(self.conn),
+            "schema_version": schema_version(self._conn),
             "items": self.count_items(),
             "labeled": {str(k): v for k, v in labeled_by_split.items()},
             "labeled_total": len(labels),
             "per_label": per_label,
             "skipped_forever": len(self.skipped_forever()),
-            "events": self.conn.execute("SELECT COUNT(*) FROM label_events").fetchone()[0],
+            "events": self._conn.execute("SELECT COUNT(*) FROM label_events").fetchone()[0],
             "timed_labels": timed[0],
             "active_hours": round(timed[1] / 3_600_000, 4),
-            "imports": self.conn.execute("SELECT COUNT(*) FROM imports").fetchone()[0],
+            "imports": self._conn.execute("SELECT COUNT(*) FROM imports").fetchone()[0],
         }
 
     def integrity_ok(self) -> bool:
-        return bool(self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+        return bool(self._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 
 
 def _check_is_project(path: Path, conn: sqlite3.Connection) -> None:

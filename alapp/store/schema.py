@@ -107,6 +107,40 @@ V5_LABEL_COMBINATIONS = """
 """
 
 
+# Where an item came from was overloaded into ``strategy`` ('test-set', 'undo', 'relabel',
+# 'import'); it gets a column of its own and ``strategy`` keeps only strategy names. The queue is
+# rebuilt because its ``strategy`` was NOT NULL (SQLite cannot relax a constraint in place).
+V6_EVENT_SOURCE = """
+        ALTER TABLE label_events ADD COLUMN source TEXT NOT NULL DEFAULT 'unknown';
+        UPDATE label_events SET source = CASE
+            WHEN action = 'undo' OR strategy = 'undo' THEN 'undo'
+            WHEN strategy IN ('test-set', 'relabel', 'import') THEN strategy
+            WHEN annotator = 'import' AND strategy IS NULL THEN 'import'
+            WHEN is_random_share THEN 'random'
+            WHEN strategy IS NOT NULL AND strategy != '' THEN 'al'
+            ELSE 'unknown' END;
+        UPDATE label_events SET strategy = NULL
+            WHERE strategy IN ('test-set', 'undo', 'relabel', 'import', '');
+        CREATE TABLE queue_v6 (
+            position INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL UNIQUE REFERENCES items(id),
+            round_id INTEGER REFERENCES rounds(id),
+            source TEXT NOT NULL,
+            strategy TEXT,
+            score REAL,
+            predicted_cost REAL,
+            is_random_share INTEGER NOT NULL DEFAULT 0
+        );
+        INSERT INTO queue_v6 SELECT position, item_id, round_id,
+            CASE WHEN strategy IN ('test-set', 'undo') THEN strategy
+                 WHEN is_random_share THEN 'random' ELSE 'al' END,
+            CASE WHEN strategy IN ('test-set', 'undo') THEN NULL ELSE strategy END,
+            score, predicted_cost, is_random_share FROM queue;
+        DROP TABLE queue;
+        ALTER TABLE queue_v6 RENAME TO queue;
+        CREATE INDEX label_events_source ON label_events(source, action)
+"""
+
 # One entry per schema version; never edit a released entry, append a new one.
 MIGRATIONS: list[str] = [
     V1_ITEMS_LABELS_EVENTS,
@@ -115,6 +149,7 @@ MIGRATIONS: list[str] = [
     V4_EMBEDDINGS,  # vectors per (item, featurizer): computed once, float16
     # multi-label decisions ("a|b") are label rows too, so events keep their foreign key
     V5_LABEL_COMBINATIONS,
+    V6_EVENT_SOURCE,  # a label event's source is its own column, not a strategy name
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

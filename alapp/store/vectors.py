@@ -18,8 +18,21 @@ from alapp.store.project import Project
 
 
 def cached_ids(project: Project, featurizer: str) -> set[ItemId]:
-    return {ItemId(r[0]) for r in project.conn.execute(
+    return {ItemId(r[0]) for r in project._conn.execute(
         "SELECT item_id FROM embeddings WHERE featurizer = ?", (featurizer,))}
+
+
+def missing_texts(project: Project, featurizer: str) -> list[tuple[ItemId, str]]:
+    """(id, text) of every item without a vector for ``featurizer``."""
+    return [(ItemId(i), t) for i, t in project._conn.execute(
+        "SELECT id, text FROM items WHERE id NOT IN "
+        "(SELECT item_id FROM embeddings WHERE featurizer = ?)", (featurizer,))]
+
+
+def imported_vector_names(project: Project) -> list[str]:
+    """Names of imported vector sets (featurizer ``vectors:NAME``) the project holds."""
+    return [r[0].split(":", 1)[1] for r in project._conn.execute(
+        "SELECT DISTINCT featurizer FROM embeddings WHERE featurizer LIKE 'vectors:%'")]
 
 
 def save_vectors(project: Project, featurizer: str, ids: Sequence[ItemId],
@@ -37,7 +50,7 @@ def save_vectors(project: Project, featurizer: str, ids: Sequence[ItemId],
 def load_vectors(project: Project, featurizer: str,
                  ids: Sequence[ItemId]) -> NDArray[np.float32]:
     """Vectors in the order of ``ids``; every id must have one."""
-    rows = dict(project.conn.execute(
+    rows = dict(project._conn.execute(
         "SELECT item_id, vector FROM embeddings WHERE featurizer = ?", (featurizer,)))
     missing = [i for i in ids if i not in rows]
     if missing:
@@ -68,7 +81,7 @@ def import_npy(project: Project, name: str, vectors_path: Path, ids_path: Path |
         ext = [line.strip() for line in ids_path.read_text("utf-8").splitlines() if line.strip()]
         if len(ext) != len(matrix):
             raise InputError(ids_path, None, f"{len(ext)} ids for {len(matrix)} rows")
-        known = dict(project.conn.execute("SELECT ext_id, id FROM items"))
+        known = dict(project._conn.execute("SELECT ext_id, id FROM items"))
         for line, ext_id in enumerate(ext, start=1):
             if ext_id not in known:
                 raise InputError(ids_path, line, f"no item with id {ext_id!r} in the project")

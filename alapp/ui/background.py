@@ -1,4 +1,5 @@
-"""Running engine work off the GUI thread and hearing about it on the GUI thread."""
+"""The one bridge from background work to the GUI thread: every job's outcome, its progress
+and the moment the worker goes idle arrive as Qt signals (queued across threads)."""
 
 from __future__ import annotations
 
@@ -7,34 +8,28 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from alapp.core.errors import Cancelled
-from alapp.engine.jobs import CoalescingRunner
-from alapp.engine.progress import Progress
+from alapp.app.jobs import CoalescingRunner
+from alapp.core.progress import Progress
 
 
 class Background(QObject):
-    """One job at a time on a worker thread; its outcome arrives as a signal on the GUI thread
-    (signals queue across threads), including a cancel, so the UI can always tidy up."""
+    """One job at a time on a worker thread. Each job ends in exactly one of ``done``,
+    ``failed`` or ``cancelled``; ``idle`` follows when nothing is running or waiting."""
 
     done = Signal(object)
     failed = Signal(object)
     cancelled = Signal()
     progress = Signal(str, float)
+    idle = Signal()
 
     def __init__(self, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.runner = CoalescingRunner(self.done.emit, self.failed.emit, self.progress.emit,
-                                       name=name)
+                                       name=name, on_cancelled=self.cancelled.emit,
+                                       on_idle=self.idle.emit)
 
     def submit(self, work: Callable[[Progress], Any]) -> None:
-        def run(progress: Progress) -> Any:
-            try:
-                return work(progress)
-            except Cancelled:
-                self.cancelled.emit()
-                raise
-
-        self.runner.submit(run)
+        self.runner.submit(work)
 
     @property
     def busy(self) -> bool:

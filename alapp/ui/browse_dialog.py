@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alapp.app.session import LabelingSession
 from alapp.core.types import ItemId
-from alapp.engine.browse import UNLABELED, BrowseQuery, BrowseRow, annotators, find_items
-from alapp.engine.session import LabelingSession
+from alapp.store.browse import UNLABELED, BrowseQuery, BrowseRow
 
 ANY = "(any)"
 LIMIT = 1000
@@ -33,11 +33,11 @@ class BrowseDialog(QDialog):
         self.setWindowTitle("Browse items")
         self.resize(1000, 640)
         self.session = session
-        labels = session.project.labels()
+        labels = session.labels()
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search the text…")
         self.label = _combo([ANY, UNLABELED, *labels])
-        self.annotator = _combo([ANY, *annotators(session.project.conn)])
+        self.annotator = _combo([ANY, *session.annotators()])
         self.predicted = _combo([ANY, *labels])
         self.split = _combo([ANY, "pool", "test", "seed"])
         self.uncertainty = QDoubleSpinBox()
@@ -88,8 +88,7 @@ class BrowseDialog(QDialog):
                            min_uncertainty=self.uncertainty.value(), split=pick(self.split))
 
     def refresh(self) -> None:
-        self.rows = find_items(self.session.project.conn, self.query(), self.session.predicted,
-                               LIMIT)
+        self.rows = self.session.find(self.query(), LIMIT)
         self.table.setRowCount(len(self.rows))
         for r, row in enumerate(self.rows):
             cells = [row.text.replace("\n", " ")[:400], row.label or "", row.annotator or "",

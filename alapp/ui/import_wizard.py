@@ -25,12 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alapp.app.session import LabelingSession
 from alapp.core.errors import AlappError
+from alapp.core.progress import Progress
 from alapp.core.types import Split
-from alapp.engine.progress import Progress
-from alapp.store.importer import ImportReport, ImportSpec, import_file
+from alapp.store.importer import ImportReport, ImportSpec
 from alapp.store.preview import Preview, preview_file
-from alapp.store.project import Project
 from alapp.store.readers import FORMATS
 from alapp.ui.background import Background
 
@@ -40,13 +40,13 @@ ENCODINGS = [AUTO, "utf-8", "utf-8-sig", "utf-16", "cp1251", "gb18030", "latin-1
 
 
 class ImportWizard(QDialog):
-    def __init__(self, project_path: Path, parent: QWidget | None = None,
+    def __init__(self, session: LabelingSession, parent: QWidget | None = None,
                  file: Path | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Import items")
         self.setModal(True)  # the window's labeling waits while the project is written
         self.resize(900, 620)
-        self.project_path = project_path
+        self.session = session
         self.preview: Preview | None = None
         self.checked_spec: ImportSpec | None = None  # the options the last clean check used
         self.report: ImportReport | None = None
@@ -200,7 +200,6 @@ class ImportWizard(QDialog):
 
     def _start(self, dry_run: bool) -> None:
         spec, path = self.spec(), Path(self.file.text())
-        project_path = self.project_path
         self.dry_run = dry_run
 
         def work(progress: Progress) -> ImportReport:
@@ -208,11 +207,8 @@ class ImportWizard(QDialog):
                 progress.report("checking" if dry_run else "importing", done / max(total, 1))
                 return True
 
-            # The window holds the project's lock; this thread writes through its own
-            # connection while the (modal) dialog keeps the window from writing.
-            with Project.open(project_path, take_lock=False) as project:
-                return import_file(project, path, spec, progress=step, parallel=None,
-                                   dry_run=dry_run)
+            # Runs on the project's writer thread; the (modal) dialog keeps labels waiting.
+            return self.session.import_file(path, spec, step, dry_run)
 
         self.pending_spec = spec
         self._busy(True)

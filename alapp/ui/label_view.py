@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from alapp.al.costmodel import CostEstimate
-from alapp.engine.session import Decision, QueueEntry
+from alapp.app.session import Decision, QueueEntry
 from alapp.ui.resources import text_font
 
 # By object name: a plain "QFrame" selector would also frame the labels inside (QLabel is one).

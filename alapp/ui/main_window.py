@@ -19,14 +19,14 @@ from PySide6.QtWidgets import (
     QSplitter,
 )
 
+from alapp.app.rounds import RoundJob
+from alapp.app.session import Decision, LabelingSession, QueueEntry
 from alapp.core.errors import AlappError
 from alapp.core.timing import ActiveTimer
 from alapp.core.types import join_labels
-from alapp.engine.progress import Progress
-from alapp.engine.round import RoundResult, RoundRunner, Snapshot
-from alapp.engine.session import Decision, LabelingSession, QueueEntry
+from alapp.loop.round import RoundResult
 from alapp.store.export import export_labels
-from alapp.store.project import Project
+from alapp.store.vectors import imported_vector_names
 from alapp.ui import preferences
 from alapp.ui.background import Background
 from alapp.ui.label_view import LabelView, cost_accuracy
@@ -40,9 +40,8 @@ class MainWindow(QMainWindow):
 
     def __init__(self, project_path: Path, annotator: str | None = None) -> None:
         super().__init__()
-        self.project = Project.open(project_path)
-        self.session = LabelingSession(self.project, annotator or getpass.getuser())
-        settings = self.project.settings()
+        self.session = LabelingSession(project_path, annotator or getpass.getuser())
+        settings = self.session.settings()
         self.multi_label = settings.multi_label
         self.timer = ActiveTimer(settings.idle_cutoff_s)
         self.entry: QueueEntry | None = None
@@ -51,15 +50,15 @@ class MainWindow(QMainWindow):
         self.decisions: list[Decision] = []
         self.importing = False
         self.closed = False
-        self.rounds = RoundRunner()  # used by one background round at a time
+        self.round_job = RoundJob(self.session)  # keeps the model warm between rounds
 
         self.work = Background("alapp-round", self)
         self.work.done.connect(self._round_done)
         self.work.failed.connect(self._round_failed)
         self.work.progress.connect(self._round_progress)
-        self.work.cancelled.connect(self._round_finished)
+        self.work.idle.connect(self._round_finished)
 
-        self.view = LabelView(self.project.labels(), self.multi_label)
+        self.view = LabelView(self.session.labels(), self.multi_label)
         self.view.label_chosen.connect(self.press_label)
         self.view.test_set_start.clicked.connect(self.start_test_set)
         self.view.test_set_later.clicked.connect(lambda: self.view.offer_test_set(False))
@@ -81,9 +80,9 @@ class MainWindow(QMainWindow):
         self.shortcuts: list[QShortcut] = []
         self.bind_shortcuts()
         QApplication.instance().installEventFilter(self)  # type: ignore[union-attr]
-        preferences.remember_project(self.project.path)
+        preferences.remember_project(self.session.path)
         self.refresh()
-        counts = self.project.count_items()
+        counts = self.session.count_items()
         if not any(counts.values()):
             QTimer.singleShot(0, self.import_dialog)  # an empty project: start with its items
         else:
@@ -97,7 +96,7 @@ class MainWindow(QMainWindow):
         for old in self.shortcuts:
             old.setParent(None)
             old.deleteLater()
-        labels = self.project.labels()
+        labels = self.session.labels()
         actions: dict[str, Callable[[], None]] = {
             f"label_{i + 1}": partial(self.press_label, name)
             for i, name in enumerate(labels[:9])}
@@ -173,7 +172,7 @@ class MainWindow(QMainWindow):
         if self.history_index is not None:
             return
         if self.multi_label and self.toggled:
-            self.label_current(join_labels(self.toggled, self.project.labels()))
+            self.label_current(join_labels(self.toggled, self.session.labels()))
         elif self.entry is not None and self.entry.predicted:
             self.label_current(self.entry.predicted[0])
 
@@ -205,6 +204,7 @@ class MainWindow(QMainWindow):
         index = 0 if self.history_index is None else self.history_index + 1
         if index < len(self.decisions):
             self.history_index = index
+            self.session.showing = None  # reading history: a new batch may reorder the queue
             self._show_history()
 
     def history_forward(self) -> None:
@@ -231,7 +231,7 @@ class MainWindow(QMainWindow):
         decision = self.decisions[self.history_index]
         if self.multi_label:
             current = set((decision.label or "").split("|")) - {""}
-            label = join_labels(current ^ {label}, self.project.labels()) or label
+            label = join_labels(current ^ {label}, self.session.labels()) or label
         self.session.relabel(decision.item_id, label)
         self.decisions = self.session.history(50)
         self.history_index = next((k for k, d in enumerate(self.decisions)
@@ -246,6 +246,7 @@ class MainWindow(QMainWindow):
         entries = self.session.queue()
         shown_before = self.entry.item_id if self.entry else None
         self.entry = entries[0] if entries else None
+        self.session.showing = self.entry.item_id if self.entry else None
         same_item = self.entry is not None and self.entry.item_id == shown_before
         waiting = ("Training and choosing the next batch…" if self.work.busy
                    else "The batch is done. Press Ctrl+R to choose a new one.")
@@ -259,7 +260,7 @@ class MainWindow(QMainWindow):
         self.panel.show_batch(entries, cost_accuracy(cost))
         self.panel.show_history(self.session.history(15))
         numbers = self.session.budget()
-        self.panel.show_budget(numbers, self.project.settings().budget_unit,
+        self.panel.show_budget(numbers, self.session.settings().budget_unit,
                                self.session.forecast(entries, numbers))
         self.panel.next_retrain.setText("Training now" if self.work.busy
                                         else self._next_retrain())
@@ -275,14 +276,8 @@ class MainWindow(QMainWindow):
     def request_round(self) -> None:
         if self.importing:
             return
-        path = self.project.path
-        number = self.project.conn.execute("SELECT COUNT(*) FROM rounds").fetchone()[0] + 1
-
-        def work(progress: Progress) -> RoundResult:
-            return self.rounds.run(Snapshot.read(path), progress)
-
-        self.round_number = number
-        self.work.submit(work)
+        self.round_number = self.session.round_count() + 1
+        self.work.submit(self.round_job)
         self.panel.progress.setVisible(True)
         self.panel.cancel.setVisible(True)
         self.panel.next_retrain.setText("Training now")
@@ -298,9 +293,7 @@ class MainWindow(QMainWindow):
             return
         if self.importing:  # the import holds the write lock: this round is stale anyway
             return
-        showing = self.entry.item_id if self.entry and self.history_index is None else None
-        self.session.apply_round(result, keep=showing)
-        self._round_finished()
+        self.session.apply_round(result)  # saved by the round job, through the writer
         self.panel.show_model(result)
         self.panel.show_history_chart(self.session.model_history())
         # The round left long-lived data (features, model, predictions for the whole pool).
@@ -314,7 +307,6 @@ class MainWindow(QMainWindow):
     def _round_failed(self, error: BaseException) -> None:
         if self.closed:  # a result queued before the window closed
             return
-        self._round_finished()
         self.panel.show_model(self.session.last_result)
         QMessageBox.warning(self, "Training failed", f"{type(error).__name__}: {error}")
 
@@ -348,7 +340,7 @@ class MainWindow(QMainWindow):
 
         self.work.cancel()
         self.importing = True
-        self.wizard = ImportWizard(self.project.path, self)
+        self.wizard = ImportWizard(self.session, self)
         self.wizard.finished.connect(self._import_finished)
         self.wizard.open()
 
@@ -356,9 +348,9 @@ class MainWindow(QMainWindow):
         self.importing = False
         if result and self.wizard.report is not None:
             self.statusBar().showMessage(self.wizard.message.text(), 8000)
-            self.view.set_labels(self.project.labels(), self.multi_label)
+            self.view.set_labels(self.session.labels(), self.multi_label)
             self.bind_shortcuts()
-            self.view.offer_test_set(self.project.count_items()["test"] == 0)
+            self.view.offer_test_set(self.session.count_items()["test"] == 0)
         self.request_round()
         self.refresh()
 
@@ -372,10 +364,8 @@ class MainWindow(QMainWindow):
     def settings_dialog(self) -> None:
         from alapp.ui.settings_dialog import SettingsDialog
 
-        names = [r[0] for r in self.project.conn.execute(
-            "SELECT DISTINCT featurizer FROM embeddings WHERE featurizer LIKE 'vectors:%'")]
-        self.settings_window = SettingsDialog(self.project.settings(),
-                                       [n.split(":", 1)[1] for n in names], self)
+        self.settings_window = SettingsDialog(self.session.settings(),
+                                              imported_vector_names(self.session.reader), self)
         self.settings_window.accepted.connect(self._settings_changed)
         self.settings_window.compare_requested.connect(self.compare_strategies)
         self.settings_window.open()
@@ -383,8 +373,8 @@ class MainWindow(QMainWindow):
     def _settings_changed(self) -> None:
         self.bind_shortcuts()
         if self.settings_window.changes:
-            self.project.update_settings(**self.settings_window.changes)
-            self.timer.idle_cutoff = self.project.settings().idle_cutoff_s
+            self.session.update_settings(**self.settings_window.changes)
+            self.timer.idle_cutoff = self.session.settings().idle_cutoff_s
             self.statusBar().showMessage("Settings saved; the next round uses them", 5000)
             self.request_round()
         self.refresh()
@@ -399,12 +389,12 @@ class MainWindow(QMainWindow):
     def compare_strategies(self, labeled_file: Path | None = None) -> None:
         from alapp.ui.simulation_dialog import SimulationDialog
 
-        self.simulation = SimulationDialog(self.project.path, self, labeled_file)
+        self.simulation = SimulationDialog(self.session.path, self, labeled_file)
         self.simulation.use_strategy.connect(self._use_strategy)
         self.simulation.show()
 
     def _use_strategy(self, name: str) -> None:
-        self.project.update_settings(strategy=name)
+        self.session.update_settings(strategy=name)
         self.statusBar().showMessage(f"Next batches are chosen by {name}", 5000)
         self.request_round()
 
@@ -423,7 +413,7 @@ class MainWindow(QMainWindow):
     def export_to(self, out: Path) -> int | None:
         try:
             # The dialog already asked whether to replace an existing file.
-            count = export_labels(self.project, out, overwrite=True)
+            count = export_labels(self.session.reader, out, overwrite=True)
         except AlappError as e:
             QMessageBox.warning(self, "Export failed", str(e))
             return None
@@ -431,13 +421,13 @@ class MainWindow(QMainWindow):
         return count
 
     def export_model_dialog(self) -> None:
-        from alapp.engine.export_model import export_model
+        from alapp.app.export_model import export_model
 
         out = QFileDialog.getExistingDirectory(self, "Export the current model to a new folder")
         if not out:
             return
         try:
-            info = export_model(self.project, Path(out) / "alapp-model", overwrite=False)
+            info = export_model(self.session.reader, Path(out) / "alapp-model", overwrite=False)
         except AlappError as e:
             QMessageBox.warning(self, "Export failed", str(e))
             return
@@ -462,5 +452,5 @@ class MainWindow(QMainWindow):
         self.closed = True  # results already queued to this thread are dropped
         self.work.blockSignals(True)  # and nothing more is emitted
         self.work.close()
-        self.project.close()
+        self.session.close()
         event.accept()

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 from alapp.al.registry import STRATEGIES
 from alapp.core.errors import AlappError
 from alapp.core.settings import ProjectSettings
-from alapp.engine.models import CLASSIFIERS
 from alapp.ml.embedders import check_model_folder
+from alapp.ml.factory import CLASSIFIERS
 from alapp.ui import preferences
 
 FEATURIZERS = ["auto", "minilm", "e5", "tfidf"]

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alapp.engine.round import RoundResult
-from alapp.engine.session import Decision, QueueEntry
+from alapp.app.session import Decision, QueueEntry
+from alapp.loop.round import RoundResult
 
 
 class SidePanel(QWidget):

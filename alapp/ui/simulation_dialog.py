@@ -5,17 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QObject, Signal
+from PySide6.QtCore import QByteArray, Signal
 from PySide6.QtSvgWidgets import QSvgWidget
 from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from alapp.engine.jobs import CoalescingRunner
-from alapp.engine.plot_svg import learning_curves_svg
-from alapp.engine.progress import Progress
-from alapp.engine.simulate import SimulationConfig
-from alapp.engine.simulate_file import simulate_file, simulate_project
+from alapp.app.plot_svg import learning_curves_svg
+from alapp.app.simulate_file import simulate_file, simulate_project
+from alapp.core.progress import Progress
+from alapp.loop.simulate import SimulationConfig
 from alapp.store.importer import ImportSpec
 from alapp.store.project import Project
+from alapp.ui.background import Background
 
 STRATEGIES = ["random", "margin", "entropy", "uncertainty-cluster"]
 FILE_BUDGET = 300  # labels replayed from a file: enough to see the curves separate
@@ -24,12 +24,6 @@ FILE_BUDGET = 300  # labels replayed from a file: enough to see the curves separ
 def _embedding_featurizer(name: str) -> str:
     """Simulation replays on embeddings; TF-IDF and imported vectors fall back to auto."""
     return "auto" if name == "tfidf" or name.startswith("vectors:") else name
-
-
-class _Bridge(QObject):
-    done = Signal(object)
-    failed = Signal(object)
-    progress = Signal(float, str)
 
 
 class SimulationDialog(QDialog):
@@ -56,20 +50,17 @@ class SimulationDialog(QDialog):
         layout = QVBoxLayout(self)
         for widget in (self.status, self.bar, self.chart, self.use, close):
             layout.addWidget(widget)
-        self.bridge = _Bridge()
-        self.bridge.done.connect(self._show)
-        self.bridge.failed.connect(lambda e: self.status.setText(
+        self.work = Background("alapp-simulation", self)
+        self.work.done.connect(self._show)
+        self.work.failed.connect(lambda e: self.status.setText(
             f"Could not simulate: {e}. A labeled file needs \"text\" and \"label\" columns."
             if labeled_file else f"Could not simulate: {e}"))
-        self.bridge.progress.connect(self._progress)
-        self.runner = CoalescingRunner(self.bridge.done.emit, self.bridge.failed.emit,
-                                       name="alapp-simulation")
+        self.work.progress.connect(self._progress)
         path = project_path
 
         def work(progress: Progress) -> dict[str, Any]:
             def step(fraction: float, what: str) -> None:
-                progress.check()  # raises Cancelled when the dialog closes
-                self.bridge.progress.emit(fraction, what)
+                progress.report(what, fraction)  # raises Cancelled when the dialog closes
 
             if labeled_file is not None:
                 with Project.open(path, read_only=True, take_lock=False) as project:
@@ -84,9 +75,9 @@ class SimulationDialog(QDialog):
                 featurizer = _embedding_featurizer(project.settings().featurizer)
                 return simulate_project(project, cfg, featurizer, n // 5, 0, step)
 
-        self.runner.submit(work)
+        self.work.submit(work)
 
-    def _progress(self, fraction: float, what: str) -> None:
+    def _progress(self, what: str, fraction: float) -> None:
         self.bar.setValue(int(100 * fraction))
         self.bar.setFormat(f"%p%  {what}")
 
@@ -103,5 +94,5 @@ class SimulationDialog(QDialog):
         self.use.setEnabled(True)
 
     def closeEvent(self, event: Any) -> None:
-        self.runner.close()
+        self.work.close()
         super().closeEvent(event)

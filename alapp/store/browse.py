@@ -3,10 +3,10 @@ it is. The SQL narrows by what the store knows; predictions come from the latest
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from alapp.core.types import ItemId
+from alapp.store.project import Project
 
 UNLABELED = "(unlabeled)"
 
@@ -44,7 +44,7 @@ _CURRENT = """
 """
 
 
-def find_items(conn: sqlite3.Connection, query: BrowseQuery,
+def find_items(project: Project, query: BrowseQuery,
                predicted: dict[ItemId, tuple[str, float]], limit: int = 500) -> list[BrowseRow]:
     """Up to ``limit`` matching items, in id order."""
     where, args = [], []
@@ -68,7 +68,7 @@ def find_items(conn: sqlite3.Connection, query: BrowseQuery,
            f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY i.id")
     wants_model = bool(query.predicted) or query.min_uncertainty > 0
     rows: list[BrowseRow] = []
-    for item_id, text, split, label, annotator in conn.execute(sql, args):
+    for item_id, text, split, label, annotator in project._conn.execute(sql, args):
         guess = predicted.get(ItemId(item_id))
         if wants_model:
             if guess is None:
@@ -83,7 +83,3 @@ def find_items(conn: sqlite3.Connection, query: BrowseQuery,
             break
     return rows
 
-
-def annotators(conn: sqlite3.Connection) -> list[str]:
-    return [r[0] for r in conn.execute(
-        "SELECT DISTINCT annotator FROM label_events WHERE action = 'label' ORDER BY annotator")]

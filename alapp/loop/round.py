@@ -7,10 +7,8 @@ for warm starts, but it is derived state: the store alone can always rebuild it.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,19 +18,21 @@ from alapp.al.batch import BatchRequest, Pick, compose_batch
 from alapp.al.costmodel import CostEstimate, estimate_costs, text_stats
 from alapp.al.state import PoolState
 from alapp.al.stopping import Signal
+from alapp.core.progress import Progress
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import ItemId, Split
-from alapp.engine.models import ModelKeeper, model_weights, pool_outputs, strategy_needs
-from alapp.engine.progress import Progress
-from alapp.store.project import Project
+from alapp.loop.embedding import VectorSource, ensure_embeddings
+from alapp.ml.factory import ModelKeeper, model_weights, pool_outputs, strategy_needs
 
 MIN_TIMED_MS = 500
-KEPT_IN_QUEUE = "('undo', 'test-set')"  # queue entries a new round does not replace
 
 
 @dataclass
 class Snapshot:
-    path: Path
+    """Everything a round reads, taken at one moment; ``vectors`` reads and caches embeddings
+    (the application's is the project file, a simulation's is in memory)."""
+
+    vectors: VectorSource
     labels: list[str]
     settings: ProjectSettings
     ids: list[ItemId]
@@ -50,20 +50,6 @@ class Snapshot:
         if not self.settings.multi_label:
             return self.labels
         return self.labels + sorted(set(train_labels) - set(self.labels))
-
-    @classmethod
-    def read(cls, path: Path) -> Snapshot:
-        with Project.open(path, read_only=True) as project:
-            rows = project.conn.execute("SELECT id, text, split FROM items ORDER BY id").fetchall()
-            rounds = project.conn.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
-            measured = [(ItemId(r[0]), r[1], r[2]) for r in project.conn.execute(
-                "SELECT item_id, annotator, active_ms FROM label_events WHERE action = 'label' "
-                "AND active_ms > 0 AND annotator != 'import' ORDER BY id")]
-            random_share = {ItemId(r[0]) for r in project.conn.execute(
-                "SELECT item_id FROM label_events WHERE action = 'label' AND is_random_share")}
-            return cls(path, project.labels(), project.settings(), [ItemId(r[0]) for r in rows],
-                       [r[1] for r in rows], [r[2] for r in rows], project.current_labels(),
-                       project.skipped_forever(), rounds + 1, measured, random_share)
 
 
 @dataclass
@@ -83,6 +69,12 @@ class RoundResult:
     @property
     def test_accuracy(self) -> float | None:
         return self.metrics.get("accuracy")
+
+    def stored_metrics(self) -> dict[str, Any]:
+        """Test metrics plus the stopping signals' values, kept per model version so forecasts
+        (when will predictions stabilise?) survive a restart."""
+        values = {f"signal_{s.name}": float(s.value) for s in self.signals if s.value is not None}
+        return {**self.metrics, **values}
 
 
 @dataclass
@@ -128,17 +120,13 @@ def _featurize_one(snap: Snapshot, name: str, progress: Progress) -> tuple[Any, 
         progress.report("computing TF-IDF features", 0.1)
         tf = tfidf_features(snap.texts, seed=snap.settings.seed)
         return tf.matrix, tf.embeddings
-    from alapp.store.vectors import load_vectors
-
     if not name.startswith("vectors:"):
-        from alapp.engine.embedding import ensure_embeddings
         from alapp.ml.embedders import make_embedder
 
         embedder = make_embedder(name, snap.texts, snap.settings.device)
-        ensure_embeddings(snap.path, embedder, progress)
+        ensure_embeddings(snap.vectors, embedder, progress)
         name = embedder.name
-    with Project.open(snap.path, read_only=True) as project:
-        vectors = load_vectors(project, name, snap.ids)
+    vectors = snap.vectors.load(name, snap.ids)
     norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     return vectors, vectors / norms
 
@@ -327,49 +315,3 @@ def _random_baseline(snap: Snapshot, index: dict[ItemId, int], features: Feature
     baseline.fit(features.matrix[rows], labels)
     accuracy = _test_metrics(snap, index, baseline, features, classes)["accuracy"]
     return {"random_baseline_accuracy": accuracy, "random_baseline_labels": float(len(rows))}
-
-
-def save_round(project: Project, result: RoundResult, keep: ItemId | None = None) -> int:
-    """Write the round, its model version and its queue in one transaction. ``keep``: the item
-    on the annotator's screen stays first, so a round never swaps it mid-read."""
-    s = project.settings()
-    with project.transaction() as conn:
-        version = None
-        if result.model_kind:
-            cursor = conn.execute(
-                "INSERT INTO models (created_at, kind, params, n_labeled, metrics, weights) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (time.time(), result.model_kind,
-                 json.dumps({"featurizer": s.featurizer, "classifier": s.classifier,
-                             "strategy": s.strategy, "seed": s.seed,
-                             "model_folder": s.model_folder}),
-                 result.n_labeled, json.dumps(_stored_metrics(result)), result.weights))
-            version = int(cursor.lastrowid or 0)
-            # Keep every version's metrics, but the weights of the last five only.
-            conn.execute("UPDATE models SET weights = NULL WHERE version <= ?",
-                         (version - 5,))
-        cursor = conn.execute(
-            "INSERT INTO rounds (started_at, strategy, batch_size, seed, n_labeled, "
-            "model_version) VALUES (?, ?, ?, ?, ?, ?)",
-            (time.time(), result.strategy, s.batch_size, s.seed, result.n_labeled, version))
-        round_id = int(cursor.lastrowid or 0)
-        # The new batch replaces the old one, but not what the annotator put first: undone
-        # items and a held-out test set being labeled stay at the front.
-        conn.execute(f"DELETE FROM queue WHERE strategy NOT IN {KEPT_IN_QUEUE} "
-                     "AND item_id IS NOT ?", (keep,))
-        kept = {r[0] for r in conn.execute("SELECT item_id FROM queue")}
-        start = conn.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM queue").fetchone()[0]
-        conn.executemany(
-            "INSERT INTO queue (position, item_id, round_id, strategy, score, predicted_cost, "
-            "is_random_share) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(start + pos, p.item_id, round_id, p.strategy, p.score, p.predicted_cost,
-              int(p.is_random))
-             for pos, p in enumerate(p for p in result.picks if p.item_id not in kept)])
-    return round_id
-
-
-def _stored_metrics(result: RoundResult) -> dict[str, Any]:
-    """Test metrics plus the stopping signals' values, kept per model version so forecasts
-    (when will predictions stabilise?) survive a restart."""
-    values = {f"signal_{s.name}": float(s.value) for s in result.signals if s.value is not None}
-    return {**result.metrics, **values}

@@ -137,8 +137,10 @@ def _e5(folder: Path) -> str:
 
 
 def _round(folder: Path) -> str:
-    from alapp.engine.round import RoundRunner, Snapshot, save_round
+    from alapp.app.rounds import save_result, snapshot_of
+    from alapp.loop.round import RoundRunner
     from alapp.store.demo import create_demo_project, demo_data_path
+    from alapp.store.queue import entries
 
     gold = {r["id"]: r["gold"] for r in map(json.loads,
                                               demo_data_path().read_text("utf-8").splitlines())}
@@ -147,9 +149,9 @@ def _round(folder: Path) -> str:
         project.update_settings(featurizer="e5")
         for item in project.item_ids("pool")[:40]:  # type: ignore[arg-type]
             project.label_item(item, gold[project.item(item).ext_id], "self-check")
-        result = RoundRunner().run(Snapshot.read(path))
-        save_round(project, result)
-        queued = project.conn.execute("SELECT COUNT(*) FROM queue").fetchone()[0]
+        result = RoundRunner().run(snapshot_of(project))
+        save_result(project, result)
+        queued = len(entries(project))
     accuracy = result.metrics.get("accuracy")
     if not queued or accuracy is None:
         raise RuntimeError("no batch selected or no test accuracy")

@@ -13,6 +13,7 @@ from typing import Any
 
 from alapp.core.errors import AlappError
 from alapp.store.project import Project
+from alapp.store.rounds import latest_model
 
 _README = {
     "LogisticClassifier": """Logistic regression on {featurizer} features.
@@ -45,13 +46,12 @@ the fused head. log_var holds the learned loss weights.
 
 
 def export_model(project: Project, out: Path, overwrite: bool = False) -> dict[str, Any]:
-    row = project.conn.execute(
-        "SELECT version, kind, params, n_labeled, metrics, weights FROM models "
-        "WHERE weights IS NOT NULL ORDER BY version DESC LIMIT 1").fetchone()
-    if row is None:
+    stored = latest_model(project)
+    if stored is None:
         raise AlappError(f"{project.path}: no trained model yet; label some items first")
-    version, kind, params_json, n_labeled, metrics_json, weights = row
-    params = json.loads(params_json)
+    version, kind, params, n_labeled = (stored.version, stored.kind, stored.params,
+                                        stored.n_labeled)
+    weights = stored.weights
     if params.get("featurizer") == "tfidf" and kind != "TransformerClassifier":
         raise AlappError("models on TF-IDF features are rebuilt from the project's texts and "
                          "cannot be used outside it; choose an embedding featurizer to export")
@@ -61,7 +61,7 @@ def export_model(project: Project, out: Path, overwrite: bool = False) -> dict[s
         shutil.rmtree(out)
     out.mkdir(parents=True)
     info = {"version": version, "kind": kind, "labels": project.labels(),
-            "n_labeled": n_labeled, "metrics": json.loads(metrics_json or "{}"), **params}
+            "n_labeled": n_labeled, "metrics": stored.metrics, **params}
     if kind == "TransformerClassifier":
         _hf_folder(out, weights, params, project.labels())
         readme = ("A fine-tuned transformer, a Hugging Face folder:\n\n"

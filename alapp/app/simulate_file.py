@@ -10,11 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from alapp.app.rounds import ProjectVectors
 from alapp.core.errors import AlappError
+from alapp.core.progress import Progress
 from alapp.core.types import Split
-from alapp.engine.embedding import ensure_embeddings
-from alapp.engine.progress import Progress
-from alapp.engine.simulate import SimulationConfig, SimulationProgress, simulate
+from alapp.loop.embedding import ensure_embeddings
+from alapp.loop.simulate import SimulationConfig, SimulationProgress, simulate
 from alapp.ml.embedders import make_embedder
 from alapp.store.importer import ImportSpec, import_file
 from alapp.store.project import Project
@@ -47,12 +48,12 @@ def labeled_arrays(project: Project, featurizer: str,
         raise AlappError(f"{project.path}: no labeled items to simulate on")
     texts = project.texts(ids)
     embedder = make_embedder(featurizer, texts)
-    ensure_embeddings(project.path, embedder,
+    ensure_embeddings(ProjectVectors(project, lambda write: write(project)), embedder,
                       Progress(lambda stage, fraction: progress(fraction, stage))
                       if progress else None)
     x = load_vectors(project, embedder.name, ids)
     y = np.array([labels.index(current[i]) for i in ids])
-    split_of = dict(project.conn.execute("SELECT id, split FROM items"))
+    split_of = project.splits()
     splits = np.array([split_of[i] for i in ids])
     return x, y, splits, labels
 

@@ -1,0 +1,78 @@
+"""A round of the application: read a snapshot, run the loop, save the result.
+
+The work runs on the round thread; it reads through its own read-only connection and hands
+every write (embeddings as they are computed, then the batch and the model version) to the
+project's writer thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from alapp.core.progress import Progress
+from alapp.core.types import ItemId
+from alapp.loop.round import RoundResult, RoundRunner, Snapshot
+from alapp.store import rounds, vectors
+from alapp.store.project import Project
+
+Write = Callable[[Callable[[Project], Any]], Any]
+
+
+class ProjectVectors:
+    """The project file as a round's vector cache: reads here, writes through ``write``."""
+
+    def __init__(self, reader: Project, write: Write) -> None:
+        self.reader, self.write = reader, write
+
+    def missing(self, featurizer: str) -> list[tuple[ItemId, str]]:
+        return vectors.missing_texts(self.reader, featurizer)
+
+    def save(self, featurizer: str, ids: Sequence[ItemId],
+             matrix: NDArray[np.floating]) -> None:
+        self.write(lambda p: vectors.save_vectors(p, featurizer, ids, matrix))
+
+    def load(self, featurizer: str, ids: Sequence[ItemId]) -> NDArray[np.float32]:
+        return vectors.load_vectors(self.reader, featurizer, ids)
+
+
+def read_snapshot(reader: Project, write: Write) -> Snapshot:
+    rows = rounds.read_for_round(reader)
+    return Snapshot(ProjectVectors(reader, write), rows.labels, rows.settings, rows.ids,
+                    rows.texts, rows.splits, rows.current, rows.excluded, rows.round_index,
+                    rows.measured, rows.random_share)
+
+
+def snapshot_of(project: Project) -> Snapshot:
+    """A snapshot of a project the caller holds open for writing (one thread: scripts)."""
+    return read_snapshot(project, lambda write: write(project))
+
+
+def save_result(project: Project, result: RoundResult, keep: ItemId | None = None) -> int:
+    """Write a round's model version and batch to a project the caller holds open."""
+    model = None
+    if result.model_kind:
+        model = rounds.ModelVersion(result.model_kind, result.n_labeled,
+                                    result.stored_metrics(), result.weights)
+    return rounds.save_round(project, result.picks, result.strategy, result.n_labeled, model,
+                             keep)
+
+
+class RoundJob:
+    """What the round thread runs: one round on the latest labels, saved when not cancelled.
+    The runner keeps the model warm between rounds; rounds never overlap (one thread)."""
+
+    def __init__(self, session: Any) -> None:  # a LabelingSession (app.session imports us)
+        self.session = session
+        self.runner = RoundRunner()
+
+    def __call__(self, progress: Progress) -> RoundResult:
+        with Project.open(self.session.path, read_only=True) as reader:
+            snap = read_snapshot(reader, self.session.writer.call)
+            result = self.runner.run(snap, progress)
+        progress.check()  # a cancel before the save drops the round; after it, it is done
+        self.session.save_round(result)
+        return result
