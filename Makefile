@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint setup clean
+.PHONY: demo test test-packaging lint setup clean
 
 setup: $(STAMP)
 
@@ -24,9 +24,18 @@ lint: $(STAMP)
 	$(BIN)/mypy alapp
 	$(BIN)/lint-imports
 
-# pytest exits 5 when it collects no test; make treats that like any failure.
+# Two pytest processes: everything but the UI with PySide6 unimportable (ALAPP_BLOCK_QT, see
+# tests/conftest.py: the core is headless), then the GUI tests. The packaging test runs only in
+# test-packaging (CI runs both targets). pytest exits 5 when it collects no test; make treats that
+# like any failure. Extra pytest options: make test PYTEST_ARGS="--durations=30".
+PYTEST = QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
 test: lint
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
+	ALAPP_BLOCK_QT=1 $(PYTEST) -m "not gui"
+	$(PYTEST) -m gui
+
+test-packaging: $(STAMP)
+	$(PYTEST) -m packaging
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

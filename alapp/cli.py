@@ -100,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--budget", type=int, default=1000, help="labels to spend per run")
     g.add_argument("--initial", choices=("cold-start", "random"), default="cold-start")
     g.add_argument("--featurizer", default="auto", help="auto, minilm, e5 or a model folder")
+    g.add_argument("--classifier", default="logreg",
+                   help="logreg, mlp or committee; a strategy that needs another model (BALD: "
+                        "the MLP) gets it, as in the application")
     g.add_argument("--test-file", type=Path, help="a labeled held-out file (official split)")
     g.add_argument("--test-size", type=int, default=0,
                    help="held-out items drawn stratified from the data (default: 20%%)")
@@ -160,8 +163,8 @@ def add_import_options(p: argparse.ArgumentParser) -> None:
 
 
 def import_spec_from_args(args: argparse.Namespace) -> Any:
+    from alapp.app.projects import ImportSpec
     from alapp.core.types import Split
-    from alapp.store.importer import ImportSpec
 
     names = None
     if args.label_names:
@@ -183,25 +186,21 @@ def _csv_arg(value: str) -> list[str]:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from alapp.store.project import Project
+    from alapp.app.projects import create_project
 
     labels = _csv_arg(args.labels)
     if not labels:
         raise AlappError("--labels: give at least one label, e.g. --labels spam,ham")
-    with Project.create(args.project, labels, name=args.name, seed=args.seed):
-        pass
+    create_project(args.project, labels, name=args.name, seed=args.seed)
     print(f"created {args.project} with labels: {', '.join(labels)}")
     return 0
 
 
 def _import(args: argparse.Namespace) -> int:
-    from alapp.store.importer import import_file
-    from alapp.store.project import Project
+    from alapp.app.projects import import_into
 
     spec = import_spec_from_args(args)
-    show = _progress_printer(sys.stderr)
-    with Project.open(args.project) as project:
-        report = import_file(project, args.file, spec, progress=show, parallel=None)
+    report = import_into(args.project, args.file, spec, _progress_printer(sys.stderr))
     print(file=sys.stderr)
     print(f"imported {report.rows:,} items ({report.labeled:,} labeled) from {report.path} "
           f"[{report.format}, {report.encoding}] in {report.seconds:.2f} s")
@@ -254,74 +253,44 @@ def _duration(seconds: float) -> str:
 
 
 def _import_vectors(args: argparse.Namespace) -> int:
-    from alapp.store.project import Project
-    from alapp.store.vectors import import_npy
+    from alapp.app.projects import import_vectors
 
-    with Project.open(args.project) as project:
-        count = import_npy(project, args.name, args.vectors, args.ids)
+    count = import_vectors(args.project, args.name, args.vectors, args.ids)
     print(f"stored {count:,} vectors as vectors:{args.name}")
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    from alapp.store.export import export_labels
-    from alapp.store.project import Project
+    from alapp.app.projects import export_labels
 
-    with Project.open(args.project, read_only=True) as project:
-        count = export_labels(project, args.out, args.format, overwrite=args.overwrite)
+    count = export_labels(args.project, args.out, args.format, overwrite=args.overwrite)
     print(f"exported {count:,} labeled items to {args.out}")
     return 0
 
 
 def _config(args: argparse.Namespace) -> int:
-    from dataclasses import fields
+    from alapp.app.projects import configure
 
-    from alapp.al.registry import get_strategy
-    from alapp.core.settings import ProjectSettings
-    from alapp.store.project import Project
-
-    types = {f.name: f.type for f in fields(ProjectSettings)}
-    changes: dict[str, Any] = {}
-    for change in args.changes:
-        key, sep, raw = change.partition("=")
-        if not sep or key not in types:
-            raise AlappError(f"{change!r}: expected KEY=VALUE with KEY one of "
-                             f"{', '.join(types)}")
-        kind = str(types[key])
-        try:
-            value: Any = (raw.lower() in ("1", "true", "yes", "on") if kind == "bool"
-                          else int(raw) if kind == "int" else float(raw) if kind == "float"
-                          else raw)
-        except ValueError:
-            raise AlappError(f"{key}: {raw!r} is not a valid {kind}") from None
-        if key == "strategy":
-            try:
-                get_strategy(value)
-            except ValueError as e:
-                raise AlappError(str(e)) from None
-        changes[key] = value
-    with Project.open(args.project, read_only=not changes) as project:
-        settings = project.update_settings(**changes) if changes else project.settings()
+    settings, warnings = configure(args.project, args.changes)
+    for message in warnings:  # an old project's stored values that no longer validate
+        print(f"alapp: warning: {message}", file=sys.stderr)
     for key, value in settings.as_rows().items():
         print(f"{key:>16} = {value}")
     return 0
 
 
 def _export_model(args: argparse.Namespace) -> int:
-    from alapp.app.export_model import export_model
-    from alapp.store.project import Project
+    from alapp.app.projects import export_model
 
-    with Project.open(args.project, read_only=True) as project:
-        info = export_model(project, args.out, overwrite=args.overwrite)
+    info = export_model(args.project, args.out, overwrite=args.overwrite)
     print(f"exported model version {info['version']} ({info['kind']}) to {args.out}")
     return 0
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from alapp.store.project import Project
+    from alapp.app.projects import stats as project_stats
 
-    with Project.open(args.project, read_only=True) as project:
-        stats = project.stats()
+    stats = project_stats(args.project)
     if args.json:
         print(json.dumps(stats, ensure_ascii=False, indent=2))
     else:
@@ -331,30 +300,28 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from alapp.al.registry import get_strategy
     from alapp.app.plot_svg import learning_curves_svg
-    from alapp.app.simulate_file import simulate_file, simulate_project
-    from alapp.loop.simulate import SimulationConfig
-    from alapp.store.project import Project
+    from alapp.app.simulate_file import (
+        SimulationConfig,
+        check_config,
+        open_to_simulate,
+        simulate_file,
+        simulate_project,
+    )
 
-    strategies = _csv_arg(args.strategies)
-    for name in strategies:
-        try:
-            get_strategy(name)
-        except ValueError as e:
-            raise AlappError(str(e)) from None
     if args.featurizer == "tfidf":
         raise AlappError("--featurizer: simulation uses embeddings (auto, minilm, e5, a folder)")
     for out in (args.json, args.plot):
         if out is not None and not out.parent.is_dir():
             raise AlappError(f"{out.parent}: no such folder")
-    cfg = SimulationConfig(strategies, batch=args.batch, budget=args.budget, seeds=args.seeds,
-                           initial=args.initial)
+    cfg = SimulationConfig(_csv_arg(args.strategies), batch=args.batch, budget=args.budget,
+                           seeds=args.seeds, initial=args.initial, classifier=args.classifier)
+    check_config(cfg)
 
     show = _bar_printer(sys.stderr)
 
     if args.project:
-        with Project.open(args.project, read_only=True) as project:
+        with open_to_simulate(args.project) as project:  # read-only: nothing is saved to it
             n = len(project.current_labels())
             result = simulate_project(project, cfg, args.featurizer,
                                       args.test_size or n // 5, args.split_seed, show)
@@ -378,7 +345,7 @@ def _simulate(args: argparse.Namespace) -> int:
     for name, s in result["strategies"].items():
         reach = s["labels_to_95pct_of_full"]
         print(f"  {name:<22} AULC {s['aulc_accuracy']:.3f}  final {s['accuracy_mean'][-1]:.3f}"
-              f"  95% of full at {reach if reach is not None else '-'} labels")
+              f"  95% of full at {reach if reach is not None else '-'} labels  ({s['model']})")
     return 0
 
 
@@ -397,10 +364,10 @@ def _strategies(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     import tempfile
 
-    from alapp.store.demo import create_demo_project
+    from alapp.app.projects import create_demo
 
     path = args.project or Path(tempfile.mkdtemp(prefix="alapp-demo-")) / "demo.alapp"
-    create_demo_project(path).close()
+    create_demo(path)
     print(f"demo project: {path}")
     if args.no_gui:
         return 0

@@ -3,7 +3,8 @@ random vs margin vs entropy vs the combined strategy, default featurizer (auto: 
 English, multilingual E5 otherwise) and logistic regression.
 
 Reads ../shared/data; writes docs/simulation/<dataset>.json and .svg; prints a JSON summary.
-Usage: python bench/bench_simulate.py [--only NAME] [--seeds 5] [--budget 1000]
+Usage: python bench/bench_simulate.py [--only NAME] [--seeds 5] [--budget 1000] [--batch 20]
+       [--strategies a,b] [--classifier logreg] [--out FOLDER]
 """
 
 from __future__ import annotations
@@ -54,26 +55,33 @@ def main() -> None:
     parser.add_argument("--only")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--strategies", default="random,margin,entropy,uncertainty-cluster")
+    parser.add_argument("--classifier", default="logreg", help="logreg, mlp or committee")
+    parser.add_argument("--out", type=Path, default=OUT,
+                        help="where the JSON and SVG go (a trial run: not the docs folder)")
     args = parser.parse_args()
-    OUT.mkdir(parents=True, exist_ok=True)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
     summary = {}
     for name, d in datasets().items():
         if args.only and name != args.only:
             continue
         started = time.perf_counter()
-        cfg = SimulationConfig(args.strategies.split(","), batch=20, budget=args.budget,
-                               seeds=args.seeds)
+        cfg = SimulationConfig(args.strategies.split(","), batch=args.batch, budget=args.budget,
+                               seeds=args.seeds, classifier=args.classifier)
         result = simulate_file(d["file"], d["spec"], cfg, "auto", d.get("test_file"),
                                d.get("test_size", 0), 0)
-        (OUT / f"{name}.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-        (OUT / f"{name}.svg").write_text(learning_curves_svg(result, name), encoding="utf-8")
+        (out / f"{name}.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+        (out / f"{name}.svg").write_text(learning_curves_svg(result, name), encoding="utf-8")
         summary[name] = {
             "pool": result["data"]["pool"], "test": result["data"]["test"],
             "featurizer": result["data"]["featurizer"],
             "full_pool_accuracy": round(result["full_pool"]["accuracy"], 4),
             "recommendation": result["recommendation"],
             "seconds": round(time.perf_counter() - started, 1),
+            "seconds_per_round": {s: round(v["seconds_per_round"], 4)
+                                  for s, v in result["strategies"].items()},
             "strategies": {s: {"aulc": round(v["aulc_accuracy"], 4),
                                "acc_at_100": _at(v, 100), "acc_at_1000": _at(v, 1000),
                                "labels_to_95": v["labels_to_95pct_of_full"],
@@ -82,7 +90,7 @@ def main() -> None:
                            for s, v in result["strategies"].items()}}
         print(json.dumps({name: summary[name]}), file=sys.stderr, flush=True)
     print(json.dumps({"benchmark": "simulate", "seeds": args.seeds, "budget": args.budget,
-                      "batch": 20, "results": summary, "machine": machine()}, indent=2))
+                      "batch": args.batch, "results": summary, "machine": machine()}, indent=2))
 
 
 def _at(v: dict, labels: int) -> float | None:

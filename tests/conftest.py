@@ -1,6 +1,20 @@
+"""Shared fixtures, and the suite's hygiene (see README, Development > Tests):
+
+- every test gets its own application settings (``ALAPP_SETTINGS_FILE``, and Qt's own settings
+  paths where Qt is loaded): no test reads or writes the developer's recent projects or keys;
+- markers: ``gui`` for tests that use ``qtbot`` or a module that imports Qt, ``data`` for tests
+  that use ``shared_data``; ``packaging`` tests run only when ``-m`` names them;
+- ``ALAPP_BLOCK_QT=1`` makes PySide6 unimportable for the whole run (pytest-qt is left out too),
+  so ``ALAPP_BLOCK_QT=1 pytest -m "not gui"`` proves that everything but the UI runs headless.
+  A test that reaches for Qt there fails, telling to mark it ``gui``.
+"""
+
 from __future__ import annotations
 
+import importlib.abc
 import os
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -8,7 +22,135 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+pytest_plugins = ["tests.guards"]
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# -- the headless run ------------------------------------------------------------------------------
+
+QT_MODULES = ("PySide6", "shiboken6")
+BLOCK_QT = os.environ.get("ALAPP_BLOCK_QT", "") not in ("", "0")
+BLOCKED = "blocked in the headless run (ALAPP_BLOCK_QT=1)"
+
+
+class _QtBlocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name.partition(".")[0] in QT_MODULES:
+            raise ModuleNotFoundError(f"{name} is {BLOCKED}: only gui tests may import it",
+                                      name=name)
+        return None
+
+
+if BLOCK_QT:
+    _loaded = [m for m in QT_MODULES if m in sys.modules]
+    if _loaded:
+        raise RuntimeError(f"ALAPP_BLOCK_QT=1, but {_loaded} was imported before tests/conftest.py")
+    sys.meta_path.insert(0, _QtBlocker())
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # pytest-qt imports PySide6 when pytest configures it: leave it out of the headless run (it
+    # only provides qtbot, which every gui test, deselected there, uses).
+    if BLOCK_QT and pluginmanager.has_plugin("pytest-qt"):
+        pluginmanager.unregister(name="pytest-qt")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    report = yield
+    # pytest.importorskip("PySide6") inside a test would turn the block into a silent skip: the
+    # test would run in neither process. Fail it instead.
+    if BLOCK_QT and report.skipped and call.excinfo is not None \
+            and BLOCKED in str(call.excinfo.value):
+        report.outcome = "failed"
+        report.longrepr = (f"{item.nodeid} would be skipped here and deselected in the GUI run: "
+                           f"{call.excinfo.value}")
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    report = yield
+    # A test module that imports Qt at the top: all its tests are gui (see _imports_qt), so the
+    # headless run leaves the whole module out.
+    if BLOCK_QT and report.failed and isinstance(collector, pytest.Module) \
+            and BLOCKED in str(report.longrepr):
+        report.outcome = "skipped"
+        report.longrepr = (str(collector.path), None,
+                           f"Skipped: imports Qt at the top ({BLOCKED}): its tests are gui")
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if BLOCK_QT:
+        loaded = sorted(m for m in sys.modules if m.partition(".")[0] in QT_MODULES)
+        if loaded:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            sys.stderr.write(f"\nALAPP_BLOCK_QT=1, yet Qt was imported: {loaded[:5]}\n")
+
+
+# -- markers ---------------------------------------------------------------------------------------
+
+_qt_modules: dict[str, bool] = {}
+
+
+def _imports_qt(module: types.ModuleType | None) -> bool:
+    """The test module holds something from Qt, pytest-qt or alapp.ui (``from PySide6.QtCore
+    import Qt``, ``from alapp.ui import preferences``)."""
+    if module is None:
+        return False
+    if module.__name__ not in _qt_modules:
+        names = (value.__name__ if isinstance(value, types.ModuleType)
+                 else getattr(value, "__module__", None) for value in vars(module).values())
+        _qt_modules[module.__name__] = any(
+            isinstance(name, str) and (name.partition(".")[0] in (*QT_MODULES, "pytestqt")
+                                       or name == "alapp.ui" or name.startswith("alapp.ui."))
+            for name in names)
+    return _qt_modules[module.__name__]
+
+
+# Slow tests (> ~10 s on 2 cores, by --durations) in files whose owners have not marked them yet.
+SLOW_ELSEWHERE = {
+    "tests/test_simulate.py::test_cli_simulate_on_the_demo_file",
+    *(f"tests/test_simulate_strategies.py::test_every_strategy_simulates_or_is_refused_in_one_line"
+      f"[{name}]" for name in ("badge", "bald", "batchbald")),
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest selects by -m
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid in SLOW_ELSEWHERE:
+            item.add_marker(pytest.mark.slow)
+        if "qtbot" in item.fixturenames or _imports_qt(getattr(item, "module", None)):
+            item.add_marker(pytest.mark.gui)
+        if "shared_data" in item.fixturenames:
+            item.add_marker(pytest.mark.data)
+    # The installer build takes minutes: only a -m that names it runs it (make test-packaging).
+    if "packaging" not in (config.getoption("markexpr") or ""):
+        left_out = [item for item in items if item.get_closest_marker("packaging")]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if item not in left_out]
+
+
+# -- fixtures --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path_factory: pytest.TempPathFactory,
+                      monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A settings folder of this test's own: alapp's preferences (recent projects, shortcuts,
+    window geometry) go to ``<folder>/alapp.ini``, inherited by the processes a test starts;
+    where Qt is loaded, Qt's own per-user settings paths point there too."""
+    folder = tmp_path_factory.mktemp("settings")
+    monkeypatch.setenv("ALAPP_SETTINGS_FILE", str(folder / "alapp.ini"))
+    qt_core = sys.modules.get("PySide6.QtCore")
+    if qt_core is not None:
+        settings = qt_core.QSettings
+        for fmt in (settings.Format.NativeFormat, settings.Format.IniFormat):
+            settings.setPath(fmt, settings.Scope.UserScope, str(folder))
+    return folder
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from alapp.al.batch import BatchRequest, compose_batch, random_share_count
-from alapp.al.registry import STRATEGIES, StrategyParams
+from alapp.al.needs import Need
+from alapp.al.registry import STRATEGIES, StrategyParams, StrategySpec
 from alapp.al.state import PoolState
 
 
@@ -133,3 +134,21 @@ def test_schedule_moves_from_diversity_to_uncertainty() -> None:
     state.n_labeled = 1
     early = compose_batch(state, BatchRequest("schedule", 10, random_share=0, params=params))
     assert len({p.item_id for p in early} & {p.item_id for p in margin}) < 5
+
+
+def test_strategy_needs_are_needs_and_the_pool_state_takes_only_needs() -> None:
+    from dataclasses import fields
+
+    for spec in STRATEGIES.values():
+        assert all(isinstance(n, Need) for n in (*spec.needs, *spec.optional))
+    names = {f.name for f in fields(PoolState)}
+    assert {n.value for n in Need} <= names  # every need has its field
+    state = PoolState(ids=np.arange(3))
+    state.put(Need.HIDDEN, np.ones((3, 2)))
+    assert state.hidden is not None and state.get("hidden") is state.hidden
+    with pytest.raises(ValueError, match="'ids' is not a need"):
+        state.put("ids", np.zeros(3))
+    with pytest.raises(ValueError, match="not a need"):
+        state.put("hiden", np.zeros(3))
+    with pytest.raises(ValueError):  # a typo in a strategy's needs is refused at once
+        StrategySpec("typo", "", ("hiden",), STRATEGIES["random"].select)  # type: ignore[arg-type]

@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from alapp.cli import main
 from tests.conftest import write
 
@@ -126,6 +128,7 @@ def test_import_vectors_with_ids(tmp_path, capsys) -> None:
     assert f"{bad_ids}, line 2: no item with id 'zzz'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_simulate_writes_json_plot_and_a_progress_bar(tmp_path, capsys) -> None:
     from alapp.store.demo import demo_data_path
 

@@ -102,6 +102,7 @@ def test_closing_leaves_no_thread(window, qtbot) -> None:
     assert not [t for t in threading.enumerate() if t.name == "alapp-round"]
 
 
+@pytest.mark.slow
 def test_compare_strategies_dialog_shows_curves_and_applies_the_choice(window, qtbot) -> None:
     import json
 
@@ -149,3 +150,43 @@ def test_active_time_excludes_idle_and_window_inactive_periods(window, qtbot) ->
     timed = {e["item_id"]: e["active_ms"] for e in window.session.reader.events()
              if e["action"] == "label" and e["annotator"] == "tester"}
     assert timed == {first.item_id: 8_000, second.item_id: 60_000}
+
+
+@pytest.mark.parametrize("outcome", ["done", "failed", "cancelled", "cancelled-after-last-report"])
+def test_every_round_outcome_leaves_the_window_idle(window, qtbot, monkeypatch, outcome) -> None:
+    """Whatever way a round ends, the progress bar and the Cancel button go away and the panel
+    says when the next retrain happens."""
+    import alapp.ui.main_window as main_window
+
+    warnings: list[str] = []
+    monkeypatch.setattr(main_window.QMessageBox, "warning",
+                        lambda parent, title, text: warnings.append(text))
+    real = window.round_job
+    reported, release = threading.Event(), threading.Event()
+
+    def work(progress):
+        if outcome == "failed":
+            raise RuntimeError("the model exploded")
+        if outcome == "cancelled":
+            while True:
+                progress.report("training", 0.5)
+                reported.set()
+                release.wait(0.01)
+        result = real(progress)
+        progress.report("done", 1.0)
+        reported.set()
+        release.wait(5)  # a cancel lands here, after the last report
+        return result
+
+    monkeypatch.setattr(window, "round_job", work)
+    window.request_round()
+    assert not window.panel.progress.isHidden() and not window.panel.cancel.isHidden()
+    if outcome.startswith("cancelled"):
+        assert reported.wait(60)
+        qtbot.mouseClick(window.panel.cancel, Qt.MouseButton.LeftButton)
+    release.set()
+    qtbot.waitUntil(lambda: not window.work.busy and window.panel.progress.isHidden(),
+                    timeout=60_000)
+    assert window.panel.cancel.isHidden()
+    assert "Retrains" in window.panel.next_retrain.text()
+    assert warnings == (["RuntimeError: the model exploded"] if outcome == "failed" else [])

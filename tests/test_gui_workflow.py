@@ -256,6 +256,7 @@ def test_settings_refuse_a_folder_that_is_not_a_model_and_take_one_that_is(
     assert dialog.retrain_every.text() == "manual (Ctrl+R)"
 
 
+@pytest.mark.slow
 def test_compare_strategies_on_a_labeled_file(qtbot, tmp_path, settings_home) -> None:
     from alapp.store.demo import create_demo_project
     from alapp.ui.simulation_dialog import SimulationDialog
@@ -268,7 +269,10 @@ def test_compare_strategies_on_a_labeled_file(qtbot, tmp_path, settings_home) ->
         writer.writerows([r["text"], r["gold"]] for r in rows)
     path = tmp_path / "p.alapp"
     create_demo_project(path).close()
-    dialog = SimulationDialog(path, None, labeled)
+    from alapp.app.compare import SimulationConfig
+
+    small = SimulationConfig(["random", "margin"], batch=10, budget=60, seeds=2)
+    dialog = SimulationDialog(path, None, labeled, small)
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitUntil(dialog.use.isEnabled, timeout=300_000)

@@ -58,6 +58,26 @@ def test_engine_fuses_several_vector_inputs(tmp_path) -> None:
     project.close()
 
 
+def test_several_inputs_with_a_strategy_fusion_cannot_serve(tmp_path) -> None:
+    """Fusion gives probabilities only: a committee or the torch head is chosen instead, on
+    the joined vectors."""
+    project = create_demo_project(tmp_path / "p.alapp")
+    ids = project.item_ids()
+    rng = np.random.default_rng(0)
+    for name, dim in (("text", 8), ("image", 4)):
+        np.save(tmp_path / f"{name}.npy", rng.normal(size=(len(ids), dim)).astype(np.float32))
+        import_npy(project, name, tmp_path / f"{name}.npy", None)
+    gold = _gold()
+    for item in project.item_ids("pool")[:30]:
+        project.label_item(item, gold[project.item(item).ext_id], "sim")
+    for strategy, kind in (("vote-entropy", "Committee"), ("badge", "MLPClassifier")):
+        project.update_settings(featurizer="vectors:text+vectors:image", strategy=strategy)
+        result = RoundRunner().run(snapshot_of(project))
+        assert result.model_kind == kind and result.strategy == strategy
+        assert len(result.picks) == 10 and result.weights
+    project.close()
+
+
 def test_finetune_through_the_engine_and_export_as_hf_folder(tmp_path, tiny_bert) -> None:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 

@@ -83,6 +83,8 @@ def _unshare_works() -> bool:
     return subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode == 0
 
 
+@pytest.mark.gui  # the self-check opens the window (in the child process)
+@pytest.mark.slow
 @pytest.mark.skipif(not _unshare_works(), reason="needs unshare -rn (user and network "
                     "namespaces), available on Linux CI machines")
 def test_self_check_in_a_network_namespace_without_interfaces(tmp_path) -> None:

@@ -1,8 +1,8 @@
 """The packaged application: build the one-folder app with PyInstaller and run its
 self-check (models, training, a project, the window) with no Python environment around it.
 
-Slow (minutes): it builds the real thing. CI runs it (make test); alone:
-pytest -m slow tests/test_packaging.py
+Slow (minutes): it builds the real thing, so it is marked packaging and runs only when -m names
+it: make test-packaging (CI runs it after make test), or pytest -m packaging.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 pytest.importorskip("PyInstaller")
 
+pytestmark = [pytest.mark.packaging, pytest.mark.slow]
 
-@pytest.mark.slow
+
 def test_built_application_passes_its_self_check(tmp_path) -> None:
     build = subprocess.run([sys.executable, str(ROOT / "packaging" / "build.py"), "--no-archive"],
                            capture_output=True, text=True, timeout=3000, cwd=ROOT)

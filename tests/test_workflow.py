@@ -133,6 +133,7 @@ def test_single_label_projects_refuse_joined_labels(tmp_path) -> None:
     project.close()
 
 
+@pytest.mark.slow
 def test_confusion_matrix_and_random_share_baseline(tmp_path) -> None:
     project = create_demo_project(tmp_path / "p.alapp")
     project.update_settings(featurizer="tfidf", random_share=0.5)
@@ -219,6 +220,7 @@ def test_manual_retrain_waits_for_the_annotator_until_the_batch_runs_out(tmp_pat
     project.close()
 
 
+@pytest.mark.gui  # alapp.ui.label_view imports Qt
 def test_cost_accuracy_is_stated_with_the_estimate() -> None:
     import numpy as np
 

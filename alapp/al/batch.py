@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 
 from alapp.al.cost import roi, within_price_cap
+from alapp.al.needs import PER_ITEM_AXIS, SHARED
 from alapp.al.registry import StrategyParams, get_strategy, top_k
 from alapp.al.state import Ints, PoolState, Selected
 
-_PER_ITEM_AXIS = {"mc_probs": 1, "committee_probs": 1}
-_SHARED = {"validation_activations", "labeled_embeddings", "target_embeddings", "n_labeled",
-           "round_index"}
+# By PoolState field: reference sets are kept whole; a few arrays list candidates on axis 1.
+_SHARED: set[str] = {need.value for need in SHARED} | {"n_labeled", "round_index"}
+_AXIS: dict[str, int] = {need.value: axis for need, axis in PER_ITEM_AXIS.items()}
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def subset(state: PoolState, rows: Ints) -> PoolState:
         value = getattr(state, f.name)
         if value is None or f.name in _SHARED:
             continue
-        changes[f.name] = np.take(value, rows, axis=_PER_ITEM_AXIS.get(f.name, 0))
+        changes[f.name] = np.take(value, rows, axis=_AXIS.get(f.name, 0))
     return replace(state, **changes)
 
 
@@ -90,7 +91,7 @@ def _strategy_picks(pool: PoolState, request: BatchRequest, k: int,
         # No model without labels: start from cluster centres, not from random items.
         fallback = "cold-start" if pool.embeddings is not None else "random"
         return fallback, get_strategy(fallback).select(pool, k, rng, request.params)
-    missing = [need for need in spec.needs if getattr(pool, need) is None]
+    missing = [need for need in spec.needs if pool.get(need) is None]
     if missing:
         raise ValueError(f"strategy {spec.name!r} needs {', '.join(missing)}; "
                          "choose a model that provides them or another strategy")

@@ -15,6 +15,7 @@ from alapp.al.diversity import (
     model_outlier_scores,
     representative_scores,
 )
+from alapp.al.needs import Need
 from alapp.al.state import Floats, Ints, PoolState, Selected, require
 
 
@@ -35,10 +36,20 @@ SelectFn = Callable[[PoolState, int, np.random.Generator, StrategyParams], Selec
 class StrategySpec:
     name: str
     summary: str
-    needs: tuple[str, ...]
+    needs: tuple[Need, ...]
     select: SelectFn
     score: ScoreFn | None = None  # per-item scores for display, when the strategy has them
-    optional: tuple[str, ...] = field(default=())
+    optional: tuple[Need, ...] = field(default=())  # used when there, never required
+
+    def __post_init__(self) -> None:
+        # Needs are Need members, never free strings (a typo would pass unnoticed).
+        object.__setattr__(self, "needs", tuple(Need(n) for n in self.needs))
+        object.__setattr__(self, "optional", tuple(Need(n) for n in self.optional))
+
+    @property
+    def all_needs(self) -> frozenset[Need]:
+        """What the round should provide when it can: the needs and the optional ones."""
+        return frozenset(self.needs) | frozenset(self.optional)
 
 
 def top_k(scores: Floats, k: int, rng: np.random.Generator) -> Ints:
@@ -153,61 +164,61 @@ def _batchbald(state: PoolState, k: int, rng: np.random.Generator,
     return Selected(idx, gains)
 
 
-def _scored(name: str, summary: str, needs: tuple[str, ...], fn: ScoreFn,
-            optional: tuple[str, ...] = ()) -> StrategySpec:
+def _scored(name: str, summary: str, needs: tuple[Need, ...], fn: ScoreFn,
+            optional: tuple[Need, ...] = ()) -> StrategySpec:
     return StrategySpec(name, summary, needs, _by_score(fn), fn, optional)
 
 
 _SPECS = [
     StrategySpec("random", "Items in random order: the honest baseline.", (), _random),
     StrategySpec("stratified-random", "Random items, an equal share per predicted class.",
-                 ("probs",), _stratified),
+                 (Need.PROBS,), _stratified),
     _scored("least-confidence", "Lowest probability for the predicted label: 1 - p(1).",
-            ("probs",),
+            (Need.PROBS,),
             lambda s, p: uncertainty.least_confidence(_probs(s, p, "least-confidence"), True)),
     _scored("margin", "Smallest gap between the two likeliest labels: 1 - (p(1) - p(2)).",
-            ("probs",), lambda s, p: uncertainty.margin(_probs(s, p, "margin"))),
+            (Need.PROBS,), lambda s, p: uncertainty.margin(_probs(s, p, "margin"))),
     _scored("ratio", "Second-likeliest over likeliest label: p(2) / p(1).",
-            ("probs",), lambda s, p: uncertainty.ratio(_probs(s, p, "ratio"))),
+            (Need.PROBS,), lambda s, p: uncertainty.ratio(_probs(s, p, "ratio"))),
     _scored("entropy", "Most spread-out prediction over all labels: -sum p log p.",
-            ("probs",), lambda s, p: uncertainty.entropy(_probs(s, p, "entropy"), True)),
+            (Need.PROBS,), lambda s, p: uncertainty.entropy(_probs(s, p, "entropy"), True)),
     _scored("vote-entropy", "Committee members vote for different labels.",
-            ("committee_probs",), lambda s, p: committee.vote_entropy(
+            (Need.COMMITTEE_PROBS,), lambda s, p: committee.vote_entropy(
                 require(s.committee_probs, "a committee", "vote-entropy"))),
     _scored("consensus-kl", "Committee members' distributions diverge from their consensus.",
-            ("committee_probs",), lambda s, p: committee.consensus_kl(
+            (Need.COMMITTEE_PROBS,), lambda s, p: committee.consensus_kl(
                 require(s.committee_probs, "a committee", "consensus-kl"))),
     _scored("bald", "The model's weights disagree about the label (MC dropout, BALD).",
-            ("mc_probs",), lambda s, p: committee.bald(
+            (Need.MC_PROBS,), lambda s, p: committee.bald(
                 require(s.mc_probs, "Monte-Carlo dropout samples", "bald"))),
     StrategySpec("batchbald", "A batch whose labels are jointly informative (BatchBALD).",
-                 ("mc_probs",), _batchbald),
+                 (Need.MC_PROBS,), _batchbald),
     StrategySpec("cluster", "A few items per cluster of the pool: centroid, random, outlier.",
-                 ("embeddings",), _cluster),
+                 (Need.EMBEDDINGS,), _cluster),
     StrategySpec("coreset", "Items farthest from everything labeled (k-center greedy).",
-                 ("embeddings",), _coreset, optional=("labeled_embeddings",)),
+                 (Need.EMBEDDINGS,), _coreset, optional=(Need.LABELED_EMBEDDINGS,)),
     _scored("representative", "Items like the target set but unlike the training data.",
-            ("embeddings", "target_embeddings"), _representative,
-            optional=("labeled_embeddings",)),
+            (Need.EMBEDDINGS, Need.TARGET_EMBEDDINGS), _representative,
+            optional=(Need.LABELED_EMBEDDINGS,)),
     _scored("model-outliers", "Items that excite the model's neurons less than known data.",
-            ("activations", "validation_activations"),
+            (Need.ACTIVATIONS, Need.VALIDATION_ACTIVATIONS),
             lambda s, p: model_outlier_scores(
                 require(s.activations, "hidden activations", "model-outliers"),
                 require(s.validation_activations, "validation activations", "model-outliers"))),
     StrategySpec("uncertainty-cluster", "The most uncertain items, spread over clusters.",
-                 ("probs", "embeddings"), _uncertainty_cluster),
+                 (Need.PROBS, Need.EMBEDDINGS), _uncertainty_cluster),
     StrategySpec("badge", "Large and diverse gradient embeddings (BADGE).",
-                 ("probs", "hidden"), _badge),
+                 (Need.PROBS, Need.HIDDEN), _badge),
     StrategySpec("schedule", "Diversity in early rounds, uncertainty as labels accumulate.",
-                 ("probs", "embeddings"), _schedule),
+                 (Need.PROBS, Need.EMBEDDINGS), _schedule),
     _scored("active-transfer", "Items a second head predicts the model gets wrong.",
-            ("wrong_prob",), lambda s, p: require(s.wrong_prob, "a will-be-wrong head",
-                                                  "active-transfer").astype(float)),
+            (Need.WRONG_PROB,), lambda s, p: require(
+                s.wrong_prob, "a will-be-wrong head", "active-transfer").astype(float)),
     _scored("learning-loss", "Items with the highest loss predicted by a loss head.",
-            ("predicted_loss",), lambda s, p: require(s.predicted_loss, "a loss head",
-                                                      "learning-loss").astype(float)),
+            (Need.PREDICTED_LOSS,), lambda s, p: require(
+                s.predicted_loss, "a loss head", "learning-loss").astype(float)),
     StrategySpec("cold-start", "No labels yet: the items closest to cluster centres.",
-                 ("embeddings",), _cold_start),
+                 (Need.EMBEDDINGS,), _cold_start),
 ]
 STRATEGIES: dict[str, StrategySpec] = {s.name: s for s in _SPECS}
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from alapp.al.needs import Need
+
 Floats = NDArray[np.floating]
 Ints = NDArray[np.integer]
 
@@ -16,7 +18,8 @@ class PoolState:
     """Prediction arrays for the candidate items (unlabeled pool items that may be asked).
 
     Row ``i`` of every per-item array is candidate ``i``; ``ids`` maps it back to the store.
-    Only what the chosen strategy needs must be filled in (see each strategy's ``needs``).
+    Only what the chosen strategy needs must be filled in (see each strategy's ``needs``);
+    the field names are exactly the ``Need`` values, set and read with ``put`` and ``get``.
     """
 
     ids: Ints
@@ -38,6 +41,21 @@ class PoolState:
     @property
     def size(self) -> int:
         return len(self.ids)
+
+    def put(self, need: Need | str, array: Floats | None) -> None:
+        """Set the array for ``need``; anything that is not a need is refused."""
+        setattr(self, _need(need).value, array)
+
+    def get(self, need: Need | str) -> Floats | None:
+        value: Floats | None = getattr(self, _need(need).value)
+        return value
+
+
+def _need(name: Need | str) -> Need:
+    try:
+        return Need(name)
+    except ValueError:
+        raise ValueError(f"{name!r} is not a need; needs are {', '.join(Need)}") from None
 
 
 @dataclass

@@ -67,8 +67,10 @@ def export_model(project: Project, out: Path, overwrite: bool = False) -> dict[s
         readme = ("A fine-tuned transformer, a Hugging Face folder:\n\n"
                   "    from transformers import AutoModelForSequenceClassification, "
                   "AutoTokenizer\n"
-                  "    model = AutoModelForSequenceClassification.from_pretrained(FOLDER, "
-                  "local_files_only=True)\n    tokenizer = AutoTokenizer.from_pretrained(FOLDER)\n")
+                  "    model = AutoModelForSequenceClassification.from_pretrained(\n"
+                  "        FOLDER, local_files_only=True, trust_remote_code=False)\n"
+                  "    tokenizer = AutoTokenizer.from_pretrained(FOLDER, "
+                  "trust_remote_code=False)\n")
     else:
         (out / "weights.safetensors").write_bytes(weights)
         readme = _README.get(kind, "Weights of a {featurizer} model.\n").format(
@@ -86,12 +88,15 @@ def export_model(project: Project, out: Path, overwrite: bool = False) -> dict[s
 def _hf_folder(out: Path, weights: bytes, params: dict[str, Any], labels: list[str]) -> None:
     from transformers import AutoConfig, AutoTokenizer
 
-    from alapp.ml.embedders import default_minilm_folder
+    from alapp.ml.embedders import check_model_folder, default_minilm_folder
 
     source = Path(params.get("model_folder") or default_minilm_folder())
-    config = AutoConfig.from_pretrained(source, local_files_only=True, num_labels=len(labels),
+    check_model_folder(source)  # no custom code runs, whatever the folder holds now
+    config = AutoConfig.from_pretrained(source, local_files_only=True, trust_remote_code=False,
+                                        num_labels=len(labels),
                                         id2label=dict(enumerate(labels)),
                                         label2id={label: i for i, label in enumerate(labels)})
     config.save_pretrained(out)
-    AutoTokenizer.from_pretrained(source, local_files_only=True).save_pretrained(out)
+    AutoTokenizer.from_pretrained(source, local_files_only=True,
+                                  trust_remote_code=False).save_pretrained(out)
     (out / "model.safetensors").write_bytes(weights)

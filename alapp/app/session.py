@@ -20,14 +20,15 @@ from alapp.app.writer import InlineWriter, ProjectWriter
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import Action, EventId, ItemId, Selection, Source
 from alapp.loop.round import RoundResult
-from alapp.store import browse, events, importer, queue, rounds
-from alapp.store.browse import BrowseQuery, BrowseRow
+from alapp.store import browse, events, export, importer, queue, rounds, vectors
+from alapp.store.browse import UNLABELED, BrowseQuery, BrowseRow
 from alapp.store.events import Decision
 from alapp.store.importer import ImportReport, ImportSpec
 from alapp.store.project import Project
 from alapp.store.queue import QueueEntry
 
-__all__ = ["Change", "Decision", "LabelingSession", "QueueEntry"]
+__all__ = ["UNLABELED", "BrowseQuery", "BrowseRow", "Change", "Decision", "LabelingSession",
+           "QueueEntry", "RoundResult"]
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,18 @@ class LabelingSession:
     def history(self, limit: int = 20) -> list[Decision]:
         return events.history(self.reader, self.annotator, limit)
 
+    def imported_vector_names(self) -> list[str]:
+        return vectors.imported_vector_names(self.reader)
+
+    def export_labels(self, out: Path, overwrite: bool = False) -> int:
+        """Every labeled item, to JSONL or CSV by the file name (written atomically)."""
+        return export.export_labels(self.reader, out, overwrite=overwrite)
+
+    def export_model(self, out: Path) -> dict[str, Any]:
+        from alapp.app.export_model import export_model
+
+        return export_model(self.reader, out, overwrite=False)
+
     # -- finding and importing items -------------------------------------------------------------
 
     def find(self, query: BrowseQuery, limit: int = 500) -> list[BrowseRow]:
@@ -207,18 +220,16 @@ class LabelingSession:
         """The next batch's predicted seconds, the pace so far and, with a budget, how many
         more labels it buys at that pace. ``entries`` and ``numbers`` (the budget) may be
         passed in when the caller has just read them."""
+        from alapp.al.budget import labels_left
+
         entries = self.queue() if entries is None else entries
         next_batch = sum(e.predicted_cost or 0.0 for e in entries) if entries else 0.0
         recent = events.recent_label_ms(self.reader)
         pace = float(np.mean(recent)) / 1000 if recent else None
         numbers = self.budget() if numbers is None else numbers
         s = self.settings()
-        left: float | None = None
-        if s.budget_amount > 0 and pace:
-            remaining = numbers["remaining"]
-            per_label = {"items": 1.0, "hours": pace / 3600,
-                         "money": pace / 3600 * s.hourly_rate}.get(s.budget_unit, 1.0)
-            left = remaining / per_label if per_label > 0 else None
+        left = labels_left(s.budget_unit, numbers["remaining"], pace, s.hourly_rate) \
+            if s.budget_amount > 0 else None
         curve = self.model_history()
         done = curve[-1][0] if curve else 0
         to_target: float | None = None
@@ -245,14 +256,13 @@ class LabelingSession:
 
     def budget(self) -> dict[str, float]:
         """Spent and remaining, in the project's budget unit, from the stored events."""
+        from alapp.al.budget import status
+
         s = self.settings()
         count, ms = events.labels_paid(self.reader)
-        hours = ms / 3_600_000
-        spent = {"items": float(count), "hours": hours, "money": hours * s.hourly_rate}
-        value = spent.get(s.budget_unit, float(count))
-        remaining = max(0.0, s.budget_amount - value) if s.budget_amount > 0 else float("nan")
-        return {"spent": value, "remaining": remaining, "budget": s.budget_amount,
-                "labels": float(count), "hours": hours}
+        now = status(s.budget_unit, s.budget_amount, count, ms / 3_600_000, s.hourly_rate)
+        return {"spent": now.spent, "remaining": now.remaining, "budget": now.amount,
+                "labels": float(now.labels), "hours": now.hours}
 
 
 def _selection(entry: QueueEntry) -> Selection:

@@ -1,5 +1,9 @@
 """`alapp simulate` on a labeled file or a project's labeled items: load, split, embed once,
-replay every strategy and seed, write JSON and an SVG plot."""
+replay every strategy and seed, write JSON and an SVG plot.
+
+A project is only read: its cached embeddings are used, the missing ones are computed in memory
+and never saved, so simulating never changes the file an annotator may open next.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,19 @@ from typing import Any
 
 import numpy as np
 
-from alapp.app.rounds import ProjectVectors
-from alapp.core.errors import AlappError
+from alapp.core.errors import AlappError, ProjectLockedError
 from alapp.core.progress import Progress
 from alapp.core.types import Split
-from alapp.loop.embedding import ensure_embeddings
-from alapp.loop.simulate import SimulationConfig, SimulationProgress, simulate
+from alapp.loop.embedding import MemoryVectors, ensure_embeddings
+from alapp.loop.simulate import SimulationConfig, SimulationProgress, check_config, simulate
 from alapp.ml.embedders import make_embedder
 from alapp.store.importer import ImportSpec, import_file
+from alapp.store.lock import ProjectLock
 from alapp.store.project import Project
-from alapp.store.vectors import load_vectors
+from alapp.store.vectors import cached_ids, load_vectors
+
+__all__ = ["SimulationConfig", "check_config", "labeled_arrays", "open_to_simulate",
+           "simulate_file", "simulate_project", "stratified_split"]
 
 
 def stratified_split(y: np.ndarray, test_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +47,8 @@ Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]
 
 def labeled_arrays(project: Project, featurizer: str,
                    progress: SimulationProgress | None = None) -> Arrays:
-    """Embeddings, label indices and splits of every labeled item (embedded once, cached)."""
+    """Embeddings, label indices and splits of every labeled item. Vectors the project has
+    cached are read; the rest are computed into memory only (the project may be read-only)."""
     labels = project.labels()
     current = project.current_labels()
     ids = sorted(current)
@@ -48,19 +56,41 @@ def labeled_arrays(project: Project, featurizer: str,
         raise AlappError(f"{project.path}: no labeled items to simulate on")
     texts = project.texts(ids)
     embedder = make_embedder(featurizer, texts)
-    ensure_embeddings(ProjectVectors(project, lambda write: write(project)), embedder,
-                      Progress(lambda stage, fraction: progress(fraction, stage))
+    memory = MemoryVectors(dict(zip(ids, texts, strict=True)))
+    cached = sorted(cached_ids(project, embedder.name) & set(ids))
+    if cached:
+        memory.put(embedder.name, cached, load_vectors(project, embedder.name, cached))
+    ensure_embeddings(memory, embedder, Progress(lambda stage, fraction: progress(fraction, stage))
                       if progress else None)
-    x = load_vectors(project, embedder.name, ids)
+    x = memory.load(embedder.name, ids)
     y = np.array([labels.index(current[i]) for i in ids])
     split_of = project.splits()
     splits = np.array([split_of[i] for i in ids])
     return x, y, splits, labels
 
 
+def open_to_simulate(path: Path, refuse_locked: bool = True) -> Project:
+    """The project read-only, and (``refuse_locked``) only when no other process has it open
+    for writing: its labels would keep changing under the replay. The window's own comparison
+    passes False: it holds the lock itself and replays a moment's labels."""
+    if not refuse_locked:
+        return Project.open(path, read_only=True)
+    try:
+        lock = ProjectLock(path)
+        lock.acquire()
+        lock.release()
+    except ProjectLockedError:
+        raise AlappError(f"{path}: open in another alapp process; close it there to simulate "
+                         "on its labels") from None
+    except OSError:
+        pass  # no lock file can be made here (a read-only folder): nobody can write it either
+    return Project.open(path, read_only=True)
+
+
 def simulate_file(path: Path, spec: ImportSpec, cfg: SimulationConfig, featurizer: str,
                   test_file: Path | None, test_size: int, split_seed: int,
                   progress: SimulationProgress | None = None) -> dict[str, Any]:
+    check_config(cfg)  # before the import and the embedding, which take a while
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="alapp-sim-") as tmp:
         project = Project.create(Path(tmp) / "sim.alapp", ["_"], name="simulation")
@@ -82,6 +112,7 @@ def simulate_file(path: Path, spec: ImportSpec, cfg: SimulationConfig, featurize
 def simulate_project(project: Project, cfg: SimulationConfig, featurizer: str,
                      test_size: int, split_seed: int,
                      progress: SimulationProgress | None = None) -> dict[str, Any]:
+    check_config(cfg)
     x, y, splits, labels = labeled_arrays(project, featurizer, progress)
     test_size = test_size or len(y) // 5
     if (splits == Split.TEST.value).any():

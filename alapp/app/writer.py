@@ -96,3 +96,20 @@ class InlineWriter:
 
     def close(self) -> None:
         """The caller closes the project it opened."""
+
+
+def on_writer_thread(fn: Callable[[], T], name: str = "alapp-create") -> T:
+    """Run ``fn`` (which creates or fills a project file) on a thread of its own and wait:
+    a project that is not open yet has no writer thread, and the GUI thread never writes."""
+    result: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            result.set_result(fn())
+        except BaseException as e:
+            result.set_exception(e)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    thread.join()
+    return result.result()

@@ -1,31 +1,49 @@
-"""Per-project settings with their defaults. Stored as key/value rows in the project file."""
+"""Per-project settings with their defaults and the values each may take. Stored as key/value
+rows in the project file.
+
+Every way in (the settings dialog, ``alapp config``, creating a project) goes through
+``validate``; a stored value that an older alapp accepted but this one does not falls back to
+its default with a ``SettingWarning`` (``from_stored``), so an old project still opens.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import math
+from collections.abc import Callable, Collection
+from dataclasses import MISSING, asdict, dataclass, fields
+from enum import StrEnum
 from typing import Any
+
+from alapp.core.errors import AlappError
+from alapp.core.featurizer import FeaturizerSpec
+from alapp.core.options import BudgetUnit, Classifier, CostModel, Device, TaskKind, allowed
+
+
+class SettingWarning(UserWarning):
+    """A stored setting is no longer valid; its default is used instead."""
 
 
 @dataclass
 class ProjectSettings:
     name: str = "Untitled"
     seed: int = 0
+    task: str = TaskKind.CLASSIFICATION.value  # options.TaskKind: fixed when the project is made
     multi_label: bool = False
     strategy: str = "uncertainty-cluster"  # measured best in early rounds: docs/simulation
     batch_size: int = 20
     random_share: float = 0.1
     retrain_every: int = 10  # labels between background retrains; 0: manual (Ctrl+R)
-    featurizer: str = "auto"  # auto | minilm | e5 | tfidf | vectors:NAME | a model folder
-    classifier: str = "logreg"  # logreg | mlp | committee | finetune (fusion: automatic)
+    featurizer: str = "auto"  # see core/featurizer.py: auto | minilm | e5 | tfidf | vectors:NAME
+    classifier: str = Classifier.LOGREG.value  # options.Classifier (fusion: automatic)
     model_folder: str = ""  # the transformer to fine-tune; blank: the bundled MiniLM
-    device: str = "auto"  # auto | cpu | cuda
+    device: str = Device.AUTO.value  # options.Device
     mc_samples: int = 20
-    cost_model: str = "learned"  # equal | length | learned (the length model until data)
+    cost_model: str = CostModel.LEARNED.value  # options.CostModel (length model until data)
     cost_aware: bool = False  # rank by ROI = normalised utility / predicted cost
     price_cap_s: float = 0.0  # never ask for items predicted to take longer; 0: no cap
     target_accuracy: float = 0.0  # stop signal on the test set; 0: none
     stop_set_size: int = 1000  # fixed random pool items for the stabilizing-predictions signal
-    budget_unit: str = "items"  # items | hours | money
+    budget_unit: str = BudgetUnit.ITEMS.value  # options.BudgetUnit
     budget_amount: float = 0.0  # 0 means no budget set
     hourly_rate: float = 0.0
     currency: str = "EUR"
@@ -37,5 +55,143 @@ class ProjectSettings:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in rows.items() if k in known})
 
+    @classmethod
+    def from_stored(cls, rows: dict[str, Any],
+                    strategies: Collection[str]) -> tuple[ProjectSettings, list[str]]:
+        """Like ``from_rows``, but a value that does not validate takes its default; the
+        messages say which (for a warning: an old project opens rather than crashes)."""
+        values: dict[str, Any] = {}
+        repaired: list[str] = []
+        for f in fields(cls):
+            if f.name not in rows:
+                continue
+            problem = check_setting(f.name, rows[f.name], strategies)
+            if problem is None:
+                values[f.name] = rows[f.name]
+            else:
+                repaired.append(f"{problem}; using the default {default_of(f.name)!r}")
+        return cls(**values), repaired
+
     def as_rows(self) -> dict[str, Any]:
         return asdict(self)
+
+    def validate(self, *, strategies: Collection[str]) -> None:
+        """Raise an ``AlappError`` naming the first setting whose value is not allowed.
+
+        ``strategies``: the known strategy names (the list lives in ``alapp.al``, above core).
+        """
+        for f in fields(self):
+            problem = check_setting(f.name, getattr(self, f.name), strategies)
+            if problem is not None:
+                raise AlappError(problem)
+
+
+def setting_names() -> list[str]:
+    return [f.name for f in fields(ProjectSettings)]
+
+
+def default_of(key: str) -> Any:
+    for f in fields(ProjectSettings):
+        if f.name == key:
+            return f.default if f.default is not MISSING else None
+    raise AlappError(_unknown(key))
+
+
+def _type_of(key: str) -> str:
+    for f in fields(ProjectSettings):
+        if f.name == key:
+            return str(f.type)
+    raise AlappError(_unknown(key))
+
+
+def _unknown(key: str) -> str:
+    return f"unknown setting {key!r}; settings are {', '.join(setting_names())}"
+
+
+_CHOICES: dict[str, type[StrEnum]] = {"classifier": Classifier, "device": Device,
+                                      "cost_model": CostModel, "budget_unit": BudgetUnit,
+                                      "task": TaskKind}
+# (holds for the value, what is allowed) for the fields with a range or a shape.
+_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "seed": (lambda v: v >= 0, "a whole number of at least 0"),
+    "batch_size": (lambda v: v >= 1, "a whole number of at least 1"),
+    "random_share": (lambda v: 0 <= v < 1, "a share from 0 up to (not including) 1"),
+    "retrain_every": (lambda v: v >= 0, "a whole number of labels, at least 0 (0: manual)"),
+    "mc_samples": (lambda v: v >= 1, "a whole number of at least 1"),
+    "price_cap_s": (lambda v: v >= 0, "seconds, at least 0 (0: no cap)"),
+    "target_accuracy": (lambda v: 0 <= v <= 1, "from 0 to 1 (0: none)"),
+    "stop_set_size": (lambda v: v >= 0, "a whole number of at least 0"),
+    "budget_amount": (lambda v: v >= 0, "at least 0 (0: no budget)"),
+    "hourly_rate": (lambda v: v >= 0, "at least 0"),
+    "idle_cutoff_s": (lambda v: v > 0, "seconds, more than 0"),
+    "currency": (lambda v: bool(v.strip()), "a currency name, not empty"),
+}
+_TYPE_NAMES = {"bool": "true or false", "int": "a whole number", "float": "a number",
+               "str": "a text"}
+
+
+def check_setting(key: str, value: Any, strategies: Collection[str]) -> str | None:
+    """What is wrong with ``key=value``, in one line naming both and what is allowed; None
+    when it is allowed."""
+    kind = _type_of(key)
+    if not _has_type(value, kind):
+        return f"{key}={value!r} is not allowed; {key} must be {_TYPE_NAMES[kind]}"
+    if key in _CHOICES:
+        if value not in {c.value for c in _CHOICES[key]}:
+            return f"{key}={value!r} is not allowed; {key} must be {allowed(_CHOICES[key])}"
+    elif key == "strategy":
+        if value not in strategies:
+            return f"{key}={value!r} is not allowed; {key} must be one of {', '.join(strategies)}"
+    elif key == "featurizer":
+        try:
+            FeaturizerSpec.parse(value)
+        except AlappError as e:
+            return f"{key}={value!r} is not allowed: {e}"
+    elif key in _RULES:
+        holds, what = _RULES[key]
+        if not holds(value):
+            return f"{key}={value!r} is not allowed; {key} must be {what}"
+    return None
+
+
+def _has_type(value: Any, kind: str) -> bool:
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value))
+    return isinstance(value, str)
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def parse_setting(key: str, text: str) -> Any:
+    """A typed value from text (the command line): ``batch_size=20`` gives 20. The value's
+    range or choices are checked by ``validate``; only the type is checked here."""
+    kind = _type_of(key)
+    raw = text.strip()
+    if kind == "bool":
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+    elif kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            pass
+    elif kind == "float":
+        try:
+            number = float(raw)
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(number):
+                return number
+    else:
+        return text
+    raise AlappError(f"{key}={text!r} is not allowed; {key} must be {_TYPE_NAMES[kind]}")

@@ -16,13 +16,19 @@ import numpy as np
 from alapp.al import stopping
 from alapp.al.batch import BatchRequest, Pick, compose_batch
 from alapp.al.costmodel import CostEstimate, estimate_costs, text_stats
+from alapp.al.needs import Need
+from alapp.al.registry import get_strategy
 from alapp.al.state import PoolState
 from alapp.al.stopping import Signal
+from alapp.al.task import Task, task_for
+from alapp.core import options
+from alapp.core.featurizer import FeaturizerPart, FeaturizerSpec, PartKind
 from alapp.core.progress import Progress
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import ItemId, Split
 from alapp.loop.embedding import VectorSource, ensure_embeddings
-from alapp.ml.factory import ModelKeeper, model_weights, pool_outputs, strategy_needs
+from alapp.ml.base import Classifier
+from alapp.ml.factory import ModelKeeper
 
 MIN_TIMED_MS = 500
 
@@ -43,13 +49,18 @@ class Snapshot:
     round_index: int
     measured: list[tuple[ItemId, str, int]]  # (item, annotator, active ms) of timed labels
     random_share: set[ItemId] = field(default_factory=set)  # labeled as the batch's random share
+    # Predicted labeling seconds per item (rows of ``ids``), when known ahead as a simulation's
+    # cost column is: used instead of a cost model learned from measured times.
+    predicted_costs: np.ndarray | None = None
+
+    @property
+    def task(self) -> Task:
+        return task_for(self.settings)
 
     def classes(self, train_labels: list[str]) -> list[str]:
-        """What the classifier predicts. Multi-label projects use the label powerset: every
-        combination seen in the labels is a class of its own, after the single labels."""
-        if not self.settings.multi_label:
-            return self.labels
-        return self.labels + sorted(set(train_labels) - set(self.labels))
+        """What the classifier predicts (the task decides: a multi-label project's label
+        powerset adds every combination seen in the labels)."""
+        return self.task.classes(self.labels, train_labels)
 
 
 @dataclass
@@ -83,44 +94,46 @@ class Features:
     embeddings: np.ndarray  # unit-length dense vectors for diversity strategies
     name: str
     texts: np.ndarray  # object array of the texts, for models that read them directly
+    dense: bool = True  # False: ``matrix`` is sparse (TF-IDF)
+    several_inputs: bool = False  # ``matrix`` is one matrix per featurizer (MultiInput)
 
-    @property
-    def several_inputs(self) -> bool:
-        return hasattr(self.matrix, "parts")
-
-    def input_for(self, model: Any) -> Any:
-        from alapp.ml.mlp import MLPClassifier
-
-        if getattr(model, "takes_texts", False):
+    def input_for(self, model: Classifier) -> Any:
+        """What ``model`` reads, by what it declares (see ``alapp.ml.base``)."""
+        if model.takes_texts:
             return self.texts
-        if isinstance(model, MLPClassifier) and not isinstance(self.matrix, np.ndarray):
-            return self.embeddings  # the torch head needs dense input: LSA, not sparse TF-IDF
+        if self.several_inputs and not model.several_inputs:
+            return self.embeddings  # one input: the joined, normalised vectors
+        if model.needs_dense and not self.dense:
+            return self.embeddings  # dense input: LSA, not sparse TF-IDF
         return self.matrix
 
 
 def featurize(snap: Snapshot, progress: Progress) -> Features:
     """One featurizer, or several joined by "+" (late fusion: one head per input)."""
     texts = np.array(snap.texts, dtype=object)
-    names = snap.settings.featurizer.split("+")
-    if len(names) > 1:
+    spec = FeaturizerSpec.parse(snap.settings.featurizer)
+    if spec.several:
         from alapp.ml.fusion import MultiInput
 
-        parts = [_featurize_one(snap, name, progress) for name in names]
+        parts = [_featurize_one(snap, part, progress) for part in spec.parts]
         joined = np.concatenate([p[1] for p in parts], axis=1)
         joined /= np.maximum(np.linalg.norm(joined, axis=1, keepdims=True), 1e-12)
-        return Features(MultiInput([p[0] for p in parts]), joined, "+".join(names), texts)
-    matrix, embeddings = _featurize_one(snap, names[0], progress)
-    return Features(matrix, embeddings, names[0], texts)
+        return Features(MultiInput([p[0] for p in parts]), joined, str(spec), texts,
+                        dense=spec.dense, several_inputs=True)
+    matrix, embeddings = _featurize_one(snap, spec.parts[0], progress)
+    return Features(matrix, embeddings, str(spec), texts, dense=spec.dense)
 
 
-def _featurize_one(snap: Snapshot, name: str, progress: Progress) -> tuple[Any, np.ndarray]:
-    if name == "tfidf":
+def _featurize_one(snap: Snapshot, part: FeaturizerPart,
+                   progress: Progress) -> tuple[Any, np.ndarray]:
+    if part.kind is PartKind.TFIDF:
         from alapp.ml.features import tfidf_features
 
         progress.report("computing TF-IDF features", 0.1)
         tf = tfidf_features(snap.texts, seed=snap.settings.seed)
         return tf.matrix, tf.embeddings
-    if not name.startswith("vectors:"):
+    name = str(part)  # imported vectors are stored under their "vectors:NAME"
+    if part.is_embedder:
         from alapp.ml.embedders import make_embedder
 
         embedder = make_embedder(name, snap.texts, snap.settings.device)
@@ -179,7 +192,7 @@ class RoundRunner:
         pool_rows = np.array([r for r, i in enumerate(snap.ids)
                               if snap.splits[r] == Split.POOL and i not in snap.current
                               and i not in snap.excluded], dtype=int)
-        needs = strategy_needs(s.strategy)
+        needs = get_strategy(s.strategy).all_needs
         state = PoolState(
             ids=np.array([snap.ids[r] for r in pool_rows], dtype=np.int64),
             embeddings=features.embeddings[pool_rows] if len(pool_rows) else None,
@@ -188,12 +201,12 @@ class RoundRunner:
             n_labeled=len(train_rows), round_index=snap.round_index)
         predicted: dict[ItemId, tuple[str, float]] = {}
         metrics: dict[str, Any] = {}
-        model: Any = None
+        model: Classifier | None = None
         if len(set(train_labels)) >= 1 and train_rows:
             progress.report(f"training on {len(train_rows)} labels", 0.5)
             t = time.perf_counter()
             classes = snap.classes(train_labels)
-            model = self.keeper.model_for(s, classes, features.embeddings.shape[1], needs,
+            model = self.keeper.model_for(s, classes, features.embeddings.shape[1],
                                           features.several_inputs)
             x = features.input_for(model)
             model.fit(x[train_rows], train_labels)
@@ -201,15 +214,16 @@ class RoundRunner:
             progress.report("scoring the pool", 0.75)
             t = time.perf_counter()
             if len(pool_rows):
-                out = pool_outputs(model, x[pool_rows], needs, s.mc_samples)
-                state.probs = out.probs
-                for key, value in out.extra.items():
-                    setattr(state, key, value)
-                best = out.probs.argmax(axis=1)
-                for row, k, p in zip(pool_rows, best, out.probs, strict=True):
-                    predicted[snap.ids[row]] = (classes[int(k)], float(p[k]))
+                out = model.outputs(x[pool_rows], needs, s.mc_samples)
+                for need, value in out.items():
+                    state.put(need, value)
+                probs = out[Need.PROBS]
+                guesses, confidence = snap.task.decode(classes, probs)
+                for row, guess, p in zip(pool_rows, guesses, confidence, strict=True):
+                    predicted[snap.ids[row]] = (guess, float(p))
             metrics = _test_metrics(snap, index, model, features, classes)
-            if metrics and s.classifier == "logreg" and not features.several_inputs:
+            if metrics and s.classifier == options.Classifier.LOGREG \
+                    and not features.several_inputs:
                 metrics.update(_random_baseline(snap, index, features, classes, train_rows))
             timings["score"] = time.perf_counter() - t
             signals = self._signals(snap, features, model, state, metrics, classes)
@@ -228,9 +242,9 @@ class RoundRunner:
         return RoundResult(picks, predicted, len(train_rows), metrics,
                            {k: round(v, 4) for k, v in timings.items()}, snap.round_index,
                            chosen_by, type(model).__name__ if model is not None else "",
-                           model_weights(model) if model is not None else None, cost, signals)
+                           model.weights() if model is not None else None, cost, signals)
 
-    def _signals(self, snap: Snapshot, features: Features, model: Any, state: PoolState,
+    def _signals(self, snap: Snapshot, features: Features, model: Classifier, state: PoolState,
                  metrics: dict[str, Any], classes: list[str]) -> list[Signal]:
         """Stopping signals with their values; the budget one is the session's."""
         s = snap.settings
@@ -262,6 +276,8 @@ class RoundRunner:
 def _estimate_costs(snap: Snapshot, pool_rows: np.ndarray, index: dict[ItemId, int],
                     stats: np.ndarray) -> CostEstimate:
     """Predicted labeling seconds for the pool, learned from this project's measured times."""
+    if snap.predicted_costs is not None:
+        return CostEstimate(snap.predicted_costs[pool_rows], "given", "high", 0)
     # Under half a second is a slip (a repeated key), not a labeling time: not evidence.
     timed = [(i, a, ms) for i, a, ms in snap.measured if i in index and ms >= MIN_TIMED_MS]
     measured_rows = [index[i] for i, _, _ in timed]
@@ -277,28 +293,17 @@ def _test_embeddings(snap: Snapshot, features: Features) -> np.ndarray | None:
     return features.embeddings[rows] if rows else None
 
 
-def _test_metrics(snap: Snapshot, index: dict[ItemId, int], model: Any,
+def _test_metrics(snap: Snapshot, index: dict[ItemId, int], model: Classifier,
                   features: Features, classes: list[str]) -> dict[str, Any]:
-    """Accuracy (exact match for multi-label), macro-F1 and the confusion matrix on the
-    labeled test items."""
+    """The task's quality measures (accuracy, macro-F1, the confusion matrix for
+    classification) on the labeled test items."""
     test = [(index[i], label) for i, label in snap.current.items()
             if snap.splits[index[i]] == Split.TEST]
     if not test:
         return {}
-    from sklearn.metrics import f1_score
-
     probs = model.predict_proba(features.input_for(model)[[r for r, _ in test]])
-    guesses = [classes[int(k)] for k in probs.argmax(axis=1)]
-    truth = [label for _, label in test]
-    shown = [c for c in classes if c in set(truth) | set(guesses)]
-    where = {c: i for i, c in enumerate(shown)}
-    confusion = np.zeros((len(shown), len(shown)), dtype=int)
-    for t, g in zip(truth, guesses, strict=True):
-        confusion[where[t], where[g]] += 1
-    return {"accuracy": float(np.mean([g == t for g, t in zip(guesses, truth, strict=True)])),
-            "macro_f1": float(f1_score(truth, guesses, average="macro", zero_division=0)),
-            "test_items": float(len(test)),
-            "confusion": {"labels": shown, "matrix": confusion.tolist()}}
+    guesses, _ = snap.task.decode(classes, probs)
+    return snap.task.metrics(classes, [label for _, label in test], guesses)
 
 
 def _random_baseline(snap: Snapshot, index: dict[ItemId, int], features: Features,

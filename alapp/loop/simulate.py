@@ -1,25 +1,34 @@
 """Replaying the loop with known labels as the annotator, to compare strategies on real data.
 
-Pure arrays in, curves out: the embeddings are computed once per dataset and reused for every
-strategy and seed. The classifier is retrained from scratch each round (as a fresh project
-would be), on the labels chosen so far; a round's batch comes from the same compose_batch the
-application uses, so what is measured is what users get.
+Every run drives the application's own round: a ``RoundRunner`` per (strategy, seed), fed an
+in-memory snapshot each round, so the classifier, its warm start, the automatic model choice
+(an MLP for BALD, a committee for vote entropy) and the batch are exactly what users get. The
+known labels of the round's picks are then "bought", and the next round trains on them. The
+embeddings are computed once per dataset and shared by every strategy and seed.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from alapp.al.batch import BatchRequest, compose_batch
-from alapp.al.state import PoolState
+from alapp.al.batch import Pick
+from alapp.al.registry import STRATEGIES
+from alapp.core.errors import AlappError
+from alapp.core.settings import ProjectSettings
+from alapp.core.types import ItemId, Split
+from alapp.loop.embedding import MemoryVectors
+from alapp.loop.round import RoundResult, RoundRunner, Snapshot
 
 SimulationProgress = Callable[[float, str], None]  # (fraction done, what is running)
+FEATURIZER = "vectors:sim"  # the precomputed embeddings, as imported vectors are named
+# Classifiers a replay can train every round; fine-tuning reads texts and takes minutes a round.
+CLASSIFIERS = ("logreg", "mlp", "committee")
 
 
 @dataclass
@@ -31,6 +40,7 @@ class SimulationConfig:
     initial: str = "cold-start"  # or "random": how the first batch is chosen
     random_share: float = 0.0  # off by default so each curve is its strategy alone
     cost_aware: bool = False
+    classifier: str = "logreg"  # a strategy that needs another model gets it, as in the app
 
 
 @dataclass
@@ -42,104 +52,174 @@ class Curve:
     accuracy: list[float] = field(default_factory=list)
     macro_f1: list[float] = field(default_factory=list)
     round_seconds: list[float] = field(default_factory=list)
+    model: str = ""  # the classifier the rounds trained (the round chooses it)
 
 
-class _Model:
-    """Logistic regression for one run, warm-started from the previous round's weights."""
-
-    def __init__(self, k: int, seed: int) -> None:
-        self.k, self.seed = k, seed
-        self._model: Any = None
-        self._classes: NDArray[Any] | None = None
-
-    def fit(self, x: NDArray[Any], y: NDArray[Any]) -> None:
-        from sklearn.linear_model import LogisticRegression
-
-        classes = np.unique(y)
-        if self._classes is None or not np.array_equal(classes, self._classes):
-            self._model = LogisticRegression(C=4.0, max_iter=300, warm_start=True,
-                                             random_state=self.seed)
-            self._classes = classes
-        if len(classes) > 1:
-            self._model.fit(x, y)
-
-    def predict_proba(self, x: NDArray[Any]) -> NDArray[np.float64]:
-        assert self._classes is not None
-        probs = np.zeros((len(x), self.k))
-        if len(self._classes) == 1:
-            probs[:, self._classes[0]] = 1.0
-        else:
-            probs[:, self._classes] = self._model.predict_proba(x)
-        return probs
+def check_config(cfg: SimulationConfig) -> None:
+    """Refuse what cannot run, in one line, before any work starts."""
+    unknown = [s for s in cfg.strategies if s not in STRATEGIES]
+    if unknown:
+        raise AlappError(f"unknown strategy {unknown[0]!r}; choose from {', '.join(STRATEGIES)}")
+    if not cfg.strategies:
+        raise AlappError("no strategy to simulate")
+    if cfg.classifier not in CLASSIFIERS:
+        raise AlappError(f"classifier {cfg.classifier!r} cannot be simulated; choose one of "
+                         f"{', '.join(CLASSIFIERS)}")
+    if cfg.initial not in ("cold-start", "random"):
+        raise AlappError(f"initial batch {cfg.initial!r}: choose cold-start or random")
+    for name in ("batch", "budget", "seeds"):
+        if getattr(cfg, name) < 1:
+            raise AlappError(f"{name} must be at least 1")
 
 
-def _fit_predict(x_train: NDArray[Any], y_train: NDArray[Any], x: NDArray[Any],
-                 k: int, seed: int) -> NDArray[np.float64]:
-    model = _Model(k, seed)
-    model.fit(x_train, y_train)
-    return model.predict_proba(x)
+class Replay:
+    """A labeled dataset as a round reads a project: pool rows first, then test rows, and an
+    item's id is its row. Test labels are always known; pool labels only once bought."""
+
+    def __init__(self, x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
+                 y_test: NDArray[Any], costs: NDArray[np.float64] | None = None) -> None:
+        if not len(y_pool) or not len(y_test):
+            raise AlappError(f"a replay needs labeled pool and test items (got {len(y_pool)} "
+                             f"and {len(y_test)})")
+        y = np.concatenate([y_pool, y_test]).astype(int)
+        self.n_pool, n = len(y_pool), len(y)
+        self.classes = [str(c) for c in range(int(y.max()) + 1)]
+        self.truth = [self.classes[c] for c in y]
+        self.ids = [ItemId(row) for row in range(n)]
+        self.splits = [Split.POOL.value] * self.n_pool + [Split.TEST.value] * (n - self.n_pool)
+        self.texts = [""] * n  # the features are the vectors; texts only feed cost statistics
+        self.vectors = MemoryVectors()
+        self.vectors.put(FEATURIZER, self.ids, np.concatenate([x_pool, x_test]))
+        self.test_labels = {i: self.truth[i] for i in self.ids[self.n_pool:]}
+        self.costs = None if costs is None else \
+            np.concatenate([np.asarray(costs, dtype=np.float64), np.full(n - self.n_pool, np.nan)])
+
+    def snapshot(self, settings: ProjectSettings, bought: Sequence[int], round_index: int,
+                 last: bool = False) -> Snapshot:
+        """The project after ``bought`` pool rows were labeled. ``last``: the budget is spent,
+        so the round only trains and tests (the rest of the pool is set aside: no selection)."""
+        current = {ItemId(row): self.truth[row] for row in bought}
+        current.update(self.test_labels)
+        excluded = set(self.ids[:self.n_pool]) - set(current) if last else set()
+        return Snapshot(self.vectors, self.classes, settings, self.ids, self.texts, self.splits,
+                        current, excluded, round_index, measured=[],
+                        predicted_costs=self.costs)
 
 
-def _scores(y_true: NDArray[Any], probs: NDArray[np.float64]) -> tuple[float, float]:
-    from sklearn.metrics import f1_score
+def run_settings(cfg: SimulationConfig, strategy: str, seed: int) -> ProjectSettings:
+    """A fresh project's settings for one run. No stop set or target: the stopping signals
+    are not what a replay measures, and the stop set would cost a prediction every round."""
+    return ProjectSettings(name="simulation", seed=seed, strategy=strategy, batch_size=cfg.batch,
+                           random_share=cfg.random_share, featurizer=FEATURIZER,
+                           classifier=cfg.classifier, cost_model="equal",
+                           cost_aware=cfg.cost_aware, target_accuracy=0.0, stop_set_size=0)
 
-    guess = probs.argmax(axis=1)
-    return float(np.mean(guess == y_true)), float(f1_score(y_true, guess, average="macro"))
 
-
-def run_one(x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
-            y_test: NDArray[Any], k: int, strategy: str, seed: int, cfg: SimulationConfig,
-            costs: NDArray[np.float64] | None = None,
+def run_one(replay: Replay, strategy: str, seed: int, cfg: SimulationConfig,
             charged: NDArray[np.float64] | None = None,
             on_round: Callable[[float], None] | None = None) -> Curve:
-    """One learning curve. Each round: choose a batch with the current model, label it, then
-    train once on all labels; that model gives the curve's point and the next round's scores.
+    """One learning curve. Each round trains on the labels bought so far (the curve's point
+    is its test score) and chooses the next batch, which is then labeled from the truth.
 
-    ``costs`` are what selection sees (predicted); ``charged`` what labeling really takes
-    (default: the same), which is what the budget pays. ``on_round`` gets the share of the
-    budget spent after each round."""
-    charged = costs if charged is None else charged
+    Selection sees ``replay.costs`` (predicted); the budget pays ``charged`` (what labeling
+    really takes; default: the same). ``on_round`` gets the share of the budget spent."""
+    if charged is None and replay.costs is not None:
+        charged = replay.costs
+    settings = run_settings(cfg, strategy, seed)
+    first = replace(settings, strategy="random") if cfg.initial == "random" else settings
+    runner = RoundRunner()
     curve = Curve(strategy, seed)
-    labeled = np.zeros(len(x_pool), dtype=bool)
+    bought: list[int] = []
     spent = 0.0
-    emb = x_pool / np.maximum(np.linalg.norm(x_pool, axis=1, keepdims=True), 1e-12)
-    model = _Model(k, seed)
-    round_index = 0
-    while spent < cfg.budget and not labeled.all():
-        started = time.perf_counter()
-        pool = np.flatnonzero(~labeled)
-        state = PoolState(ids=pool, embeddings=emb[pool],
-                          labeled_embeddings=emb[labeled] if labeled.any() else None,
-                          n_labeled=int(labeled.sum()), round_index=round_index,
-                          costs=None if costs is None else costs[pool])
-        name = strategy
-        if not labeled.any():
-            name = "random" if cfg.initial == "random" else strategy  # cold start is built in
-        else:
-            state.probs = model.predict_proba(x_pool[pool])
-        picks = compose_batch(state, BatchRequest(name, cfg.batch, cfg.random_share, seed,
-                                                  round_index, cost_aware=cfg.cost_aware))
-        bought = 0
-        for pick in picks:
-            price = 1.0 if charged is None else float(charged[pick.item_id])
-            if costs is not None and spent + price > cfg.budget:
-                continue  # this item no longer fits the budget
-            labeled[pick.item_id] = True
-            spent += price
-            bought += 1
-        if bought == 0:
+    started = time.perf_counter()
+    result = _run_round(runner, replay.snapshot(first, bought, 0), strategy, 0)
+    while True:
+        new, spent = _buy(result.picks, spent, cfg.budget, charged)
+        if not new:
             break  # nothing chosen fits what is left of the budget
-        model.fit(x_pool[labeled], y_pool[labeled])
-        accuracy, f1 = _scores(y_test, model.predict_proba(x_test))
-        curve.labels.append(int(labeled.sum()))
-        curve.spent.append(round(spent, 3))
-        curve.accuracy.append(accuracy)
-        curve.macro_f1.append(f1)
+        bought += new
+        last = spent >= cfg.budget or len(bought) == replay.n_pool
+        snap = replay.snapshot(settings, bought, result.round_index + 1, last)
+        result = _run_round(runner, snap, strategy, len(bought))
+        _add_point(curve, result, len(bought), spent)
         curve.round_seconds.append(time.perf_counter() - started)
-        round_index += 1
+        started = time.perf_counter()
         if on_round:
             on_round(min(1.0, spent / cfg.budget))
+        if last:
+            break
     return curve
+
+
+def _run_round(runner: RoundRunner, snap: Snapshot, strategy: str, labels: int) -> RoundResult:
+    """The application's round; what it refuses (a strategy whose model cannot give what it
+    needs with these labels) ends the simulation with the round's own one-line reason."""
+    try:
+        return runner.run(snap)
+    except ValueError as e:
+        raise AlappError(f"{strategy} cannot be simulated with {labels} labels: {e} (a larger "
+                         "batch gives the first trained round more labels)") from None
+
+
+def _buy(picks: list[Pick], spent: float, budget: float,
+         charged: NDArray[np.float64] | None) -> tuple[list[int], float]:
+    """Label the picks the budget pays for. Counted in labels, a batch is bought whole; with
+    costs, an item that no longer fits is skipped."""
+    rows: list[int] = []
+    for pick in picks:
+        price = 1.0 if charged is None else float(charged[pick.item_id])
+        if charged is not None and spent + price > budget:
+            continue
+        rows.append(pick.item_id)
+        spent += price
+    return rows, spent
+
+
+def _add_point(curve: Curve, result: RoundResult, labels: int, spent: float) -> None:
+    curve.labels.append(labels)
+    curve.spent.append(round(spent, 3))
+    curve.accuracy.append(float(result.metrics["accuracy"]))
+    curve.macro_f1.append(float(result.metrics["macro_f1"]))
+    curve.model = result.model_kind
+
+
+Scores = tuple[float, float]  # test accuracy and macro-F1
+
+
+def full_pool(replay: Replay, cfg: SimulationConfig, strategy: str) -> tuple[str, Scores]:
+    """The classifier the runs of ``strategy`` get, trained on every pool label: its kind and
+    test scores, the reference their curves approach."""
+    everything = range(replay.n_pool)
+    result = RoundRunner().run(replay.snapshot(run_settings(cfg, strategy, 0), everything, 0,
+                                               last=True))
+    return result.model_kind, (float(result.metrics["accuracy"]),
+                               float(result.metrics["macro_f1"]))
+
+
+class References:
+    """Full-pool references, each computed once. A strategy whose runs trained the configured
+    classifier shares its reference; one that made the round choose another model (BALD: the
+    MLP) gets that model's, shared by strategies with the same needs (an MLP fit on the whole
+    pool takes a while)."""
+
+    def __init__(self, replay: Replay, cfg: SimulationConfig) -> None:
+        self.replay, self.cfg = replay, cfg
+        self._by_needs: dict[frozenset[str], tuple[str, Scores]] = {}
+
+    def _of_needs(self, strategy: str) -> tuple[str, Scores]:
+        spec = STRATEGIES[strategy]
+        needs = frozenset(str(n) for n in (*spec.needs, *spec.optional))
+        if needs not in self._by_needs:
+            self._by_needs[needs] = full_pool(self.replay, self.cfg, strategy)
+        return self._by_needs[needs]
+
+    def configured(self) -> Scores:
+        return self._of_needs("random")[1]  # random needs nothing: the configured classifier
+
+    def of(self, strategy: str, model_kind: str) -> Scores:
+        """``model_kind``: what the strategy's runs trained."""
+        kind, scores = self._of_needs("random")
+        return scores if model_kind == kind else self._of_needs(strategy)[1]
 
 
 def simulate(x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
@@ -149,8 +229,11 @@ def simulate(x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
              charged: NDArray[np.float64] | None = None) -> dict[str, Any]:
     """Every strategy over every seed. ``progress`` gets the overall fraction done and what is
     running, after every round (runs take seconds to minutes, so per-run steps are too coarse)."""
-    k = int(max(y_pool.max(), y_test.max()) + 1)
-    full_accuracy, full_f1 = _scores(y_test, _fit_predict(x_pool, y_pool, x_test, k, 0))
+    check_config(cfg)
+    replay = Replay(x_pool, y_pool, x_test, y_test, costs)
+    references = References(replay, cfg)
+    configured = references.configured()  # first, as a warm-up the round timings do not pay
+    own: dict[str, Scores] = {}
     curves: list[Curve] = []
     total = len(cfg.strategies) * cfg.seeds
     for s_index, strategy in enumerate(cfg.strategies):
@@ -162,9 +245,9 @@ def simulate(x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
                 if progress:
                     progress((done + share) / total, what)
 
-            curves.append(run_one(x_pool, y_pool, x_test, y_test, k, strategy, seed, cfg, costs,
-                                  charged, on_round))
-    return summarize(curves, cfg, full_accuracy, full_f1)
+            curves.append(run_one(replay, strategy, seed, cfg, charged, on_round))
+        own[strategy] = references.of(strategy, curves[-1].model)
+    return summarize(curves, cfg, *configured, own)
 
 
 def _mean_ci(rows: Sequence[Sequence[float]]) -> tuple[list[float], list[float]]:
@@ -181,17 +264,23 @@ def _mean_ci(rows: Sequence[Sequence[float]]) -> tuple[list[float], list[float]]
 
 
 def summarize(curves: list[Curve], cfg: SimulationConfig, full_accuracy: float,
-              full_f1: float) -> dict[str, Any]:
+              full_f1: float,
+              reference: dict[str, Scores] | None = None) -> dict[str, Any]:
+    """Mean curves with intervals, and how soon each reaches its full-pool reference (its own
+    when ``reference`` has one: a strategy's model may not be the configured one)."""
     out: dict[str, Any] = {"full_pool": {"accuracy": full_accuracy, "macro_f1": full_f1},
-                           "config": cfg.__dict__, "strategies": {}}
+                           "config": dict(cfg.__dict__), "strategies": {}}
     for strategy in cfg.strategies:
         mine = [c for c in curves if c.strategy == strategy]
+        own_accuracy, own_f1 = (reference or {}).get(strategy, (full_accuracy, full_f1))
         acc, acc_ci = _mean_ci([c.accuracy for c in mine])
         f1, f1_ci = _mean_ci([c.macro_f1 for c in mine])
         x = mine[0].spent[: len(acc)]
-        reach = {f"labels_to_{int(p * 100)}pct_of_full": _first_reach(x, acc, p * full_accuracy)
+        reach = {f"labels_to_{int(p * 100)}pct_of_full": _first_reach(x, acc, p * own_accuracy)
                  for p in (0.95, 0.98, 0.99)}
         out["strategies"][strategy] = {
+            "model": mine[0].model,
+            "full_pool": {"accuracy": own_accuracy, "macro_f1": own_f1},
             "spent": x, "labels": mine[0].labels[: len(acc)],
             "accuracy_mean": acc, "accuracy_ci95": acc_ci,
             "macro_f1_mean": f1, "macro_f1_ci95": f1_ci,
@@ -247,7 +336,6 @@ def recommend(strategies: dict[str, dict[str, Any]]) -> dict[str, Any]:
         detail["text"] = (f"{best}, but not clearly better than {second} (AULC {gain:+.3f}, "
                           f"{why}); either is a sound choice")
     return detail
-
 
 
 def _first_reach(x: Sequence[float], y: Sequence[float], target: float) -> float | None:

@@ -1,25 +1,25 @@
-"""Classifiers behind one small interface: fit on labeled rows, predict probabilities."""
+"""Logistic regression: the fast default classifier (see ``alapp.ml.base`` for the interface)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Collection, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-
-class Classifier(Protocol):
-    classes: list[str]
-
-    def fit(self, x: Any, y: Sequence[str]) -> None: ...
-
-    def predict_proba(self, x: Any) -> NDArray[np.float64]: ...
+from alapp.al.needs import Need
+from alapp.ml.base import Outputs, probs_only, save_arrays
 
 
 class LogisticClassifier:
     """Logistic regression, warm-started from the previous round's weights when the label set
     is unchanged (later rounds converge in a few iterations)."""
+
+    provides = frozenset({Need.PROBS})
+    takes_texts = False
+    needs_dense = False  # reads sparse TF-IDF as it is
+    several_inputs = False
 
     def __init__(self, labels: Sequence[str], c: float = 4.0, seed: int = 0) -> None:
         self.labels = list(labels)
@@ -39,12 +39,14 @@ class LogisticClassifier:
             return
         self._model.fit(x, [present.index(label) for label in y])
 
-    def weights(self) -> dict[str, NDArray[np.float64]]:
-        """Plain arrays (saved as safetensors, never pickled)."""
+    def weights(self) -> bytes | None:
+        """``coef`` and ``intercept`` as safetensors (never pickled); None before two classes."""
         if self._model is None or len(self.classes) < 2:
-            return {}
-        return {"coef": np.ascontiguousarray(self._model.coef_),
-                "intercept": np.ascontiguousarray(self._model.intercept_)}
+            return None
+        return save_arrays({"coef": self._model.coef_, "intercept": self._model.intercept_})
+
+    def outputs(self, x: Any, needs: Collection[Need], mc_samples: int) -> Outputs:
+        return probs_only(self, x)
 
     def predict_proba(self, x: Any) -> NDArray[np.float64]:
         """Columns follow ``self.labels``; labels not seen in training get probability 0."""

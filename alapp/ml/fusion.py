@@ -7,13 +7,15 @@ so a noisy input learns a large s_i and a small say, as the seeds' multimodal de
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from alapp.al.minibatch import minibatch_slices
+from alapp.al.needs import Need
+from alapp.ml.base import Outputs, probs_only
 
 Array = NDArray[np.float32]
 
@@ -33,6 +35,11 @@ class MultiInput:
 
 
 class LateFusionClassifier:
+    provides = frozenset({Need.PROBS})
+    takes_texts = False
+    needs_dense = True
+    several_inputs = True  # one head per input matrix
+
     def __init__(self, labels: Sequence[str], hidden: int = 128, epochs: int = 40,
                  lr: float = 3e-3, batch_size: int = 32, seed: int = 0) -> None:
         self.labels = list(labels)
@@ -71,7 +78,7 @@ class LateFusionClassifier:
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         self.classes = sorted(set(y), key=self.labels.index)
-        xs = getattr(xs, "parts", xs)
+        xs = xs.parts  # a MultiInput: this model takes several inputs
         if self._net is None:
             self._net = self._build([x.shape[1] for x in xs])
         tensors = [torch.as_tensor(np.asarray(x, dtype=np.float32)) for x in xs]
@@ -100,14 +107,19 @@ class LateFusionClassifier:
     def predict_proba(self, xs: Any) -> Array:
         import torch
 
-        xs = getattr(xs, "parts", xs)
+        xs = xs.parts
         with torch.inference_mode():
             fused = self._net([torch.as_tensor(np.asarray(x, dtype=np.float32))
                                for x in xs])[-1]
             out: Array = torch.softmax(fused, dim=1).numpy()
         return out
 
-    def weights(self) -> bytes:
+    def outputs(self, xs: Any, needs: Collection[Need], mc_samples: int) -> Outputs:
+        return probs_only(self, xs)
+
+    def weights(self) -> bytes | None:
+        if self._net is None:
+            return None
         from safetensors.torch import save
 
         return save({k: v.detach().contiguous() for k, v in self._net.state_dict().items()})

@@ -10,7 +10,7 @@ learning-loss and active-transfer strategies score with.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from alapp.al.minibatch import minibatch_slices
+from alapp.al.needs import FROM_VALIDATION, Need
+from alapp.ml.base import Outputs
 
 Array = NDArray[np.float32]
 
@@ -61,15 +63,28 @@ def _build(d: int, k: int, cfg: MLPConfig) -> Any:
 
 
 class MLPClassifier:
+    # Everything the head can give; an instance without a validation share gives less.
+    provides = frozenset({Need.PROBS, Need.MC_PROBS, Need.HIDDEN, Need.ACTIVATIONS,
+                          Need.PREDICTED_LOSS, Need.WRONG_PROB, Need.VALIDATION_ACTIVATIONS})
+    takes_texts = False
+    needs_dense = True  # torch reads dense rows: LSA embeddings rather than sparse TF-IDF
+    several_inputs = False
+
     def __init__(self, labels: Sequence[str], config: MLPConfig | None = None) -> None:
         self.labels = list(labels)
         self.classes: list[str] = []
         self.cfg = config or MLPConfig()
+        self.provides = self.provides_with(self.cfg)
         self._net: Any = None
         self._device = "cpu"
         self.validation_activations: Array | None = None
         self._wrong_fitted = False
         self.fits = 0
+
+    @classmethod
+    def provides_with(cls, cfg: MLPConfig) -> frozenset[Need]:
+        """The will-be-wrong head and validation activations need held-out labels."""
+        return cls.provides if cfg.validation_share > 0 else cls.provides - FROM_VALIDATION
 
     # -- training ------------------------------------------------------------------------------
 
@@ -171,12 +186,22 @@ class MLPClassifier:
     def predict_proba(self, x: Array) -> Array:
         return self._forward(x)[0]
 
-    def outputs(self, x: Array) -> dict[str, Array | None]:
-        """Everything the strategies may need from one pass over the pool."""
+    def outputs(self, x: Array, needs: Collection[Need], mc_samples: int = 20) -> Outputs:
+        """Probabilities and what of ``needs`` the head gives, from one pass over the pool
+        (plus the dropout samples when asked). The will-be-wrong head and the validation
+        activations exist once enough labels were held out to fit them."""
         probs, pre, hidden, loss_pred, wrong = self._forward(x)
-        return {"probs": probs, "activations": pre, "hidden": hidden,
-                "predicted_loss": loss_pred, "wrong_prob": wrong if self._wrong_fitted else None,
-                "validation_activations": self.validation_activations}
+        found: Outputs = {Need.ACTIVATIONS: pre, Need.HIDDEN: hidden,
+                          Need.PREDICTED_LOSS: loss_pred}
+        if self._wrong_fitted:
+            found[Need.WRONG_PROB] = wrong
+        if self.validation_activations is not None:
+            found[Need.VALIDATION_ACTIVATIONS] = self.validation_activations
+        out: Outputs = {Need.PROBS: probs}
+        out.update({need: value for need, value in found.items() if need in needs})
+        if Need.MC_PROBS in needs:
+            out[Need.MC_PROBS] = self.mc_probs(x, mc_samples)
+        return out
 
     def mc_probs(self, x: Array, samples: int = 20, batch: int = 8192) -> Array:
         """Monte-Carlo dropout: dropout stays on, batch norm uses its running statistics."""
@@ -200,7 +225,9 @@ class MLPClassifier:
 
     # -- weights (safetensors only) -----------------------------------------------------------
 
-    def weights(self) -> bytes:
+    def weights(self) -> bytes | None:
+        if self._net is None:
+            return None
         from safetensors.torch import save
 
         return save({k: v.detach().cpu().contiguous() for k, v in

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,8 @@ from alapp.core.types import (
     Selection,
     Source,
     Split,
-    split_labels,
 )
+from alapp.store import queue
 from alapp.store.lock import ProjectLock
 from alapp.store.schema import APPLICATION_ID, SCHEMA_VERSION, migrate, schema_version
 
@@ -50,6 +50,11 @@ SKIPPED_FOREVER_SQL = """
 """
 
 
+# Called with every SQL statement a writable connection runs, when set: the test suite uses it
+# to prove that the GUI thread never writes (tests/guards.py). None in the application.
+statement_watcher: Callable[[str], None] | None = None
+
+
 def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
     if read_only:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
@@ -58,6 +63,8 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 5000")
     conn.execute("PRAGMA foreign_keys = ON")
+    if statement_watcher is not None and not read_only:
+        conn.set_trace_callback(statement_watcher)
     return conn
 
 
@@ -88,6 +95,15 @@ class Project:
         if path.exists():
             raise AlappError(f"{path}: already exists; open it instead, or choose another name")
         _check_label_names(labels)
+        from alapp.al.registry import STRATEGIES
+        from alapp.core.settings import setting_names
+
+        unknown = sorted(set(settings) - set(setting_names()))
+        if unknown:
+            raise AlappError(f"unknown setting {unknown[0]!r}; settings are "
+                             f"{', '.join(setting_names())}")
+        initial = ProjectSettings(name=name or path.stem, **settings)
+        initial.validate(strategies=STRATEGIES)  # before a file exists
         lock = ProjectLock(path)
         lock.acquire()
         conn = _connect(path, read_only=False)
@@ -96,7 +112,6 @@ class Project:
         project = cls(path, conn, lock)
         with project.transaction():
             project._insert_labels(labels)
-            initial = ProjectSettings(name=name or path.stem, **settings)
             project._write_settings(initial.as_rows())
         return project
 
@@ -177,11 +192,35 @@ class Project:
             [{"name": n, "position": start + i} for i, n in enumerate(new)])
 
     def settings(self) -> ProjectSettings:
+        """The stored settings. A value this alapp no longer accepts (an old project's) is
+        read as its default, with a ``SettingWarning``; the stored row is left as it is."""
+        import warnings
+
+        from alapp.al.registry import STRATEGIES
+        from alapp.core.settings import SettingWarning
+
         rows = {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM settings")}
-        return ProjectSettings.from_rows(rows)
+        settings, repaired = ProjectSettings.from_stored(rows, STRATEGIES)
+        for problem in repaired:
+            warnings.warn(f"{self.path}: stored {problem}", SettingWarning, stacklevel=2)
+        return settings
 
     def update_settings(self, **changes: Any) -> ProjectSettings:
-        merged = ProjectSettings.from_rows({**self.settings().as_rows(), **changes})
+        """Change settings; an ``AlappError`` naming the key, the value and what is allowed
+        when one is not, and then nothing is written."""
+        from alapp.al.registry import STRATEGIES
+        from alapp.core.settings import setting_names
+
+        unknown = sorted(set(changes) - set(setting_names()))
+        if unknown:
+            raise AlappError(f"unknown setting {unknown[0]!r}; settings are "
+                             f"{', '.join(setting_names())}")
+        current = self.settings()
+        if "task" in changes and changes["task"] != current.task:
+            raise AlappError(f"task={changes['task']!r}: a project's task is chosen when it is "
+                             f"created (this one is {current.task!r})")
+        merged = ProjectSettings.from_rows({**current.as_rows(), **changes})
+        merged.validate(strategies=STRATEGIES)
         with self.transaction():
             self._write_settings({k: getattr(merged, k) for k in changes})
         return merged
@@ -244,18 +283,21 @@ class Project:
                    selection: Selection | None = None) -> EventId:
         """Record one decision; durable when this returns. In a multi-label project the label
         may be several names joined by "|" (see ``join_labels``)."""
-        known = self.labels()
-        parts = split_labels(label) if self.settings().multi_label else [label]
-        unknown = [p for p in parts if p not in known]
-        if unknown or len(set(parts)) != len(parts):
-            raise AlappError(f"unknown label {label!r}; the project has: {', '.join(known)}")
-        if len(parts) > 1:
-            with self.transaction():
+        from alapp.al.task import task_for
+
+        try:
+            parts = task_for(self.settings()).check_label(label, self.labels())
+        except ValueError as e:
+            raise AlappError(str(e)) from None
+        with self.transaction():
+            if len(parts) > 1:  # a multi-label set is a label row too, for the foreign key
                 self._conn.execute(
                     "INSERT OR IGNORE INTO labels (name, position, combination) VALUES "
                     "(?, (SELECT COALESCE(MAX(position), 0) + 1 FROM labels), 1)", (label,))
-        return self._record(item_id, Action.LABEL, label, annotator, started_at, active_ms,
-                            selection)
+            event = self._insert_event(item_id, Action.LABEL, label, annotator, started_at,
+                                       active_ms, selection)
+            queue.take_off(self._conn, item_id)
+        return event
 
     def skip_item(self, item_id: ItemId, annotator: str, forever: bool = False,
                   started_at: float | None = None, active_ms: int | None = None,
@@ -288,11 +330,7 @@ class Project:
                 (item_id, target)).fetchone()
             event = self._insert_event(item_id, Action.UNDO, before[0] if before else None,
                                        annotator, None, None, None, undoes=target)
-            # Back at the front of the queue, in the same transaction as the undo.
-            first = self._conn.execute(
-                "SELECT COALESCE(MIN(position), 0) - 1 FROM queue").fetchone()[0]
-            self._conn.execute("INSERT OR IGNORE INTO queue (position, item_id, source) "
-                               "VALUES (?, ?, ?)", (first, item_id, Source.UNDO))
+            queue.put_first(self._conn, ItemId(item_id), Source.UNDO)  # in the undo's transaction
         return ItemId(item_id), event
 
     def _record(self, item_id: ItemId, action: Action, label: str | None, annotator: str,
@@ -301,7 +339,7 @@ class Project:
         with self.transaction():
             event = self._insert_event(item_id, action, label, annotator, started_at, active_ms,
                                        selection, note=note)
-            self._conn.execute("DELETE FROM queue WHERE item_id = ?", (item_id,))
+            queue.take_off(self._conn, item_id)
         return event
 
     def _insert_event(self, item_id: int, action: Action, label: str | None, annotator: str,

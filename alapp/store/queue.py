@@ -9,12 +9,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from alapp.al.batch import Pick
 from alapp.core.types import ItemId, Source, Split
-from alapp.store.project import Project
+
+if TYPE_CHECKING:  # project.py writes decisions through take_off/put_first: no import cycle
+    from alapp.store.project import Project
 
 KEPT_BY_ROUNDS = (Source.UNDO, Source.TEST_SET)  # queue entries a new round does not replace
 
@@ -70,6 +73,18 @@ def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick]
         [(start + pos, p.item_id, round_id, Source.RANDOM if p.is_random else Source.AL,
           p.strategy, p.score, p.predicted_cost, int(p.is_random))
          for pos, p in enumerate(p for p in picks if p.item_id not in kept)])
+
+
+def take_off(conn: sqlite3.Connection, item_id: ItemId) -> None:
+    """Inside a decision's transaction: a decided item leaves the queue."""
+    conn.execute("DELETE FROM queue WHERE item_id = ?", (item_id,))
+
+
+def put_first(conn: sqlite3.Connection, item_id: ItemId, source: Source) -> None:
+    """Inside an undo's transaction: the item goes back to the front of the queue."""
+    first = conn.execute("SELECT COALESCE(MIN(position), 0) - 1 FROM queue").fetchone()[0]
+    conn.execute("INSERT OR IGNORE INTO queue (position, item_id, source) VALUES (?, ?, ?)",
+                 (first, item_id, source))
 
 
 def test_set_status(project: Project) -> dict[str, int]:

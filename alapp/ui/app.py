@@ -20,6 +20,7 @@ class Application:
     def open(self, path: Path | None) -> None:
         from PySide6.QtWidgets import QMessageBox
 
+        from alapp.ui.label_view import literal
         from alapp.ui.main_window import MainWindow
         from alapp.ui.start_screen import StartScreen
 
@@ -34,7 +35,7 @@ class Application:
         try:
             window = MainWindow(path)
         except AlappError as e:
-            QMessageBox.warning(self.start, "Cannot open the project", f"{path}: {e}")
+            QMessageBox.warning(self.start, "Cannot open the project", literal(f"{path}: {e}"))
             if self.start is None:
                 self.open(None)
             return

@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alapp.app.session import LabelingSession
+from alapp.app.session import UNLABELED, BrowseQuery, BrowseRow, LabelingSession
 from alapp.core.types import ItemId
-from alapp.store.browse import UNLABELED, BrowseQuery, BrowseRow
+from alapp.ui.label_view import button_text, literal, plain_label
 
 ANY = "(any)"
 LIMIT = 1000
@@ -62,13 +62,13 @@ class BrowseDialog(QDialog):
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setStretchLastSection(False)
         self.table.setColumnWidth(0, 520)
-        self.count = QLabel()
+        self.count = plain_label()
         relabel_row = QHBoxLayout()
         relabel_row.addWidget(self.count, 1)
         relabel_row.addWidget(QLabel("Relabel selected as"))
         self.relabel_buttons = []
         for name in labels:
-            button = QPushButton(name)
+            button = QPushButton(button_text(name))
             button.clicked.connect(lambda _=False, n=name: self.relabel(n))
             relabel_row.addWidget(button)
             self.relabel_buttons.append(button)
@@ -97,7 +97,7 @@ class BrowseDialog(QDialog):
             for c, value in enumerate(cells):
                 item = QTableWidgetItem(value)
                 if c == 0:
-                    item.setToolTip(row.text[:2000])
+                    item.setToolTip(literal(row.text[:2000]))
                     item.setData(Qt.ItemDataRole.UserRole, int(row.item_id))
                 self.table.setItem(r, c, item)
         more = " (first 1,000 shown; narrow the search)" if len(self.rows) >= LIMIT else ""

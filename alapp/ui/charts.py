@@ -8,6 +8,8 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
+from alapp.ui.label_view import literal
+
 pg.setConfigOptions(antialias=True, background="w", foreground="k")
 
 
@@ -62,7 +64,7 @@ class ConfusionTable(QTableWidget):
                 share = count / total
                 good = r == c
                 cell.setBackground(QColor.fromHsvF(0.33 if good else 0.0, 0.6 * share, 1.0))
-                cell.setToolTip(f"true {labels[r]}, predicted {labels[c]}: {count} "
-                                f"({share:.0%} of {labels[r]})")
+                cell.setToolTip(literal(f"true {labels[r]}, predicted {labels[c]}: {count} "
+                                        f"({share:.0%} of {labels[r]})"))
                 self.setItem(r, c, cell)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)

@@ -25,13 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alapp.app.projects import IMPORT_FORMATS as FORMATS
+from alapp.app.projects import ImportReport, ImportSpec, Preview, preview_file
 from alapp.app.session import LabelingSession
 from alapp.core.errors import AlappError
 from alapp.core.progress import Progress
 from alapp.core.types import Split
-from alapp.store.importer import ImportReport, ImportSpec
-from alapp.store.preview import Preview, preview_file
-from alapp.store.readers import FORMATS
 from alapp.ui.background import Background
 
 AUTO = "(detect)"
@@ -74,6 +73,7 @@ class ImportWizard(QDialog):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().setDefaultSectionSize(24)
         self.message = QLabel("Choose a file to see its first rows.")
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # file names, labels, errors
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.bar = QProgressBar()

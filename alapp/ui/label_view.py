@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6 import QtGui
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
@@ -27,6 +28,28 @@ CHECKED_STYLE = ("QPushButton:checked { background: #cfe3ff; border: 2px solid #
                  "font-weight: bold; }")
 
 
+def literal(text: str) -> str:
+    """``text`` for a widget that guesses plain or rich text (a message box, a tooltip), so
+    that it shows literally: a label ``<b>x</b>`` is not bold, ``<img src=...>`` loads nothing.
+    Text Qt would take as plain is returned as it is."""
+    if not QtGui.Qt.mightBeRichText(text):
+        return text
+    return QtGui.Qt.convertFromPlainText(text, Qt.WhiteSpaceMode.WhiteSpaceNormal)
+
+
+def plain_label(text: str = "") -> QLabel:
+    """A label for user data (label names, item text, file names, errors): never rich text."""
+    label = QLabel()
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setText(text)
+    return label
+
+
+def button_text(text: str) -> str:
+    """A button shows ``&`` as a shortcut marker: ``R&D`` would read "RD" and take Alt+D."""
+    return text.replace("&", "&&")
+
+
 class LabelView(QWidget):
     label_chosen = Signal(str)
 
@@ -45,16 +68,16 @@ class LabelView(QWidget):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             banner.addWidget(button)
         self.test_banner.setVisible(False)
-        self.history_banner = QLabel()
+        self.history_banner = plain_label()
         self.history_banner.setStyleSheet(HISTORY_STYLE)
         self.history_banner.setVisible(False)
         self.text = QTextBrowser()
         self.text.setFont(text_font(16))
         self.text.setOpenLinks(False)
         self.text.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys go to the window's shortcuts
-        self.prediction = QLabel()
-        self.reason = QLabel()
-        self.cost = QLabel()
+        self.prediction = plain_label()
+        self.reason = plain_label()
+        self.cost = plain_label()
         for widget in (self.prediction, self.reason, self.cost):
             widget.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         info = QHBoxLayout()
@@ -63,7 +86,7 @@ class LabelView(QWidget):
         info.addWidget(self.cost, 1)
         self.grid = QGridLayout()
         self.buttons: dict[str, QPushButton] = {}
-        self.hint = QLabel()
+        self.hint = plain_label()
         self.hint.setEnabled(False)
         self.hint.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -83,7 +106,7 @@ class LabelView(QWidget):
         self.labels = labels
         self.buttons = {}
         for i, name in enumerate(labels):
-            button = QPushButton(name)
+            button = QPushButton(button_text(name))
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setMinimumHeight(40)
             button.setCheckable(multi_label)
@@ -103,7 +126,7 @@ class LabelView(QWidget):
 
         for i, (name, button) in enumerate(self.buttons.items()):
             key = keys.get(f"label_{i + 1}", "")
-            button.setText(f"{shown(f'label_{i + 1}')}   {name}" if key else name)
+            button.setText(button_text(f"{shown(f'label_{i + 1}')}   {name}" if key else name))
         enter = "confirm the chosen labels" if self.multi_label else "accept the prediction"
         self.hint.setText(
             f"{shown('accept')}: {enter} · {shown('undo')}/{shown('undo_alt')}: undo · "
@@ -126,7 +149,7 @@ class LabelView(QWidget):
         self.text.setPlainText(entry.text)
         if entry.predicted:
             label, confidence = entry.predicted
-            self.prediction.setText(f"Model: <b>{label}</b> ({confidence:.0%})")
+            self.prediction.setText(f"Model: {label} ({confidence:.0%})")
         else:
             self.prediction.setText("Model: no prediction yet")
         self.reason.setText(f"Why: {entry.reason}")
@@ -141,7 +164,7 @@ class LabelView(QWidget):
         """An earlier decision, editable: a label key changes it."""
         now = decision.label if decision.action in ("label", "undo") else decision.action
         self.history_banner.setText(
-            f"  Earlier decision ({steps_back} back): <b>{now or 'no label'}</b>. Press a label "
+            f"  Earlier decision ({steps_back} back): {now or 'no label'}. Press a label "
             "key to change it; → or Esc returns to the queue.")
         self.history_banner.setVisible(True)
         self.text.setPlainText(decision.text)

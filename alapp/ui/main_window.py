@@ -20,19 +20,19 @@ from PySide6.QtWidgets import (
 )
 
 from alapp.app.rounds import RoundJob
-from alapp.app.session import Decision, LabelingSession, QueueEntry
+from alapp.app.session import Decision, LabelingSession, QueueEntry, RoundResult
 from alapp.core.errors import AlappError
+from alapp.core.options import TaskKind
 from alapp.core.timing import ActiveTimer
 from alapp.core.types import join_labels
-from alapp.loop.round import RoundResult
-from alapp.store.export import export_labels
-from alapp.store.vectors import imported_vector_names
 from alapp.ui import preferences
 from alapp.ui.background import Background
-from alapp.ui.label_view import LabelView, cost_accuracy
+from alapp.ui.label_view import LabelView, cost_accuracy, literal
 from alapp.ui.side_panel import SidePanel
 
 TEST_SET_SIZE = 50
+# The view that labels one item, per task kind (the span-labeling issue adds its own).
+LABEL_VIEWS = {TaskKind.CLASSIFICATION: LabelView}
 
 
 class MainWindow(QMainWindow):
@@ -58,7 +58,7 @@ class MainWindow(QMainWindow):
         self.work.progress.connect(self._round_progress)
         self.work.idle.connect(self._round_finished)
 
-        self.view = LabelView(self.session.labels(), self.multi_label)
+        self.view = LABEL_VIEWS[TaskKind(settings.task)](self.session.labels(), self.multi_label)
         self.view.label_chosen.connect(self.press_label)
         self.view.test_set_start.clicked.connect(self.start_test_set)
         self.view.test_set_later.clicked.connect(lambda: self.view.offer_test_set(False))
@@ -308,7 +308,7 @@ class MainWindow(QMainWindow):
         if self.closed:  # a result queued before the window closed
             return
         self.panel.show_model(self.session.last_result)
-        QMessageBox.warning(self, "Training failed", f"{type(error).__name__}: {error}")
+        QMessageBox.warning(self, "Training failed", literal(f"{type(error).__name__}: {error}"))
 
     def _round_finished(self) -> None:
         if self.closed:  # a result queued before the window closed
@@ -365,7 +365,7 @@ class MainWindow(QMainWindow):
         from alapp.ui.settings_dialog import SettingsDialog
 
         self.settings_window = SettingsDialog(self.session.settings(),
-                                              imported_vector_names(self.session.reader), self)
+                                              self.session.imported_vector_names(), self)
         self.settings_window.accepted.connect(self._settings_changed)
         self.settings_window.compare_requested.connect(self.compare_strategies)
         self.settings_window.open()
@@ -413,23 +413,21 @@ class MainWindow(QMainWindow):
     def export_to(self, out: Path) -> int | None:
         try:
             # The dialog already asked whether to replace an existing file.
-            count = export_labels(self.session.reader, out, overwrite=True)
+            count = self.session.export_labels(out, overwrite=True)
         except AlappError as e:
-            QMessageBox.warning(self, "Export failed", str(e))
+            QMessageBox.warning(self, "Export failed", literal(str(e)))
             return None
         self.statusBar().showMessage(f"Exported {count} labels to {out}", 5000)
         return count
 
     def export_model_dialog(self) -> None:
-        from alapp.app.export_model import export_model
-
         out = QFileDialog.getExistingDirectory(self, "Export the current model to a new folder")
         if not out:
             return
         try:
-            info = export_model(self.session.reader, Path(out) / "alapp-model", overwrite=False)
+            info = self.session.export_model(Path(out) / "alapp-model")
         except AlappError as e:
-            QMessageBox.warning(self, "Export failed", str(e))
+            QMessageBox.warning(self, "Export failed", literal(str(e)))
             return
         self.statusBar().showMessage(f"Model exported: {info}", 8000)
 

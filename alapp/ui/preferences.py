@@ -1,8 +1,12 @@
 """What the application remembers between runs (QSettings): recent projects, the keyboard
-shortcuts, window geometry. Per-project settings live in the project file instead."""
+shortcuts, window geometry. Per-project settings live in the project file instead.
+
+``ALAPP_SETTINGS_FILE`` names an INI file to use instead of the user's settings (the tests give
+each test its own; it also makes a portable installation possible)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -24,7 +28,13 @@ SHORTCUTS: dict[str, tuple[str, str]] = {
 }
 
 
+SETTINGS_FILE_ENV = "ALAPP_SETTINGS_FILE"
+
+
 def store() -> QSettings:
+    path = os.environ.get(SETTINGS_FILE_ENV)
+    if path:
+        return QSettings(path, QSettings.Format.IniFormat)
     return QSettings("alapp", "alapp")
 
 

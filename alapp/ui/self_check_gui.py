@@ -15,14 +15,14 @@ def render_demo(folder: Path, screenshot: Path | None = None) -> str:
     from PySide6.QtGui import QFont, QFontMetrics
     from PySide6.QtWidgets import QApplication
 
-    from alapp.store.demo import create_demo_project
+    from alapp.app.projects import create_demo
     from alapp.ui.main_window import MainWindow
     from alapp.ui.resources import install_fonts
 
     app = QApplication.instance() or QApplication(["alapp"])
     bundled = install_fonts(app)  # type: ignore[arg-type]
     path = folder / "window.alapp"
-    create_demo_project(path).close()
+    create_demo(path)
     window = MainWindow(path, annotator="self-check")
     window.show()
     deadline = time.monotonic() + 180

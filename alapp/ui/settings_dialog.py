@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -27,17 +28,18 @@ from PySide6.QtWidgets import (
 )
 
 from alapp.al.registry import STRATEGIES
+from alapp.app.projects import check_model_folder
 from alapp.core.errors import AlappError
+from alapp.core.featurizer import KEYWORDS, VECTORS_PREFIX, FeaturizerSpec, PartKind
+from alapp.core.options import BudgetUnit, Classifier, CostModel, Device
 from alapp.core.settings import ProjectSettings
-from alapp.ml.embedders import check_model_folder
-from alapp.ml.factory import CLASSIFIERS
 from alapp.ui import preferences
 
-FEATURIZERS = ["auto", "minilm", "e5", "tfidf"]
-CLASSIFIER_HELP = {"logreg": "logistic regression (fast, the default)",
-                   "mlp": "small neural head with MC dropout",
-                   "committee": "bagged committee (for vote entropy, consensus KL)",
-                   "finetune": "fine-tune the transformer (slow on CPU)"}
+FEATURIZERS = list(KEYWORDS)
+CLASSIFIER_HELP = {Classifier.LOGREG: "logistic regression (fast, the default)",
+                   Classifier.MLP: "small neural head with MC dropout",
+                   Classifier.COMMITTEE: "bagged committee (for vote entropy, consensus KL)",
+                   Classifier.FINETUNE: "fine-tune the transformer (slow on CPU)"}
 
 
 class SettingsDialog(QDialog):
@@ -56,6 +58,7 @@ class SettingsDialog(QDialog):
             self.strategy.setItemData(self.strategy.count() - 1, spec.summary)
         self.strategy.setCurrentText(s.strategy)
         self.strategy_help = QLabel()
+        self.strategy_help.setTextFormat(Qt.TextFormat.PlainText)
         self.strategy_help.setWordWrap(True)
         self.strategy.currentIndexChanged.connect(self._explain)
         self._explain()
@@ -64,30 +67,30 @@ class SettingsDialog(QDialog):
         self.retrain_every = _spin(0, 10_000, s.retrain_every)
         self.retrain_every.setSpecialValueText("manual (Ctrl+R)")  # shown for 0
         self.retrain_every.setSuffix(" labels")
-        self.cost_model = _choice(["learned", "length", "equal"], s.cost_model)
+        self.cost_model = _choice([CostModel.LEARNED, CostModel.LENGTH, CostModel.EQUAL],
+                                  s.cost_model)
         self.cost_aware = QCheckBox("Rank by value per second (ROI)")
         self.cost_aware.setChecked(s.cost_aware)
         self.price_cap = _real(0, 3600, s.price_cap_s, 5, " s (0: none)")
-        self.budget_unit = _choice(["items", "hours", "money"], s.budget_unit)
+        self.budget_unit = _choice(list(BudgetUnit), s.budget_unit)
         self.budget_amount = _real(0, 1e9, s.budget_amount, 10, " (0: none)")
         self.hourly_rate = _real(0, 1e6, s.hourly_rate, 5)
         self.currency = QLineEdit(s.currency)
         self.target = _real(0, 1, s.target_accuracy, 0.01, " (0: none)")
         self.idle_cutoff = _real(5, 3600, s.idle_cutoff_s, 5, " s")
-        self.featurizer = _choice(FEATURIZERS + [f"vectors:{v}" for v in vector_sets],
+        self.featurizer = _choice(FEATURIZERS + [f"{VECTORS_PREFIX}{v}" for v in vector_sets],
                                   s.featurizer, editable=True)
         self.featurizer.setToolTip("auto picks E5 when most texts are not English; or paste "
                                    "a Hugging Face model folder")
         folder_button = QPushButton("Model folder…")
         folder_button.clicked.connect(self._choose_featurizer_folder)
         self.classifier = QComboBox()
-        for name in CLASSIFIERS:
-            self.classifier.addItem(f"{name}: {CLASSIFIER_HELP.get(name, '')}", name)
-        self.classifier.setCurrentIndex(max(0, list(CLASSIFIERS).index(s.classifier)
-                                            if s.classifier in CLASSIFIERS else 0))
+        for kind in Classifier:
+            self.classifier.addItem(f"{kind}: {CLASSIFIER_HELP.get(kind, '')}", kind.value)
+        self.classifier.setCurrentIndex(max(0, self.classifier.findData(s.classifier)))
         self.model_folder = QLineEdit(s.model_folder)
         self.model_folder.setPlaceholderText("blank: the bundled MiniLM")
-        self.device = _choice(["auto", "cpu", "cuda"], s.device)
+        self.device = _choice(list(Device), s.device)
 
         sampling = QFormLayout()
         sampling.addRow("Strategy", self.strategy)
@@ -136,6 +139,7 @@ class SettingsDialog(QDialog):
             page.setLayout(form)
             tabs.addTab(page, title)
         self.error = QLabel()
+        self.error.setTextFormat(Qt.TextFormat.PlainText)  # quotes folders and values as typed
         self.error.setStyleSheet("color: #b00020")
         self.error.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -172,7 +176,7 @@ class SettingsDialog(QDialog):
             "cost_model": self.cost_model.currentText(), "cost_aware": self.cost_aware.isChecked(),
             "price_cap_s": self.price_cap.value(), "budget_unit": self.budget_unit.currentText(),
             "budget_amount": self.budget_amount.value(), "hourly_rate": self.hourly_rate.value(),
-            "currency": self.currency.text().strip() or "EUR",
+            "currency": self.currency.text().strip(),
             "target_accuracy": self.target.value(), "idle_cutoff_s": self.idle_cutoff.value(),
             "featurizer": self.featurizer.currentText().strip(),
             "classifier": self.classifier.currentData(),
@@ -181,14 +185,17 @@ class SettingsDialog(QDialog):
         }
 
     def apply(self) -> None:
-        """Check what can be wrong (a model folder that is not one) before anything is kept."""
+        """Check what can be wrong (a value out of range, a model folder that is not one)
+        before anything is kept; the error is shown and nothing is saved."""
         values = self.values()
         try:
-            for key in ("featurizer", "model_folder"):
-                value = values[key]
-                if value and (key == "model_folder" or (value not in FEATURIZERS
-                              and not value.startswith("vectors:"))):
-                    check_model_folder(Path(value))
+            replace(self.original, **values).validate(strategies=STRATEGIES)
+            spec = FeaturizerSpec.parse(values["featurizer"])
+            folders = [part.value for part in spec.parts if part.kind is PartKind.FOLDER]
+            if values["model_folder"]:
+                folders.append(values["model_folder"])
+            for folder in folders:
+                check_model_folder(Path(folder))
         except AlappError as e:
             self.error.setText(str(e))
             return
@@ -225,9 +232,9 @@ def _real(low: float, high: float, value: float, step: float, suffix: str = "") 
     return box
 
 
-def _choice(items: list[str], current: str, editable: bool = False) -> QComboBox:
+def _choice(items: list[str] | list[Any], current: str, editable: bool = False) -> QComboBox:
     box = QComboBox()
-    box.addItems(items)
+    box.addItems([str(item) for item in items])
     box.setEditable(editable)
     if current not in items:
         box.addItem(current)

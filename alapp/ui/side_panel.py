@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QProgressBar,
     QPushButton,
@@ -18,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alapp.app.session import Decision, QueueEntry
-from alapp.loop.round import RoundResult
+from alapp.app.session import Decision, QueueEntry, RoundResult
+from alapp.ui.label_view import plain_label
 
 
 class SidePanel(QWidget):
@@ -28,13 +27,13 @@ class SidePanel(QWidget):
         self.batch = _list()
         self.history = _list()
         self.budget = QProgressBar()
-        self.budget_text = QLabel()
+        self.budget_text = plain_label()
         self.budget_text.setWordWrap(True)
-        self.model_state = QLabel("No model yet")
+        self.model_state = plain_label("No model yet")  # errors and label names may show here
         self.model_state.setWordWrap(True)
         self.model_state.setMinimumHeight(48)
         self.model_state.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.next_retrain = QLabel()
+        self.next_retrain = plain_label()
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         self.cancel = QPushButton("Cancel training")
@@ -42,7 +41,7 @@ class SidePanel(QWidget):
         self.retrain = QPushButton("Retrain now")
         self.curve: QWidget | None = None  # built on first show: pyqtgraph loads in ~0.5 s
         self.confusion: QWidget | None = None
-        self.signals = QLabel()
+        self.signals = plain_label()
         self.signals.setWordWrap(True)
 
         self.tabs = QTabWidget()

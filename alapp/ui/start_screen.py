@@ -25,9 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alapp.app.projects import create_demo, create_project
 from alapp.core.errors import AlappError
-from alapp.store.demo import create_demo_project
-from alapp.store.project import Project
 from alapp.ui import preferences
 
 
@@ -44,7 +43,7 @@ class StartScreen(QWidget):
         self.recent = QListWidget()
         self.recent.itemActivated.connect(self._open_recent)
         for path in preferences.recent_projects():
-            item = QListWidgetItem(f"{path.stem}    {path.parent}")
+            item = QListWidgetItem(f"{path.stem}    {path.parent}")  # plain text, always
             item.setData(Qt.ItemDataRole.UserRole, str(path))
             self.recent.addItem(item)
         self.new = QPushButton("New project…")
@@ -82,7 +81,7 @@ class StartScreen(QWidget):
         folder = Path(tempfile.gettempdir()) / "alapp-demo"
         folder.mkdir(exist_ok=True)
         path = folder / f"demo-{time.strftime('%Y%m%d-%H%M%S')}.alapp"
-        create_demo_project(path).close()
+        create_demo(path)
         self.open_project.emit(path)
 
     def new_project(self) -> None:
@@ -115,6 +114,7 @@ class NewProjectDialog(QDialog):
         form.addRow("", self.multi)
         form.addRow("Folder", where)
         self.error = QLabel()
+        self.error.setTextFormat(Qt.TextFormat.PlainText)  # may quote labels and paths
         self.error.setStyleSheet("color: #b00020")
         self.error.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -145,12 +145,15 @@ class NewProjectDialog(QDialog):
         safe = "".join(c if c.isalnum() or c in "-_ " else "_" for c in name).strip()
         path = Path(self.folder.text()) / f"{safe}.alapp"
         try:
-            Project.create(path, labels, name=name, multi_label=self.multi.isChecked()).close()
+            create_project(path, labels, name=name, multi_label=self.multi.isChecked())
         except AlappError as e:
             self.error.setText(str(e))
             return
         except OSError as e:
-            QMessageBox.warning(self, "Cannot create the project", f"{path}: {e.strerror}")
+            box = QMessageBox(QMessageBox.Icon.Warning, "Cannot create the project",
+                              f"{path}: {e.strerror}", QMessageBox.StandardButton.Ok, self)
+            box.setTextFormat(Qt.TextFormat.PlainText)  # the name is the user's
+            box.exec()
             return
         self.created = path
         self.accept()

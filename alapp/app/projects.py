@@ -1,0 +1,113 @@
+"""Project-level commands the command line and the start screen run: create, import, export,
+statistics. Each opens the file for as long as the command needs it and no longer; commands
+that only read open it read-only and never write."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from alapp.app.writer import on_writer_thread
+from alapp.core.errors import AlappError
+from alapp.core.featurizer import FeaturizerSpec, PartKind
+from alapp.core.settings import (
+    ProjectSettings,
+    SettingWarning,
+    check_setting,
+    parse_setting,
+    setting_names,
+)
+from alapp.ml import embedders
+from alapp.store import demo, export, importer, preview, readers, vectors
+from alapp.store.project import Project
+
+# The types and names the command line and the import wizard show, from their one home.
+ImportSpec = importer.ImportSpec
+ImportReport = importer.ImportReport
+Preview = preview.Preview
+preview_file = preview.preview_file
+IMPORT_FORMATS = readers.FORMATS
+EXPORT_FORMATS = export.EXPORT_FORMATS
+DEMO_LABELS = demo.DEMO_LABELS
+demo_data_path = demo.demo_data_path
+check_model_folder = embedders.check_model_folder
+
+
+def create_project(path: Path, labels: list[str], name: str | None = None,
+                   **settings: Any) -> Path:
+    on_writer_thread(lambda: Project.create(path, labels, name=name, **settings).close())
+    return path
+
+
+def create_demo(path: Path) -> Path:
+    """A fresh demo project: a labeled held-out test set and an unlabeled pool."""
+    on_writer_thread(lambda: demo.create_demo_project(path).close())
+    return path
+
+
+def import_into(path: Path, file: Path, spec: importer.ImportSpec,
+                progress: Callable[[int, int], bool] | None = None) -> importer.ImportReport:
+    with Project.open(path) as project:
+        return importer.import_file(project, file, spec, progress=progress, parallel=None)
+
+
+def import_vectors(path: Path, name: str, matrix: Path, ids: Path | None) -> int:
+    with Project.open(path) as project:
+        return vectors.import_npy(project, name, matrix, ids)
+
+
+def export_labels(path: Path, out: Path, fmt: str | None = None,
+                  overwrite: bool = False) -> int:
+    with Project.open(path, read_only=True) as project:
+        return export.export_labels(project, out, fmt, overwrite=overwrite)
+
+
+def export_model(path: Path, out: Path, overwrite: bool = False) -> dict[str, Any]:
+    from alapp.app.export_model import export_model as write_model
+
+    with Project.open(path, read_only=True) as project:
+        return write_model(project, out, overwrite=overwrite)
+
+
+def stats(path: Path) -> dict[str, Any]:
+    with Project.open(path, read_only=True) as project:
+        return project.stats()
+
+
+def configure(path: Path, changes: list[str]) -> tuple[ProjectSettings, list[str]]:
+    """Apply ``KEY=VALUE`` changes (none: just read) after checking each one's type, range and
+    choices and that a model folder is one; returns the settings and warnings about stored
+    values an older alapp accepted that now fall back to their defaults."""
+    import warnings
+
+    from alapp.al.registry import STRATEGIES
+
+    parsed: dict[str, Any] = {}
+    for change in changes:
+        key, sep, raw = change.partition("=")
+        key = key.strip()
+        if not sep or key not in setting_names():
+            raise AlappError(f"{change!r}: expected KEY=VALUE with KEY one of "
+                             f"{', '.join(setting_names())}")
+        value = parse_setting(key, raw)  # the type: "budget_amount=lots" is refused here
+        problem = check_setting(key, value, STRATEGIES)  # the range or the choices
+        if problem:
+            raise AlappError(problem)
+        parsed[key] = value
+    folders = [part.value for part in FeaturizerSpec.parse(parsed["featurizer"]).parts
+               if part.kind is PartKind.FOLDER] if "featurizer" in parsed else []
+    if parsed.get("model_folder"):
+        folders.append(parsed["model_folder"])
+    for folder in folders:
+        check_model_folder(Path(folder))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SettingWarning)
+        with Project.open(path, read_only=not parsed) as project:
+            settings = project.update_settings(**parsed) if parsed else project.settings()
+    stale = list(dict.fromkeys(str(w.message) for w in caught
+                               if issubclass(w.category, SettingWarning)))
+    for w in caught:
+        if not issubclass(w.category, SettingWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return settings, stale

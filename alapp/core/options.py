@@ -1,0 +1,44 @@
+"""The values a choice-valued setting may take: one list for the settings check, the command
+line and the settings dialog."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Classifier(StrEnum):
+    """The model a project asks for (late fusion is chosen automatically for several inputs;
+    a strategy may need another kind, which the round then uses)."""
+
+    LOGREG = "logreg"
+    MLP = "mlp"
+    COMMITTEE = "committee"
+    FINETUNE = "finetune"
+
+
+class CostModel(StrEnum):
+    EQUAL = "equal"
+    LENGTH = "length"
+    LEARNED = "learned"  # the length model until there are measured times
+
+
+class BudgetUnit(StrEnum):
+    ITEMS = "items"
+    HOURS = "hours"
+    MONEY = "money"
+
+
+class Device(StrEnum):
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+class TaskKind(StrEnum):
+    CLASSIFICATION = "classification"
+
+
+def allowed(choices: type[StrEnum]) -> str:
+    """``a, b or c`` for messages."""
+    values = [c.value for c in choices]
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"

@@ -1,0 +1,246 @@
+"""What values a setting may take, checked the same way by every entry point; old projects
+with values no longer allowed still open."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import warnings
+
+import pytest
+
+from alapp.al.registry import STRATEGIES
+from alapp.cli import main
+from alapp.core.errors import AlappError
+from alapp.core.featurizer import FeaturizerPart, FeaturizerSpec, PartKind
+from alapp.core.options import BudgetUnit, Classifier, CostModel, Device
+from alapp.core.settings import (
+    ProjectSettings,
+    SettingWarning,
+    check_setting,
+    parse_setting,
+    setting_names,
+)
+from alapp.store.project import Project
+
+
+def test_the_defaults_are_allowed() -> None:
+    ProjectSettings().validate(strategies=STRATEGIES)
+    s = ProjectSettings()
+    assert s.classifier in set(Classifier) and s.device in set(Device)
+    assert s.cost_model in set(CostModel) and s.budget_unit in set(BudgetUnit)
+
+
+BAD = [
+    ("name", 3, "a text"),
+    ("seed", -1, "at least 0"),
+    ("seed", 1.5, "a whole number"),
+    ("task", "spans", "classification"),  # the only kind so far
+    ("multi_label", "yes", "true or false"),
+    ("strategy", "psychic", "one of random, stratified-random"),
+    ("batch_size", 0, "at least 1"),
+    ("batch_size", True, "a whole number"),  # a bool is not a count
+    ("random_share", 1.0, "up to (not including) 1"),
+    ("random_share", -0.1, "from 0"),
+    ("retrain_every", -1, "at least 0"),
+    ("featurizer", "", "empty"),
+    ("featurizer", "vectors:", "NAME"),
+    ("featurizer", "minilm++e5", "empty part"),
+    ("featurizer", "tfidf+minilm", "cannot be fused"),
+    ("classifier", "forest", "logreg, mlp, committee or finetune"),
+    ("classifier", "fusion", "logreg, mlp, committee or finetune"),  # automatic, not asked
+    ("model_folder", None, "a text"),
+    ("device", "tpu", "auto, cpu or cuda"),
+    ("mc_samples", 0, "at least 1"),
+    ("cost_model", "guess", "equal, length or learned"),
+    ("cost_aware", 1, "true or false"),
+    ("price_cap_s", -5.0, "at least 0"),
+    ("target_accuracy", 1.5, "from 0 to 1"),
+    ("target_accuracy", float("nan"), "a number"),
+    ("stop_set_size", -1, "at least 0"),
+    ("budget_unit", "dollars", "items, hours or money"),
+    ("budget_amount", -1.0, "at least 0"),
+    ("budget_amount", float("inf"), "a number"),
+    ("hourly_rate", -20.0, "at least 0"),
+    ("currency", "  ", "not empty"),
+    ("idle_cutoff_s", 0.0, "more than 0"),
+]
+
+
+@pytest.mark.parametrize("key,value,allowed", BAD)
+def test_each_setting_names_key_value_and_what_is_allowed(key, value, allowed) -> None:
+    settings = ProjectSettings(**{key: value})
+    with pytest.raises(AlappError) as e:
+        settings.validate(strategies=STRATEGIES)
+    message = str(e.value)
+    assert message.startswith(f"{key}=") and repr(value) in message and allowed in message
+    assert "\n" not in message
+
+
+def test_every_setting_has_a_bad_value_above() -> None:
+    assert {key for key, _, _ in BAD} == set(setting_names())
+
+
+@pytest.mark.parametrize("key,value", [
+    ("random_share", 0.0), ("random_share", 0.95), ("target_accuracy", 1.0),
+    ("retrain_every", 0), ("stop_set_size", 0), ("price_cap_s", 0), ("idle_cutoff_s", 0.5),
+    ("budget_amount", 40), ("featurizer", "vectors:text+vectors:image"),
+    ("featurizer", "/models/my-bert"), ("featurizer", "auto+vectors:img"),
+    ("strategy", "badge"), ("budget_unit", BudgetUnit.HOURS), ("currency", "₽"),
+])
+def test_edge_values_that_are_allowed(key, value) -> None:
+    ProjectSettings(**{key: value}).validate(strategies=STRATEGIES)
+
+
+def test_the_strategy_list_comes_from_the_caller() -> None:
+    assert check_setting("strategy", "margin", ["margin"]) is None
+    assert "must be one of margin" in str(check_setting("strategy", "badge", ["margin"]))
+
+
+def test_featurizer_spec_parses_the_mini_language() -> None:
+    assert FeaturizerSpec.parse("auto").parts == (FeaturizerPart(PartKind.AUTO),)
+    assert FeaturizerSpec.parse("tfidf").parts[0].kind is PartKind.TFIDF
+    assert not FeaturizerSpec.parse("tfidf").dense
+    spec = FeaturizerSpec.parse("vectors:text + e5")
+    assert spec.several and spec.dense
+    assert spec.parts == (FeaturizerPart(PartKind.VECTORS, "text"), FeaturizerPart(PartKind.E5))
+    assert str(spec) == "vectors:text+e5"
+    folder = FeaturizerSpec.parse("/models/bert").parts[0]
+    assert folder.kind is PartKind.FOLDER and folder.value == "/models/bert" and folder.is_embedder
+    assert not FeaturizerPart.parse("vectors:x").is_embedder
+    for text, problem in (("", "empty"), ("vectors: ", "NAME"), ("e5+", "empty part"),
+                          ("e5+e5", "appears twice"), ("minilm+tfidf", "cannot be fused")):
+        with pytest.raises(AlappError, match=problem):
+            FeaturizerSpec.parse(text)
+
+
+def test_make_embedder_refuses_what_is_not_an_embedder() -> None:
+    from alapp.ml.embedders import make_embedder
+
+    with pytest.raises(AlappError, match="not a sentence embedder"):
+        make_embedder("tfidf")
+    with pytest.raises(AlappError, match="not a sentence embedder"):
+        make_embedder("vectors:mine")
+
+
+def test_values_from_text() -> None:
+    assert parse_setting("batch_size", " 15 ") == 15
+    assert parse_setting("random_share", "0.25") == 0.25
+    assert parse_setting("cost_aware", "Yes") is True
+    assert parse_setting("cost_aware", "off") is False
+    assert parse_setting("currency", "USD") == "USD"
+    for key, text, allowed in (("batch_size", "many", "a whole number"),
+                               ("batch_size", "2.5", "a whole number"),
+                               ("budget_amount", "nan", "a number"),
+                               ("cost_aware", "maybe", "true or false")):
+        with pytest.raises(AlappError, match=allowed):
+            parse_setting(key, text)
+    with pytest.raises(AlappError, match="unknown setting 'colour'"):
+        parse_setting("colour", "blue")
+
+
+# -- the entry points ---------------------------------------------------------------------------
+
+
+def test_project_create_refuses_a_bad_setting_before_any_file_exists(tmp_path) -> None:
+    path = tmp_path / "p.alapp"
+    with pytest.raises(AlappError, match="batch_size=0"):
+        Project.create(path, ["a", "b"], batch_size=0)
+    with pytest.raises(AlappError, match="unknown setting 'colour'"):
+        Project.create(path, ["a", "b"], colour="blue")
+    assert not path.exists()
+    Project.create(path, ["a", "b"], budget_unit="hours").close()
+
+
+def test_update_settings_refuses_and_writes_nothing(project) -> None:
+    with pytest.raises(AlappError, match=r"budget_unit='dollars'.*items, hours or money"):
+        project.update_settings(batch_size=5, budget_unit="dollars")
+    assert project.settings().batch_size == 20  # the good change was not kept either
+    with pytest.raises(AlappError, match="unknown setting 'colour'"):
+        project.update_settings(colour="blue")
+    assert project.update_settings(budget_unit="money", hourly_rate=30).budget_unit == "money"
+
+
+def test_an_old_project_with_a_value_no_longer_allowed_opens_with_its_default(tmp_path) -> None:
+    path = tmp_path / "old.alapp"
+    Project.create(path, ["a", "b"], batch_size=7).close()
+    conn = sqlite3.connect(path)  # as an older alapp may have written it
+    conn.executemany("UPDATE settings SET value = ? WHERE key = ?",
+                     [(json.dumps("dollars"), "budget_unit"), (json.dumps("forest"), "classifier"),
+                      (json.dumps(-3), "mc_samples")])
+    conn.commit()
+    conn.close()
+    with Project.open(path) as project, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        settings = project.settings()
+    assert (settings.budget_unit, settings.classifier, settings.mc_samples) == ("items",
+                                                                               "logreg", 20)
+    assert settings.batch_size == 7  # what is still allowed is kept
+    messages = [str(w.message) for w in caught if issubclass(w.category, SettingWarning)]
+    assert len(messages) == 3
+    assert any("budget_unit='dollars'" in m and "default 'items'" in m for m in messages)
+    with Project.open(path) as project, pytest.warns(SettingWarning):
+        project.update_settings(batch_size=9)  # still writable; the warning stays honest
+        assert project.settings().batch_size == 9
+
+
+def test_cli_config_warns_about_an_old_projects_stale_value(tmp_path, capsys) -> None:
+    path = tmp_path / "old.alapp"
+    Project.create(path, ["a", "b"]).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE settings SET value = ? WHERE key = 'device'", (json.dumps("tpu"),))
+    conn.commit()
+    conn.close()
+    assert main(["config", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert err.count("alapp: warning:") == 1 and "device='tpu'" in err
+    assert "default 'auto'" in err and "device = auto" in out
+
+
+def test_cli_config_coerces_and_refuses_with_the_allowed_values(tmp_path, capsys) -> None:
+    path = tmp_path / "p.alapp"
+    main(["init", str(path), "--labels", "a,b"])
+    capsys.readouterr()
+    assert main(["config", str(path), "budget_unit=dollars"]) == 2
+    err = capsys.readouterr().err
+    assert "budget_unit='dollars'" in err and "items, hours or money" in err
+    for change, fragment in (("batch_size=lots", "a whole number"),
+                             ("cost_aware=maybe", "true or false"),
+                             ("random_share=1", "up to (not including) 1"),
+                             ("featurizer=vectors:", "NAME"),
+                             ("featurizer=/no/such/model", "no such model folder"),
+                             ("device=tpu", "auto, cpu or cuda")):
+        assert main(["config", str(path), change]) == 2, change
+        assert fragment in capsys.readouterr().err, change
+    with Project.open(path, read_only=True) as project:
+        assert project.settings() == ProjectSettings(name="p")  # nothing was changed
+    assert main(["config", str(path), "budget_unit=hours", "budget_amount=40",
+                 "cost_aware=on"]) == 0
+    out = capsys.readouterr().out
+    assert "budget_unit = hours" in out and "budget_amount = 40.0" in out
+    assert "cost_aware = True" in out
+
+
+def test_settings_dialog_shows_the_error_instead_of_saving(qtbot, tmp_path) -> None:
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import QSettings
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
+    from alapp.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(ProjectSettings(), ["text"])
+    qtbot.addWidget(dialog)
+    dialog.currency.setText(" ")
+    dialog.apply()
+    assert "currency=''" in dialog.error.text() and "not empty" in dialog.error.text()
+    assert dialog.result() == 0 and dialog.changes == {}
+    dialog.currency.setText("USD")
+    dialog.featurizer.setCurrentText("vectors:text+tfidf")
+    dialog.apply()
+    assert "cannot be fused" in dialog.error.text() and dialog.changes == {}
+    dialog.featurizer.setCurrentText("vectors:text")
+    dialog.budget_unit.setCurrentText("hours")
+    dialog.apply()
+    assert dialog.changes == {"currency": "USD", "featurizer": "vectors:text",
+                              "budget_unit": "hours"}
