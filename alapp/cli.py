@@ -4,17 +4,33 @@ so ``alapp --help`` answers at once."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from alapp.core.errors import AlappError
+from alapp.core.files import refuse_protected, write_atomic
+
+EXIT_USER_ERROR = 2  # the user can fix it: the message says what and where
+EXIT_INTERNAL_ERROR = 70  # a bug (EX_SOFTWARE): the traceback is in the log file
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    shown_before = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        return _main(argv)
+    finally:
+        warnings.showwarning = shown_before
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    _printable_streams()
     parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--self-check"]:  # what the packaged application documents
@@ -26,12 +42,84 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.run(args)
         return result
-    except AlappError as e:
-        print(f"alapp: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        print("alapp: interrupted", file=sys.stderr)
+        _say("alapp: interrupted")
         return 130
+    except BrokenPipeError:  # `alapp stats p | head -1`: the reader left, nothing to report
+        _quiet_stdout()
+        return 1
+    except Exception as e:  # one line, never a traceback (see _report_error)
+        return _report_error(e, args, argv)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str,
+                  lineno: int, file: Any = None, line: str | None = None) -> None:
+    """Warnings meant for the user (a network share, a stale setting) as one line."""
+    _say(f"alapp: warning: {message}")
+
+
+def _report_error(error: BaseException, args: argparse.Namespace, argv: list[str]) -> int:
+    """An error the user can act on (ours, the OS's, the database's, input nested too deeply,
+    out of memory, text in the wrong encoding) is one line naming the file, exit code 2; any
+    other exception is a bug: its traceback goes to the log and the line points there."""
+    from alapp.core.log import describe, internal_message, log_error
+
+    message = describe(error, _subject(error, args))
+    if message is not None:
+        if isinstance(error, RecursionError | MemoryError):
+            log_error(error, f"alapp {args.command}")  # data, most likely; kept in case not
+        _say(f"alapp: error: {message}")
+        return EXIT_USER_ERROR
+    log = log_error(error, f"alapp {' '.join(argv)}")
+    _say(f"alapp: {internal_message(error, log)}")
+    return EXIT_INTERNAL_ERROR
+
+
+def _subject(error: BaseException, args: argparse.Namespace) -> Path | None:
+    """The file an error without a file name is about: the project for a database error, the
+    input for everything else (an import's file), else the project."""
+    from alapp.core.log import is_database_error
+
+    project = getattr(args, "project", None)
+    if isinstance(error, UnicodeEncodeError):  # printing, most likely: no file to blame
+        return None
+    if is_database_error(error):
+        return project if isinstance(project, Path) else None
+    for name in ("file", "vectors", "project"):
+        value = getattr(args, name, None)
+        if isinstance(value, Path):
+            return value
+    return None
+
+
+def _say(line: str) -> None:
+    """One line to stderr that cannot fail on what it contains."""
+    from alapp.core.log import one_line
+
+    text = one_line(line)
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except UnicodeEncodeError:  # a console that cannot show it: ASCII always can
+        print(text.encode("ascii", "backslashreplace").decode("ascii"), file=sys.stderr)
+    except (OSError, ValueError):
+        pass  # stderr is gone: nowhere left to say it
+
+
+def _printable_streams() -> None:
+    """A file name with undecodable bytes (``\udcff`` in Python) or text a console's code page
+    lacks must print escaped rather than raise UnicodeEncodeError in the middle of a command."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            with contextlib.suppress(OSError, ValueError):
+                stream.reconfigure(errors="backslashreplace")
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe, Python would complain again while flushing stdout at exit."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,6 +175,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("project", type=Path)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_stats)
+
+    p = sub.add_parser("check", help="check a project file for damage (read-only; exit 1 if "
+                                     "damaged)")
+    p.add_argument("project", type=Path)
+    p.set_defaults(run=_check)
+
+    p = sub.add_parser("backups", help="list a project's automatic backups")
+    p.add_argument("project", type=Path)
+    p.add_argument("--now", action="store_true", help="make one now first")
+    p.set_defaults(run=_backups)
+
+    p = sub.add_parser("restore", help="put a backup in place of the project (the current file "
+                                       "is kept beside it)")
+    p.add_argument("project", type=Path)
+    p.add_argument("backup", type=Path, help="a name `alapp backups` lists, or a path")
+    p.set_defaults(run=_restore)
 
     p = sub.add_parser("simulate", help="compare strategies on labeled data (learning curves)")
     p.add_argument("file", type=Path, nargs="?", help="a labeled file (same options as import)")
@@ -299,6 +403,49 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from alapp.app.projects import check_project
+
+    problems = check_project(args.project)
+    if not problems:
+        print(f"{args.project}: ok (SQLite integrity and foreign-key checks passed)")
+        return 0
+    for problem in problems:
+        print(f"  {problem}")
+    print(f"{args.project}: damaged ({len(problems)} problem{'s' * (len(problems) > 1)}); "
+          f"restore a backup: alapp backups {args.project}")
+    return 1
+
+
+def _backups(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from alapp.app.projects import backup_now, list_backups
+
+    if args.now:
+        print(f"backed up to {backup_now(args.project)}")
+    backups = list_backups(args.project)
+    if not backups:
+        print(f"{args.project}: no backups yet (alapp makes one when a project with items is "
+              "opened for writing, then every 200 decisions)")
+        return 0
+    for backup in backups:
+        when = datetime.fromtimestamp(backup.created).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{backup.path.name}  {when}  {backup.size / 1e6:,.1f} MB")
+    print(f"in {backups[0].path.parent}; restore one: alapp restore {args.project} NAME")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from alapp.app.projects import restore_backup
+
+    kept = restore_backup(args.project, args.backup)
+    print(f"restored {args.project} from {args.backup}")
+    if kept is not None:
+        print(f"the file it replaced is kept as {kept}")
+    return 0
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from alapp.app.plot_svg import learning_curves_svg
     from alapp.app.simulate_file import (
@@ -314,6 +461,8 @@ def _simulate(args: argparse.Namespace) -> int:
     for out in (args.json, args.plot):
         if out is not None and not out.parent.is_dir():
             raise AlappError(f"{out.parent}: no such folder")
+        if out is not None:  # before minutes of work, not after
+            refuse_protected(out, (args.project, args.file))
     cfg = SimulationConfig(_csv_arg(args.strategies), batch=args.batch, budget=args.budget,
                            seeds=args.seeds, initial=args.initial, classifier=args.classifier)
     check_config(cfg)
@@ -335,10 +484,10 @@ def _simulate(args: argparse.Namespace) -> int:
         raise AlappError("give a labeled FILE or --project")
     print(file=sys.stderr)
     if args.json:
-        args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
+        write_atomic(args.json, json.dumps(result, indent=1), protect=(args.project, args.file))
     if args.plot:
-        args.plot.write_text(learning_curves_svg(result, f"alapp simulate: {title}"),
-                             encoding="utf-8")
+        write_atomic(args.plot, learning_curves_svg(result, f"alapp simulate: {title}"),
+                     protect=(args.project, args.file))
     full = result["full_pool"]["accuracy"]
     print(f"full-pool accuracy {full:.3f}; recommended: "
           f"{result['recommendation_detail']['text']}")
@@ -389,7 +538,7 @@ def _self_check(args: argparse.Namespace) -> int:
     report = run_self_check(extra)
     print(report.text())
     if args.json:
-        args.json.write_text(json.dumps(report.as_dict(), indent=1), encoding="utf-8")
+        write_atomic(args.json, json.dumps(report.as_dict(), indent=1))
     return 0 if report.ok else 1
 
 

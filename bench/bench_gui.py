@@ -5,8 +5,12 @@
   the longest gap between beats beyond the timer's own interval.
 - Keypress to next item: a number key through Qt's key event path, the label written to disk
   (its own transaction, synchronous=FULL), the panels refreshed and the next item painted.
+- Opening each side-panel tab and each dialog (browse, settings, compare strategies, import
+  wizard): the longest heartbeat gap from the call on the GUI thread until its layout, paint
+  and deferred work settle (``--settle-ms``), no round running meanwhile.
 
 Prints JSON. Usage: QT_QPA_PLATFORM=offscreen python bench/bench_gui.py [--pool N] [--rounds N]
+[--keys N] [--settle-ms N]
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +39,7 @@ def main() -> None:
     parser.add_argument("--labels", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keys", type=int, default=60)
+    parser.add_argument("--settle-ms", type=int, default=500)
     args = parser.parse_args()
 
     from PySide6.QtCore import QElapsedTimer, Qt, QTimer
@@ -50,7 +56,7 @@ def main() -> None:
         t = time.perf_counter()
         path = build(Path(tmp), args.pool, 10, "logreg", "margin")
         with Project.open(path) as project:
-            gold = dict(project.conn.execute(
+            gold = dict(project._conn.execute(
                 "SELECT id, json_extract(meta, '$.gold') FROM items"))
             for item in project.item_ids()[: args.labels]:
                 project.label_item(item, gold[item], "setup")
@@ -121,6 +127,46 @@ def main() -> None:
             assert window.entry is None or window.entry.item_id != before
             app.processEvents()
             wait_idle()  # a retrain may start every 10 labels; let it finish between keys
+
+        # -- opening each side-panel tab and each dialog ---------------------------------------
+        def pump(seconds: float) -> None:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                app.processEvents()
+                time.sleep(0.001)
+
+        def open_stall_ms(action: Callable[[], object]) -> float:
+            """The longest gap between beats beyond the interval, from ``action`` on the GUI
+            thread until its events (layout, paint, deferred loads) have settled."""
+            wait_idle()
+            pump(0.05)
+            beats.clear()
+            heartbeat.start()
+            pump(0.05)  # beats before the action, so its whole duration is a gap
+            action()
+            pump(args.settle_ms / 1000)
+            heartbeat.stop()
+            return float(max(np.diff(beats).max() / 1e6 - 5.0, 0.0))
+
+        open_stalls: dict[str, float] = {}
+        window.side_panel_action.setChecked(True)
+        tabs = window.panel.tabs
+        tabs.setCurrentIndex(0)
+        pump(0.2)
+        for index in [*range(1, tabs.count()), 0]:  # each tab opened from another, first visits
+            open_stalls[f"tab {tabs.tabText(index)}"] = open_stall_ms(
+                lambda i=index: tabs.setCurrentIndex(i))
+        dialogs: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
+            ("browse", window.browse, lambda: window.browser.close()),
+            ("settings", window.settings_dialog, lambda: window.settings_window.reject()),
+            ("compare strategies", lambda: window.compare_strategies(),
+             lambda: window.simulation.close()),
+            ("import wizard", window.import_dialog, lambda: window.wizard.reject()),
+        ]
+        for name, open_it, close_it in dialogs:
+            open_stalls[f"dialog {name}"] = open_stall_ms(open_it)
+            close_it()
+            pump(0.1)
         window.close()
 
     print(json.dumps({
@@ -137,6 +183,9 @@ def main() -> None:
             "p95": round(float(np.percentile(latencies, 95)), 2),
             "max": round(float(np.max(latencies)), 2), "n": len(latencies)},
         "keypress_target_median_ms": 16,
+        "open_stall_ms": {name: round(ms, 1) for name, ms in open_stalls.items()},
+        "open_stall_max_ms": round(max(open_stalls.values()), 1),
+        "open_settle_ms": args.settle_ms,
         "machine": machine()}, indent=2))
 
 

@@ -45,16 +45,21 @@ def test_budget_target_uncertainty_confidence_and_change() -> None:
 def test_labels_to_reach_extrapolates_a_log_curve() -> None:
     labels = [20, 40, 80, 160]
     accuracy = [0.5 + 0.1 * np.log(n / 20) / np.log(2) for n in labels]  # +0.1 per doubling
-    assert stopping.labels_to_reach(labels, accuracy, 0.9) == pytest.approx(320, rel=1e-6)
-    assert stopping.labels_to_reach(labels[:2], accuracy[:2], 0.9) is None
-    assert stopping.labels_to_reach(labels, [0.8, 0.7, 0.6, 0.5], 0.9) is None
+    exact = stopping.labels_to_reach(labels, accuracy, 0.9)
+    assert exact.credible and exact.centre == pytest.approx(320, rel=1e-6)
+    assert not stopping.labels_to_reach(labels[:2], accuracy[:2], 0.9).credible
+    assert not stopping.labels_to_reach(labels, [0.8, 0.7, 0.6, 0.5], 0.9).credible
 
 
 def test_labels_to_stabilize_extrapolates_a_power_law() -> None:
     labels = [20, 40, 80, 160]
     kappas = [1 - 0.5 * (n / 20) ** -1.0 for n in labels]  # disagreement halves per doubling
-    # 1 - kappa = 0.01 at 0.5 * 20 / 0.01 = 1000 labels
-    assert stopping.labels_to_stabilize(labels, kappas, 0.99) == pytest.approx(1000, rel=1e-6)
-    assert stopping.labels_to_stabilize(labels[:2], kappas[:2]) is None
-    assert stopping.labels_to_stabilize(labels, [0.9, 0.8, 0.7, 0.6]) is None  # not settling
-    assert stopping.labels_to_stabilize([10, 20, 30], [0.5, 0.995, 0.999]) == 20
+    # 1 - kappa = 0.03 at 0.5 * 20 / 0.03 = 333 labels
+    assert stopping.labels_to_stabilize(labels, kappas, 0.97).centre == pytest.approx(
+        1000 / 3, rel=1e-6)
+    # 0.01 at 1000 labels: more than 3x the 160 so far, no forecast
+    assert not stopping.labels_to_stabilize(labels, kappas, 0.99).credible
+    assert not stopping.labels_to_stabilize(labels[:2], kappas[:2]).credible
+    assert not stopping.labels_to_stabilize(labels, [0.9, 0.8, 0.7, 0.6]).credible
+    # one round at the threshold is not the signal firing (three in a row are)
+    assert not stopping.labels_to_stabilize([10, 20, 30], [0.5, 0.995, 0.999]).reached

@@ -101,17 +101,16 @@ def test_embeddings_are_cached_and_resume_after_cancel(tmp_path) -> None:
 
     from alapp.app.rounds import ProjectVectors
     from alapp.app.writer import ProjectWriter
-    from alapp.loop import embedding
 
     def run(progress=None):  # as the window does: read here, write on the writer thread
         writer = ProjectWriter(path)
         try:
             with Project.open(path, read_only=True) as reader:
-                return ensure_embeddings(ProjectVectors(reader, writer.call), Fake(), progress)
+                return ensure_embeddings(ProjectVectors(reader, writer.call), Fake(), progress,
+                                         batch=100)
         finally:
             writer.close()
 
-    embedding.BATCH = 100
     with pytest.raises(Cancelled):
         run(StopAfterOne())
     with Project.open(path) as p:
@@ -123,7 +122,6 @@ def test_embeddings_are_cached_and_resume_after_cancel(tmp_path) -> None:
         ids = p.item_ids()
         vectors = load_vectors(p, "fake", ids)
         assert vectors[0, 0] == len(p.item(ids[0]).text)
-    embedding.BATCH = 256
 
 
 def test_precomputed_vectors_import(tmp_path, demo) -> None:

@@ -86,7 +86,10 @@ def test_label_with_keys_undo_and_retrain(window, qtbot) -> None:
         assert p.integrity_ok()
 
 
-def test_skip_and_flag(window, qtbot) -> None:
+def test_skip_and_flag(window, qtbot, monkeypatch) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("", True))  # no comment
     first = window.entry
     assert first is not None
     qtbot.keyClick(window, Qt.Key.Key_F)

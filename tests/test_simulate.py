@@ -207,7 +207,7 @@ def test_the_dialog_runs_a_small_simulation(qtbot, labeled_project) -> None:
     config = SimulationConfig(["random", "least-confidence"], batch=5, budget=10, seeds=2)
     dialog = SimulationDialog(path, None, None, config)
     qtbot.addWidget(dialog)
-    assert "(2 seeds)" in dialog.status.text()
+    assert "(2 seeds per strategy)" in dialog.status.text()
     qtbot.waitUntil(dialog.use.isEnabled, timeout=120_000)
     assert dialog.recommended in config.strategies  # the defaults compare margin and others
     assert dialog.recommended in dialog.status.text()

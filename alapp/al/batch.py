@@ -28,6 +28,9 @@ class Pick:
     is_random: bool
     strategy: str  # what chose it: the strategy, "random share" or a fallback
     predicted_cost: float | None = None
+    # Cluster strategies: (cluster number from 1, clusters, how it was taken: "centroid",
+    # "random", "outlier" or "top" = the most uncertain of its cluster).
+    cluster: tuple[int, int, str] | None = None
 
 
 @dataclass
@@ -79,9 +82,46 @@ def compose_batch(state: PoolState, request: BatchRequest) -> list[Pick]:
     random_rows = rng.choice(rest, size=min(n_random, len(rest)), replace=False)
     picks = [_pick(pool, int(r), float(s), False, name)
              for r, s in zip(chosen.indices, chosen.scores, strict=True)]
-    picks += [_pick(pool, int(r), None, True, "random share") for r in random_rows]
+    roles = cluster_roles(name, len(picks), request.params)
+    if roles:
+        picks = [replace(p, cluster=role) for p, role in zip(picks, roles, strict=True)]
+    randoms = [_pick(pool, int(r), None, True, "random share") for r in random_rows]
+    picks = interleave(picks, randoms)
     assert len({p.item_id for p in picks}) == len(picks), "a batch never repeats an item"
     return picks
+
+
+# Strategies that take items cluster by cluster (``diversity.cluster_sample``), and the rules
+# they take them by, one rule per pass over the clusters.
+CLUSTER_RULES: dict[str, tuple[str, ...] | None] = {
+    "cold-start": ("centroid",), "uncertainty-cluster": ("top",), "cluster": None}
+
+
+def cluster_roles(strategy: str, k: int,
+                  params: StrategyParams) -> list[tuple[int, int, str]] | None:
+    """For a cluster strategy's ``k`` picks in their order: (cluster, clusters, rule), as
+    ``cluster_sample`` takes them (each pass over the clusters with the next rule). None for
+    other strategies."""
+    if strategy not in CLUSTER_RULES or k == 0:
+        return None
+    rules = CLUSTER_RULES[strategy] or params.cluster_picks
+    clusters = max(1, -(-k // len(rules)))
+    return [(i % clusters + 1, clusters, rules[(i // clusters) % len(rules)]) for i in range(k)]
+
+
+def random_positions(n: int, n_random: int) -> list[int]:
+    """Where the random share sits in a batch of ``n``: evenly spaced, the first a half-step
+    in (n=20 with 2 random: 5 and 15; n=10 with 1: 5), so the annotator reaches it however
+    early the next retrain replaces the batch's tail."""
+    return [int((k + 0.5) * n / n_random) for k in range(n_random)] if n_random else []
+
+
+def interleave(chosen: list[Pick], randoms: list[Pick]) -> list[Pick]:
+    """The strategy's picks in their order, the random share spread evenly among them."""
+    n = len(chosen) + len(randoms)
+    at = dict(zip(random_positions(n, len(randoms)), randoms, strict=True))
+    rest = iter(chosen)
+    return [at[i] if i in at else next(rest) for i in range(n)]
 
 
 def _strategy_picks(pool: PoolState, request: BatchRequest, k: int,

@@ -80,40 +80,135 @@ def max_confidence(probs: Floats, threshold: float = 0.9) -> Signal:
                   f"least confident pool item at {value:.3f}")
 
 
-def labels_to_reach(labels: Sequence[float], accuracy: Sequence[float],
-                    target: float) -> float | None:
-    """Forecast from the learning curve so far: fit accuracy = a + b log(labels) and solve for
-    the target. None when the curve is too short or not rising."""
-    x = np.log(np.asarray(labels, dtype=float))
-    y = np.asarray(accuracy, dtype=float)
-    if len(x) < 3 or np.ptp(x) == 0:
-        return None
+# A forecast is shown only when it is credible: enough model versions, and a target within a
+# bounded extrapolation of the curve so far (and within the pool).
+MIN_POINTS = 4
+MAX_EXTRAPOLATION = 3.0  # never forecast beyond 3x the labels so far
+RESAMPLES = 400  # residual bootstrap of the fit, for the range
+RANGE = (10.0, 90.0)  # percentiles of the bootstrap forecasts: an 80 % range
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """When a stopping signal is expected to fire, as a range of labels (``low``..``high``),
+    or, with ``low`` None, why there is no credible forecast (``note``). ``basis`` says what it
+    rests on ("from 6 test-set scores")."""
+
+    low: float | None
+    high: float | None
+    basis: str
+    reached: bool = False  # the signal has fired already (``low`` = ``high`` = where it did)
+    note: str = ""
+
+    @property
+    def credible(self) -> bool:
+        return self.low is not None and self.high is not None
+
+    @property
+    def centre(self) -> float | None:
+        """The middle of the range (geometric: the fits are on log labels)."""
+        if self.low is None or self.high is None:
+            return None
+        return float(np.sqrt(self.low * self.high))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _bounded(labels: Sequence[float], pool: float | None, max_factor: float) -> tuple[float, str]:
+    done = max(labels)
+    bound = max_factor * done
+    why = f"{max_factor:g}x the {done:.0f} labels so far"
+    if pool is not None and pool < bound:
+        bound, why = float(pool), f"the pool of {pool:.0f} items"
+    return bound, why
+
+
+def _inverse_fit(x: Floats, y: Floats, goal: float, rising: bool,
+                 seed: int) -> tuple[float | None, Floats]:
+    """Fit y = a + b x, solve for y = goal (x, on the fit's scale); and the same for fits on
+    residual-bootstrap resamples (x fixed, residuals drawn with replacement, inflated for the
+    two fitted parameters). A fit going the wrong way solves to +inf."""
     b, a = np.polyfit(x, y, 1)
-    if b <= 0:
-        return None
-    return float(np.exp((target - a) / b))
+    right_way = b > 0 if rising else b < 0
+    point = float((goal - a) / b) if right_way else None
+    fitted = a + b * x
+    residuals = (y - fitted) * np.sqrt(len(x) / max(len(x) - 2, 1))
+    rng = np.random.default_rng(seed)
+    ys = fitted + rng.choice(residuals, size=(RESAMPLES, len(x)), replace=True)
+    xc = x - x.mean()
+    slopes = (ys - ys.mean(axis=1, keepdims=True)) @ xc / float(xc @ xc)
+    intercepts = ys.mean(axis=1) - slopes * x.mean()
+    ok = slopes > 0 if rising else slopes < 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        solved = np.where(ok, (goal - intercepts) / np.where(ok, slopes, 1.0), np.inf)
+    return point, solved
+
+
+def _range(point: float | None, solved_log: Floats, labels: Sequence[float], basis: str,
+           pool: float | None, max_factor: float, what: str) -> Forecast:
+    done = max(labels)
+    bound, why = _bounded(labels, pool, max_factor)
+    if point is None:
+        return Forecast(None, None, basis, note=f"not enough data yet: {what} is not improving")
+    with np.errstate(over="ignore"):
+        solved = np.exp(np.minimum(solved_log, 700.0))
+    low = float(np.percentile(solved, RANGE[0], method="lower"))
+    high = float(np.percentile(solved, RANGE[1], method="higher"))
+    centre = float(np.exp(min(point, 700.0)))
+    if centre > bound or high > bound:
+        return Forecast(None, None, basis,
+                        note=f"not enough data yet: the curve points beyond {why}")
+    if high <= done:  # the fit says it should have happened already: it has not
+        return Forecast(None, None, basis, note="not enough data yet: the curve is too noisy")
+    return Forecast(max(low, done), high, basis)
+
+
+def labels_to_reach(labels: Sequence[float], accuracy: Sequence[float], target: float,
+                    pool: float | None = None, min_points: int = MIN_POINTS,
+                    max_factor: float = MAX_EXTRAPOLATION, seed: int = 0) -> Forecast:
+    """When the test accuracy reaches ``target``, from the learning curve so far: fit
+    accuracy = a + b log(labels) and solve for the target; the range comes from the fits on
+    bootstrap resamples. Credible only with ``min_points`` model versions and a forecast within
+    ``max_factor`` times the labels so far (and within ``pool``, the pool's size)."""
+    points = [(float(n), float(a)) for n, a in zip(labels, accuracy, strict=True) if n > 0]
+    basis = f"from {_plural(len(points), 'test-set score')}"
+    for n, a in points:
+        if a >= target and points[-1][1] >= target:
+            return Forecast(n, n, basis, reached=True)
+    if len(points) < min_points or np.ptp([n for n, _ in points]) == 0:
+        return Forecast(None, None, basis, note=f"not enough data yet ({len(points)} of "
+                        f"{min_points} model versions)")
+    x = np.log([n for n, _ in points])
+    y = np.array([a for _, a in points])
+    point, solved = _inverse_fit(x, y, target, rising=True, seed=seed)
+    return _range(point, solved, [n for n, _ in points], basis, pool, max_factor,
+                  "the test accuracy")
 
 
 def labels_to_stabilize(labels: Sequence[float], kappas: Sequence[float],
-                        threshold: float = 0.99) -> float | None:
-    """Forecast of when the stabilizing-predictions signal fires: the disagreement between
-    rounds, 1 - kappa, shrinks roughly as a power of the labels, so fit
-    log(1 - kappa) = a + b log(labels) and solve for 1 - threshold. Already there: the labels
-    at which it first got there. None when there are too few rounds or it is not shrinking."""
-    points = [(float(n), 1.0 - float(k)) for n, k in zip(labels, kappas, strict=True) if n > 0]
-    for n, disagreement in points:
-        if disagreement <= 1.0 - threshold:
-            return n
-    if len(points) < 3:
-        return None
+                        threshold: float = 0.99, window: int = 3, pool: float | None = None,
+                        min_points: int = MIN_POINTS, max_factor: float = MAX_EXTRAPOLATION,
+                        seed: int = 0) -> Forecast:
+    """When the stabilizing-predictions signal fires: the disagreement between rounds,
+    1 - kappa, shrinks roughly as a power of the labels, so fit log(1 - kappa) = a + b
+    log(labels) and solve for 1 - threshold (a range from bootstrap resamples). Reached only
+    when the signal fired: ``window`` agreements in a row at the threshold."""
+    points = [(float(n), float(k)) for n, k in zip(labels, kappas, strict=True) if n > 0]
+    basis = f"from {_plural(len(points), 'round-to-round agreement')}"
+    for i in range(window - 1, len(points)):
+        if all(k >= threshold for _, k in points[i - window + 1: i + 1]) \
+                and all(k >= threshold for _, k in points[-window:]):
+            return Forecast(points[i][0], points[i][0], basis, reached=True)
+    if len(points) < min_points or np.ptp([n for n, _ in points]) == 0:
+        return Forecast(None, None, basis, note=f"not enough data yet ({len(points)} of "
+                        f"{min_points} model versions)")
     x = np.log([n for n, _ in points])
-    y = np.log([d for _, d in points])
-    if np.ptp(x) == 0:
-        return None
-    b, a = np.polyfit(x, y, 1)
-    if b >= 0:
-        return None
-    return float(np.exp((np.log(1.0 - threshold) - a) / b))
+    y = np.log([max(1.0 - k, 1e-4) for _, k in points])
+    point, solved = _inverse_fit(x, y, float(np.log(1.0 - threshold)), rising=False, seed=seed)
+    return _range(point, solved, [n for n, _ in points], basis, pool, max_factor,
+                  "the agreement between rounds")
 
 
 def classification_change(previous: Ints, current: Ints, threshold: float = 0.0) -> Signal:

@@ -72,10 +72,12 @@ class Classification:
     def metrics(self, classes: Sequence[str], truth: Sequence[str],
                 guesses: Sequence[str]) -> dict[str, Any]:
         """Accuracy (exact match for multi-label), macro-F1 over the classes present in the
-        truth or the guesses, and the confusion matrix."""
-        shown = [c for c in classes if c in set(truth) | set(guesses)]
-        where = {c: i for i, c in enumerate(shown)}
-        confusion = np.zeros((len(shown), len(shown)), dtype=int)
+        truth or the guesses, and the confusion matrix over every class the model knows (a
+        label with no test item and no guess is a row and a column of zeros, not missing)."""
+        present = set(truth) | set(guesses)
+        every = [*classes, *sorted(present - set(classes))]  # a test label never trained on
+        where = {c: i for i, c in enumerate(every)}
+        confusion = np.zeros((len(every), len(every)), dtype=int)
         for t, g in zip(truth, guesses, strict=True):
             confusion[where[t], where[g]] += 1
         hits = np.diag(confusion).astype(float)
@@ -83,10 +85,11 @@ class Classification:
         recall = hits / np.maximum(confusion.sum(axis=1), 1)
         f1 = np.where(precision + recall > 0,
                       2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
+        shown = np.array([c in present for c in every], dtype=bool)
         return {"accuracy": float(hits.sum() / max(len(truth), 1)),
-                "macro_f1": float(f1.mean()) if len(f1) else 0.0,
+                "macro_f1": float(f1[shown].mean()) if shown.any() else 0.0,
                 "test_items": float(len(truth)),
-                "confusion": {"labels": shown, "matrix": confusion.tolist()}}
+                "confusion": {"labels": every, "matrix": confusion.tolist()}}
 
 
 def task_for(settings: ProjectSettings) -> Task:

@@ -3,18 +3,22 @@ for a few strategies and seeds: what the window's comparison dialog runs in the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alapp.app.plot_svg import learning_curves_svg
 from alapp.app.simulate_file import open_to_simulate, simulate_file, simulate_project
 from alapp.core.featurizer import FeaturizerSpec
 from alapp.core.progress import Progress
 from alapp.core.settings import ProjectSettings
+from alapp.core.types import Source, Split
 from alapp.loop.simulate import CLASSIFIERS, SimulationConfig
+from alapp.store import events
 from alapp.store.importer import ImportSpec
 
-__all__ = ["COMPARED", "FILE_BUDGET", "SimulationConfig", "compare_strategies",
-           "comparison_config", "embedding_featurizer"]
+__all__ = ["COMPARED", "FILE_BUDGET", "Replay", "SimulationConfig", "compare_strategies",
+           "comparison_config", "comparison_svg", "describe_replay", "embedding_featurizer"]
 
 COMPARED = ["random", "margin", "entropy", "uncertainty-cluster"]
 FILE_BUDGET = 300  # labels replayed from a file: enough to see the curves separate
@@ -52,3 +56,56 @@ def compare_strategies(project_path: Path, labeled_file: Path | None = None,
             return simulate_project(project, cfg, featurizer, n // 5, 0, step)
     return simulate_file(labeled_file, ImportSpec(), config or comparison_config(
         settings, FILE_BUDGET), featurizer, None, 0, 0, step)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What a comparison replays, in words, and whether it leans towards one strategy."""
+
+    what: str  # "Replays the loop on the 112 items you have labeled (not the full pool…)"
+    bias: str  # why the result may favour the strategy that chose the labels; "" for a file
+    biased: bool  # active learning chose some of the replayed labels
+    items: int  # labeled items replayed (the project's); 0 for a file
+    reference: str  # the dashed line on the chart: a model trained on all replayed items
+
+
+def describe_replay(project_path: Path, labeled_file: Path | None = None) -> Replay:
+    """Say what ``compare_strategies`` replays: a labeled file, or the project's labeled
+    items (only those: the strategies choose among them, not among the whole pool), and how
+    many of those active learning chose (which biases the replay towards that strategy)."""
+    if labeled_file is not None:
+        return Replay(f"Replays the loop on {labeled_file.name}: every strategy chooses from "
+                      f"its labeled rows, up to {FILE_BUDGET} labels, and is tested on rows "
+                      "held out from it.",
+                      "", False, 0, "the whole file")
+    with open_to_simulate(project_path, refuse_locked=False) as project:
+        chosen = events.who_chose(project)
+        pool = project.count_items()
+        n_test = len(set(project.current_labels()) & set(project.item_ids(Split.TEST)))
+    n = sum(chosen.values())
+    strategies = sorted({s or "a strategy" for (source, s), k in chosen.items()
+                         if source == Source.AL and k})
+    by_al = sum(k for (source, _), k in chosen.items() if source == Source.AL)
+    total_pool = pool.get("pool", 0) + pool.get("seed", 0)
+    tested = (f"and is tested on the {n_test} labeled test items" if n_test
+              else "and is tested on a fifth of them, held out")
+    what = (f"Replays the loop on the {n:,} items you have labeled, not on the full pool of "
+            f"{total_pool:,}: each strategy chooses only among those {n:,}, {tested}.")
+    if by_al:
+        bias = (f"{by_al:,} of the {n:,} labels were chosen by active learning "
+                f"({', '.join(strategies)}), so the replay may favour "
+                f"{'that strategy' if len(strategies) == 1 else 'those strategies'}: the "
+                "labeled set already holds the items it found informative, and the others "
+                "can only choose among them. For an unbiased comparison, use a labeled file "
+                "whose items were not chosen by a strategy (a random sample you labeled).")
+    else:
+        bias = ("None of these labels was chosen by active learning (random, test-set or "
+                "imported labels), so the replay does not lean towards one strategy.")
+    return Replay(what, bias, bool(by_al), n, f"all {n:,} labeled items")
+
+
+def comparison_svg(result: dict[str, Any], title: str, replay: Replay) -> str:
+    """The comparison's learning curves; the dashed reference line is named for what it is
+    (on the project's labels: a model trained on all labeled items, not on the full pool)."""
+    svg = learning_curves_svg(result, title)
+    return svg.replace(">full pool ", f">{replay.reference} ", 1)

@@ -2,16 +2,25 @@
 
 Weights come from the project file (safetensors, never pickle). A fine-tuned transformer becomes
 a Hugging Face folder; the other models become arrays plus a description of their shape.
+
+The folder is written under a temporary name beside the target and renamed into place once
+complete, so a crash leaves the old export or the new one, never half of one. Its
+``alapp-model.json`` carries a format tag and the list of files written: ``--overwrite``
+replaces only a folder with that marker and nothing else in it (or an empty one), so it can
+never delete a folder alapp did not make (a project's folder, a home folder). The old folder is
+renamed aside first and removed only after the new one is in place.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 from alapp.core.errors import AlappError
+from alapp.core.files import fsync_folder, temporary_name
 from alapp.store.project import Project
 from alapp.store.rounds import latest_model
 
@@ -45,7 +54,12 @@ the fused head. log_var holds the learned loss weights.
 }
 
 
+MARKER = "alapp-model.json"
+FORMAT = "alapp-model/1"
+
+
 def export_model(project: Project, out: Path, overwrite: bool = False) -> dict[str, Any]:
+    out = Path(out)
     stored = latest_model(project)
     if stored is None:
         raise AlappError(f"{project.path}: no trained model yet; label some items first")
@@ -55,11 +69,85 @@ def export_model(project: Project, out: Path, overwrite: bool = False) -> dict[s
     if params.get("featurizer") == "tfidf" and kind != "TransformerClassifier":
         raise AlappError("models on TF-IDF features are rebuilt from the project's texts and "
                          "cannot be used outside it; choose an embedding featurizer to export")
-    if out.exists():
+    replacing = os.path.lexists(out)
+    if replacing:
         if not overwrite:
             raise AlappError(f"{out}: already exists; choose another folder or overwrite")
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+        check_replaceable(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    final = out
+    out = temporary_name(final)
+    out.mkdir()  # 0777 less the umask, as a folder made by hand
+    try:
+        info = _write_folder(project, out, stored, version, kind, params, n_labeled, weights)
+        _sync(out)
+        if replacing:
+            aside = temporary_name(final, "old")
+            os.rename(final, aside)
+            try:
+                check_replaceable(aside, final)  # what moved aside is still what was checked
+                os.rename(out, final)
+            except BaseException:
+                os.rename(aside, final)
+                raise
+            shutil.rmtree(aside)  # made by export-model, holding nothing else (checked)
+        else:
+            os.rename(out, final)  # refused if something appeared there meanwhile
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)  # ours: made just above
+        raise
+    fsync_folder(final.parent)
+    return info
+
+
+def check_replaceable(out: Path, shown: Path | None = None) -> None:
+    """Refuse, in one line, to replace anything but a folder ``export_model`` wrote (its marker
+    lists every file it holds) or an empty folder."""
+    refusal = f"{shown or out}: was not made by alapp export-model"
+    if out.is_symlink() or not out.is_dir():
+        raise AlappError(f"{refusal} (not a folder); choose another folder")
+    present = _files_in(out)
+    if not present and not any(out.iterdir()):
+        return  # an empty folder: nothing to lose
+    marker = out / MARKER
+    try:
+        info = json.loads(marker.read_text("utf-8")) if marker.is_file() and \
+            not marker.is_symlink() else None
+    except (OSError, ValueError):
+        info = None
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise AlappError(f"{refusal} (no {MARKER} marker); choose another folder, or remove "
+                         "it yourself")
+    listed = set(info.get("files") or ()) | {MARKER}
+    extra = sorted(set(present) - listed)
+    if extra:
+        raise AlappError(f"{shown or out}: holds files alapp export-model did not write "
+                         f"({', '.join(extra[:3])}{', ...' if len(extra) > 3 else ''}); "
+                         "move them out or choose another folder")
+
+
+def _files_in(folder: Path) -> list[str]:
+    """Every file, link and empty folder under ``folder`` (links not followed), relative."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        here = Path(root)
+        for name in files + [d for d in dirs if (here / d).is_symlink()]:
+            found.append((here / name).relative_to(folder).as_posix())
+        if not dirs and not files and here != folder:
+            found.append(here.relative_to(folder).as_posix() + "/")
+    return found
+
+
+def _sync(folder: Path) -> None:
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with open(Path(root) / name, "rb") as written:
+                os.fsync(written.fileno())
+        fsync_folder(root)
+
+
+def _write_folder(project: Project, out: Path, stored: Any, version: int, kind: str,
+                  params: dict[str, Any], n_labeled: int, weights: bytes) -> dict[str, Any]:
     info = {"version": version, "kind": kind, "labels": project.labels(),
             "n_labeled": n_labeled, "metrics": stored.metrics, **params}
     if kind == "TransformerClassifier":
@@ -75,13 +163,14 @@ def export_model(project: Project, out: Path, overwrite: bool = False) -> dict[s
         (out / "weights.safetensors").write_bytes(weights)
         readme = _README.get(kind, "Weights of a {featurizer} model.\n").format(
             featurizer=params.get("featurizer"))
-    (out / "alapp-model.json").write_text(json.dumps(info, indent=2, ensure_ascii=False),
-                                          encoding="utf-8")
     metrics = ", ".join(f"{k} {v:.3f}" for k, v in info["metrics"].items()
                         if isinstance(v, int | float))  # not the confusion matrix
     (out / "README.md").write_text(
         f"# alapp model version {version}\n\nTrained on {n_labeled} labels"
         f"{'; test set: ' + metrics if metrics else ''}.\n\n{readme}", encoding="utf-8")
+    # The marker, last: what --overwrite checks before it replaces this folder.
+    info = {"format": FORMAT, **info, "files": sorted(_files_in(out))}
+    (out / MARKER).write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
     return info
 
 

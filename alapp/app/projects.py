@@ -19,7 +19,7 @@ from alapp.core.settings import (
     setting_names,
 )
 from alapp.ml import embedders
-from alapp.store import demo, export, importer, preview, readers, vectors
+from alapp.store import backup, demo, export, importer, preview, readers, vectors
 from alapp.store.project import Project
 
 # The types and names the command line and the import wizard show, from their one home.
@@ -31,6 +31,7 @@ IMPORT_FORMATS = readers.FORMATS
 EXPORT_FORMATS = export.EXPORT_FORMATS
 DEMO_LABELS = demo.DEMO_LABELS
 demo_data_path = demo.demo_data_path
+Backup = backup.Backup
 check_model_folder = embedders.check_model_folder
 
 
@@ -73,6 +74,28 @@ def export_model(path: Path, out: Path, overwrite: bool = False) -> dict[str, An
 def stats(path: Path) -> dict[str, Any]:
     with Project.open(path, read_only=True) as project:
         return project.stats()
+
+
+def check_project(path: Path) -> list[str]:
+    """SQLite's integrity and foreign-key checks, read-only: the problems (none: sound)."""
+    return backup.check_project(path)
+
+
+def list_backups(path: Path) -> list[backup.Backup]:
+    """The project's automatic backups (``<project>.backups/``), newest first."""
+    return backup.list_backups(path)
+
+
+def backup_now(path: Path) -> Path:
+    """A backup now, as the one writer (refused while the project is open elsewhere)."""
+    with Project.open(path, backup=False) as project:
+        return backup.backup_now(project)
+
+
+def restore_backup(path: Path, source: Path) -> Path | None:
+    """Put a backup (a path, or a name ``list_backups`` shows) in place of the project; returns
+    where the replaced file was kept."""
+    return backup.restore(path, source)
 
 
 def configure(path: Path, changes: list[str]) -> tuple[ProjectSettings, list[str]]:

@@ -7,6 +7,7 @@ project's writer thread.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from numpy.typing import NDArray
 
 from alapp.core.progress import Progress
 from alapp.core.types import ItemId
+from alapp.loop.embedding import BACKGROUND_ABOVE, embed_all, embedders_of, pending_embeddings
 from alapp.loop.round import RoundResult, RoundRunner, Snapshot
 from alapp.store import rounds, vectors
 from alapp.store.project import Project
@@ -63,16 +65,61 @@ def save_result(project: Project, result: RoundResult, keep: ItemId | None = Non
 
 class RoundJob:
     """What the round thread runs: one round on the latest labels, saved when not cancelled.
-    The runner keeps the model warm between rounds; rounds never overlap (one thread)."""
+    The runner keeps the model warm between rounds; rounds never overlap (one thread).
+
+    A large backlog of embeddings (a big import, a new embedding featurizer) is not computed
+    here: the round runs on stand-in features (a random first batch, then TF-IDF) and says
+    how many texts wait (``RoundResult.pending_embeddings``); ``embedding``, run on a thread
+    of its own, computes them with counts and an ETA, and the round after it uses them."""
 
     def __init__(self, session: Any) -> None:  # a LabelingSession (app.session imports us)
         self.session = session
         self.runner = RoundRunner()
+        self.embedding = EmbeddingJob(session)
 
     def __call__(self, progress: Progress) -> RoundResult:
         with Project.open(self.session.path, read_only=True) as reader:
             snap = read_snapshot(reader, self.session.writer.call)
-            result = self.runner.run(snap, progress)
+            pending = self._pending(snap, progress)
+            if pending > BACKGROUND_ABOVE or (pending and self.embedding.running):
+                result = self.runner.run_stand_in(snap, pending, progress)
+            else:
+                result = self.runner.run(snap, progress)
         progress.check()  # a cancel before the save drops the round; after it, it is done
         self.session.save_round(result)
         return result
+
+    @staticmethod
+    def _pending(snap: Snapshot, progress: Progress) -> int:
+        progress.report("reading the project", 0.02)
+        embedders = embedders_of(snap.settings.featurizer, snap.texts, snap.settings.device)
+        return pending_embeddings(snap.vectors, embedders) if embedders else 0
+
+
+class EmbeddingJob:
+    """What the embedding thread runs: every missing vector of the configured featurizer,
+    batch by batch, each saved through the writer as it is done (a cancel or a crash loses
+    at most one batch). Progress: "embedding 3,200 of 16,000 texts, about 3 min left".
+    Returns how many texts it embedded."""
+
+    BATCH = 128  # small enough that a cancel (closing the window) waits a few seconds at most
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self._running = threading.Event()
+
+    @property
+    def running(self) -> bool:
+        return self._running.is_set()
+
+    def __call__(self, progress: Progress) -> int:
+        self._running.set()
+        try:
+            with Project.open(self.session.path, read_only=True) as reader:
+                settings = reader.settings()
+                source = ProjectVectors(reader, self.session.writer.call)
+                texts = reader.texts(reader.item_ids())
+                embedders = embedders_of(settings.featurizer, texts, settings.device)
+                return embed_all(source, embedders, progress, self.BATCH)
+        finally:
+            self._running.clear()

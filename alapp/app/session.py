@@ -7,28 +7,95 @@ window are short, indexed and run on the caller's read-only connection.
 
 from __future__ import annotations
 
+import errno
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 
-from alapp.al.stopping import labels_to_reach, labels_to_stabilize
+from alapp.al.stopping import Forecast, labels_to_reach, labels_to_stabilize
 from alapp.app.rounds import save_result
 from alapp.app.writer import InlineWriter, ProjectWriter
+from alapp.core import errors
+from alapp.core.errors import AlappError, ProjectLockedError
+from alapp.core.log import is_database_error
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import Action, EventId, ItemId, Selection, Source
 from alapp.loop.round import RoundResult
 from alapp.store import browse, events, export, importer, queue, rounds, vectors
 from alapp.store.browse import UNLABELED, BrowseQuery, BrowseRow
 from alapp.store.events import Decision
+from alapp.store.events import RelabelBatch as RelabelBatch  # the token of relabel_many
 from alapp.store.importer import ImportReport, ImportSpec
 from alapp.store.project import Project
 from alapp.store.queue import QueueEntry
 
 __all__ = ["UNLABELED", "BrowseQuery", "BrowseRow", "Change", "Decision", "LabelingSession",
-           "QueueEntry", "RoundResult"]
+           "QueueEntry", "ReadOnlySessionError", "ReadOnlyWriter", "RoundResult",
+           "read_only_reason"]
+
+T = TypeVar("T")
+
+
+class ReadOnlySessionError(AlappError):
+    """A write asked of a session opened read-only."""
+
+
+class ReadOnlyWriter:
+    """The writer of a session opened read-only: no thread, no lock, no writable connection;
+    every write is refused with the reason the project is read-only."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+
+    def call(self, fn: Callable[[Project], T]) -> T:
+        self._refuse()
+
+    def submit(self, fn: Callable[[Project], T]) -> NoReturn:
+        self._refuse()
+
+    def _refuse(self) -> NoReturn:
+        raise ReadOnlySessionError(f"{self.path}: opened read-only ({self.reason}); nothing "
+                                   "can be changed")
+
+    def close(self) -> None:
+        """Nothing is held."""
+
+
+def read_only_reason(error: BaseException, path: Path) -> str | None:
+    """Why opening ``path`` for writing failed, when opening it read-only would work instead:
+    another alapp process holds it ("open in another alapp window (pid N)"), or its folder
+    or the file cannot be written (read-only media, no permission). None for other errors."""
+    if isinstance(error, ProjectLockedError):
+        pid = re.search(r"\(pid (\d+)\)", str(error))
+        return f"open in another alapp window{f' (pid {pid.group(1)})' if pid else ''}"
+    # The store's own one-line error for a file or folder it cannot write (where it has one).
+    cannot_write = getattr(errors, "ProjectReadOnlyError", None)
+    if cannot_write is not None and isinstance(error, cannot_write):
+        return _what_cannot_be_written(path)
+    causes = [error, error.__cause__, error.__context__]
+    for cause in causes:
+        if isinstance(cause, OSError) and cause.errno in (errno.EACCES, errno.EPERM,
+                                                          errno.EROFS):
+            return ("the folder cannot be written" if cause.errno == errno.EROFS
+                    else _what_cannot_be_written(path))
+        if cause is not None and is_database_error(cause) and "readonly" in str(cause):
+            return "the file cannot be written"
+    return None
+
+
+def _what_cannot_be_written(path: Path) -> str:
+    """The file itself when only it is read-only; else its folder (read-only media, no
+    permission to make the lock file and SQLite's log beside it)."""
+    folder_ok = os.access(path.parent, os.W_OK)
+    if folder_ok and path.exists() and not os.access(path, os.W_OK):
+        return "the file cannot be written"
+    return "the folder cannot be written"
 
 
 @dataclass(frozen=True)
@@ -44,9 +111,12 @@ class Change:
 
 
 class LabelingSession:
+    read_only: str | None = None  # why the session cannot write (opened with open_read_only)
+
     def __init__(self, path: Path, annotator: str,
-                 writer: ProjectWriter | InlineWriter | None = None) -> None:
+                 writer: ProjectWriter | InlineWriter | ReadOnlyWriter | None = None) -> None:
         self._owns_writer = writer is None
+        self._settings: ProjectSettings | None = None
         self.writer = writer or ProjectWriter(Path(path))
         try:
             self.reader = Project.open(path, read_only=True)
@@ -62,6 +132,17 @@ class LabelingSession:
         self.showing: ItemId | None = None  # the item on screen: a new batch keeps it first
 
     @classmethod
+    def open_read_only(cls, path: Path, annotator: str,
+                       reason: str = "opened read-only") -> LabelingSession:
+        """A session that reads (the queue, history, browse, statistics, exports) and writes
+        nothing: no writer thread and no lock, so it opens a project another process holds
+        for writing or one on read-only media. Every write command raises
+        ``ReadOnlySessionError``; ``read_only`` says why, for the window's banner."""
+        session = cls(path, annotator, ReadOnlyWriter(Path(path), reason))
+        session.read_only = reason
+        return session
+
+    @classmethod
     def inline(cls, project: Project, annotator: str) -> LabelingSession:
         """A session writing on the calling thread to ``project`` (scripts, tests)."""
         return cls(project.path, annotator, InlineWriter(project))
@@ -70,6 +151,15 @@ class LabelingSession:
         self.reader.close()
         if self._owns_writer:
             self.writer.close()
+
+    def set_annotator(self, name: str) -> str:
+        """Who labels from now on, recorded with every decision (events store it); the
+        window asks for it per project. Returns the name as kept (one line, trimmed)."""
+        name = " ".join(str(name).split())
+        if not name:
+            raise AlappError("the annotator's name is empty")
+        self.annotator = name[:100]
+        return self.annotator
 
     def __enter__(self) -> LabelingSession:
         return self
@@ -80,13 +170,19 @@ class LabelingSession:
     # -- the project -----------------------------------------------------------------------------
 
     def settings(self) -> ProjectSettings:
-        return self.reader.settings()
+        """Read once and kept: only this session's writer changes them (the lock keeps every
+        other writer out), and a decision's refresh asks for them half a dozen times."""
+        if self._settings is None:
+            self._settings = self.reader.settings()
+        return self._settings
 
     def labels(self) -> list[str]:
         return self.reader.labels()
 
     def update_settings(self, **changes: Any) -> ProjectSettings:
-        return self.writer.call(lambda p: p.update_settings(**changes))
+        self._settings = None
+        self._settings = self.writer.call(lambda p: p.update_settings(**changes))
+        return self._settings
 
     def count_items(self) -> dict[str, int]:
         return self.reader.count_items()
@@ -98,7 +194,7 @@ class LabelingSession:
 
     def queue(self) -> list[QueueEntry]:
         """The current batch, in order, each with the latest model's prediction."""
-        return [replace(e, predicted=self.predicted.get(e.item_id))
+        return [self._with_model_view(replace(e, predicted=self.predicted.get(e.item_id)))
                 for e in queue.entries(self.reader)]
 
     def current(self) -> QueueEntry | None:
@@ -161,6 +257,39 @@ class LabelingSession:
             item_id, label, self.annotator, selection=Selection(Source.RELABEL)))
         return Change(item_id, event, Action.LABEL, label)
 
+    def relabel_many(self, item_ids: list[ItemId], label: str) -> RelabelBatch:
+        """Relabel several items as ``label`` in one write (all or none); the returned token
+        undoes them as one step (``undo_relabel``)."""
+        return self.writer.call(lambda p: events.relabel_many(p, item_ids, label,
+                                                              self.annotator))
+
+    def undo_relabel(self, token: RelabelBatch) -> int:
+        """Give each item of a ``relabel_many`` back the label it had before (as undo events);
+        an item changed again since keeps its newer label. Returns how many were restored."""
+        return self.writer.call(lambda p: events.undo_relabel(p, token, self.annotator))
+
+    def _with_model_view(self, entry: QueueEntry) -> QueueEntry:
+        """``entry`` with what the strategy saw when a round of this session queued it (its
+        two likeliest labels, its cluster); an item kept across rounds (the one on screen, a
+        waiting random pick) keeps the view of the round that chose it."""
+        result = self.last_result
+        if result is None:
+            return entry
+        cached: tuple[RoundResult, dict[ItemId, tuple[Any, Any]]] | None = getattr(
+            self, "_model_views", None)
+        if cached is None or cached[0] is not result:
+            views = dict(cached[1]) if cached is not None else {}
+            for pick in result.picks:
+                views.pop(ItemId(pick.item_id), None)  # re-added last: the newest are kept
+                views[ItemId(pick.item_id)] = (result.top_two.get(ItemId(pick.item_id)),
+                                               pick.cluster)
+            while len(views) > 5_000:  # a long session: forget the oldest
+                views.pop(next(iter(views)))
+            cached = (result, views)
+            self._model_views = cached
+        top_two, cluster = cached[1].get(entry.item_id, (None, None))
+        return replace(entry, top_two=top_two, cluster=cluster)
+
     def skip(self, entry: QueueEntry, active_ms: int | None, started_at: float | None,
              forever: bool = False) -> Change:
         event = self.writer.call(lambda p: p.skip_item(
@@ -168,9 +297,11 @@ class LabelingSession:
         action = Action.SKIP_FOREVER if forever else Action.SKIP
         return Change(entry.item_id, event, action, None, self.retrain_due())
 
-    def flag(self, entry: QueueEntry) -> Change:
+    def flag(self, entry: QueueEntry, note: str = "") -> Change:
+        """Flag the item for a second look, with an optional short comment (its ``note``)."""
+        note = " ".join(note.split())[:browse.FLAG_NOTE_MAX]
         event = self.writer.call(lambda p: p.flag_item(
-            entry.item_id, self.annotator, "flagged while labeling", _selection(entry)))
+            entry.item_id, self.annotator, note, _selection(entry)))
         return Change(entry.item_id, event, Action.FLAG)
 
     def undo(self) -> Change | None:
@@ -216,10 +347,16 @@ class LabelingSession:
     # -- numbers for the panels ------------------------------------------------------------------
 
     def forecast(self, entries: list[QueueEntry] | None = None,
-                 numbers: dict[str, float] | None = None) -> dict[str, float | None]:
+                 numbers: dict[str, float] | None = None) -> dict[str, Any]:
         """The next batch's predicted seconds, the pace so far and, with a budget, how many
         more labels it buys at that pace. ``entries`` and ``numbers`` (the budget) may be
-        passed in when the caller has just read them."""
+        passed in when the caller has just read them.
+
+        ``target`` (with a target accuracy set) and ``stable`` are ``Forecast`` ranges of
+        labels, credible or saying why not (``al.stopping``); ``target_hours`` and
+        ``stable_hours`` the active hours from now to either end of a credible range at the
+        current pace. ``labels_to_*`` and ``hours_to_*`` are the ranges' centres, None unless
+        credible. ``currency`` and ``unit`` are the budget's, for its wording."""
         from alapp.al.budget import labels_left
 
         entries = self.queue() if entries is None else entries
@@ -232,23 +369,36 @@ class LabelingSession:
             if s.budget_amount > 0 else None
         curve = self.model_history()
         done = curve[-1][0] if curve else 0
-        to_target: float | None = None
+        counts = self.count_items()
+        pool = float(sum(n for split, n in counts.items() if split != "test"))
+        target = None
         if s.target_accuracy > 0:
             points = [(n, m["accuracy"]) for n, m in curve if "accuracy" in m]
-            if points:
-                to_target = labels_to_reach([n for n, _ in points], [a for _, a in points],
-                                            s.target_accuracy)
+            target = labels_to_reach([n for n, _ in points], [a for _, a in points],
+                                     s.target_accuracy, pool=pool)
         kappas = [(n, m["signal_stabilizing"]) for n, m in curve if "signal_stabilizing" in m]
-        to_stable = (labels_to_stabilize([n for n, _ in kappas], [k for _, k in kappas])
-                     if kappas else None)
+        stable = labels_to_stabilize([n for n, _ in kappas], [k for _, k in kappas], pool=pool)
 
         def hours_until(labels: float | None) -> float | None:
             return None if labels is None or not pace else max(0.0, labels - done) * pace / 3600
 
+        def hours_range(f: Forecast | None) -> tuple[float, float] | None:
+            if f is None or not f.credible or f.reached or not pace:
+                return None
+            low, high = hours_until(f.low), hours_until(f.high)
+            return None if low is None or high is None else (low, high)
+
+        def centre(f: Forecast | None) -> float | None:
+            return None if f is None or f.reached else f.centre
+
         return {"next_batch_s": next_batch, "pace_s_per_label": pace,
-                "labels_left_in_budget": left, "labels_to_target": to_target,
-                "hours_to_target": hours_until(to_target), "labels_to_stable": to_stable,
-                "hours_to_stable": hours_until(to_stable)}
+                "labels_left_in_budget": left, "target": target, "stable": stable,
+                "target_hours": hours_range(target), "stable_hours": hours_range(stable),
+                "labels_to_target": centre(target),
+                "hours_to_target": hours_until(centre(target)),
+                "labels_to_stable": centre(stable),
+                "hours_to_stable": hours_until(centre(stable)),
+                "unit": s.budget_unit, "currency": s.currency}
 
     def model_history(self) -> list[tuple[int, dict[str, float]]]:
         """(labels trained on, metrics and signal values) of every model version, oldest first."""

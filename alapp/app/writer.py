@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
+from alapp.store.backup import BackupSchedule
 from alapp.store.project import Project
 
 T = TypeVar("T")
@@ -41,6 +42,7 @@ class ProjectWriter:
             opened.set_exception(e)
             return
         opened.set_result(None)
+        backups = BackupSchedule(project)  # every 200 decisions, off this thread
         try:
             while True:
                 job = self._jobs.get()
@@ -53,7 +55,9 @@ class ProjectWriter:
                     future.set_result(fn(project))
                 except BaseException as e:  # handed to whoever waits on the future
                     future.set_exception(e)
+                backups.after_write(project)
         finally:
+            backups.close()
             project.close()
 
     @property

@@ -32,5 +32,26 @@ class ProjectFormatError(AlappError):
     """The file is not an alapp project, or was written by a newer alapp."""
 
 
+class ProjectDamagedError(ProjectFormatError):
+    """The project file is damaged (truncated, overwritten, bytes changed): restore a backup."""
+
+
+class ProjectReadOnlyError(AlappError):
+    """The project file or its folder cannot be written (permissions, a read-only medium)."""
+
+
+class DiskFullError(AlappError):
+    """A write did not fit on the disk; the transaction was rolled back, nothing half-written."""
+
+
+class StorageError(AlappError):
+    """The disk or the operating system failed a read or a write (input/output error, busy)."""
+
+
+class StorageWarning(UserWarning):
+    """The project is somewhere SQLite cannot fully protect it (a network filesystem, a file
+    with several names); it opens, with this warning."""
+
+
 class Cancelled(Exception):
     """Raised inside background work when the user cancelled it."""

@@ -7,17 +7,23 @@ one batch and the next run computes only what is missing; a simulation's keeps t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
+from alapp.core.featurizer import FeaturizerSpec
 from alapp.core.progress import Progress
 from alapp.core.types import ItemId
 from alapp.ml.embedders import Embedder
 
 BATCH = 256
+# A backlog of more texts than this is embedded in the background while rounds use stand-in
+# features (``RoundRunner.run_stand_in``): at 30-280 texts/s on two cores it would keep the
+# first items waiting too long. Smaller backlogs are embedded inside the round.
+BACKGROUND_ABOVE = 1000
 
 
 class VectorSource(Protocol):
@@ -67,16 +73,65 @@ class MemoryVectors:
 
 
 def ensure_embeddings(source: VectorSource, embedder: Embedder,
-                      progress: Progress | None = None) -> int:
-    """Embed every item that has no vector for this embedder yet; returns how many were."""
+                      progress: Progress | None = None, batch: int = BATCH) -> int:
+    """Embed every item that has no vector for this embedder yet; returns how many were.
+    Progress says how many of how many, and from the second batch on about how long is left
+    ("embedding 3,200 of 16,000 texts, about 3 min left")."""
     progress = progress or Progress()
     rows = source.missing(embedder.name)
     # Sorting the whole backlog by length makes every batch nearly padding-free.
     rows.sort(key=lambda r: len(r[1]))
-    for start in range(0, len(rows), BATCH):
-        progress.report(f"embedding {start:,} of {len(rows):,} texts",
-                        start / max(len(rows), 1))
-        batch = rows[start:start + BATCH]
-        vectors = embedder.embed([t for _, t in batch])
-        source.save(embedder.name, [i for i, _ in batch], np.asarray(vectors, dtype=np.float32))
+    # Texts are sorted short to long: time per character predicts what is left better than
+    # time per text (the long tail would be underestimated). The clock starts after the first
+    # batch, which also loads the model.
+    chars = np.cumsum([0] + [len(t) + 20 for _, t in rows])  # + per-text overhead
+    clock: tuple[float, int] | None = None  # (when, how many texts) the first batch ended
+    for start in range(0, len(rows), batch):
+        eta = None
+        if clock is not None and start > clock[1]:
+            rate = (chars[start] - chars[clock[1]]) / (time.perf_counter() - clock[0])
+            eta = (chars[-1] - chars[start]) / max(rate, 1e-9)
+        progress.report(embedding_stage(start, len(rows), eta), start / max(len(rows), 1))
+        chunk = rows[start:start + batch]
+        vectors = embedder.embed([t for _, t in chunk])
+        source.save(embedder.name, [i for i, _ in chunk], np.asarray(vectors, dtype=np.float32))
+        if clock is None:
+            clock = (time.perf_counter(), start + len(chunk))
     return len(rows)
+
+
+def embedding_stage(done: int, total: int, seconds_left: float | None) -> str:
+    """"embedding 3,200 of 16,000 texts, about 3 min left"."""
+    stage = f"embedding {done:,} of {total:,} texts"
+    return stage if seconds_left is None else f"{stage}, {about(seconds_left)} left"
+
+
+def about(seconds: float) -> str:
+    """A duration as a person says it: "about 40 s", "about 3 min", "about 1 h 20 min"."""
+    if seconds < 55:
+        return f"about {max(5, round(seconds / 5) * 5):.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} min"
+    return f"about {minutes // 60} h {minutes % 60:02d} min"
+
+
+def embedders_of(featurizer: str, texts: Sequence[str], device: str = "auto") -> list[Embedder]:
+    """The sentence embedders a featurizer setting computes (none for TF-IDF or imported
+    vectors). Building one loads no model: that waits for its first ``embed``."""
+    from alapp.ml.embedders import make_embedder
+
+    return [make_embedder(str(part), texts, device)
+            for part in FeaturizerSpec.parse(featurizer).parts if part.is_embedder]
+
+
+def pending_embeddings(source: VectorSource, embedders: Sequence[Embedder]) -> int:
+    """How many texts still lack a vector, over all of ``embedders``."""
+    return sum(len(source.missing(e.name)) for e in embedders)
+
+
+def embed_all(source: VectorSource, embedders: Sequence[Embedder],
+              progress: Progress | None = None, batch: int = BATCH) -> int:
+    """Every missing vector of every embedder, batch by batch (each saved as it is done, so
+    a cancel loses at most one batch); returns how many texts were embedded."""
+    return sum(ensure_embeddings(source, e, progress, batch) for e in embedders)

@@ -8,7 +8,7 @@ for warm starts, but it is derived state: the store alone can always rebuild it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -76,6 +76,13 @@ class RoundResult:
     weights: bytes | None = None
     cost: CostEstimate | None = None
     signals: list[Signal] = field(default_factory=list)
+    # What the model saw of each pick: its two likeliest labels with their probabilities.
+    top_two: dict[ItemId, tuple[tuple[str, float], tuple[str, float]]] = field(
+        default_factory=dict)
+    # What the round featurized with, when not the configured featurizer: a stand-in while
+    # ``pending_embeddings`` texts still wait for their embeddings (``run_stand_in``).
+    features: str = ""
+    pending_embeddings: int = 0
 
     @property
     def test_accuracy(self) -> float | None:
@@ -239,10 +246,51 @@ class RoundRunner:
         timings["select"] = time.perf_counter() - t
         progress.report("done", 1.0)
         chosen_by = next((p.strategy for p in picks if not p.is_random), s.strategy)
+        top_two = (_top_two(picks, state, classes)
+                   if model is not None and state.probs is not None else {})
         return RoundResult(picks, predicted, len(train_rows), metrics,
                            {k: round(v, 4) for k, v in timings.items()}, snap.round_index,
                            chosen_by, type(model).__name__ if model is not None else "",
-                           model.weights() if model is not None else None, cost, signals)
+                           model.weights() if model is not None else None, cost, signals,
+                           top_two)
+
+    def run_stand_in(self, snap: Snapshot, pending: int,
+                     progress: Progress | None = None) -> RoundResult:
+        """A round that waits for no embeddings, while ``pending`` texts are embedded in the
+        background: without labels a random batch (no features at all: the first items
+        appear at once); with labels the round on TF-IDF features. Its model is not kept for
+        export (its weights are dropped): it reads TF-IDF, not the configured featurizer. The
+        next round after the embeddings are done uses them."""
+        progress = progress or Progress()
+        if not any(snap.splits[r] != Split.TEST for r, i in enumerate(snap.ids)
+                   if i in snap.current):
+            result = self._random_batch(snap, progress)
+        else:
+            tfidf = replace(snap, settings=replace(snap.settings, featurizer="tfidf"))
+            result = self.run(tfidf, progress)
+            result.features = "tfidf"
+        result.weights = None
+        result.pending_embeddings = pending
+        return result
+
+    def _random_batch(self, snap: Snapshot, progress: Progress) -> RoundResult:
+        s = snap.settings
+        progress.report("choosing a random first batch", 0.5)
+        t = time.perf_counter()
+        index = {item_id: row for row, item_id in enumerate(snap.ids)}
+        pool_rows = np.array([r for r, i in enumerate(snap.ids)
+                              if snap.splits[r] == Split.POOL and i not in snap.current
+                              and i not in snap.excluded], dtype=int)
+        state = PoolState(ids=np.array([snap.ids[r] for r in pool_rows], dtype=np.int64),
+                          embeddings=None, n_labeled=0, round_index=snap.round_index)
+        cost = _estimate_costs(snap, pool_rows, index, self._text_stats_for(snap))
+        state.costs = cost.seconds
+        picks = compose_batch(state, BatchRequest(
+            "random", s.batch_size, s.random_share, s.seed, snap.round_index,
+            cost_aware=False, price_cap=s.price_cap_s or None))
+        progress.report("done", 1.0)
+        return RoundResult(picks, {}, 0, {}, {"select": round(time.perf_counter() - t, 4)},
+                           snap.round_index, "random", cost=cost, features="none")
 
     def _signals(self, snap: Snapshot, features: Features, model: Classifier, state: PoolState,
                  metrics: dict[str, Any], classes: list[str]) -> list[Signal]:
@@ -271,6 +319,24 @@ class RoundRunner:
                     np.array([current[i] for i in common])))
             self._previous_pool = {ItemId(i): c for i, c in current.items()}
         return out
+
+
+def _top_two(picks: list[Pick], state: PoolState,
+             classes: list[str]) -> dict[ItemId, tuple[tuple[str, float], tuple[str, float]]]:
+    """Each pick's two likeliest labels and their probabilities, as the model saw them."""
+    if state.probs is None or state.probs.ndim != 2 or state.probs.shape[1] < 2:
+        return {}
+    row = {int(i): r for r, i in enumerate(state.ids.tolist())}
+    out: dict[ItemId, tuple[tuple[str, float], tuple[str, float]]] = {}
+    for pick in picks:
+        r = row.get(pick.item_id)
+        if r is None:
+            continue
+        p = state.probs[r]
+        first, second = np.argsort(-p, kind="stable")[:2]
+        out[ItemId(pick.item_id)] = ((classes[int(first)], float(p[first])),
+                                     (classes[int(second)], float(p[second])))
+    return out
 
 
 def _estimate_costs(snap: Snapshot, pool_rows: np.ndarray, index: dict[ItemId, int],

@@ -1,5 +1,6 @@
 """Finding items: by text, current label, annotator, the model's predicted label and how unsure
-it is. The SQL narrows by what the store knows; predictions come from the latest round."""
+it is, flagged or skipped. The SQL narrows by what the store knows; predictions come from the
+latest round."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from alapp.core.types import ItemId
 from alapp.store.project import Project
 
 UNLABELED = "(unlabeled)"
+STATUSES = ("", "flagged", "skipped")  # "" for any
+FLAG_NOTE_MAX = 200  # a flag's comment is short: one line in the browse table and the export
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,7 @@ class BrowseQuery:
     predicted: str = ""
     min_uncertainty: float = 0.0  # 1 - confidence of the predicted label
     split: str = ""  # pool | test | seed | "" for any
+    status: str = ""  # flagged (any flag event) | skipped (latest decision a skip) | "" for any
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class BrowseRow:
     annotator: str | None
     predicted: str | None
     confidence: float | None
+    flag_note: str | None = None  # the latest flag's comment ("" without one); None: not flagged
 
     @property
     def uncertainty(self) -> float | None:
@@ -41,6 +46,21 @@ _CURRENT = """
     SELECT e.item_id, e.label, e.annotator FROM label_events e
     JOIN (SELECT item_id, MAX(id) AS last FROM label_events
           WHERE action IN ('label', 'undo') GROUP BY item_id) m ON m.last = e.id
+"""
+
+# The latest flag of each flagged item, with its comment.
+_FLAGGED = """
+    SELECT e.item_id, COALESCE(e.note, '') AS note FROM label_events e
+    JOIN (SELECT item_id, MAX(id) AS last FROM label_events
+          WHERE action = 'flag' GROUP BY item_id) m ON m.last = e.id
+"""
+
+# Items whose latest decision (a flag is not one) is a skip.
+_SKIPPED = """
+    SELECT e.item_id FROM label_events e
+    JOIN (SELECT item_id, MAX(id) AS last FROM label_events
+          WHERE action != 'flag' GROUP BY item_id) m ON m.last = e.id
+    WHERE e.action IN ('skip', 'skip_forever')
 """
 
 
@@ -63,12 +83,19 @@ def find_items(project: Project, query: BrowseQuery,
     if query.split:
         where.append("i.split = ?")
         args.append(query.split)
-    sql = (f"SELECT i.id, i.text, i.split, c.label, c.annotator FROM items i "
+    if query.status not in STATUSES:
+        raise ValueError(f"unknown browse status {query.status!r}")
+    if query.status == "flagged":
+        where.append("f.item_id IS NOT NULL")
+    elif query.status == "skipped":
+        where.append(f"i.id IN ({_SKIPPED})")
+    sql = (f"SELECT i.id, i.text, i.split, c.label, c.annotator, f.note FROM items i "
            f"LEFT JOIN ({_CURRENT}) c ON c.item_id = i.id "
+           f"LEFT JOIN ({_FLAGGED}) f ON f.item_id = i.id "
            f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY i.id")
     wants_model = bool(query.predicted) or query.min_uncertainty > 0
     rows: list[BrowseRow] = []
-    for item_id, text, split, label, annotator in project._conn.execute(sql, args):
+    for item_id, text, split, label, annotator, note in project._conn.execute(sql, args):
         guess = predicted.get(ItemId(item_id))
         if wants_model:
             if guess is None:
@@ -78,7 +105,8 @@ def find_items(project: Project, query: BrowseQuery,
             if 1.0 - guess[1] < query.min_uncertainty:
                 continue
         rows.append(BrowseRow(ItemId(item_id), text, split, label, annotator,
-                              guess[0] if guess else None, guess[1] if guess else None))
+                              guess[0] if guess else None, guess[1] if guess else None,
+                              note))
         if len(rows) >= limit:
             break
     return rows

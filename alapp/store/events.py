@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from alapp.core.types import ItemId, Source
-from alapp.store.project import Project
+from alapp.core.errors import AlappError
+from alapp.core.types import Action, EventId, ItemId, Selection, Source
+from alapp.store import queue
+from alapp.store.project import CURRENT_LABEL_SQL, Project
 
 
 @dataclass(frozen=True)
@@ -47,3 +50,74 @@ def annotators(project: Project) -> list[str]:
     return [r[0] for r in project._conn.execute(
         "SELECT DISTINCT annotator FROM label_events WHERE action = 'label' ORDER BY annotator")]
 
+
+
+@dataclass(frozen=True)
+class RelabelBatch:
+    """Several items relabeled at once: the events written, to undo them as one step."""
+
+    label: str
+    events: tuple[tuple[ItemId, EventId], ...]
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
+def relabel_many(project: Project, item_ids: Sequence[ItemId], label: str,
+                 annotator: str) -> RelabelBatch:
+    """Label every item in ``item_ids`` as ``label`` in one transaction (all or none), each
+    event marked as a relabel; items that already have that label are left alone."""
+    from alapp.al.task import task_for
+
+    try:
+        task_for(project.settings()).check_label(label, project.labels())
+    except ValueError as e:
+        raise AlappError(str(e)) from None
+    if "|" in label:
+        raise AlappError("relabel several items with one label at a time")
+    written: list[tuple[ItemId, EventId]] = []
+    with project.transaction() as conn:
+        for item_id in dict.fromkeys(item_ids):  # each item once, in order
+            if project.current_label(item_id) == label:
+                continue
+            event = project._insert_event(item_id, Action.LABEL, label, annotator, None, None,
+                                          Selection(Source.RELABEL))
+            queue.take_off(conn, item_id)
+            written.append((ItemId(item_id), event))
+    return RelabelBatch(label, tuple(written))
+
+
+def undo_relabel(project: Project, batch: RelabelBatch, annotator: str) -> int:
+    """Undo a ``relabel_many`` as one step: each item gets back the label it had before
+    (none, if it had none), as undo events. An item changed again since is left as it is now.
+    Returns how many items were restored."""
+    restored = 0
+    with project.transaction() as conn:
+        for item_id, event in batch.events:
+            latest = conn.execute(
+                "SELECT MAX(id) FROM label_events WHERE item_id = ? AND action IN "
+                "('label', 'undo')", (item_id,)).fetchone()[0]
+            if latest != event:
+                continue
+            before = conn.execute(
+                "SELECT label FROM label_events WHERE item_id = ? AND id < ? "
+                "AND action IN ('label', 'undo') ORDER BY id DESC LIMIT 1",
+                (item_id, event)).fetchone()
+            project._insert_event(item_id, Action.UNDO, before[0] if before else None,
+                                  annotator, None, None, None, undoes=event)
+            restored += 1
+    return restored
+
+
+def who_chose(project: Project) -> dict[tuple[str, str | None], int]:
+    """Labeled items outside the test split, counted by what first put each in front of an
+    annotator: (source, strategy) of its first label event ("al" with the strategy, "random",
+    "import", ...). What a replay on the project's labels inherits."""
+    rows = project._conn.execute(
+        "SELECT f.source, f.strategy, COUNT(*) FROM label_events f "
+        "JOIN (SELECT item_id, MIN(id) AS id FROM label_events WHERE action = 'label' "
+        "      GROUP BY item_id) first ON f.id = first.id "
+        "JOIN items i ON i.id = f.item_id "
+        f"WHERE i.split != 'test' AND f.item_id IN (SELECT item_id FROM ({CURRENT_LABEL_SQL})) "
+        "GROUP BY f.source, f.strategy").fetchall()
+    return {(str(r[0]), r[1]): int(r[2]) for r in rows}

@@ -1,36 +1,43 @@
 """Export the current labels with who labeled what, when, and how long it took.
 
-Written to a temporary file beside the target and renamed into place, so a crash never leaves a
-half-written export, and an existing file is replaced only when the caller asks for it.
+Written to a temporary file beside the target, fsynced and renamed into place
+(``core.files.atomic_output``), so a crash or a full disk never leaves a half-written export and
+never truncates the old one; an existing file is replaced only when the caller asks for it, and
+never when it is the project itself or a file beside it (its log, its lock), under any name: a
+symbolic link or a hard link to it is the same file.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from alapp.core.errors import AlappError
+from alapp.core.files import atomic_output, refuse_protected
 from alapp.core.types import split_labels
 from alapp.store.project import Project
 
 EXPORT_FORMATS = ("jsonl", "csv", "prodigy")
 CSV_COLUMNS = ("id", "text", "label", "split", "annotator", "labeled_at", "started_at",
-               "active_seconds", "source", "strategy", "meta")
+               "active_seconds", "source", "strategy", "meta", "flagged", "flag_note")
 
-# The event that set each item's current label, with its item.
+# The event that set each item's current label, with its item and its latest flag's comment
+# (NULL: never flagged; '' flagged without a comment).
 _LABELED_SQL = """
     SELECT i.ext_id, i.text, i.split, i.meta, e.label, e.annotator, e.started_at,
-           e.submitted_at, e.active_ms, e.source, e.strategy
+           e.submitted_at, e.active_ms, e.source, e.strategy, flag.note
     FROM label_events e
     JOIN (SELECT item_id, MAX(id) AS id FROM label_events
           WHERE action IN ('label', 'undo') GROUP BY item_id) last ON e.id = last.id
     JOIN items i ON i.id = e.item_id
+    LEFT JOIN (SELECT f.item_id, COALESCE(f.note, '') AS note FROM label_events f
+               JOIN (SELECT item_id, MAX(id) AS id FROM label_events
+                     WHERE action = 'flag' GROUP BY item_id) lf ON f.id = lf.id) flag
+           ON flag.item_id = i.id
     WHERE e.label IS NOT NULL
     ORDER BY i.id
 """
@@ -42,12 +49,13 @@ def _iso(ts: float | None) -> str | None:
 
 def labeled_rows(project: Project) -> Iterator[dict[str, Any]]:
     for (ext_id, text, split, meta, label, annotator, started, submitted, active_ms,
-         source, strategy) in project._conn.execute(_LABELED_SQL):
+         source, strategy, flag_note) in project._conn.execute(_LABELED_SQL):
         yield {
             "id": ext_id, "text": text, "label": label, "split": split,
             "annotator": annotator, "labeled_at": _iso(submitted), "started_at": _iso(started),
             "active_seconds": None if active_ms is None else round(active_ms / 1000, 3),
             "source": source, "strategy": strategy, "meta": json.loads(meta) if meta else None,
+            "flagged": flag_note is not None, "flag_note": flag_note or "",
             "labels": split_labels(label),  # the set, for multi-label projects
             "_submitted": submitted,
         }
@@ -60,18 +68,13 @@ def export_labels(project: Project, out: str | Path, fmt: str | None = None,
     fmt = fmt or {".csv": "csv", ".jsonl": "jsonl"}.get(out.suffix.lower())
     if fmt not in EXPORT_FORMATS:
         raise AlappError(f"{out}: choose the export format ({', '.join(EXPORT_FORMATS)})")
+    refuse_protected(out, (project.path,))  # the project, its -wal, -shm, lock: never
     if out.exists() and not overwrite:
         raise AlappError(f"{out}: already exists; choose another name or allow overwriting")
     if not out.parent.is_dir():
         raise AlappError(f"{out.parent}: no such folder")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-            count = _WRITERS[fmt](labeled_rows(project), stream)
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_output(out, newline="", protect=(project.path,)) as stream:
+        count = _WRITERS[fmt](labeled_rows(project), stream)
     return count
 
 
@@ -94,6 +97,7 @@ def _write_csv(rows: Iterator[dict[str, Any]], stream: IO[str]) -> int:
     for row in rows:
         if row["meta"] is not None:
             row["meta"] = json.dumps(row["meta"], ensure_ascii=False)
+        row["flagged"] = "true" if row["flagged"] else "false"
         writer.writerow(row)
         count += 1
     return count
@@ -103,9 +107,11 @@ def _write_prodigy(rows: Iterator[dict[str, Any]], stream: IO[str]) -> int:
     """Prodigy's task layout: accepted text classification answers."""
     count = 0
     for row in rows:
+        # Only flagged items carry the flag in their meta, which Prodigy shows on the card.
+        flag = {"flagged": True, "flag_note": row["flag_note"]} if row["flagged"] else {}
         task = {
             "text": row["text"], "label": row["label"], "accept": row["labels"],
-            "answer": "accept", "meta": {"id": row["id"], **(row["meta"] or {})},
+            "answer": "accept", "meta": {"id": row["id"], **(row["meta"] or {}), **flag},
             "_timestamp": int(row["_submitted"]), "_annotator_id": row["annotator"],
         }
         stream.write(json.dumps(task, ensure_ascii=False) + "\n")

@@ -10,7 +10,6 @@ measured slower than doing both in one thread).
 
 from __future__ import annotations
 
-import io
 import multiprocessing
 import os
 import queue
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from alapp.core.errors import AlappError, Cancelled, InputError
-from alapp.store.encoding import locate_decode_error
+from alapp.store.encoding import changed_error, locate_decode_error, open_checked
 from alapp.store.parsing import Chunk, ImportSpec, parse_chunks, text_hash
 from alapp.store.project import Project
 from alapp.store.readers import format_and_encoding
@@ -59,6 +58,10 @@ class _Job:
     import_id: int
     first_item_id: int
     known_labels: set[str]
+    detected: bool  # the encoding was detected, not named by the user
+    size: int  # the file's size and modification time when the import started: only that
+    mtime_ns: int  # much is read, and a file that changes meanwhile is refused
+    id_prefix: str  # for generated ids, one that no id in the project starts with
 
 
 class _DryRunDone(Exception):
@@ -72,6 +75,10 @@ def import_file(project: Project, path: str | Path, spec: ImportSpec | None = No
     ``dry_run``: check the whole file against the project exactly as an import would (the same
     errors, duplicates and counts), then roll back: nothing is written.
 
+    The file is read as it was when the import started (its size then), every byte checked
+    against the encoding (see encoding.open_checked); a file that changes meanwhile (another
+    program still writing it) is refused rather than imported with its last record cut short.
+
     Off by default for library callers: a spawned child re-imports the caller's main module,
     which scripts without an ``if __name__ == "__main__"`` guard do not survive. The command
     line and the application pass None.
@@ -81,10 +88,11 @@ def import_file(project: Project, path: str | Path, spec: ImportSpec | None = No
     fmt, encoding = format_and_encoding(path, spec.format, spec.encoding)
     report = ImportReport(str(path), fmt, encoding)
     started = time.perf_counter()
-    bulk = path.stat().st_size > BULK_BYTES
+    stat = path.stat()
+    bulk = stat.st_size > BULK_BYTES
     try:
         with project.transaction():
-            job = _start(project, path, encoding, fmt, spec)
+            job = _start(project, path, encoding, fmt, spec, stat)
             chunks = (_parse_in_child(job) if (bulk if parallel is None else parallel)
                       else _parse_here(job))
             _write(project, job, chunks, report, progress, bulk)
@@ -93,26 +101,47 @@ def import_file(project: Project, path: str | Path, spec: ImportSpec | None = No
     except _DryRunDone:
         pass
     except UnicodeDecodeError:
-        raise locate_decode_error(path, encoding) from None
+        raise locate_decode_error(path, encoding, detected=not spec.encoding) from None
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
-def _start(project: Project, path: Path, encoding: str, fmt: str, spec: ImportSpec) -> _Job:
+def _start(project: Project, path: Path, encoding: str, fmt: str, spec: ImportSpec,
+           stat: os.stat_result) -> _Job:
+    # A name with bytes that are not UTF-8 (any bytes on Linux) reaches Python with surrogates,
+    # which SQLite cannot store: keep it readable, those bytes as \xNN.
+    name = os.fsencode(path.resolve()).decode("utf-8", "backslashreplace")
     cursor = project._conn.execute(
         "INSERT INTO imports (path, format, encoding, rows, labeled, finished_at) "
-        "VALUES (?, ?, ?, 0, 0, 0)", (str(path.resolve()), fmt, encoding))
+        "VALUES (?, ?, ?, 0, 0, 0)", (name, fmt, encoding))
+    import_id = int(cursor.lastrowid or 0)
     first = project._conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM items").fetchone()[0]
-    return _Job(path, encoding, fmt, spec, int(cursor.lastrowid or 0), first,
-                set(project.labels()))
+    return _Job(path, encoding, fmt, spec, import_id, first, set(project.labels()),
+                detected=not spec.encoding, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
+                id_prefix=_free_prefix(project, import_id))
+
+
+def _free_prefix(project: Project, import_id: int) -> str:
+    """The prefix for generated ids ("7-" for rows 7-1, 7-2, ... of import 7), or, where some
+    id in the project already starts so ("7-1" given by an earlier file), the first free one of
+    "7~2-", "7~3-", ...: the same for the same project, and never a collision."""
+    for attempt in range(1, 1_000_000):
+        prefix = f"{import_id}-" if attempt == 1 else f"{import_id}~{attempt}-"
+        # ext_id's unique index answers the range (every id that starts with the prefix).
+        taken = project._conn.execute(
+            "SELECT 1 FROM items WHERE ext_id >= ? AND ext_id < ? LIMIT 1",
+            (prefix, prefix[:-1] + ".")).fetchone()
+        if taken is None:
+            return prefix
+    raise AlappError("no free prefix for generated ids")  # a million taken: not a real project
 
 
 def _parse_here(job: _Job) -> Iterator[Chunk]:
-    with open(job.path, "rb") as raw, \
-            io.TextIOWrapper(raw, job.encoding, "strict", newline="") as stream:
-        # Progress comes from the byte stream: the text stream cannot tell() while iterated.
+    with open_checked(job.path, job.encoding, job.detected, (job.size, job.mtime_ns)) \
+            as (stream, position):
         yield from parse_chunks(job.path, stream, job.fmt, job.spec, job.import_id,
-                                job.first_item_id, job.known_labels, position=raw.tell)
+                                job.first_item_id, job.known_labels, position=position,
+                                id_prefix=job.id_prefix)
 
 
 def _child_main(job: _Job, out: Any) -> None:
@@ -168,7 +197,8 @@ def _parse_in_child(job: _Job) -> Iterator[Chunk]:
 def _write(project: Project, job: _Job, chunks: Iterator[Chunk], report: ImportReport,
            progress: Progress | None, bulk: bool) -> None:
     conn, path = project._conn, job.path
-    total = path.stat().st_size
+    total = job.size
+    last_line: int | None = None
     had_items = job.first_item_id > 1
     # A big file: rebuilding the hash index once beats updating it per row (measured 2x on
     # 200k rows). DDL is transactional, so a failed import restores the index as it was.
@@ -179,6 +209,8 @@ def _write(project: Project, job: _Job, chunks: Iterator[Chunk], report: ImportR
             project._insert_labels(chunk.new_labels)
             report.new_labels.extend(chunk.new_labels)
         _insert_items(project, path, chunk.items)
+        if chunk.items:
+            last_line = chunk.items[-1][-1]
         conn.executemany(
             "INSERT INTO label_events (item_id, action, label, annotator, submitted_at, "
             "source) VALUES (?, 'label', ?, 'import', ?, 'import')", chunk.events)
@@ -188,6 +220,7 @@ def _write(project: Project, job: _Job, chunks: Iterator[Chunk], report: ImportR
             report.by_split[split] = report.by_split.get(split, 0) + n
         if progress is not None and not progress(chunk.bytes_read, total):
             raise Cancelled()
+    _check_unchanged(job, last_line)
     if bulk:
         conn.execute("CREATE INDEX items_hash ON items(hash)")
     if report.rows == 0:
@@ -195,6 +228,24 @@ def _write(project: Project, job: _Job, chunks: Iterator[Chunk], report: ImportR
     conn.execute("UPDATE imports SET rows = ?, labeled = ?, finished_at = ? WHERE id = ?",
                  (report.rows, report.labeled, time.time(), job.import_id))
     _report_duplicates(project, job.import_id, report, had_items)
+
+
+def _check_unchanged(job: _Job, last_line: int | None) -> None:
+    """The reader checked the file when it reached its end; a writer may have gone on since,
+    after a pause: look again, now that every row is in, just before the commit."""
+    try:
+        stat = job.path.stat()
+    except OSError:
+        raise InputError(job.path, None, "the file was removed or renamed during the import; "
+                         "import it again when it is complete") from None
+    if (stat.st_size, stat.st_mtime_ns) != (job.size, job.mtime_ns):
+        try:
+            with open(job.path, "rb") as f:
+                f.seek(max(0, job.size - 1))
+                cut = job.size > 0 and f.read(1) not in (b"\n", b"\r")
+        except OSError:
+            cut = False
+        raise changed_error(job.path, job.size, stat.st_size, last_line, cut)
 
 
 def _insert_items(project: Project, path: Path, items: list[tuple[Any, ...]]) -> None:

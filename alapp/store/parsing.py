@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,11 @@ CHUNK = 5_000  # rows per chunk: fast to insert, and bounds memory whatever the 
 
 @dataclass
 class ImportSpec:
-    """How to read a file and which columns mean what. Columns are names or 1-based numbers."""
+    """How to read a file and which columns mean what. Columns are names or 1-based numbers.
+
+    In JSON and JSONL each record names its own fields: the roles go by key in every record
+    ("label" on line 900 is a label even if line 1 had none), ids are given by every record or
+    by none; see _Mapping."""
 
     format: str | None = None  # None: from the file name
     encoding: str | None = None  # None: detect
@@ -45,34 +51,88 @@ def text_hash(text: str) -> bytes:
     return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).digest()
 
 
-class _Mapping:
-    """Resolves the spec's column references once the first record shows the columns."""
+_KEYED = ("jsonl", "json")  # formats whose records name their fields, each record its own
 
-    def __init__(self, path: Path, spec: ImportSpec, columns: list[str], header_line: int) -> None:
-        self.path, self.spec, self.columns = path, spec, columns
-        self.text = [self._column(c, header_line, "text") for c in spec.text]
-        self.id = self._optional(spec.id, "id", columns, header_line)
-        self.label = self._optional(spec.label, "label", columns, header_line)
+
+class _Mapping:
+    """Resolves the spec's column references once the first record shows the columns.
+
+    In CSV and TSV the header (or the first row) fixes the columns. JSON records each carry
+    their own keys, so there the roles go by key in every record, never by the first record
+    alone: a "label" (or the ``spec.label`` key) first seen on line 900 is still the label, not
+    metadata. Only the text key must be in the first record (it must be in every record). Ids
+    are all or nothing: a record with an "id" after one without (or the other way round) is
+    refused with both lines, for the ids that would be generated for some records but not
+    others. A key named in the spec that no record has is refused at the end.
+    """
+
+    def __init__(self, path: Path, spec: ImportSpec, columns: list[str], header_line: int,
+                 keyed: bool) -> None:
+        self.path, self.spec, self.columns, self.keyed = path, spec, columns, keyed
+        self.text = [self._column(c, header_line, "text", strict=True) for c in spec.text]
+        self.id = self._optional(spec.id, "id", header_line)
+        self.label = self._optional(spec.label, "label", header_line)
         self.split = (self._column(spec.split_column, header_line, "split")
                       if spec.split_column else None)
         self.used = {*self.text, self.id, self.label, self.split}
         # None: keep every other field of each record (JSON records may differ in their keys)
         self.meta = None if spec.meta is None else [
             self._column(c, header_line, "meta") for c in spec.meta]
+        # Keyed formats: the first line with an id and the first without (ids are all or
+        # nothing), and the keys the spec names that no record has shown yet.
+        self.id_given = spec.id is not None or (self.id is not None and not keyed)
+        self.first_with_id: int | None = None
+        self.first_without_id: int | None = None
+        named = [(spec.id, self.id, "id"), (spec.label, self.label, "label"),
+                 (spec.split_column, self.split, "split")]
+        self.unseen = {column: role for ref, column, role in named
+                       if keyed and ref is not None and column is not None}
+        self.unseen.update({c: "meta" for c in self.meta or [] if keyed})
 
-    def _column(self, ref: str, line: int, role: str) -> str:
+    def _column(self, ref: str, line: int, role: str, strict: bool = False) -> str:
         if ref in self.columns:
             return ref
         if ref.isdigit() and 1 <= int(ref) <= len(self.columns):
             return self.columns[int(ref) - 1]
+        if self.keyed and not strict:
+            return ref  # a key that a later record may have
         raise InputError(self.path, line, f"no column {ref!r} for the {role} "
-                         f"(columns: {', '.join(self.columns)})")
+                         f"(columns: {_listed(self.columns)})")
 
-    def _optional(self, ref: str | None, default: str, columns: list[str],
-                  line: int) -> str | None:
+    def _optional(self, ref: str | None, default: str, line: int) -> str | None:
         if ref is not None:
             return self._column(ref, line, default)
-        return default if default in columns else None
+        return default if default in self.columns or self.keyed else None
+
+    def see(self, line: int, record: Record) -> None:
+        """Keyed records: check the ids are all or nothing; note the named keys seen."""
+        if self.unseen:
+            for column in [c for c in self.unseen if c in record]:
+                del self.unseen[column]
+        if self.id_given or self.id is None:
+            return
+        if self.id in record:
+            self.first_with_id = self.first_with_id or line
+        else:
+            self.first_without_id = self.first_without_id or line
+        if self.first_with_id and self.first_without_id:
+            problem = (f"this record has an {self.id!r} field but the one on line "
+                       f"{self.first_without_id} has none" if self.id in record else
+                       f"this record has no {self.id!r} field but the one on line "
+                       f"{self.first_with_id} has one")
+            raise InputError(self.path, line, f"{problem}: give every record an id, or none "
+                             "(then ids are generated)")
+
+    def finish(self) -> None:
+        for column, role in self.unseen.items():
+            raise InputError(self.path, None, f"no record has a {column!r} field (for the "
+                             f"{role})")
+
+
+def _listed(names: list[str], most: int = 12) -> str:
+    """Names for a message: quoted (a name may hold a line break or a comma) and not too many."""
+    shown = [repr(n if len(n) <= 40 else n[:40] + "…") for n in names[:most]]
+    return ", ".join(shown) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 @dataclass
@@ -86,40 +146,85 @@ class Chunk:
 
 def parse_chunks(path: Path, stream: IO[str], fmt: str, spec: ImportSpec, import_id: int,
                  first_item_id: int, known_labels: set[str],
-                 position: Any = None) -> Iterator[Chunk]:
+                 position: Any = None, id_prefix: str | None = None) -> Iterator[Chunk]:
     """Read and validate rows, yielding chunks of item and label-event rows.
 
-    ``position`` reports how many bytes were read (for progress), when given.
+    ``position`` reports how many bytes were read (for progress), when given. Rows without an
+    id get ``id_prefix`` and their number (default: the import's id and "-"); the importer picks
+    a prefix no id in the project starts with, so a generated id never collides.
     """
     now = time.time()
+    prefix = f"{import_id}-" if id_prefix is None else id_prefix
     mapping: _Mapping | None = None
     chunk = Chunk()
+    keyed = fmt in _KEYED
     records = read_records(path, stream, fmt, spec.header, spec.max_chars, spec.delimiter)
     for rows, (line, record) in enumerate(records, start=1):
         if mapping is None:
             header_line = 1 if fmt in ("csv", "tsv") and spec.header else line
-            mapping = _Mapping(path, spec, list(record), header_line)
-        text, ext_id, label, split, meta = _row(path, line, record, mapping, spec)
+            mapping = _Mapping(path, spec, list(record), header_line, keyed)
+        try:
+            text, ext_id, label, split, meta = _row(path, line, record, mapping, spec)
+        except RecursionError:
+            raise InputError(path, line, "a value is nested too deeply") from None
+        if keyed:
+            mapping.see(line, record)
+            _check_unicode(path, line, text, ext_id, label, meta)
         item_id = first_item_id + rows - 1
         if label is not None:
             if label not in known_labels:
                 if not spec.add_labels:
-                    known = ", ".join(sorted(known_labels)) or "no labels"
+                    known = _listed(sorted(known_labels)) or "no labels"
                     raise InputError(path, line, f"unknown label {label!r} (the project has: "
                                      f"{known}); add it to the project first, or import with "
                                      "--add-labels")
                 known_labels.add(label)
                 chunk.new_labels.append(label)
             chunk.events.append((item_id, label, now))
-        chunk.items.append((item_id, ext_id or f"{import_id}-{rows}", text, meta,
+        chunk.items.append((item_id, ext_id or f"{prefix}{rows}", text, meta,
                             text_hash(text), split, import_id, line))
         chunk.by_split[split] = chunk.by_split.get(split, 0) + 1
         if len(chunk.items) >= CHUNK:
             chunk.bytes_read = position() if position else 0
             yield chunk
             chunk = Chunk()
+    if mapping is not None:
+        mapping.finish()
     chunk.bytes_read = position() if position else 0
     yield chunk
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Invisible, though not white space or control characters to Unicode: fillers and joiners.
+_FILLERS = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u2800"
+                     "\u3164\uffa0") | frozenset(map(chr, range(0xfe00, 0xfe10)))
+
+
+def _visible(text: str) -> bool:
+    """Has a character that shows: not white space, a control or format character (zero-width
+    space, joiners, BOM, direction marks) or a filler. ``text`` is stripped of white space."""
+    first = text[:1]
+    if "!" <= first <= "~":
+        return True  # the common case, decided by the first character
+    for ch in text:
+        if ch not in _FILLERS and unicodedata.category(ch) not in _INVISIBLE_CATEGORIES:
+            return True
+    return False
+
+
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
+
+
+def _check_unicode(path: Path, line: int, text: str, ext_id: str | None, label: str | None,
+                   meta: str | None) -> None:
+    """JSON escapes can spell what no encoding can store: a lone surrogate ("\\ud800")."""
+    for what, value in (("text", text), ("id", ext_id), ("label", label), ("metadata", meta)):
+        found = _SURROGATE.search(value) if value else None
+        if found is not None:
+            raise InputError(path, line, f"the {what} contains a lone surrogate "
+                             f"(\\u{ord(found.group()):04x}), which is not a character: a "
+                             "broken \\u escape in the JSON?")
 
 
 def _row(path: Path, line: int, record: Record, mapping: _Mapping,
@@ -133,13 +238,24 @@ def _row(path: Path, line: int, record: Record, mapping: _Mapping,
         raise InputError(path, line, "empty text")
     if "\x00" in text:
         raise InputError(path, line, "the text contains a NUL byte (a binary or corrupted file?)")
+    if not ("!" <= text[0] <= "~" or _visible(text)):  # the first test decides most texts
+        raise InputError(path, line, "the text has nothing visible: only zero-width, control "
+                         "or other invisible characters")
     if len(text) > spec.max_chars:
         raise InputError(path, line, f"the text is longer than the limit of "
                          f"{spec.max_chars:,} characters")
-    ext_id = _scalar(record.get(mapping.id)) if mapping.id else None
-    if mapping.id and not ext_id:
-        raise InputError(path, line, f"empty id in column {mapping.id!r}")
-    label = _label(path, line, _scalar(record.get(mapping.label)) if mapping.label else None, spec)
+    ext_id = None
+    if mapping.id and (mapping.id_given or mapping.id in record):
+        ext_id = _scalar(record.get(mapping.id))
+        if not ext_id:
+            raise InputError(path, line, f"empty id in column {mapping.id!r}")
+        if not (ext_id.isascii() and ext_id.isprintable()):  # else the common case: fine
+            _check_name(path, line, "id", ext_id)
+    label = _scalar(record.get(mapping.label)) if mapping.label else None
+    if label is not None:
+        label = _label(path, line, label, spec)
+        if not (label.isascii() and label.isprintable()):
+            _check_name(path, line, "label", label)
     split = spec.split.value
     if mapping.split:
         split = (_scalar(record.get(mapping.split)) or spec.split.value).lower()
@@ -157,6 +273,18 @@ def _row(path: Path, line: int, record: Record, mapping: _Mapping,
     return text, ext_id, label, split, meta
 
 
+def _check_name(path: Path, line: int, what: str, value: str) -> None:
+    """An id or a label (stripped): visible, and free of NUL and other control characters
+    (which no one can type, and which tools cut names at)."""
+    found = _CONTROL.search(value)
+    if found is not None:
+        char = found.group()
+        name = "a NUL byte" if char == "\x00" else f"the control character U+{ord(char):04X}"
+        raise InputError(path, line, f"the {what} {value!r} contains {name}")
+    if not _visible(value):
+        raise InputError(path, line, f"the {what} {value!r} has no visible character")
+
+
 def _text_field(path: Path, line: int, record: Record, column: str) -> str:
     value = record.get(column)
     if value is None:
@@ -171,8 +299,8 @@ def _scalar(value: Any) -> str | None:
     return text.strip() or None
 
 
-def _label(path: Path, line: int, raw: str | None, spec: ImportSpec) -> str | None:
-    if raw is None or spec.label_names is None:
+def _label(path: Path, line: int, raw: str, spec: ImportSpec) -> str:
+    if spec.label_names is None:
         return raw
     try:
         index = int(raw) - spec.label_base

@@ -3,21 +3,40 @@
 Every annotator action is one short transaction with ``synchronous=FULL``: once a call returns, the
 label survives a crash, a kill or a power cut. The model is derived state; this file is the one
 source of truth.
+
+What cannot be written is refused before anything is: a read-only file or folder, another
+writer under any name (``store/lock.py``). SQLite failures of the file itself (damaged, full
+disk, permissions, input/output) become one-line ``AlappError`` subclasses naming the file
+(``storage_error``); a failed transaction is rolled back whole. Opening for writing keeps
+rolling backups (``store/backup.py``).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import sqlite3
+import stat
+import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from alapp.core.errors import AlappError, ProjectFormatError
+from alapp.core.errors import (
+    AlappError,
+    DiskFullError,
+    ProjectDamagedError,
+    ProjectFormatError,
+    ProjectReadOnlyError,
+    StorageError,
+    StorageWarning,
+)
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import (
     LABEL_SEPARATOR,
@@ -30,7 +49,7 @@ from alapp.core.types import (
     Split,
 )
 from alapp.store import queue
-from alapp.store.lock import ProjectLock
+from alapp.store.lock import ProjectLock, real_path
 from alapp.store.schema import APPLICATION_ID, SCHEMA_VERSION, migrate, schema_version
 
 # The latest event that sets or restores a label, per item. ``label`` NULL means "no label".
@@ -55,10 +74,84 @@ SKIPPED_FOREVER_SQL = """
 statement_watcher: Callable[[str], None] | None = None
 
 
+# SQLite's primary result codes (sqlite3.h); an error's ``sqlite_errorcode`` is the extended one.
+_PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = (
+    3, 5, 6, 8, 10, 11, 13, 14, 26)
+# Where SQLite's locking cannot be trusted (SQLite FAQ 5; "How To Corrupt", 2.1).
+NETWORK_FILESYSTEMS = frozenset({
+    "nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "ncpfs", "afs", "coda", "9p",
+    "sshfs", "fuse.sshfs", "davfs", "fuse.davfs2", "ceph", "fuse.ceph", "glusterfs",
+    "fuse.glusterfs", "lustre", "gpfs", "fuse.rclone", "fuse.s3fs"})
+
+
+def _code(error: sqlite3.Error) -> int:
+    return int(getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
+
+
+def _backup_hint(path: Path) -> str:
+    return f"restore a backup (alapp backups {path}; alapp restore {path} BACKUP)"
+
+
+def storage_error(path: Path, error: sqlite3.Error) -> AlappError | None:
+    """The one-line error for an SQLite failure of the file itself (damaged, disk full, no
+    permission, input/output, locked too long), or None for anything else: a bug keeps its
+    traceback."""
+    code = _code(error)
+    if code in (_CORRUPT, _NOTADB):
+        return ProjectDamagedError(f"{path}: the project file is damaged ({error}); "
+                                   f"{_backup_hint(path)}")
+    if code == _FULL:
+        return DiskFullError(f"{path}: the disk is full ({error}); this change was rolled back "
+                             "and nothing of it was saved; free some space and try again")
+    if code in (_READONLY, _PERM, _CANTOPEN):
+        return ProjectReadOnlyError(
+            f"{path}: cannot open or write the project file or the files beside it ({error}); "
+            "view it read-only (alapp stats, alapp export) or copy it to a writable folder")
+    if code == _IOERR:
+        return StorageError(f"{path}: the disk reported an input/output error ({error}); check "
+                            f"the disk or the network share, then run alapp check {path}")
+    if code in (_BUSY, _LOCKED):
+        return StorageError(f"{path}: another program kept the file locked ({error}); "
+                            "try again when it is done")
+    return None
+
+
+def _warn(message: str) -> None:
+    # One line: no source line follows a "<...>" file name.
+    warnings.warn_explicit(message, StorageWarning, filename="<alapp>", lineno=0)
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection; on a read-only folder too.
+
+    SQLite reads a WAL file through its index, ``-shm``, which it must create beside the file.
+    Where it cannot (a read-only folder, a read-only medium) and there is no log (no writer has
+    the file open and every change is in the file itself), the file is opened ``immutable``:
+    nothing can change it while nobody can write beside it. A log that holds changes is never
+    skipped: that refusal names it.
+    """
+    uri = real_path(path).as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None,
+                           check_same_thread=False)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()  # reads the file, and the log's index
+    except sqlite3.DatabaseError as e:
+        if _code(e) not in (_READONLY, _CANTOPEN):
+            return conn  # damaged or not SQLite: the caller's first question reports it
+        conn.close()
+        wal = Path(f"{real_path(path)}-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise ProjectReadOnlyError(
+                f"{path}: its folder is read-only and its log {wal.name} holds changes not yet "
+                "in the file; copy the project with that file to a writable folder") from None
+        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None,
+                               check_same_thread=False)
+    return conn
+
+
 def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
     if read_only:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                               isolation_level=None, check_same_thread=False)
+        conn = connect_read_only(path)
     else:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 5000")
@@ -104,30 +197,59 @@ class Project:
                              f"{', '.join(setting_names())}")
         initial = ProjectSettings(name=name or path.stem, **settings)
         initial.validate(strategies=STRATEGIES)  # before a file exists
+        folder = real_path(path).parent
+        if not folder.is_dir():
+            raise AlappError(f"{path.parent}: no such folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ProjectReadOnlyError(f"{path}: the folder {path.parent} is read-only; "
+                                       "create the project in a writable folder")
+        fstype = _network_filesystem(folder)
+        if fstype:
+            _warn(_network_warning(path, fstype))
         lock = ProjectLock(path)
-        lock.acquire()
-        conn = _connect(path, read_only=False)
-        _configure_writer(conn)
-        migrate(conn)
-        project = cls(path, conn, lock)
-        with project.transaction():
-            project._insert_labels(labels)
-            project._write_settings(initial.as_rows())
+        _acquire(lock, path)
+        try:
+            conn = _connect(path, read_only=False)
+            try:
+                _configure_writer(conn)
+                lock.acquire_identity()  # the file exists now: hard links to it meet its lock
+                migrate(conn)
+                project = cls(path, conn, lock)
+                with project.transaction():
+                    project._insert_labels(labels)
+                    project._write_settings(initial.as_rows())
+            except BaseException:
+                conn.close()
+                for made in (path, *(Path(f"{path}{s}") for s in ("-wal", "-shm", "-journal"))):
+                    with suppress(OSError):  # half a new project: ours, made just now
+                        made.unlink()
+                raise
+        except sqlite3.DatabaseError as e:
+            lock.release()
+            raise _translated(path, e) from None
+        except BaseException:
+            lock.release()
+            raise
         return project
 
     @classmethod
-    def open(cls, path: str | Path, read_only: bool = False, take_lock: bool = True) -> Project:
+    def open(cls, path: str | Path, read_only: bool = False, take_lock: bool = True,
+             backup: bool = True) -> Project:
         """``take_lock=False`` is for a second connection of the process that already holds
-        the project open (a background job writing its results)."""
+        the project open (a background job writing its results). The one writer (``take_lock``)
+        makes a backup when the newest is older than an hour, unless ``backup=False``."""
         path = Path(path)
-        if not path.is_file():
-            raise AlappError(f"{path}: no such project file")
+        _check_file(path)  # exists, readable, not empty
+        if not read_only:
+            _check_writable(path)  # before the lock file is made beside it
+            _warn_about_storage(path)
         lock = None
-        if not read_only and take_lock:
-            lock = ProjectLock(path)
-            lock.acquire()
-        conn = _connect(path, read_only)
+        conn = None
         try:
+            if not read_only and take_lock:
+                lock = ProjectLock(path)
+                _acquire(lock, path)
+            conn = _connect(path, read_only)
             _check_is_project(path, conn)
             if not read_only:
                 _configure_writer(conn)
@@ -141,12 +263,24 @@ class Project:
                     raise ProjectFormatError(
                         f"{path}: needs an upgrade from schema {version}; open it for writing once")
                 migrate(conn)
+            project = cls(path, conn, lock, read_only)
+        except sqlite3.DatabaseError as e:
+            if conn is not None:
+                conn.close()
+            if lock:
+                lock.release()
+            raise _translated(path, e) from None
         except BaseException:
-            conn.close()
+            if conn is not None:
+                conn.close()
             if lock:
                 lock.release()
             raise
-        return cls(path, conn, lock, read_only)
+        if lock is not None and backup:  # the one writer: a backup of the file as it was
+            from alapp.store.backup import backup_if_due
+
+            backup_if_due(project)
+        return project
 
     def close(self) -> None:
         self._conn.close()
@@ -157,8 +291,12 @@ class Project:
     def __enter__(self) -> Project:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self.close()
+        if isinstance(exc, sqlite3.DatabaseError):  # damaged, disk full...: one line, no trace
+            translated = storage_error(self.path, exc)
+            if translated is not None:
+                raise translated from exc
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -168,10 +306,16 @@ class Project:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._conn.execute("COMMIT")  # inside: a COMMIT that fails (disk full) rolls back
+        except BaseException as e:
+            if self._conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                with suppress(sqlite3.Error):  # the original error says more
+                    self._conn.execute("ROLLBACK")
+            if isinstance(e, sqlite3.DatabaseError):
+                translated = storage_error(self.path, e)
+                if translated is not None:
+                    raise translated from e
             raise
-        self._conn.execute("COMMIT")
 
     # -- labels and settings --------------------------------------------------------------------
 
@@ -402,14 +546,121 @@ def _check_is_project(path: Path, conn: sqlite3.Connection) -> None:
     """Refuse files that are not SQLite, or SQLite files that are not alapp projects.
 
     Asked through SQLite rather than read from the header bytes: in WAL mode the header in the
-    main file can lag behind the log until a checkpoint.
+    main file can lag behind the log until a checkpoint, and a second descriptor on the file,
+    once closed, would drop this process's SQLite locks on it (see ``store/lock.py``). Only
+    SQLite's "not a database" answer means that: a permission or disk problem is reported as
+    what it is by the caller (``storage_error``).
     """
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    except sqlite3.DatabaseError:
-        raise ProjectFormatError(f"{path}: not an alapp project (not an SQLite file)") from None
+    except sqlite3.DatabaseError as e:
+        if _code(e) != _NOTADB:
+            raise
+        raise ProjectDamagedError(
+            f"{path}: not an alapp project (not an SQLite file, or a damaged one); if it is "
+            f"a project, {_backup_hint(path)}") from None
     if app_id != APPLICATION_ID:
-        raise ProjectFormatError(f"{path}: not an alapp project")
+        hint = f"; if it was one, {_backup_hint(path)}" if _has_backups(path) else ""
+        raise ProjectFormatError(f"{path}: not an alapp project{hint}")
+
+
+def _has_backups(path: Path) -> bool:
+    folder = real_path(path).with_name(real_path(path).name + ".backups")
+    return folder.is_dir() and any(folder.iterdir())
+
+
+def _translated(path: Path, error: sqlite3.DatabaseError) -> BaseException:
+    """``error`` as the one-line error of ``storage_error``, or itself (a bug)."""
+    return storage_error(path, error) or error
+
+
+def _acquire(lock: ProjectLock, path: Path) -> None:
+    try:
+        lock.acquire()
+    except OSError as e:  # the lock file cannot be made or opened (permissions, a full disk)
+        raise ProjectReadOnlyError(
+            f"{path}: cannot make its lock file {lock.path.name} ({e.strerror}); view it "
+            "read-only (alapp stats, alapp export) or copy it to a writable folder") from None
+
+
+def _check_file(path: Path) -> None:
+    """A project file that exists, can be read and is not empty: one line otherwise."""
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise AlappError(f"{path}: no such project file") from None
+    except PermissionError:
+        raise AlappError(f"{path}: cannot be read: permission denied on its folder") from None
+    except OSError as e:
+        raise StorageError(f"{path}: cannot be read ({e.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise AlappError(f"{path}: no such project file (that is not a file)")
+    if not os.access(path, os.R_OK):
+        raise AlappError(f"{path}: cannot be read: permission denied; ask its owner for access")
+    wal = Path(f"{real_path(path)}-wal")
+    if info.st_size == 0 and not (wal.exists() and wal.stat().st_size > 0):
+        raise ProjectDamagedError(f"{path}: the project file is empty (0 bytes): it was cut "
+                                  f"short or never written; {_backup_hint(path)}")
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse, in one line, a project that cannot be written: SQLite would otherwise open it
+    read-only without a word and fail at the first label."""
+    real = real_path(path)
+    problem = None
+    if not os.access(real, os.W_OK):
+        problem = "the file is read-only"
+    elif not os.access(real.parent, os.W_OK | os.X_OK):
+        problem = f"its folder {real.parent} is read-only (SQLite writes its log beside it)"
+    if problem:
+        raise ProjectReadOnlyError(
+            f"{path}: {problem}, so alapp cannot save labels here; view it read-only (alapp "
+            "stats, alapp export) or copy it to a writable folder")
+
+
+def _warn_about_storage(path: Path) -> None:
+    """One-line warnings (not refusals) where SQLite cannot fully protect the file."""
+    real = real_path(path)
+    fstype = _network_filesystem(real)
+    if fstype:
+        _warn(_network_warning(path, fstype))
+    links = real.stat().st_nlink
+    if links > 1:
+        _warn(f"{path}: the file has {links} names (hard links); always open it by the same "
+              "name: SQLite keeps its log beside the name it was opened by")
+
+
+def _network_warning(path: Path, fstype: str) -> str:
+    return (f"{path}: on a network filesystem ({fstype}), where SQLite's locking is unreliable; "
+            "keep projects on a local disk, or open this one from one computer at a time")
+
+
+def _network_filesystem(path: Path, mounts: Path = Path("/proc/mounts")) -> str | None:
+    """The type of the network filesystem holding ``path``, or None (local, or unknown: Linux
+    reads /proc/mounts, Windows asks for the drive type; elsewhere this is best effort)."""
+    if sys.platform == "win32":  # pragma: no cover - Windows builds only
+        import ctypes
+
+        text = str(path)
+        if text.startswith("\\\\"):
+            return "a network share"
+        drive = os.path.splitdrive(text)[0] + "\\"
+        return "a network drive" if ctypes.windll.kernel32.GetDriveTypeW(drive) == 4 else None
+    try:
+        table = mounts.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    target = str(path)
+    best, fstype = -1, ""
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[1])
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) > best:
+            best, fstype = len(point), fields[2]
+    return fstype if fstype in NETWORK_FILESYSTEMS or fstype.startswith("nfs") else None
 
 
 def _check_label_names(names: Sequence[str]) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from alapp.al.batch import Pick
+from alapp.al.registry import get_strategy
 from alapp.core.types import ItemId, Source, Split
 
 if TYPE_CHECKING:  # project.py writes decisions through take_off/put_first: no import cycle
@@ -32,6 +33,12 @@ class QueueEntry:
     predicted_cost: float | None
     round_id: int | None
     predicted: tuple[str, float] | None = None  # (label, confidence) from the latest model
+    # What the strategy saw, from the round that queued the item (the session attaches it while
+    # that round's result is in memory): the two likeliest labels, and for cluster strategies
+    # (cluster, clusters, rule) as in ``Pick.cluster``. The reason names the two likeliest
+    # labels for uncertainty picks, the cluster for diversity picks: one short line.
+    top_two: tuple[tuple[str, float], tuple[str, float]] | None = None
+    cluster: tuple[int, int, str] | None = None
 
     @property
     def is_random(self) -> bool:
@@ -39,15 +46,55 @@ class QueueEntry:
 
     @property
     def reason(self) -> str:
-        """Why this item is in front of the annotator, in words."""
+        """Why this item is in front of the annotator, in words: what the strategy saw (the
+        two likeliest labels, the cluster) and the estimated time."""
         if self.source == Source.TEST_SET:
-            return "held-out test set (random; never used for training)"
-        if self.source == Source.UNDO:
-            return "back after undo"
-        if self.is_random:
-            return "random share (checks the sampler)"
+            why = "held-out test set (random; never used for training)"
+        elif self.source == Source.UNDO:
+            why = "back after undo"
+        elif self.is_random:
+            why = "random share (checks the sampler)"
+        else:
+            why = self._strategy_reason()
+        if self.predicted_cost:
+            why += f"; ~{_seconds(self.predicted_cost)} to label"
+        return why
+
+    def _strategy_reason(self) -> str:
         name = self.strategy or "chosen"
-        return name if self.score is None else f"{name}, score {self.score:.3f}"
+        base = name.removesuffix(" / cost")
+        costed = " (per second of labeling)" if name.endswith(" / cost") else ""
+        if base in DIVERSITY and self.cluster is not None:
+            number, of, rule = self.cluster
+            seen = f"cluster {number} of {of}, {CLUSTER_RULE_WORDS.get(rule, rule)}"
+        elif base == "coreset" and self.score is not None:
+            seen = f"farthest from everything labeled (distance {self.score:.2f})"
+        elif base not in DIVERSITY and self.top_two is not None:
+            (first, p1), (second, p2) = self.top_two
+            return f"{name}{costed} saw {first} {p1:.0%} vs {second} {p2:.0%}"
+        else:
+            seen = _summary(base)
+        return f"{name}{costed}: {seen}"
+
+
+# Strategies that choose for coverage, not for what the model is unsure of: their reason is
+# the cluster or the distance, not the two likeliest labels.
+DIVERSITY = {"cold-start", "cluster", "coreset", "representative", "model-outliers"}
+CLUSTER_RULE_WORDS = {"centroid": "nearest to its centre", "outlier": "farthest from its centre",
+                      "random": "a random member", "top": "the most uncertain in it"}
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def _summary(strategy: str) -> str:
+    """The strategy's one-line explanation, lower-cased to follow a colon."""
+    try:
+        summary = get_strategy(strategy).summary.rstrip(".")
+    except ValueError:
+        return "chosen by the strategy"
+    return summary[:1].lower() + summary[1:]
 
 
 def entries(project: Project) -> list[QueueEntry]:
@@ -61,18 +108,35 @@ def entries(project: Project) -> list[QueueEntry]:
 def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick],
                   keep: ItemId | None) -> None:
     """Inside the round's transaction: the new batch replaces the old one, but not what the
-    annotator put first (undone items, a test set being labeled) nor the item on screen."""
+    annotator put first (undone items, a test set being labeled) nor the item on screen.
+
+    Random-share items still waiting are kept too, up to the new batch's share, in the new
+    batch's random places: a retrain every few labels would otherwise replace them before the
+    annotator reaches them, and the random baseline would never get its labels."""
     marks = ",".join("?" * len(KEPT_BY_ROUNDS))
+    share = sum(p.is_random for p in picks)
+    on_screen_random = conn.execute("SELECT COUNT(*) FROM queue WHERE item_id IS ? AND source = ?",
+                                    (keep, Source.RANDOM)).fetchone()[0]
+    waiting = conn.execute(
+        "SELECT item_id, round_id, strategy, score, predicted_cost FROM queue "
+        "WHERE source = ? AND item_id IS NOT ? ORDER BY position LIMIT ?",
+        (Source.RANDOM, keep, max(0, share - on_screen_random))).fetchall()
     conn.execute(f"DELETE FROM queue WHERE source NOT IN ({marks}) AND item_id IS NOT ?",
                  (*KEPT_BY_ROUNDS, keep))
-    kept = {r[0] for r in conn.execute("SELECT item_id FROM queue")}
+    kept = {r[0] for r in conn.execute("SELECT item_id FROM queue")} | {r[0] for r in waiting}
+    rows: list[tuple[object, ...]] = []
+    carried = iter(waiting)
+    for p in picks:
+        if p.is_random and (old := next(carried, None)) is not None:
+            rows.append((old[0], old[1], Source.RANDOM, *old[2:], 1))  # drawn earlier: kept
+        elif p.item_id not in kept:
+            rows.append((p.item_id, round_id, Source.RANDOM if p.is_random else Source.AL,
+                         p.strategy, p.score, p.predicted_cost, int(p.is_random)))
     start = conn.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM queue").fetchone()[0]
     conn.executemany(
         "INSERT INTO queue (position, item_id, round_id, source, strategy, score, "
         "predicted_cost, is_random_share) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(start + pos, p.item_id, round_id, Source.RANDOM if p.is_random else Source.AL,
-          p.strategy, p.score, p.predicted_cost, int(p.is_random))
-         for pos, p in enumerate(p for p in picks if p.item_id not in kept)])
+        [(start + pos, *row) for pos, row in enumerate(rows)])
 
 
 def take_off(conn: sqlite3.Connection, item_id: ItemId) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -117,11 +118,46 @@ def _jsonl(path: Path, stream: IO[str], max_chars: int) -> Iterator[tuple[int, R
         yield line, _as_record(path, line, _loads(path, line, text))
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _StrictJSONError(f"the key {key!r} appears twice in one object")
+            seen.add(key)
+    return record
+
+
+def _no_constant(name: str) -> Any:
+    raise _StrictJSONError(f"{name} is not a JSON value")
+
+
+class _StrictJSONError(ValueError):
+    """What Python's JSON reader accepts and JSON does not."""
+
+
+# Strict JSON: Python's reader takes NaN and Infinity, and keeps the last of repeated keys.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+
+
+def _json_problem(e: Exception) -> str:
+    """What is wrong with a value the JSON reader refused (never several lines)."""
+    if isinstance(e, RecursionError):
+        return "invalid JSON: nested too deeply"
+    if isinstance(e, json.JSONDecodeError):
+        return f"invalid JSON: {e.msg}"
+    return f"invalid JSON: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+
+
 def _loads(path: Path, line: int, text: str) -> Any:
     try:
-        return json.loads(text)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as e:
-        raise InputError(path, line + e.lineno - 1, f"invalid JSON: {e.msg}") from None
+        raise InputError(path, line + e.lineno - 1,
+                         f"invalid JSON at column {e.colno}: {e.msg}") from None
+    except (ValueError, RecursionError) as e:  # NaN, a repeated key, a 5000-digit number
+        raise InputError(path, line, _json_problem(e)) from None
 
 
 def _as_record(path: Path, line: int, value: Any) -> Record:
@@ -132,52 +168,106 @@ def _as_record(path: Path, line: int, value: Any) -> Record:
     raise InputError(path, line, f"expected an object or a string, got {type(value).__name__}")
 
 
+class _JSONText:
+    """A text stream read in blocks, with a position in it and the line and column there."""
+
+    def __init__(self, path: Path, stream: IO[str]) -> None:
+        self.path, self.stream = path, stream
+        self.buffer = stream.read(1 << 16).lstrip("\ufeff")
+        self.pos = 0
+        self.line = 1
+        self.line_start = 0  # where the current line starts in the buffer (< 0: before it)
+
+    def more(self) -> bool:
+        """Read on, keeping what is not consumed yet. False at the end of the file."""
+        more = self.stream.read(1 << 16)
+        if not more:
+            return False
+        self.buffer = self.buffer[self.pos:] + more
+        self.line_start -= self.pos
+        self.pos = 0
+        return True
+
+    def advance(self, to: int) -> None:
+        breaks = self.buffer.count("\n", self.pos, to)
+        if breaks:
+            self.line += breaks
+            self.line_start = self.buffer.rfind("\n", self.pos, to) + 1
+        self.pos = to
+
+    def skip_space(self) -> str:
+        """Skip JSON white space; the character after it ("" at the end of the file)."""
+        while True:
+            found = _NOT_SPACE.search(self.buffer, self.pos)
+            if found is not None:
+                self.advance(found.start())
+                return self.buffer[self.pos]
+            self.advance(len(self.buffer))
+            if not self.more():
+                return ""
+
+    def where(self, at: int) -> tuple[int, int]:
+        """Line and column of index ``at`` of the buffer (at >= pos)."""
+        line = self.line + self.buffer.count("\n", self.pos, at)
+        start = self.buffer.rfind("\n", self.pos, at) + 1 or self.line_start
+        return line, at - start + 1
+
+    def error(self, at: int, problem: str) -> InputError:
+        line, column = self.where(at)
+        return InputError(self.path, line, f"invalid JSON at column {column}: {problem}")
+
+
+_NOT_SPACE = re.compile(r"[^ \t\r\n]")
+
+
 def _json_array(path: Path, stream: IO[str], max_chars: int) -> Iterator[tuple[int, Record]]:
-    """Parse ``[{...}, {...}]`` one element at a time, never holding the whole file."""
-    decoder = json.JSONDecoder()
-    buffer = stream.read(1 << 16).lstrip("\ufeff")
-    line = 1
-    pos = 0
-
-    def skip(chars: str) -> None:
-        nonlocal buffer, pos, line
-        while True:
-            while pos < len(buffer) and buffer[pos] in chars:
-                line += buffer[pos] == "\n"
-                pos += 1
-            if pos < len(buffer):
-                return
-            more = stream.read(1 << 16)
-            if not more:
-                return
-            buffer, pos = more, 0
-
-    skip(" \t\r\n")
-    if pos >= len(buffer) or buffer[pos] != "[":
-        raise InputError(path, line, "a JSON file must hold an array of records ([...]); "
+    """Parse ``[{...}, {...}]`` one element at a time, never holding the whole file. Strictly:
+    a comma between elements and nowhere else, nothing but white space after the closing ],
+    no NaN or Infinity, no key twice in one object; errors name line and column."""
+    text = _JSONText(path, stream)
+    first = text.skip_space()
+    if first != "[":
+        raise InputError(path, text.line, "a JSON file must hold an array of records ([...]); "
                          "for one record per line use the jsonl format")
-    pos += 1
-    while True:
-        skip(" \t\r\n,")
-        if pos >= len(buffer):
-            raise InputError(path, line, "the JSON array is not closed with ]")
-        if buffer[pos] == "]":
-            return
-        start_line = line
+    text.advance(text.pos + 1)
+    if text.skip_space() == "]":
+        text.advance(text.pos + 1)
+    else:
         while True:
-            try:
-                value, end = decoder.raw_decode(buffer, pos)
+            start_line = text.line
+            value = _json_value(text, max_chars)
+            yield start_line, _as_record(path, start_line, value)
+            after = text.skip_space()
+            if after == "]":
+                text.advance(text.pos + 1)
                 break
-            except json.JSONDecodeError as e:
-                more = stream.read(1 << 16)
-                if not more:
-                    raise InputError(path, start_line + buffer.count("\n", pos, e.pos),
-                                     f"invalid JSON: {e.msg}") from None
-                buffer = buffer[pos:] + more
-                pos = 0
-                if len(buffer) > max_chars + (1 << 16):
-                    raise InputError(path, start_line, f"a record is longer than the limit of "
-                                     f"{max_chars:,} characters") from None
-        line += buffer.count("\n", pos, end)
-        pos = end
-        yield start_line, _as_record(path, start_line, value)
+            if after == "":
+                raise text.error(text.pos, "the array is not closed with ]")
+            if after != ",":
+                raise text.error(text.pos, "expected ',' or ']' after an element (a missing "
+                                 "comma?)")
+            text.advance(text.pos + 1)
+            if text.skip_space() in ("]", ",", ""):
+                raise text.error(text.pos, "expected an element after ',' (a comma too many?)")
+    if text.skip_space():
+        raise text.error(text.pos, "unexpected text after the closing ] of the array")
+
+
+def _json_value(text: _JSONText, max_chars: int) -> Any:
+    """Decode the value at the cursor, reading on while the buffer ends inside it."""
+    while True:
+        try:
+            value, end = _DECODER.raw_decode(text.buffer, text.pos)
+            break
+        except json.JSONDecodeError as e:
+            # An error well before the end of what is read is the data's, not the buffer's.
+            truncated = e.pos >= len(text.buffer) - 16 or e.msg.startswith("Unterminated")
+            if not truncated or not text.more():
+                raise text.error(e.pos, e.msg) from None
+            if len(text.buffer) > max_chars + (1 << 16):
+                raise InputError(text.path, text.line, f"a record is longer than the limit of "
+                                 f"{max_chars:,} characters") from None
+        except (ValueError, RecursionError) as e:
+            raise InputError(text.path, text.line, _json_problem(e)) from None
+    text.advance(end)
+    return value

@@ -1,13 +1,17 @@
-"""Starting the desktop application."""
+"""Starting the desktop application, and what it does with errors nobody caught."""
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
-from alapp.core.errors import AlappError
+from alapp.core.log import describe, internal_message, log_error
+
+ERROR_TITLE = "alapp: something went wrong"
 
 
 class Application:
@@ -21,7 +25,6 @@ class Application:
         from PySide6.QtWidgets import QMessageBox
 
         from alapp.ui.label_view import literal
-        from alapp.ui.main_window import MainWindow
         from alapp.ui.start_screen import StartScreen
 
         if self.window is not None:
@@ -33,9 +36,10 @@ class Application:
             self.start.show()
             return
         try:
-            window = MainWindow(path)
-        except AlappError as e:
-            QMessageBox.warning(self.start, "Cannot open the project", literal(f"{path}: {e}"))
+            window = self._window(path)
+        except Exception as e:  # one line in a dialog, never a traceback
+            QMessageBox.warning(self.start, "Cannot open the project",
+                                literal(error_line(e, path, f"opening {path}")))
             if self.start is None:
                 self.open(None)
             return
@@ -45,6 +49,107 @@ class Application:
         if self.start is not None:
             self.start.close()
             self.start = None
+
+    @staticmethod
+    def _window(path: Path) -> Any:
+        """The project for writing; read-only when another alapp process holds it or its
+        folder cannot be written (the window says so and offers to try again)."""
+        from alapp.app.session import read_only_reason
+        from alapp.ui.main_window import MainWindow
+
+        try:
+            return MainWindow(path)
+        except Exception as e:
+            reason = read_only_reason(e, Path(path))
+            if reason is None:
+                raise
+            return MainWindow(path, read_only=reason)
+
+
+def error_line(error: BaseException, subject: str | Path | None = None,
+               context: str = "") -> str:
+    """One line for the user: what went wrong and where, or, for a bug, what was raised and
+    the log file that holds its traceback."""
+    message = describe(error, subject)
+    if message is not None:
+        return message
+    return internal_message(error, log_error(error, context))
+
+
+# -- errors nobody caught ------------------------------------------------------------------------
+
+_relay: Any = None  # the QObject that carries an error line to the GUI thread
+
+
+def install_error_hooks() -> None:
+    """An exception nobody caught, in a slot on the GUI thread or in any other thread, is
+    logged with its traceback and shown as one line in a dialog (with the log's path for a
+    bug), instead of a traceback on stderr or a silent crash. Call on the GUI thread, after
+    the QApplication exists."""
+    from PySide6.QtCore import QObject, Qt, Signal
+
+    class ErrorRelay(QObject):
+        error = Signal(str)
+
+    global _relay
+    _relay = ErrorRelay()
+    # Queued even from the GUI thread: the dialog opens from the event loop, not from inside
+    # the hook (where a second error would re-enter it).
+    _relay.error.connect(_show_error, Qt.ConnectionType.QueuedConnection)
+    sys.excepthook = _excepthook
+    threading.excepthook = _thread_excepthook
+
+
+def _excepthook(kind: type[BaseException], value: BaseException | None,
+                trace: TracebackType | None) -> None:
+    if issubclass(kind, KeyboardInterrupt):  # Ctrl+C in the terminal that started it
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.quit()
+        return
+    error = value if value is not None else kind()
+    if error.__traceback__ is None and trace is not None:
+        error = error.with_traceback(trace)
+    _report_uncaught(error, f"uncaught on thread {threading.current_thread().name}")
+
+
+def _thread_excepthook(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    error = args.exc_value if args.exc_value is not None else args.exc_type()
+    if error.__traceback__ is None and args.exc_traceback is not None:
+        error = error.with_traceback(args.exc_traceback)
+    name = args.thread.name if args.thread is not None else "?"
+    _report_uncaught(error, f"uncaught on thread {name}")
+
+
+def _report_uncaught(error: BaseException, context: str) -> None:
+    try:
+        log = log_error(error, context)  # every uncaught error: it escaped the code meant for it
+        line = describe(error) or internal_message(error, log)
+        if _relay is not None:
+            _relay.error.emit(line)
+    except Exception:  # the hook itself must never raise
+        pass
+
+
+_showing = False
+
+
+def _show_error(line: str) -> None:
+    """One dialog at a time: errors that come while it is open are in the log only."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from alapp.ui.label_view import literal
+
+    global _showing
+    if _showing:
+        return
+    _showing = True
+    try:
+        QMessageBox.critical(QApplication.activeWindow(), ERROR_TITLE, literal(line))
+    finally:
+        _showing = False
 
 
 def run(path: Path | None) -> int:
@@ -56,6 +161,7 @@ def run(path: Path | None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("alapp")
     app.setOrganizationName("alapp")
+    install_error_hooks()
     install_fonts(app)  # type: ignore[arg-type]
     app.setWindowIcon(_icon())  # type: ignore[attr-defined]
     controller = Application()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -10,6 +11,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -17,12 +19,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alapp.app.session import UNLABELED, BrowseQuery, BrowseRow, LabelingSession
+from alapp.app.session import (
+    UNLABELED,
+    BrowseQuery,
+    BrowseRow,
+    LabelingSession,
+    RelabelBatch,
+)
 from alapp.core.types import ItemId
 from alapp.ui.label_view import button_text, literal, plain_label
 
 ANY = "(any)"
 LIMIT = 1000
+FLAG_COLUMN = 6
 
 
 class BrowseDialog(QDialog):
@@ -40,24 +49,28 @@ class BrowseDialog(QDialog):
         self.annotator = _combo([ANY, *session.annotators()])
         self.predicted = _combo([ANY, *labels])
         self.split = _combo([ANY, "pool", "test", "seed"])
+        self.status = _combo([ANY, "flagged", "skipped"])  # BrowseQuery.status
+        self.status.setToolTip("Flagged: items flagged for a second look (F), with the latest "
+                               "comment. Skipped: items whose latest decision is a skip.")
         self.uncertainty = QDoubleSpinBox()
         self.uncertainty.setRange(0, 1)
         self.uncertainty.setSingleStep(0.1)
         self.uncertainty.setPrefix("uncertainty ≥ ")
         self.search.returnPressed.connect(self.refresh)
-        for combo in (self.label, self.annotator, self.predicted, self.split):
+        for combo in (self.label, self.annotator, self.predicted, self.split, self.status):
             combo.currentIndexChanged.connect(self.refresh)
         self.uncertainty.valueChanged.connect(self.refresh)
         filters = QHBoxLayout()
         filters.addWidget(self.search, 2)
         for caption, widget in (("Label", self.label), ("Annotator", self.annotator),
-                                ("Predicted", self.predicted), ("Split", self.split)):
+                                ("Predicted", self.predicted), ("Split", self.split),
+                                ("Status", self.status)):
             filters.addWidget(QLabel(caption))
             filters.addWidget(widget, 1)
         filters.addWidget(self.uncertainty)
-        self.table = QTableWidget(0, 6)
+        self.table = QTableWidget(0, 7)
         self.table.setHorizontalHeaderLabels(["Text", "Label", "Annotator", "Predicted",
-                                              "Confidence", "Split"])
+                                              "Confidence", "Split", "Flag"])
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setStretchLastSection(False)
@@ -72,12 +85,35 @@ class BrowseDialog(QDialog):
             button.clicked.connect(lambda _=False, n=name: self.relabel(n))
             relabel_row.addWidget(button)
             self.relabel_buttons.append(button)
+        self.undo_button = QPushButton("Undo relabel")
+        self.undo_button.setToolTip("Give the items of the latest relabel back the labels "
+                                    "they had before (Ctrl+Z)")
+        self.undo_button.setEnabled(False)
+        self.undo_button.clicked.connect(self.undo_relabel)
+        relabel_row.addWidget(self.undo_button)
+        # Enter belongs to the search box: no button here is clicked by Enter.
+        for button in (*self.relabel_buttons, self.undo_button):
+            button.setAutoDefault(False)
+            button.setDefault(False)
+        self.undo_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Undo), self)
+        self.undo_shortcut.activated.connect(self.undo_relabel)
+        self.message = plain_label()
+        self.message.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
         layout.addWidget(self.table, 1)
         layout.addLayout(relabel_row)
+        layout.addWidget(self.message)
         self.rows: list[BrowseRow] = []
+        self.undo_stack: list[RelabelBatch] = []  # latest last: each undone as one step
         self.refresh()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Enter searches (the search box's own signal) and never relabels; Esc closes."""
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def query(self) -> BrowseQuery:
         def pick(combo: QComboBox) -> str:
@@ -85,7 +121,8 @@ class BrowseDialog(QDialog):
 
         return BrowseQuery(text=self.search.text().strip(), label=pick(self.label),
                            annotator=pick(self.annotator), predicted=pick(self.predicted),
-                           min_uncertainty=self.uncertainty.value(), split=pick(self.split))
+                           min_uncertainty=self.uncertainty.value(), split=pick(self.split),
+                           status=pick(self.status))
 
     def refresh(self) -> None:
         self.rows = self.session.find(self.query(), LIMIT)
@@ -93,12 +130,15 @@ class BrowseDialog(QDialog):
         for r, row in enumerate(self.rows):
             cells = [row.text.replace("\n", " ")[:400], row.label or "", row.annotator or "",
                      row.predicted or "",
-                     "" if row.confidence is None else f"{row.confidence:.0%}", row.split]
+                     "" if row.confidence is None else f"{row.confidence:.0%}", row.split,
+                     _flag_cell(row.flag_note)]
             for c, value in enumerate(cells):
                 item = QTableWidgetItem(value)
                 if c == 0:
                     item.setToolTip(literal(row.text[:2000]))
                     item.setData(Qt.ItemDataRole.UserRole, int(row.item_id))
+                elif c == FLAG_COLUMN and row.flag_note:
+                    item.setToolTip(literal(row.flag_note))
                 self.table.setItem(r, c, item)
         more = " (first 1,000 shown; narrow the search)" if len(self.rows) >= LIMIT else ""
         self.count.setText(f"{len(self.rows):,} items{more}")
@@ -108,10 +148,71 @@ class BrowseDialog(QDialog):
         return [self.rows[r].item_id for r in sorted(rows)]
 
     def relabel(self, label: str) -> None:
-        for item_id in self.selected_ids():
-            self.session.relabel(item_id, label)
+        """Relabel the selected rows as ``label``: several items only after a confirmation
+        that names how many; undoable as one step."""
+        ids = self.selected_ids()
+        if not ids:
+            self.message.setText("Select the rows to relabel first.")
+            return
+        if len(ids) > 1 and not self.confirm(len(ids), label):
+            self.message.setText("Nothing was relabeled.")
+            return
+        batch = self.session.relabel_many(ids, label)
+        if len(batch):
+            self.undo_stack.append(batch)
+        self._show_undo()
+        unchanged = len(ids) - len(batch)
+        self.message.setText(f"Relabeled {_items(len(batch))} as {label}"
+                             + (f" ({_items(unchanged)} had it already)" if unchanged else "")
+                             + (". Undo relabel (Ctrl+Z) puts the labels back."
+                                if len(batch) else "."))
         self.relabeled.emit()
         self.refresh()
+
+    def confirm(self, count: int, label: str) -> bool:
+        """Ask before relabeling several items; No is the default answer."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Relabel items",
+                          f"Relabel {_items(count)} as {label}?", parent=self)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # label names are user data
+        box.setInformativeText("Each item's label is replaced. Undo relabel (Ctrl+Z) in this "
+                               "window puts the previous labels back.")
+        yes = box.addButton(f"Relabel {_items(count)}", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self.confirm_box = box
+        box.exec()
+        return box.clickedButton() is yes
+
+    def undo_relabel(self) -> None:
+        if not self.undo_stack:
+            self.message.setText("No relabel to undo.")
+            return
+        batch = self.undo_stack.pop()
+        restored = self.session.undo_relabel(batch)
+        changed = len(batch) - restored
+        self.message.setText(f"Undid the relabel as {batch.label}: {_items(restored)} got "
+                             "their previous label back"
+                             + (f"; {_items(changed)} changed since kept the newer label"
+                                if changed else "") + ".")
+        self._show_undo()
+        self.relabeled.emit()
+        self.refresh()
+
+    def _show_undo(self) -> None:
+        self.undo_button.setEnabled(bool(self.undo_stack))
+        self.undo_button.setText(f"Undo relabel ({_items(len(self.undo_stack[-1]))})"
+                                 if self.undo_stack else "Undo relabel")
+
+
+def _flag_cell(note: str | None) -> str:
+    """The latest flag's comment; "flagged" for a flag without one; empty when not flagged."""
+    if note is None:
+        return ""
+    return note or "flagged"
+
+
+def _items(n: int) -> str:
+    return f"{n:,} item{'' if n == 1 else 's'}"
 
 
 def _combo(items: list[str]) -> QComboBox:

@@ -1,37 +1,68 @@
-"""The learning curve (a real, zoomable chart) and the confusion matrix."""
+"""The learning curve (a real, zoomable chart) and the confusion matrix.
+
+pyqtgraph takes 0.3-0.5 s to import: the side panel imports this module with the window (before
+it shows) and builds the charts in slices on the Model tab's first open, so opening it never
+stalls the window.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pyqtgraph as pg
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QWidget
 
 from alapp.ui.label_view import literal
 
 pg.setConfigOptions(antialias=True, background="w", foreground="k")
 
+MIN_BASELINE_POINTS = 2  # a baseline of one point is not a curve
+ROW_HEIGHT = 17  # the confusion matrix's smallest row: one line of the table's font
+
 
 class LearningCurve(pg.PlotWidget):  # type: ignore[misc]
     """Test accuracy against labels, with the random-share baseline: the same model trained
-    on the batches' random share alone, i.e. what random sampling buys with that many labels."""
+    on the batches' random share alone, i.e. what random sampling buys with that many labels.
+    The key is a line of text under the chart (``key``, placed by the caller), never over the
+    lines, however small the chart."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumHeight(180)
+        self.setMinimumHeight(110)
         self.setLabel("bottom", "labels")
-        self.setLabel("left", "test accuracy")
+        self.setLabel("left", "accuracy")
         self.showGrid(x=True, y=True, alpha=0.3)
         self.getAxis("left").enableAutoSIPrefix(False)
         self.setYRange(0, 1)
-        self.addLegend(offset=(-10, -10))  # bottom right: the curves rise away from it
         self.model_line = self.plot([], [], pen=pg.mkPen("#1f77b4", width=2), symbol="o",
-                                    symbolSize=5, name="active learning")
+                                    symbolSize=5)
         self.baseline_line = self.plot([], [], pen=pg.mkPen("#999999", width=2,
                                                             style=pg.QtCore.Qt.PenStyle.DashLine),
-                                       symbol="t", symbolSize=5, name="random share only")
-        self.f1_line = self.plot([], [], pen=pg.mkPen("#ff7f0e", width=1), name="macro-F1")
+                                       symbol="t", symbolSize=5)
+        self.f1_line = self.plot([], [], pen=pg.mkPen("#ff7f0e", width=1))
+        self.key = QLabel()  # fixed words and colours, no user data: rich text
+        self.key.setTextFormat(Qt.TextFormat.RichText)
+        self.key.setWordWrap(True)
+        self.baseline_name = ""
+        self._legend(0)
+
+    def sizeHint(self) -> QSize:
+        """Modest: in the model tab's scroll area the preferred heights add up, and a tall
+        chart would push the confusion matrix out of view."""
+        return QSize(320, 190)
+
+    def _legend(self, baseline_points: int) -> None:
+        name = ("random share" if baseline_points >= MIN_BASELINE_POINTS
+                else "random share (too few labels yet)")
+        if name == self.baseline_name:
+            return
+        self.baseline_name = name
+        self.key.setText(
+            '<span style="color:#1f77b4">━●</span> active learning &nbsp; '
+            f'<span style="color:#999999">╍▼</span> {name} &nbsp; '
+            '<span style="color:#ff7f0e">━</span> macro-F1')
 
     def show_history(self, history: list[tuple[int, dict[str, Any]]]) -> None:
         points = [(n, m) for n, m in history if "accuracy" in m]
@@ -39,32 +70,55 @@ class LearningCurve(pg.PlotWidget):  # type: ignore[misc]
         self.f1_line.setData([n for n, _ in points], [m["macro_f1"] for _, m in points])
         base = [(m["random_baseline_labels"], m["random_baseline_accuracy"])
                 for _, m in points if "random_baseline_accuracy" in m]
-        self.baseline_line.setData([n for n, _ in base], [a for _, a in base])
+        shown = base if len(base) >= MIN_BASELINE_POINTS else []
+        self.baseline_line.setData([n for n, _ in shown], [a for _, a in shown])
+        self._legend(len(base))
 
 
 class ConfusionTable(QTableWidget):
-    """Rows: the true label on the test set; columns: the prediction. Shaded by row share."""
+    """Rows: the true label on the test set; columns: the prediction. Every label of the
+    project is a row and a column; cells show counts, shaded by their share of the row."""
 
-    def show_confusion(self, confusion: dict[str, Any] | None) -> None:
+    caption = "no test-set predictions yet"
+
+    def sizeHint(self) -> QSize:
+        return QSize(320, max(self.minimumHeight(), 60))
+
+    def show_confusion(self, confusion: dict[str, Any] | None,
+                       test_items: float | None = None) -> None:
         self.clear()
         if not confusion:
             self.setRowCount(0)
             self.setColumnCount(0)
+            self.caption = "no test-set predictions yet"
             return
         labels, matrix = confusion["labels"], confusion["matrix"]
+        total_items = sum(map(sum, matrix)) if test_items is None else int(test_items)
+        self.caption = (f"{total_items} test item{'' if total_items == 1 else 's'}; rows: true "
+                        "label")
         self.setRowCount(len(labels))
         self.setColumnCount(len(labels))
         self.setHorizontalHeaderLabels(labels)
         self.setVerticalHeaderLabels(labels)
-        self.setToolTip("Rows: the true label; columns: the model's prediction")
+        self.setToolTip("Rows: the true label; columns: the model's prediction; colour: the "
+                        "cell's share of its row")
         for r, row in enumerate(matrix):
-            total = max(sum(row), 1)
+            total = sum(row)
             for c, count in enumerate(row):
                 cell = QTableWidgetItem(str(count))
-                share = count / total
+                share = count / total if total else 0.0
                 good = r == c
                 cell.setBackground(QColor.fromHsvF(0.33 if good else 0.0, 0.6 * share, 1.0))
-                cell.setToolTip(literal(f"true {labels[r]}, predicted {labels[c]}: {count} "
-                                        f"({share:.0%} of {labels[r]})"))
+                cell.setToolTip(literal(
+                    f"true {labels[r]}, predicted {labels[c]}: {count} "
+                    + (f"({share:.0%} of {labels[r]})" if total
+                       else f"(no test item is {labels[r]})")))
                 self.setItem(r, c, cell)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # Every row and column in view, however many labels: the cells share the room, and
+        # the table asks for the height its rows need.
+        row = max(ROW_HEIGHT, self.fontMetrics().height() + 2)
+        for header in (self.horizontalHeader(), self.verticalHeader()):
+            header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+            header.setMinimumSectionSize(row)
+        self.setMinimumHeight(self.horizontalHeader().sizeHint().height()
+                              + row * len(labels) + 2 * self.frameWidth() + 2)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from PySide6 import QtGui
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QKeySequence, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
+    QStyle,
+    QStyleOptionButton,
+    QStylePainter,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -50,6 +55,75 @@ def button_text(text: str) -> str:
     return text.replace("&", "&&")
 
 
+class LabelButton(QPushButton):
+    """A label's button: the whole name when there is room, cut with "…" when the window is
+    narrow (the whole name in the tooltip), so long label names (Russian, German) never set
+    the window's minimum width."""
+
+    MIN_WIDTH = 64
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        # A push button's width policy makes its text width the minimum: let it shrink.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.setToolTip(literal(text.replace("&&", "&")))
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), self.MIN_WIDTH), hint.height())
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(literal(text.replace("&&", "&")))
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        option = QStyleOptionButton()
+        self.initStyleOption(option)
+        room = self.style().subElementRect(QStyle.SubElement.SE_PushButtonContents, option,
+                                           self).width() - 8
+        if self.fontMetrics().horizontalAdvance(option.text) > room:
+            option.text = self.fontMetrics().elidedText(option.text,
+                                                        Qt.TextElideMode.ElideRight, room)
+        QStylePainter(self).drawControl(QStyle.ControlElement.CE_PushButton, option)
+
+
+class ElidedGroupBox(QGroupBox):
+    """A group box whose title is cut with "…" when the box is narrower than it (the whole
+    title in the tooltip): a long title never sets the window's minimum width. ``title()``
+    is the whole title."""
+
+    def __init__(self, title: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._title = ""
+        self.setTitle(title)
+
+    def title(self) -> str:
+        return self._title
+
+    def setTitle(self, title: str) -> None:
+        self._title = title
+        self._fit()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        layout = self.layout()
+        inside = layout.totalMinimumSize().width() if layout is not None else 0
+        return QSize(max(inside + 4, 96), hint.height())
+
+    def _fit(self) -> None:
+        room = max(40, self.width() - 24)
+        shown = self._title
+        if self.fontMetrics().horizontalAdvance(shown) > room:
+            shown = self.fontMetrics().elidedText(shown, Qt.TextElideMode.ElideRight, room)
+        if shown != super().title():
+            super().setTitle(shown)
+        self.setToolTip(literal(self._title) if shown != self._title else "")
+
+
 class LabelView(QWidget):
     label_chosen = Signal(str)
 
@@ -60,15 +134,33 @@ class LabelView(QWidget):
         self.test_banner.setObjectName("banner")
         self.test_banner.setStyleSheet(BANNER_STYLE)
         banner = QHBoxLayout(self.test_banner)
-        banner.addWidget(QLabel("No held-out test set yet: the learning curve and the stopping "
-                                "signals need one the strategy did not choose."), 1)
+        offer = QLabel("No held-out test set yet: the learning curve and the stopping "
+                       "signals need one the strategy did not choose.")
+        offer.setWordWrap(True)  # a banner that does not wrap sets the window's width
+        banner.addWidget(offer, 1)
         self.test_set_start = QPushButton("Label a random test set first")
         self.test_set_later = QPushButton("Not now")
         for button in (self.test_set_start, self.test_set_later):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             banner.addWidget(button)
         self.test_banner.setVisible(False)
+        # First open of a project: who labels? The login until the annotator says otherwise;
+        # a banner, not a dialog, so nothing waits for an answer.
+        self.name_banner = QFrame()
+        self.name_banner.setObjectName("banner")
+        self.name_banner.setStyleSheet(BANNER_STYLE)
+        row = QHBoxLayout(self.name_banner)
+        self.name_text = plain_label()
+        self.name_text.setWordWrap(True)
+        row.addWidget(self.name_text, 1)
+        self.name_change = QPushButton("Set your name…")
+        self.name_keep = QPushButton("Keep")
+        for button in (self.name_change, self.name_keep):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            row.addWidget(button)
+        self.name_banner.setVisible(False)
         self.history_banner = plain_label()
+        self.history_banner.setWordWrap(True)
         self.history_banner.setStyleSheet(HISTORY_STYLE)
         self.history_banner.setVisible(False)
         self.text = QTextBrowser()
@@ -80,6 +172,7 @@ class LabelView(QWidget):
         self.cost = plain_label()
         for widget in (self.prediction, self.reason, self.cost):
             widget.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            widget.setWordWrap(True)  # label names and reasons are long in some languages
         info = QHBoxLayout()
         info.addWidget(self.prediction, 2)
         info.addWidget(self.reason, 2)
@@ -90,6 +183,7 @@ class LabelView(QWidget):
         self.hint.setEnabled(False)
         self.hint.setWordWrap(True)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.name_banner)
         layout.addWidget(self.test_banner)
         layout.addWidget(self.history_banner)
         layout.addWidget(self.text, 1)
@@ -106,7 +200,7 @@ class LabelView(QWidget):
         self.labels = labels
         self.buttons = {}
         for i, name in enumerate(labels):
-            button = QPushButton(button_text(name))
+            button = LabelButton(button_text(name))
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setMinimumHeight(40)
             button.setCheckable(multi_label)
@@ -135,6 +229,12 @@ class LabelView(QWidget):
 
     def offer_test_set(self, on: bool) -> None:
         self.test_banner.setVisible(on)
+
+    def offer_name(self, on: bool, name: str = "") -> None:
+        if on:
+            self.name_text.setText(f"Your labels are recorded as “{name}” (your login). "
+                                   "Set the name your team knows you by, or keep this one.")
+        self.name_banner.setVisible(on)
 
     def show_entry(self, entry: QueueEntry | None, waiting: str = "",
                    cost: CostEstimate | None = None) -> None:

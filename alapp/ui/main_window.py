@@ -5,29 +5,38 @@ from __future__ import annotations
 import gc
 import getpass
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
+    QDialogButtonBox,
     QFileDialog,
+    QFrame,
+    QHBoxLayout,
     QInputDialog,
     QMainWindow,
     QMessageBox,
+    QProgressBar,
+    QPushButton,
     QSplitter,
+    QVBoxLayout,
+    QWidget,
 )
 
 from alapp.app.rounds import RoundJob
 from alapp.app.session import Decision, LabelingSession, QueueEntry, RoundResult
-from alapp.core.errors import AlappError
+from alapp.core.errors import AlappError, Cancelled
+from alapp.core.log import describe, log_error, one_line
 from alapp.core.options import TaskKind
 from alapp.core.timing import ActiveTimer
 from alapp.core.types import join_labels
 from alapp.ui import preferences
 from alapp.ui.background import Background
-from alapp.ui.label_view import LabelView, cost_accuracy, literal
+from alapp.ui.label_view import BANNER_STYLE, LabelView, cost_accuracy, literal, plain_label
 from alapp.ui.side_panel import SidePanel
 
 TEST_SET_SIZE = 50
@@ -38,9 +47,28 @@ LABEL_VIEWS = {TaskKind.CLASSIFICATION: LabelView}
 class MainWindow(QMainWindow):
     open_requested = Signal(object)  # a Path, or None for the start screen
 
-    def __init__(self, project_path: Path, annotator: str | None = None) -> None:
+    def __init__(self, project_path: Path, annotator: str | None = None,
+                 read_only: str | None = None) -> None:
+        """``read_only``: why the project cannot be written (another alapp process holds it,
+        its folder is read-only): the window then browses, shows and exports, and writes
+        nothing (no writer thread, no rounds)."""
         super().__init__()
-        self.session = LabelingSession(project_path, annotator or getpass.getuser())
+        self.read_only = read_only
+        # Who labels: given, else the name remembered for this project, else the login (and
+        # a banner asks once: keep it, or set a name, with the login filled in: ask_name).
+        remembered = preferences.annotator(project_path)
+        self.ask_name_first = annotator is None and remembered is None and not read_only
+        name = annotator or remembered or getpass.getuser()
+        self.session = (LabelingSession.open_read_only(project_path, name, read_only)
+                        if read_only else LabelingSession(project_path, name))
+        try:
+            self._build()
+        except BaseException:  # the writer thread must not keep the project locked
+            self.session.close()
+            raise
+
+    def _build(self) -> None:
+        read_only = self.read_only
         settings = self.session.settings()
         self.multi_label = settings.multi_label
         self.timer = ActiveTimer(settings.idle_cutoff_s)
@@ -57,33 +85,51 @@ class MainWindow(QMainWindow):
         self.work.failed.connect(self._round_failed)
         self.work.progress.connect(self._round_progress)
         self.work.idle.connect(self._round_finished)
+        # A large backlog of embeddings runs on a thread of its own (the rounds meanwhile use
+        # stand-in features): RoundJob.embedding, with counts and an ETA in the status bar.
+        self.embedding = Background("alapp-embed", self)
+        self.embedding.done.connect(self._embedding_done)
+        self.embedding.failed.connect(self._embedding_failed)
+        self.embedding.progress.connect(self._embedding_progress)
+        self.embedding.idle.connect(self._embedding_idle)
 
         self.view = LABEL_VIEWS[TaskKind(settings.task)](self.session.labels(), self.multi_label)
         self.view.label_chosen.connect(self.press_label)
         self.view.test_set_start.clicked.connect(self.start_test_set)
         self.view.test_set_later.clicked.connect(lambda: self.view.offer_test_set(False))
+        self.view.name_change.clicked.connect(lambda: self._name_offered(keep=False))
+        self.view.name_keep.clicked.connect(lambda: self._name_offered(keep=True))
+        self.view.offer_name(self.ask_name_first, self.session.annotator)
         self.panel = SidePanel()
         self.panel.retrain.clicked.connect(self.request_round)
         self.panel.cancel.clicked.connect(self.work.cancel)
-        splitter = QSplitter()
+        self.splitter = splitter = QSplitter()
         splitter.addWidget(self.view)
         splitter.addWidget(self.panel)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
-        self.setCentralWidget(splitter)
-        self.setWindowTitle(f"alapp — {settings.name}")
-        self.resize(1280, 800)
+        splitter.setCollapsible(0, False)  # the item being labeled never goes
+        splitter.setCollapsible(1, True)  # the side panel does (dragged shut, or View menu)
+        splitter.splitterMoved.connect(lambda *_: self._panel_toggled_by_drag())
+        self.setCentralWidget(self._with_read_only_banner(splitter))
+        self.setWindowTitle(f"alapp — {settings.name}{' (read-only)' if read_only else ''}")
+        screen = self.screen().availableGeometry()  # a 1366x768 laptop has less than 800
+        self.resize(min(1280, screen.width()), min(800, screen.height()))
         geometry = preferences.store().value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         self._menus()
+        self._status_bar()
+        self.show_side_panel(preferences.side_panel_shown())
         self.shortcuts: list[QShortcut] = []
         self.bind_shortcuts()
         QApplication.instance().installEventFilter(self)  # type: ignore[union-attr]
         preferences.remember_project(self.session.path)
         self.refresh()
         counts = self.session.count_items()
-        if not any(counts.values()):
+        if self.read_only:
+            self._disable_writes()
+        elif not any(counts.values()):
             QTimer.singleShot(0, self.import_dialog)  # an empty project: start with its items
         else:
             self.view.offer_test_set(counts["test"] == 0)
@@ -134,6 +180,9 @@ class MainWindow(QMainWindow):
                     action.setShortcut(QKeySequence(keys))
                 action.triggered.connect(slot)
                 menu.addAction(action)
+                self.menu_actions[text] = action
+
+        self.menu_actions: dict[str, QAction] = {}
 
         add("&File", [("&New or open project…", lambda: self.open_requested.emit(None), ""),
                       ("Open &project…", self.open_dialog, "Ctrl+O"), None,
@@ -143,16 +192,26 @@ class MainWindow(QMainWindow):
                       ("&Quit", self.close, "Ctrl+Q")])
         add("&Edit", [("&Browse and search items…", self.browse, "Ctrl+F"),
                       ("Label a held-out &test set…", self.start_test_set, ""),
-                      ("&Settings…", self.settings_dialog, "Ctrl+,")])
+                      ("&Settings…", self.settings_dialog, "Ctrl+,"), None,
+                      ("Set your &name…", lambda: self.ask_name(), "")])
+        view = self.menuBar().addMenu("&View")
+        self.side_panel_action = QAction("Side &panel", self)
+        self.side_panel_action.setCheckable(True)
+        self.side_panel_action.setShortcut(QKeySequence("F9"))
+        self.side_panel_action.toggled.connect(self.show_side_panel)
+        view.addAction(self.side_panel_action)
+        self.menu_actions["Side &panel"] = self.side_panel_action
         add("&Model", [("&Retrain now", self.request_round, "Ctrl+R"),
                        ("&Cancel training", self.work.cancel, ""),
-                       ("&Compare strategies on my labels…", self.compare_strategies, ""),
+                       ("&Compare strategies on my labels…", lambda: self.compare_strategies(), ""),
                        ("Compare strategies on a labeled &file…", self.compare_on_file, "")])
 
     # -- decisions -----------------------------------------------------------------------------
 
     def press_label(self, label: str) -> None:
         """A label key: relabels in history mode, toggles in multi-label, else labels."""
+        if not self._writable():
+            return
         if self.history_index is not None:
             self.relabel_history(label)
         elif self.multi_label:
@@ -162,14 +221,14 @@ class MainWindow(QMainWindow):
             self.label_current(label)
 
     def label_current(self, label: str) -> None:
-        if self.entry is None:
+        if self.entry is None or not self._writable():
             return
         self.session.label(self.entry, label, self.timer.stop_ms(), self.timer.started_wall)
         self._after_decision()
 
     def accept(self) -> None:
         """Enter: confirm the multi-label choice, or take the model's prediction."""
-        if self.history_index is not None:
+        if self.history_index is not None or not self._writable():
             return
         if self.multi_label and self.toggled:
             self.label_current(join_labels(self.toggled, self.session.labels()))
@@ -177,16 +236,28 @@ class MainWindow(QMainWindow):
             self.label_current(self.entry.predicted[0])
 
     def skip(self) -> None:
-        if self.entry is not None and self.history_index is None:
+        if self.entry is not None and self.history_index is None and self._writable():
             self.session.skip(self.entry, self.timer.stop_ms(), self.timer.started_wall)
             self._after_decision()
 
     def flag(self) -> None:
-        if self.entry is not None and self.history_index is None:
-            self.session.flag(self.entry)
-            self.statusBar().showMessage("Flagged for a second look", 3000)
+        """F: flag the item for a second look, with an optional short comment; Enter on an
+        empty comment flags without one, Cancel flags nothing. Browse > Status finds it."""
+        if self.entry is None or self.history_index is not None or not self._writable():
+            return
+        entry = self.entry  # flagged even if the queue moves while the dialog is open
+        note, ok = QInputDialog.getText(self, "Flag for a second look",
+                                        "Comment (optional), e.g. what is unclear:")
+        if not ok:
+            return
+        self.session.flag(entry, note)
+        self.statusBar().showMessage("Flagged for a second look"
+                                     + (" with a comment" if note.strip() else "")
+                                     + " (Browse > Status: flagged finds it)", 3000)
 
     def undo(self) -> None:
+        if not self._writable():
+            return
         self.history_index = None
         if self.session.undo() is None:
             self.statusBar().showMessage("Nothing to undo", 3000)
@@ -200,7 +271,8 @@ class MainWindow(QMainWindow):
     # -- history: recent decisions stay editable ---------------------------------------------------
 
     def history_back(self) -> None:
-        self.decisions = self.session.history(50)
+        if self.history_index is None:  # entering history: this list, in this order, until
+            self.decisions = self.session.history(50)  # back at the queue (see relabel_history)
         index = 0 if self.history_index is None else self.history_index + 1
         if index < len(self.decisions):
             self.history_index = index
@@ -225,19 +297,23 @@ class MainWindow(QMainWindow):
         assert self.history_index is not None
         decision = self.decisions[self.history_index]
         self.view.show_decision(decision, self.history_index + 1)
+        self._disable_label_buttons()
 
     def relabel_history(self, label: str) -> None:
         assert self.history_index is not None
+        if not self._writable():
+            return
         decision = self.decisions[self.history_index]
         if self.multi_label:
             current = set((decision.label or "").split("|")) - {""}
             label = join_labels(current ^ {label}, self.session.labels()) or label
         self.session.relabel(decision.item_id, label)
-        self.decisions = self.session.history(50)
-        self.history_index = next((k for k, d in enumerate(self.decisions)
-                                   if d.item_id == decision.item_id), 0)
+        # The changed decision stays where it is in the list being walked: re-reading the
+        # history would move it to the front (a relabel is its newest event), and ← → would
+        # then jump to other items. Esc goes back to the queue.
+        self.decisions[self.history_index] = replace(decision, label=label, action="label")
         self._show_history()
-        self.panel.show_history(self.decisions[:15])
+        self.panel.show_history(self.session.history(15))
         self.statusBar().showMessage(f"Changed to {label}", 3000)
 
     # -- display -------------------------------------------------------------------------------
@@ -250,8 +326,11 @@ class MainWindow(QMainWindow):
         same_item = self.entry is not None and self.entry.item_id == shown_before
         waiting = ("Training and choosing the next batch…" if self.work.busy
                    else "The batch is done. Press Ctrl+R to choose a new one.")
+        if self.read_only:
+            waiting = f"Read-only ({self.read_only}): no batch to label here."
         cost = self.session.last_result.cost if self.session.last_result else None
         self.view.show_entry(self.entry, waiting, cost)
+        self._disable_label_buttons()
         if not same_item:
             self.toggled = set()  # multi-label choices belong to the item they were made on
         self.view.show_toggled(self.toggled)  # a round's refresh keeps them on the same item
@@ -266,6 +345,8 @@ class MainWindow(QMainWindow):
                                         else self._next_retrain())
 
     def _next_retrain(self) -> str:
+        if self.read_only:
+            return "Read-only: no training here"
         left = self.session.labels_until_retrain()
         if left is None:
             return "Retrains when you press Ctrl+R (or the batch runs out)"
@@ -274,7 +355,7 @@ class MainWindow(QMainWindow):
     # -- background rounds -------------------------------------------------------------------------
 
     def request_round(self) -> None:
-        if self.importing:
+        if self.importing or self.read_only:
             return
         self.round_number = self.session.round_count() + 1
         self.work.submit(self.round_job)
@@ -294,6 +375,8 @@ class MainWindow(QMainWindow):
         if self.importing:  # the import holds the write lock: this round is stale anyway
             return
         self.session.apply_round(result)  # saved by the round job, through the writer
+        if result.pending_embeddings and not self.read_only:
+            self.embedding.submit(self.round_job.embedding)  # coalesces with a running one
         self.panel.show_model(result)
         self.panel.show_history_chart(self.session.model_history())
         # The round left long-lived data (features, model, predictions for the whole pool).
@@ -308,7 +391,22 @@ class MainWindow(QMainWindow):
         if self.closed:  # a result queued before the window closed
             return
         self.panel.show_model(self.session.last_result)
-        QMessageBox.warning(self, "Training failed", literal(f"{type(error).__name__}: {error}"))
+        QMessageBox.warning(self, "Training failed", literal(self._failure_line(error)))
+
+    def _failure_line(self, error: BaseException) -> str:
+        """One line for a background job's failure; a bug's traceback goes to the log."""
+        message = describe(error, self.session.path)
+        if message is not None:
+            return message
+        log = log_error(error, f"background job in the window of {self.session.path}")
+        if log is not None:
+            self.statusBar().showMessage(f"Details of the failure are in {log}", 15000)
+        return one_line(f"{type(error).__name__}: {error}")
+
+    def _log_failure(self, error: BaseException) -> None:
+        """A job whose dialog shows its own failure (the import): its traceback, if a bug."""
+        if not isinstance(error, AlappError | Cancelled) and describe(error) is None:
+            log_error(error, f"background job in the window of {self.session.path}")
 
     def _round_finished(self) -> None:
         if self.closed:  # a result queued before the window closed
@@ -318,9 +416,139 @@ class MainWindow(QMainWindow):
             self.panel.cancel.setVisible(False)
             self.panel.next_retrain.setText(self._next_retrain())
 
+    # -- embeddings computed in the background -------------------------------------------------
+
+    def _embedding_progress(self, stage: str, fraction: float) -> None:
+        if self.closed:
+            return
+        self.embedding_text.setText(stage)  # "embedding 3,200 of 16,000 texts, about 3 min left"
+        self.embedding_bar.setValue(int(1000 * fraction))
+        self.embedding_text.setVisible(True)
+        self.embedding_bar.setVisible(True)
+
+    def _embedding_done(self, count: int) -> None:
+        if self.closed:
+            return
+        if count:
+            self.statusBar().showMessage(f"Embeddings ready ({count:,} texts): the model "
+                                         "retrains on them now", 8000)
+            self.request_round()  # the model catches up
+
+    def _embedding_failed(self, error: BaseException) -> None:
+        if self.closed:
+            return
+        line = self._failure_line(error)
+        if getattr(self, "_embedding_warned", False):  # once a window: rounds retry it
+            self.statusBar().showMessage(f"Computing the embeddings failed again: {line}", 8000)
+            return
+        self._embedding_warned = True
+        QMessageBox.warning(self, "Computing the embeddings failed",
+                            literal(line + "\nRounds go on with TF-IDF features; the next "
+                                    "round tries the embeddings again."))
+
+    def _embedding_idle(self) -> None:
+        if self.closed:
+            return
+        if not self.embedding.busy:
+            self.embedding_text.setVisible(False)
+            self.embedding_bar.setVisible(False)
+
+    # -- the annotator, the status bar and the side panel ------------------------------------------
+
+    def _status_bar(self) -> None:
+        bar = self.statusBar()
+        self.embedding_text = plain_label()
+        self.embedding_text.setToolTip("Until the embeddings are ready, rounds use TF-IDF "
+                                       "features (the first batch is random)")
+        self.embedding_bar = QProgressBar()
+        self.embedding_bar.setRange(0, 1000)
+        self.embedding_bar.setMaximumWidth(160)
+        self.embedding_bar.setTextVisible(False)
+        for widget in (self.embedding_text, self.embedding_bar):
+            widget.setVisible(False)
+            bar.addPermanentWidget(widget)
+        self.annotator_label = plain_label()
+        bar.addPermanentWidget(self.annotator_label)
+        self._show_annotator()
+
+    def _show_annotator(self) -> None:
+        text = f"Annotator: {self.session.annotator}"
+        shown = self.annotator_label.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
+                                                              260)  # a long name: cut, not wide
+        self.annotator_label.setText(shown)
+        self.annotator_label.setToolTip(("" if shown == text else literal(text) + "\n")
+                                        + "Recorded with every label; Edit › Set your name… "
+                                        "changes it")
+
+    def _name_offered(self, keep: bool) -> None:
+        """The first open's banner answered: "Keep" remembers the name shown (the login),
+        "Set your name…" asks for another. Either way it is not offered again."""
+        self.ask_name_first = False
+        self.view.offer_name(False)
+        if keep:
+            self.set_annotator(self.session.annotator)
+        else:
+            self.ask_name()
+
+    def ask_name(self, then: Callable[[], object] | None = None) -> None:
+        """Ask the annotator's name (the name so far, at first the login, filled in);
+        window-modal, not blocking. Cancel keeps the name as it is."""
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Your name")
+        dialog.setLabelText("The name recorded with every label you make in this project "
+                            "(remembered on this computer):")
+        dialog.setTextValue(self.session.annotator)
+        dialog.finished.connect(lambda result: self._name_chosen(dialog, result, then))
+        self.name_dialog = dialog
+        dialog.open()
+
+    def _name_chosen(self, dialog: QInputDialog, result: int,
+                     then: Callable[[], object] | None) -> None:
+        if self.closed:
+            return
+        typed = dialog.textValue() if result else ""
+        self.set_annotator(typed if typed.strip() else self.session.annotator)
+        if then is not None:
+            then()
+
+    def set_annotator(self, name: str) -> None:
+        """Label as ``name`` from now on, in this project (remembered in the preferences)."""
+        try:
+            name = self.session.set_annotator(name)
+        except AlappError as e:
+            self.statusBar().showMessage(str(e), 4000)
+            return
+        preferences.set_annotator(self.session.path, name)
+        self.ask_name_first = False
+        self.view.offer_name(False)
+        self._show_annotator()
+        self.history_index = None  # the history is the annotator's own
+        self.refresh()
+
+    def show_side_panel(self, shown: bool) -> None:
+        """The View menu's toggle (F9); the panel can also be dragged shut."""
+        self.side_panel_action.blockSignals(True)
+        self.side_panel_action.setChecked(shown)
+        self.side_panel_action.blockSignals(False)
+        self.panel.setVisible(shown)
+        if shown and self.splitter.isVisible() and self.splitter.sizes()[1] == 0:
+            width = max(self.splitter.width(), 2)
+            self.splitter.setSizes([width * 3 // 5, width * 2 // 5])
+        preferences.set_side_panel_shown(shown)
+
+    def _panel_toggled_by_drag(self) -> None:
+        shown = self.splitter.sizes()[1] > 0
+        if shown != self.side_panel_action.isChecked():
+            self.side_panel_action.blockSignals(True)
+            self.side_panel_action.setChecked(shown)
+            self.side_panel_action.blockSignals(False)
+            preferences.set_side_panel_shown(shown)
+
     # -- dialogs -------------------------------------------------------------------------------
 
     def start_test_set(self, size: int | None = None) -> None:
+        if not self._writable():
+            return
         if size is None:
             status = self.session.test_set_status()
             size, ok = QInputDialog.getInt(
@@ -338,10 +566,14 @@ class MainWindow(QMainWindow):
         """Window-modal and not blocking: labeling waits, background work goes on."""
         from alapp.ui.import_wizard import ImportWizard
 
+        if not self._writable():
+            return
         self.work.cancel()
+        self.embedding.cancel()  # the round after the import starts it again for every item
         self.importing = True
         self.wizard = ImportWizard(self.session, self)
         self.wizard.finished.connect(self._import_finished)
+        self.wizard.work.failed.connect(self._log_failure)
         self.wizard.open()
 
     def _import_finished(self, result: int) -> None:
@@ -359,6 +591,9 @@ class MainWindow(QMainWindow):
 
         self.browser = BrowseDialog(self.session, self)
         self.browser.relabeled.connect(self.refresh)
+        for button in self.browser.relabel_buttons if self.read_only else []:
+            button.setEnabled(False)
+            button.setToolTip(f"Read-only: {self.read_only}")
         self.browser.show()
 
     def settings_dialog(self) -> None:
@@ -368,11 +603,18 @@ class MainWindow(QMainWindow):
                                               self.session.imported_vector_names(), self)
         self.settings_window.accepted.connect(self._settings_changed)
         self.settings_window.compare_requested.connect(self.compare_strategies)
+        buttons = self.settings_window.findChild(QDialogButtonBox)
+        save = buttons.button(QDialogButtonBox.StandardButton.Ok) if buttons else None
+        if self.read_only and save is not None:  # shown, not saved
+            save.setEnabled(False)
+            save.setToolTip(f"Read-only: {self.read_only}")
         self.settings_window.open()
 
     def _settings_changed(self) -> None:
         self.bind_shortcuts()
-        if self.settings_window.changes:
+        if self.settings_window.changes and self._writable():
+            if "featurizer" in self.settings_window.changes:
+                self.embedding.cancel()  # the next round asks for the new featurizer's
             self.session.update_settings(**self.settings_window.changes)
             self.timer.idle_cutoff = self.session.settings().idle_cutoff_s
             self.statusBar().showMessage("Settings saved; the next round uses them", 5000)
@@ -394,6 +636,8 @@ class MainWindow(QMainWindow):
         self.simulation.show()
 
     def _use_strategy(self, name: str) -> None:
+        if not self._writable():
+            return
         self.session.update_settings(strategy=name)
         self.statusBar().showMessage(f"Next batches are chosen by {name}", 5000)
         self.request_round()
@@ -431,6 +675,53 @@ class MainWindow(QMainWindow):
             return
         self.statusBar().showMessage(f"Model exported: {info}", 8000)
 
+    # -- read-only ----------------------------------------------------------------------------
+
+    def _with_read_only_banner(self, body: QWidget) -> QWidget:
+        """The window's body; read-only, with a banner on top saying why and a way out."""
+        if not self.read_only:
+            return body
+        self.read_only_banner = QFrame()
+        self.read_only_banner.setObjectName("banner")
+        self.read_only_banner.setStyleSheet(BANNER_STYLE)
+        row = QHBoxLayout(self.read_only_banner)
+        self.read_only_text = plain_label(f"Read-only: {self.read_only}. Browse, statistics, "
+                                          "export and strategy comparison work; labeling, "
+                                          "import, settings and training are off.")
+        self.read_only_text.setWordWrap(True)
+        row.addWidget(self.read_only_text, 1)
+        self.try_writable = QPushButton("Try again writable")
+        self.try_writable.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.try_writable.clicked.connect(lambda: self.open_requested.emit(self.session.path))
+        row.addWidget(self.try_writable)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.read_only_banner)
+        layout.addWidget(body, 1)
+        return page
+
+    def _disable_writes(self) -> None:
+        for text in ("&Import items…", "Label a held-out &test set…", "&Retrain now",
+                     "&Cancel training"):
+            if text in self.menu_actions:
+                self.menu_actions[text].setEnabled(False)
+        self.panel.retrain.setEnabled(False)
+        self.panel.retrain.setToolTip(f"Read-only: {self.read_only}")
+        self.view.offer_test_set(False)
+
+    def _disable_label_buttons(self) -> None:
+        """Read-only: the label buttons show the labels and take no clicks."""
+        for button in self.view.buttons.values() if self.read_only else []:
+            button.setEnabled(False)
+
+    def _writable(self) -> bool:
+        """False, with a word in the status bar, when the project is open read-only."""
+        if self.read_only:
+            self.statusBar().showMessage(
+                f"Read-only: {self.read_only}. Nothing was changed.", 4000)
+        return not self.read_only
+
     # -- activity and closing ------------------------------------------------------------------
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -446,9 +737,13 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         preferences.store().setValue("window/geometry", self.saveGeometry())
+        if self.ask_name_first:  # offered once: the name labeled under is kept
+            preferences.set_annotator(self.session.path, self.session.annotator)
         QApplication.instance().removeEventFilter(self)  # type: ignore[union-attr]
         self.closed = True  # results already queued to this thread are dropped
         self.work.blockSignals(True)  # and nothing more is emitted
+        self.embedding.blockSignals(True)
         self.work.close()
+        self.embedding.close()
         self.session.close()
         event.accept()

@@ -1,11 +1,13 @@
 """What the application remembers between runs (QSettings): recent projects, the keyboard
-shortcuts, window geometry. Per-project settings live in the project file instead.
+shortcuts, window geometry, the annotator's name per project. Per-project settings live in
+the project file instead.
 
 ``ALAPP_SETTINGS_FILE`` names an INI file to use instead of the user's settings (the tests give
 each test its own; it also makes a portable installation possible)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -49,6 +51,30 @@ def remember_project(path: Path) -> None:
     paths = [str(path.resolve())] + [str(p) for p in recent_projects()
                                      if p.resolve() != path.resolve()]
     store().setValue("recent", paths[:MAX_RECENT])
+
+
+def _project_key(project: Path) -> str:
+    """A settings key for one project file (its resolved path, hashed: keys are not paths)."""
+    return hashlib.blake2b(str(Path(project).resolve()).encode("utf-8"),
+                           digest_size=8).hexdigest()
+
+
+def annotator(project: Path) -> str | None:
+    """The name this user labels ``project`` under, once given (None: not asked yet)."""
+    value = store().value(f"annotators/{_project_key(project)}")
+    return str(value) if value else None
+
+
+def set_annotator(project: Path, name: str) -> None:
+    store().setValue(f"annotators/{_project_key(project)}", name)
+
+
+def side_panel_shown() -> bool:
+    return str(store().value("window/side_panel", "true")).lower() != "false"
+
+
+def set_side_panel_shown(shown: bool) -> None:
+    store().setValue("window/side_panel", "true" if shown else "false")
 
 
 def shortcut(action: str) -> str:

@@ -16,11 +16,13 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QKeySequenceEdit,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
@@ -137,7 +139,13 @@ class SettingsDialog(QDialog):
                             ("Keyboard", keys)):
             page = QWidget()
             page.setLayout(form)
-            tabs.addTab(page, title)
+            # Scrolled when the screen is short (1366x768, or 150% on 1920x1080): the
+            # Keyboard tab's rows would otherwise set the dialog's minimum height.
+            scroll = QScrollArea()
+            scroll.setWidget(page)
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            tabs.addTab(scroll, title)
         self.error = QLabel()
         self.error.setTextFormat(Qt.TextFormat.PlainText)  # quotes folders and values as typed
         self.error.setStyleSheet("color: #b00020")

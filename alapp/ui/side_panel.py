@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QListWidget,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from alapp.al.stopping import Forecast
 from alapp.app.session import Decision, QueueEntry, RoundResult
-from alapp.ui.label_view import plain_label
+from alapp.core.format import METER_STEPS, budget_line, duration, hours_range, labels_range
+
+# pyqtgraph takes 0.3-0.5 s to import: here, with the window's module, while a project opens
+# and before the window shows, not on the first open of the Model tab (a visible freeze).
+# Importing it on a background thread instead crashed (segfaults in 2 of 3 runs, PySide6 6.12:
+# pyqtgraph creates Qt enum types while the round thread imports modules).
+from alapp.ui.charts import ConfusionTable, LearningCurve
+from alapp.ui.label_view import ElidedGroupBox, literal, plain_label
 
 
 class SidePanel(QWidget):
@@ -29,6 +38,8 @@ class SidePanel(QWidget):
         self.budget = QProgressBar()
         self.budget_text = plain_label()
         self.budget_text.setWordWrap(True)
+        self.forecast_text = plain_label()  # pace, what the budget buys, when signals fire
+        self.forecast_text.setWordWrap(True)
         self.model_state = plain_label("No model yet")  # errors and label names may show here
         self.model_state.setWordWrap(True)
         self.model_state.setMinimumHeight(48)
@@ -39,8 +50,13 @@ class SidePanel(QWidget):
         self.cancel = QPushButton("Cancel training")
         self.cancel.setVisible(False)
         self.retrain = QPushButton("Retrain now")
-        self.curve: QWidget | None = None  # built on first show: pyqtgraph loads in ~0.5 s
-        self.confusion: QWidget | None = None
+        # Made when the event loop first idles (about 30 ms), placed on the Model tab's first
+        # show in two slices (one event-loop turn each): opening the tab never stalls.
+        self.curve: LearningCurve | None = None
+        self.confusion: ConfusionTable | None = None
+        self._charts: tuple[LearningCurve, ConfusionTable] | None = None
+        self._building = False
+        QTimer.singleShot(0, self._make_charts)
         self.signals = plain_label()
         self.signals.setWordWrap(True)
 
@@ -62,24 +78,51 @@ class SidePanel(QWidget):
         self.model_layout.addWidget(_group("Stopping signals", self.signals))
         self.model_layout.addStretch(1)  # until the charts take the room
         self.tabs.addTab(batch_page, "Batch")
-        self.tabs.addTab(self.model_page, "Model")
+        # The model tab scrolls rather than making the window taller than a 768-pixel screen.
+        self.model_scroll = QScrollArea()
+        self.model_scroll.setWidget(self.model_page)
+        self.model_scroll.setWidgetResizable(True)
+        self.model_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.model_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.tabs.addTab(self.model_scroll, "Model")
         self.tabs.currentChanged.connect(lambda _: self._ensure_charts())
 
         layout = QVBoxLayout(self)
-        layout.addWidget(_group("Budget", self.budget, self.budget_text))
+        layout.addWidget(_group("Budget", self.budget, self.budget_text, self.forecast_text))
         layout.addWidget(self.tabs, 1)
         self._history: list[tuple[int, dict[str, Any]]] = []
 
-    def _ensure_charts(self) -> None:
-        if self.curve is not None or self.tabs.currentWidget() is not self.model_page:
-            return
-        from alapp.ui.charts import ConfusionTable, LearningCurve
+    def _make_charts(self) -> tuple[LearningCurve, ConfusionTable]:
+        if self._charts is None:
+            curve = LearningCurve()
+            curve.resize(360, 220)
+            # Painted once off screen, on the next turn: the first paint on the tab is cheap.
+            QTimer.singleShot(0, curve, lambda: curve.grab())
+            self._charts = (curve, ConfusionTable())
+        return self._charts
 
-        self.curve = LearningCurve()
-        self.confusion = ConfusionTable()
+    def _ensure_charts(self) -> None:
+        """Place the charts in slices of one event-loop turn each (the curve, then the table
+        and the drawing), so the window keeps responding while the tab opens."""
+        if self.curve is not None or self._building \
+                or self.tabs.currentWidget() is not self.model_scroll:
+            return
+        self._building = True
+        QTimer.singleShot(0, self._place_curve)
+
+    def _place_curve(self) -> None:
+        curve, _ = self._make_charts()
         self.model_layout.takeAt(self.model_layout.count() - 1)  # the stretch
-        self.model_layout.addWidget(_group("Learning curve (test set)", self.curve), 3)
-        self.model_layout.addWidget(_group("Confusion matrix (test set)", self.confusion), 2)
+        self.curve_box = _group("Learning curve (test set)", curve, curve.key)
+        self.model_layout.addWidget(self.curve_box, 3)
+        QTimer.singleShot(0, self._place_confusion)
+
+    def _place_confusion(self) -> None:
+        curve, confusion = self._make_charts()
+        self.confusion_box = _group("Confusion matrix (test set)", confusion)
+        self.model_layout.addWidget(self.confusion_box, 2)
+        self.curve, self.confusion = curve, confusion
+        self._building = False
         self._draw_charts()
 
     def show_history_chart(self, history: list[tuple[int, dict[str, Any]]]) -> None:
@@ -89,9 +132,11 @@ class SidePanel(QWidget):
     def _draw_charts(self) -> None:
         if self.curve is None or self.confusion is None:
             return
-        self.curve.show_history(self._history)  # type: ignore[attr-defined]
+        self.curve.show_history(self._history)
         last = next((m for _, m in reversed(self._history) if "confusion" in m), None)
-        self.confusion.show_confusion(last["confusion"] if last else None)  # type: ignore[attr-defined]
+        self.confusion.show_confusion(last["confusion"] if last else None,
+                                      last.get("test_items") if last else None)
+        self.confusion_box.setTitle(f"Confusion matrix ({self.confusion.caption})")
 
     def show_batch(self, entries: list[QueueEntry], cost_accuracy: str = "") -> None:
         self.batch.clear()
@@ -103,6 +148,7 @@ class SidePanel(QWidget):
             cost = f"~{entry.predicted_cost:.0f} s  " if entry.predicted_cost else ""
             marker = "[random] " if entry.is_random else ""
             self.batch.addItem(f"{cost}{marker}{first_line}")
+            self.batch.item(self.batch.count() - 1).setToolTip(literal(f"Why: {entry.reason}"))
 
     def show_history(self, decisions: list[Decision]) -> None:
         self.history.clear()
@@ -112,36 +158,25 @@ class SidePanel(QWidget):
             self.history.addItem(f"{what}: {first_line}")
 
     def show_budget(self, numbers: dict[str, float], unit: str,
-                    forecast: dict[str, float | None] | None = None) -> None:
+                    forecast: dict[str, Any] | None = None) -> None:
+        """The meter (in steps of 0.01 % of the budget, so each label moves it) and its line,
+        in the budget's unit and currency; then the pace and the forecasts."""
         spent, budget = numbers["spent"], numbers["budget"]
+        currency = str((forecast or {}).get("currency") or "EUR")
         self.budget_text.setToolTip("")
         self.budget.setVisible(budget > 0)
         if budget > 0:
-            self.budget.setRange(0, 1000)
-            self.budget.setValue(int(1000 * min(1.0, spent / budget)))
-            remaining = numbers["remaining"]
-            self.budget_text.setText(f"Spent {spent:.4g} of {budget:.4g} {unit}; "
-                                     f"{0 if math.isnan(remaining) else remaining:.4g} left")
+            line = budget_line(unit, spent, budget, numbers["remaining"], currency)
+            self.budget.setRange(0, METER_STEPS)
+            self.budget.setValue(line.meter)
+            self.budget.setFormat(line.meter_text)
+            self.budget_text.setText(line.text)
         else:
-            self.budget_text.setText(f"{int(numbers['labels'])} decisions, "
-                                     f"{numbers['hours'] * 60:.1f} active minutes; no budget set")
-        if forecast:
-            pace = forecast["pace_s_per_label"]
-            left = forecast["labels_left_in_budget"]
-            lines = [f"Next batch: ~{(forecast['next_batch_s'] or 0) / 60:.1f} min"]
-            if pace:
-                lines.append(f"pace {pace:.2g} s/label")
-            if left is not None:
-                lines.append(f"~{left:.0f} labels left in budget")
-            if forecast.get("labels_to_target") is not None:
-                hours = forecast.get("hours_to_target")
-                lines.append(f"target at ~{forecast['labels_to_target']:.0f} labels"
-                             + (f" (~{hours:.1f} h)" if hours is not None else ""))
-            if forecast.get("labels_to_stable") is not None:
-                hours = forecast.get("hours_to_stable")
-                lines.append(f"predictions stable at ~{forecast['labels_to_stable']:.0f} labels"
-                             + (f" (~{hours:.1f} h)" if hours is not None else ""))
-            self.budget_text.setText(self.budget_text.text() + "\n" + "; ".join(lines))
+            labels = int(numbers["labels"])
+            self.budget_text.setText(f"{labels:,} decision{'' if labels == 1 else 's'}, "
+                                     f"{duration(numbers['hours'])} h active time; "
+                                     "no budget set")
+        self.forecast_text.setText("\n".join(_forecast_lines(forecast)) if forecast else "")
 
     def show_model(self, result: RoundResult | None, training: str = "") -> None:
         if training:
@@ -171,6 +206,32 @@ class SidePanel(QWidget):
             or "Computed from the second round on.")
 
 
+def _forecast_lines(forecast: dict[str, Any]) -> list[str]:
+    """The pace, what the budget still buys, and when the target and stable predictions are
+    expected: a range with what it rests on, or why there is no forecast yet."""
+    lines = [f"Next batch: about {(forecast.get('next_batch_s') or 0) / 60:.1f} min"]
+    pace = forecast.get("pace_s_per_label")
+    if pace:
+        lines[0] += f" · pace {pace:.0f} s per label" if pace >= 1 else " · pace under 1 s a label"
+    left = forecast.get("labels_left_in_budget")
+    if left is not None:
+        lines.append(f"The budget buys about {left:,.0f} more labels at this pace")
+    for key, what in (("target", "Target accuracy"), ("stable", "Stable predictions")):
+        f = forecast.get(key)
+        if isinstance(f, Forecast):
+            lines.append(f"{what}: {_forecast_text(f, forecast.get(key + '_hours'))}")
+    return lines
+
+
+def _forecast_text(f: Forecast, hours: tuple[float, float] | None) -> str:
+    if f.reached and f.low is not None:
+        return f"reached at {f.low:,.0f} labels"
+    if f.low is None or f.high is None:
+        return f.note or "not enough data yet"
+    more = f", {hours_range(*hours)} more at this pace" if hours else ""
+    return f"expected at {labels_range(f.low, f.high)} ({f.basis}{more})"
+
+
 def _list() -> QListWidget:
     """One line per item, cut with an ellipsis rather than scrolled sideways."""
     widget = QListWidget()
@@ -181,7 +242,7 @@ def _list() -> QListWidget:
 
 
 def _group(title: str, *widgets: QWidget) -> QGroupBox:
-    box = QGroupBox(title)
+    box = ElidedGroupBox(title)  # a long title is cut with "…", never widening the window
     layout = QVBoxLayout(box)
     for widget in widgets:
         layout.addWidget(widget)
