@@ -117,6 +117,7 @@ class LabelingSession:
                  writer: ProjectWriter | InlineWriter | ReadOnlyWriter | None = None) -> None:
         self._owns_writer = writer is None
         self._settings: ProjectSettings | None = None
+        self._counts: dict[str, int] | None = None
         self.writer = writer or ProjectWriter(Path(path))
         try:
             self.reader = Project.open(path, read_only=True)
@@ -185,7 +186,11 @@ class LabelingSession:
         return self._settings
 
     def count_items(self) -> dict[str, int]:
-        return self.reader.count_items()
+        """Items per split, kept between calls: counting 100k rows takes ~30 ms, and only an
+        import or the test set (both through this session) change them."""
+        if self._counts is None:
+            self._counts = self.reader.count_items()
+        return self._counts
 
     def round_count(self) -> int:
         return rounds.round_count(self.reader)
@@ -236,9 +241,11 @@ class LabelingSession:
         return queue.test_set_status(self.reader)
 
     def start_test_set(self, size: int) -> int:
+        self._counts = None
         return self.writer.call(lambda p: queue.start_test_set(p, size))
 
     def end_test_set(self) -> int:
+        self._counts = None
         return self.writer.call(queue.end_test_set)
 
     # -- decisions -------------------------------------------------------------------------------
@@ -341,6 +348,7 @@ class LabelingSession:
                     dry_run: bool = False) -> ImportReport:
         """All or nothing, on the writer thread (labels wait while it runs); ``progress``
         (bytes read, total) is called there and stops the import by raising ``Cancelled``."""
+        self._counts = None
         return self.writer.call(lambda p: importer.import_file(
             p, path, spec, progress=progress, parallel=None, dry_run=dry_run))
 
