@@ -489,7 +489,8 @@ def test_backups_at_open_hourly_and_the_newest_five_kept(tmp_path, monkeypatch) 
         Project.open(path).close()
     kept = backup.list_backups(path)
     assert len(kept) == backup.KEEP == 5
-    assert [b.path.name for b in kept] == sorted((b.path.name for b in kept), reverse=True)
+    # newest first (several may share a second: then the later one carries "-2", "-3", ...)
+    assert [b.created for b in kept] == sorted((b.created for b in kept), reverse=True)
     assert not [p for p in (tmp_path / "p.alapp.backups").iterdir() if p.name.startswith(".")]
 
 
