@@ -36,6 +36,10 @@ from alapp.ui.background import Background
 AUTO = "(detect)"
 NONE = "(none)"
 ENCODINGS = [AUTO, "utf-8", "utf-8-sig", "utf-16", "cp1251", "gb18030", "latin-1"]
+DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+DELIMITER_NAMES = {v: k for k, v in DELIMITERS.items()}
+LABEL_NAMES = ("label", "labels", "category", "class", "target", "intent", "sentiment", "метка",
+               "标签")
 
 
 class ImportWizard(QDialog):
@@ -56,17 +60,20 @@ class ImportWizard(QDialog):
         choose.clicked.connect(self.choose_file)
         self.format = _combo([AUTO, *FORMATS])
         self.encoding = _combo(ENCODINGS)
+        self.delimiter = _combo([AUTO, *DELIMITERS])
         self.header = QCheckBox("First row is a header")
         self.header.setChecked(True)
         self.text_column, self.label_column, self.id_column = _combo([]), _combo([]), _combo([])
         self.split = _combo(["pool: items to label", "test: held-out evaluation items"])
         self.add_labels = QCheckBox("Add labels the project does not have yet")
-        for widget in (self.format, self.encoding):
+        self._guess_header = False  # set the header box from the next preview's guess
+        for widget in (self.format, self.encoding, self.delimiter):
             widget.currentIndexChanged.connect(self.refresh_preview)
         self.header.toggled.connect(self.refresh_preview)
         for widget in (self.text_column, self.label_column, self.id_column, self.split):
             widget.currentIndexChanged.connect(self._options_changed)
         self.add_labels.toggled.connect(self._options_changed)
+        self.label_column.currentIndexChanged.connect(self._check_new_labels)
 
         self.table = QTableWidget()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -93,7 +100,8 @@ class ImportWizard(QDialog):
         form = QFormLayout()
         form.addRow("File", top)
         reading = QHBoxLayout()
-        for label, widget in (("Format", self.format), ("Encoding", self.encoding)):
+        for label, widget in (("Format", self.format), ("Encoding", self.encoding),
+                              ("Separator", self.delimiter)):
             reading.addWidget(QLabel(label))
             reading.addWidget(widget)
         reading.addWidget(self.header)
@@ -137,14 +145,21 @@ class ImportWizard(QDialog):
 
     def set_file(self, path: Path) -> None:
         self.file.setText(str(path))
+        self.delimiter.blockSignals(True)
+        self.delimiter.setCurrentIndex(0)
+        self.delimiter.blockSignals(False)
+        self._guess_header = True
         self.refresh_preview()
 
     def _read_spec(self) -> ImportSpec:
         fmt = self.format.currentText()
         encoding = self.encoding.currentText()
+        delimiter = DELIMITERS.get(self.delimiter.currentText())
+        if delimiter is None and self.preview is not None and self.preview.format == "csv":
+            delimiter = self.preview.detected_delimiter  # what the preview showed
         return ImportSpec(format=None if fmt == AUTO else fmt,
                           encoding=None if encoding == AUTO else encoding,
-                          header=self.header.isChecked())
+                          header=self.header.isChecked(), delimiter=delimiter)
 
     def spec(self) -> ImportSpec:
         """The options as chosen in the dialog."""
@@ -161,7 +176,14 @@ class ImportWizard(QDialog):
         if not self.file.text():
             return
         try:
+            self.preview = None  # a detected separator is detected again
             self.preview = preview_file(self.file.text(), self._read_spec())
+            guess = self.preview.header_guess
+            if self._guess_header and guess is not None and guess != self.header.isChecked():
+                self.header.blockSignals(True)
+                self.header.setChecked(guess)
+                self.header.blockSignals(False)
+                self.preview = preview_file(self.file.text(), self._read_spec())
         except AlappError as e:
             self.preview = None
             self.table.clear()
@@ -170,7 +192,11 @@ class ImportWizard(QDialog):
             self.check.setEnabled(False)
             self.run.setEnabled(False)
             return
+        self._guess_header = False
         p = self.preview
+        detected = DELIMITER_NAMES.get(p.detected_delimiter or "")
+        self.delimiter.setItemText(0, f"{AUTO}: {detected}" if detected else AUTO)
+        self.delimiter.setEnabled(p.format in ("csv", "tsv"))
         self.table.clear()
         self.table.setColumnCount(len(p.columns))
         self.table.setRowCount(len(p.rows))
@@ -183,13 +209,33 @@ class ImportWizard(QDialog):
             self.table.setColumnWidth(c, min(self.table.columnWidth(c), 480))
         _fill(self.text_column, p.columns, p.text_column() or "")
         _fill(self.label_column, [NONE, *p.columns],
-              p.guess("label", "labels", "category", "class", "метка", "标签") or NONE)
+              p.guess(*LABEL_NAMES) or NONE)
         _fill(self.id_column, [AUTO, *p.columns], p.guess("id", "uid") or AUTO)
         if self.encoding.currentText() == AUTO:
             self.message.setStyleSheet("")
         self.message.setText(f"{p.format.upper()}, {p.encoding}: the first {len(p.rows)} rows. "
                              "Check the whole file before importing.")
+        self._check_new_labels()
         self._options_changed()
+
+    def _check_new_labels(self) -> None:
+        """Labels in the previewed rows the project lacks: check "Add labels" and say so."""
+        p, column = self.preview, self.label_column.currentText()
+        if p is None:
+            return
+        new: list[str] = []
+        if column in p.columns:
+            c, known = p.columns.index(column), set(self.session.labels())
+            new = sorted({row[c].strip() for row in p.rows if row[c].strip()} - known)
+        base = self.message.text().split(" New labels:")[0]
+        if new:
+            self.add_labels.setChecked(True)
+            shown = ", ".join(new[:10]) + (", …" if len(new) > 10 else "")
+            self.message.setText(f"{base} New labels: the first rows would add {len(new)} "
+                                 f"label{'s' if len(new) != 1 else ''} the project does not "
+                                 f"have ({shown}).")
+        else:
+            self.message.setText(base)
 
     def _options_changed(self) -> None:
         self.checked_spec = None
