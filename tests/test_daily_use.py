@@ -415,7 +415,7 @@ def test_compare_menu_action_replays_my_labels_and_says_what_that_means(
     dialog.on_file.click()
     on_file = dialog.file_comparison
     assert on_file is not None and on_file.labeled_file == labeled
-    assert "Replays the loop on labeled.csv" in on_file.explain.text()
+    qtbot.waitUntil(lambda: "Replays the loop on labeled.csv" in on_file.explain.text())
     assert not on_file.on_file.isVisible()
     on_file.close()
     dialog.close()

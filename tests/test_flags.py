@@ -64,9 +64,10 @@ def _browse(window, status: str) -> dict[int, str]:
     dialog = BrowseDialog(window.session, window)
     dialog.status.setCurrentText(status)  # refreshes
     shown = {}
-    for r in range(dialog.table.rowCount()):
-        item_id = dialog.table.item(r, 0).data(Qt.ItemDataRole.UserRole)
-        shown[item_id] = dialog.table.item(r, FLAG_COLUMN).text()
+    model = dialog.table.model()
+    for r in range(model.rowCount()):
+        item_id = model.index(r, 0).data(Qt.ItemDataRole.UserRole)
+        shown[item_id] = model.index(r, FLAG_COLUMN).data()
     dialog.close()
     return shown
 

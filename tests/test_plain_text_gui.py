@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QLabel,
     QListWidget,
+    QTableView,
     QTableWidget,
     QTextEdit,
     QWidget,
@@ -109,6 +110,16 @@ def check_plain(*roots: QWidget) -> dict[str, set[str]]:
                     if item is not None:
                         saw("table", item.text())
                         tip(f"{name} cell {r},{c}", item.toolTip())
+        elif isinstance(w, QTableView):  # a view over a model: what the model gives to show
+            model = w.model()
+            for c in range(model.columnCount()):
+                saw("table", str(model.headerData(c, Qt.Orientation.Horizontal) or ""))
+            for r in range(model.rowCount()):
+                for c in range(model.columnCount()):
+                    index = model.index(r, c)
+                    saw("table", str(index.data() or ""))
+                    tip(f"{name} cell {r},{c}",
+                        str(index.data(Qt.ItemDataRole.ToolTipRole) or ""))
         tip(name, w.toolTip())
     assert not problems, "\n".join(problems)
     return found
@@ -190,8 +201,9 @@ def test_the_window_shows_user_data_as_plain_text(window, qtbot, monkeypatch, tm
     found = check_plain(browser)
     assert {*LABELS, ANNOTATOR, "<b>bold?</b>"} <= found["table"]
     assert set(LABELS) <= found["button"]
-    assert any(SNIPPET in displayed(browser.table.item(r, 0).toolTip())
-               for r in range(browser.table.rowCount()))
+    model = browser.table.model()
+    assert any(SNIPPET in displayed(model.index(r, 0).data(Qt.ItemDataRole.ToolTipRole))
+               for r in range(model.rowCount()))
     browser.grab().save(str(ARTIFACTS / "plain-text-browse.png"))
     browser.close()
 

@@ -146,3 +146,18 @@ def test_stats_counts(project, tmp_path) -> None:
 
 def test_import_spec_defaults_are_independent() -> None:
     assert ImportSpec().text is not ImportSpec().text
+
+
+def test_imported_vector_names_lists_each_set_once_and_not_computed_embeddings(
+        project, tmp_path) -> None:
+    """The names come from a skip scan of the embeddings' key, one probe per set: every
+    imported set once, in order, and never an embedder's own vectors."""
+    import numpy as np
+
+    from alapp.store.vectors import imported_vector_names, save_vectors
+
+    ids = _with_items(project, tmp_path, 5)
+    assert imported_vector_names(project) == []
+    for name in ("vectors:zeta", "minilm", "vectors:alpha", "vectors:a:b", "z-embedder"):
+        save_vectors(project, name, ids, np.ones((5, 3)))
+    assert imported_vector_names(project) == ["a:b", "alpha", "zeta"]

@@ -9,7 +9,7 @@ from typing import Any
 
 from alapp.app.plot_svg import learning_curves_svg
 from alapp.app.simulate_file import open_to_simulate, simulate_file, simulate_project
-from alapp.core.featurizer import FeaturizerSpec
+from alapp.core.featurizer import FeaturizerSpec, PartKind
 from alapp.core.progress import Progress
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import Source, Split
@@ -24,11 +24,15 @@ COMPARED = ["random", "margin", "entropy", "uncertainty-cluster"]
 FILE_BUDGET = 300  # labels replayed from a file: enough to see the curves separate
 
 
-def embedding_featurizer(name: str) -> str:
-    """Simulation replays on one set of sentence embeddings; TF-IDF, imported vectors and
-    several featurizers joined fall back to auto."""
+def embedding_featurizer(name: str, imported_ok: bool = False) -> str:
+    """Simulation replays on one set of vectors: a sentence embedder's, or (``imported_ok``:
+    a replay of the project's own items, which hold them) the project's imported vectors.
+    TF-IDF and several featurizers joined fall back to auto."""
     parts = FeaturizerSpec.parse(name).parts
-    return name if len(parts) == 1 and parts[0].is_embedder else "auto"
+    if len(parts) == 1 and (parts[0].is_embedder
+                            or (imported_ok and parts[0].kind is PartKind.VECTORS)):
+        return name
+    return "auto"
 
 
 def comparison_config(settings: ProjectSettings, budget: int) -> SimulationConfig:
@@ -49,13 +53,15 @@ def compare_strategies(project_path: Path, labeled_file: Path | None = None,
 
     with open_to_simulate(project_path, refuse_locked=False) as project:
         settings = project.settings()
-        featurizer = embedding_featurizer(settings.featurizer)
         if labeled_file is None:
+            # The project's own vectors when it has imported them: the replay then sees what
+            # the project's model sees, and loads no sentence embedder.
+            featurizer = embedding_featurizer(settings.featurizer, imported_ok=True)
             n = len(project.current_labels())
             cfg = config or comparison_config(settings, max(20, int(n * 0.8) // 10 * 10))
             return simulate_project(project, cfg, featurizer, n // 5, 0, step)
     return simulate_file(labeled_file, ImportSpec(), config or comparison_config(
-        settings, FILE_BUDGET), featurizer, None, 0, 0, step)
+        settings, FILE_BUDGET), embedding_featurizer(settings.featurizer), None, 0, 0, step)
 
 
 @dataclass(frozen=True)

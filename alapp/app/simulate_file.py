@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from alapp.core.errors import AlappError, ProjectLockedError
+from alapp.core.featurizer import FeaturizerSpec, PartKind
 from alapp.core.progress import Progress
 from alapp.core.types import Split
 from alapp.loop.embedding import MemoryVectors, ensure_embeddings
@@ -54,6 +55,15 @@ def labeled_arrays(project: Project, featurizer: str,
     ids = sorted(current)
     if not ids:
         raise AlappError(f"{project.path}: no labeled items to simulate on")
+    y = np.array([labels.index(current[i]) for i in ids])
+    split_of = project.splits()
+    splits = np.array([split_of[i] for i in ids])
+    if FeaturizerSpec.parse(featurizer).parts[0].kind is PartKind.VECTORS:
+        missing = len(set(ids) - cached_ids(project, featurizer))
+        if missing:
+            raise AlappError(f"{project.path}: {featurizer} is missing for {missing:,} "
+                             "labeled item(s); import their vectors or choose an embedder")
+        return load_vectors(project, featurizer, ids), y, splits, labels
     texts = project.texts(ids)
     embedder = make_embedder(featurizer, texts)
     memory = MemoryVectors(dict(zip(ids, texts, strict=True)))
@@ -62,11 +72,7 @@ def labeled_arrays(project: Project, featurizer: str,
         memory.put(embedder.name, cached, load_vectors(project, embedder.name, cached))
     ensure_embeddings(memory, embedder, Progress(lambda stage, fraction: progress(fraction, stage))
                       if progress else None)
-    x = memory.load(embedder.name, ids)
-    y = np.array([labels.index(current[i]) for i in ids])
-    split_of = project.splits()
-    splits = np.array([split_of[i] for i in ids])
-    return x, y, splits, labels
+    return memory.load(embedder.name, ids), y, splits, labels
 
 
 def open_to_simulate(path: Path, refuse_locked: bool = True) -> Project:

@@ -31,8 +31,16 @@ def missing_texts(project: Project, featurizer: str) -> list[tuple[ItemId, str]]
 
 def imported_vector_names(project: Project) -> list[str]:
     """Names of imported vector sets (featurizer ``vectors:NAME``) the project holds."""
-    return [r[0].split(":", 1)[1] for r in project._conn.execute(
-        "SELECT DISTINCT featurizer FROM embeddings WHERE featurizer LIKE 'vectors:%'")]
+    # A skip scan over the primary key (featurizer, item_id): one index probe per vector set,
+    # where DISTINCT read every row (34 ms on 100k items, on the GUI thread).
+    rows = project._conn.execute(
+        "WITH RECURSIVE sets(name) AS ("
+        "  SELECT (SELECT MIN(featurizer) FROM embeddings)"
+        "  UNION ALL"
+        "  SELECT (SELECT MIN(featurizer) FROM embeddings WHERE featurizer > sets.name)"
+        "  FROM sets WHERE sets.name IS NOT NULL) "
+        "SELECT name FROM sets WHERE name LIKE 'vectors:%'")
+    return [r[0].split(":", 1)[1] for r in rows]
 
 
 def save_vectors(project: Project, featurizer: str, ids: Sequence[ItemId],

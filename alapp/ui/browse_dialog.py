@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QDialog,
     QDoubleSpinBox,
@@ -13,8 +16,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +34,57 @@ from alapp.ui.label_view import button_text, literal, plain_label
 ANY = "(any)"
 LIMIT = 1000
 FLAG_COLUMN = 6
+_TOP = QModelIndex()  # the table's rows hang from the invisible root
+HEADERS = ["Text", "Label", "Annotator", "Predicted", "Confidence", "Split", "Flag"]
+
+
+class BrowseModel(QAbstractTableModel):
+    """The found rows, drawn on demand: the view asks only for the cells it shows, so
+    opening Browse on a 100k-item project costs the same as on a small one (a table widget
+    built 7,000 cell objects up front and stalled the window)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[BrowseRow] = []
+
+    def show_rows(self, rows: list[BrowseRow]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _TOP) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _TOP) -> int:
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return HEADERS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row, column = self.rows[index.row()], index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _cells(row)[column]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == 0:
+                return literal(row.text[:2000])
+            if column == FLAG_COLUMN and row.flag_note:
+                return literal(row.flag_note)
+        if role == Qt.ItemDataRole.UserRole and column == 0:
+            return int(row.item_id)
+        return None
+
+
+def _cells(row: BrowseRow) -> list[str]:
+    return [row.text.replace("\n", " ")[:400], row.label or "", row.annotator or "",
+            row.predicted or "", "" if row.confidence is None else f"{row.confidence:.0%}",
+            row.split, _flag_cell(row.flag_note)]
 
 
 class BrowseDialog(QDialog):
@@ -68,11 +121,14 @@ class BrowseDialog(QDialog):
             filters.addWidget(QLabel(caption))
             filters.addWidget(widget, 1)
         filters.addWidget(self.uncertainty)
-        self.table = QTableWidget(0, 7)
-        self.table.setHorizontalHeaderLabels(["Text", "Label", "Annotator", "Predicted",
-                                              "Confidence", "Split", "Flag"])
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.model = BrowseModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        rows = self.table.verticalHeader()
+        rows.setDefaultSectionSize(self.table.fontMetrics().height() + 8)  # one line per row
+        rows.hide()  # row numbers say nothing here, and sizing 1,000 of them stalled the window
         self.table.horizontalHeader().setStretchLastSection(False)
         self.table.setColumnWidth(0, 520)
         self.count = plain_label()
@@ -126,20 +182,7 @@ class BrowseDialog(QDialog):
 
     def refresh(self) -> None:
         self.rows = self.session.find(self.query(), LIMIT)
-        self.table.setRowCount(len(self.rows))
-        for r, row in enumerate(self.rows):
-            cells = [row.text.replace("\n", " ")[:400], row.label or "", row.annotator or "",
-                     row.predicted or "",
-                     "" if row.confidence is None else f"{row.confidence:.0%}", row.split,
-                     _flag_cell(row.flag_note)]
-            for c, value in enumerate(cells):
-                item = QTableWidgetItem(value)
-                if c == 0:
-                    item.setToolTip(literal(row.text[:2000]))
-                    item.setData(Qt.ItemDataRole.UserRole, int(row.item_id))
-                elif c == FLAG_COLUMN and row.flag_note:
-                    item.setToolTip(literal(row.flag_note))
-                self.table.setItem(r, c, item)
+        self.model.show_rows(self.rows)
         more = " (first 1,000 shown; narrow the search)" if len(self.rows) >= LIMIT else ""
         self.count.setText(f"{len(self.rows):,} items{more}")
 

@@ -47,14 +47,11 @@ class SimulationDialog(QDialog):
         self.setWindowTitle("Compare strategies on a labeled file" if labeled_file
                             else "Compare strategies on your labels")
         self.resize(820, 640)
-        try:
-            self.replay: Replay | None = describe_replay(project_path, labeled_file)
-        except AlappError:
-            self.replay = None  # the background job says what is wrong
+        # What the replay rests on is counted in the background too: on a large project the
+        # counts took longer than a frame on the GUI thread.
+        self.replay: Replay | None = None
         seeds = config.seeds if config else 5
-        self.explain = plain_label(
-            "" if self.replay is None else
-            "\n".join(t for t in (self.replay.what, self.replay.bias) if t))
+        self.explain = plain_label("Counting what the replay rests on…")
         self.explain.setWordWrap(True)
         self.status = plain_label(f"Replaying ({seeds} seeds per strategy)…")
         self.status.setWordWrap(True)
@@ -83,16 +80,35 @@ class SimulationDialog(QDialog):
             layout.addWidget(widget)
         layout.addLayout(buttons)
         self.work = Background("alapp-simulation", self)
-        self.work.done.connect(self._show)
+        self.work.done.connect(self._finished)
         self.work.failed.connect(lambda e: self.status.setText(
             f"Could not simulate: {e}. A labeled file needs \"text\" and \"label\" columns."
             if labeled_file else f"Could not simulate: {e}"))
         self.work.progress.connect(self._progress)
 
-        def work(progress: Progress) -> dict[str, Any]:
-            return compare_strategies(project_path, labeled_file, config, progress)
+        def describe(_: Progress) -> Replay | None:
+            try:
+                return describe_replay(project_path, labeled_file)
+            except AlappError:
+                return None  # the simulation's own failure says what is wrong
 
-        self.work.submit(work)
+        self.work.submit(describe)
+
+    def _finished(self, result: Any) -> None:
+        """First the description of the replay, then the simulation (one job at a time)."""
+        if result is None or isinstance(result, Replay):
+            self.replay = result
+            self.explain.setText("" if result is None else
+                                 "\n".join(t for t in (result.what, result.bias) if t))
+            project_path, labeled_file, config = (self.project_path, self.labeled_file,
+                                                  self.config)
+
+            def simulate(progress: Progress) -> dict[str, Any]:
+                return compare_strategies(project_path, labeled_file, config, progress)
+
+            self.work.submit(simulate)
+        else:
+            self._show(result)
 
     def choose_file(self) -> None:
         """The unbiased option: the same comparison on a labeled file."""
