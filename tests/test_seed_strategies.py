@@ -419,3 +419,26 @@ def test_simulate_runs_the_new_strategies(strategy, classifier) -> None:
     curve = result["strategies"][strategy]
     assert curve["labels"] == [10, 20, 30]
     assert all(0 <= a <= 1 for a in curve["accuracy_mean"])
+
+
+# --- the settings dialog ----------------------------------------------------------------------
+def test_settings_dialog_shows_seed_knobs_and_what_roi_does(qtbot, tmp_path) -> None:
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import QSettings
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
+    from alapp.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(ProjectSettings(candidate_factor=7), ["text"])
+    qtbot.addWidget(dialog)
+    assert dialog.candidate_factor.value() == 7 and dialog.diversity_ramp.value() == 200
+    dialog.strategy.setCurrentText("uncertainty-coreset")
+    assert "From seed 004" in dialog.strategy_help.text()
+    assert dialog.cost_help.text() == STRATEGIES["uncertainty-coreset"].cost_effect
+    dialog.strategy.setCurrentText("cluster")
+    assert "cheapest" in dialog.cost_help.text()
+    assert dialog.classifier.findData("mixed-committee") >= 0
+    dialog.diversity_ramp.setValue(120)
+    dialog.apply()
+    assert dialog.changes == {"strategy": "cluster", "diversity_ramp": 120}
