@@ -211,6 +211,10 @@ def test_candidate_factor_and_ramp_are_settings_that_reach_the_round(tmp_path,
     params = strategy_params(ProjectSettings(candidate_factor=4, diversity_ramp=50))
     assert (params.preselect_factor, params.schedule_ramp) == (4, 50)
     assert ProjectSettings().candidate_factor == 10 and ProjectSettings().diversity_ramp == 200
+    from alapp.app.compare import comparison_config
+
+    compared = comparison_config(ProjectSettings(candidate_factor=5, diversity_ramp=60), 100)
+    assert (compared.candidate_factor, compared.diversity_ramp) == (5, 60)
 
     from alapp.loop import round as round_module
     from alapp.loop.simulate import Replay, SimulationConfig, run_settings
