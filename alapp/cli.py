@@ -205,8 +205,13 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--initial", choices=("cold-start", "random"), default="cold-start")
     g.add_argument("--featurizer", default="auto", help="auto, minilm, e5 or a model folder")
     g.add_argument("--classifier", default="logreg",
-                   help="logreg, mlp or committee; a strategy that needs another model (BALD: "
+                   help="logreg, mlp, committee or mixed-committee; a strategy that needs "
+                        "another model (BALD: "
                         "the MLP) gets it, as in the application")
+    g.add_argument("--candidate-factor", type=int, default=10,
+                   help="combined strategies and ROI: candidates = factor x batch")
+    g.add_argument("--diversity-ramp", type=int, default=200,
+                   help="schedule: labels until selection is all uncertainty")
     g.add_argument("--test-file", type=Path, help="a labeled held-out file (official split)")
     g.add_argument("--test-size", type=int, default=0,
                    help="held-out items drawn stratified from the data (default: 20%%)")
@@ -464,7 +469,9 @@ def _simulate(args: argparse.Namespace) -> int:
         if out is not None:  # before minutes of work, not after
             refuse_protected(out, (args.project, args.file))
     cfg = SimulationConfig(_csv_arg(args.strategies), batch=args.batch, budget=args.budget,
-                           seeds=args.seeds, initial=args.initial, classifier=args.classifier)
+                           seeds=args.seeds, initial=args.initial, classifier=args.classifier,
+                           candidate_factor=args.candidate_factor,
+                           diversity_ramp=args.diversity_ramp)
     check_config(cfg)
 
     show = _bar_printer(sys.stderr)
@@ -502,11 +509,16 @@ def _strategies(args: argparse.Namespace) -> int:
     from alapp.al.registry import STRATEGIES
 
     if args.json:
-        print(json.dumps({s.name: s.summary for s in STRATEGIES.values()}, indent=2))
+        print(json.dumps({s.name: {"summary": s.summary, "seed": s.seed,
+                                  "needs": [str(n) for n in s.needs],
+                                  "cost_aware": s.cost_effect}
+                          for s in STRATEGIES.values()}, indent=2, ensure_ascii=False))
     else:
         width = max(len(name) for name in STRATEGIES)
         for spec in STRATEGIES.values():
             print(f"{spec.name:<{width}}  {spec.summary}")
+            if spec.seed:
+                print(f"{'':<{width}}  seed: {spec.seed}")
     return 0
 
 

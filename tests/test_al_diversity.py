@@ -58,7 +58,7 @@ def test_representative_prefers_target_like_items_unlike_training() -> None:
 def test_model_outliers_rank_low_activations_high() -> None:
     validation = np.arange(100, dtype=float).reshape(100, 1).repeat(3, axis=1)
     pool = np.array([[-5.0, -5.0, -5.0], [50.0, 50.0, 50.0], [200.0, 200.0, 200.0]])
-    assert model_outlier_scores(pool, validation) == pytest.approx([1.0, 0.49, 0.0])
+    assert model_outlier_scores(pool, validation) == pytest.approx([1.0, 0.5, 0.0])
 
 
 def test_badge_distances_match_explicit_gradient_embeddings() -> None:

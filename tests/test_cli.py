@@ -89,7 +89,7 @@ def test_strategies_lists_every_strategy(capsys) -> None:
     assert main(["strategies", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert list(listed) == list(STRATEGIES)
-    assert all(len(summary) > 10 for summary in listed.values())
+    assert all(len(entry["summary"]) > 10 for entry in listed.values())
 
 
 def test_config_shows_and_changes_settings(tmp_path, capsys) -> None:

@@ -47,8 +47,8 @@ BAD = [
     ("featurizer", "vectors:", "NAME"),
     ("featurizer", "minilm++e5", "empty part"),
     ("featurizer", "tfidf+minilm", "cannot be fused"),
-    ("classifier", "forest", "logreg, mlp, committee or finetune"),
-    ("classifier", "fusion", "logreg, mlp, committee or finetune"),  # automatic, not asked
+    ("classifier", "forest", "mlp, committee, finetune or mixed-committee"),
+    ("classifier", "fusion", "mlp, committee, finetune or mixed-committee"),  # automatic, not asked
     ("model_folder", None, "a text"),
     ("device", "tpu", "auto, cpu or cuda"),
     ("mc_samples", 0, "at least 1"),
@@ -64,6 +64,8 @@ BAD = [
     ("hourly_rate", -20.0, "at least 0"),
     ("currency", "  ", "not empty"),
     ("idle_cutoff_s", 0.0, "more than 0"),
+    ("candidate_factor", 0, "from 1 to 1000"),
+    ("diversity_ramp", 0, "at least 1"),
 ]
 
 

@@ -13,12 +13,13 @@ import numpy as np
 
 from alapp.al.cost import roi, within_price_cap
 from alapp.al.needs import PER_ITEM_AXIS, SHARED
-from alapp.al.registry import StrategyParams, get_strategy, top_k
+from alapp.al.registry import StrategyParams, StrategySpec, get_strategy, top_k
 from alapp.al.state import Ints, PoolState, Selected
 
 # By PoolState field: reference sets are kept whole; a few arrays list candidates on axis 1.
 _SHARED: set[str] = {need.value for need in SHARED} | {"n_labeled", "round_index"}
 _AXIS: dict[str, int] = {need.value: axis for need, axis in PER_ITEM_AXIS.items()}
+COST_SUFFIX = " / cost"  # how a cost-aware pick names what chose it: "margin / cost"
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def compose_batch(state: PoolState, request: BatchRequest) -> list[Pick]:
     random_rows = rng.choice(rest, size=min(n_random, len(rest)), replace=False)
     picks = [_pick(pool, int(r), float(s), False, name)
              for r, s in zip(chosen.indices, chosen.scores, strict=True)]
-    roles = cluster_roles(name, len(picks), request.params)
+    roles = cluster_roles(name.removesuffix(COST_SUFFIX), len(picks), request.params)
     if roles:
         picks = [replace(p, cluster=role) for p, role in zip(picks, roles, strict=True)]
     randoms = [_pick(pool, int(r), None, True, "random share") for r in random_rows]
@@ -129,17 +130,41 @@ def _strategy_picks(pool: PoolState, request: BatchRequest, k: int,
     spec = get_strategy(request.strategy)
     if pool.n_labeled == 0 and spec.needs and spec.name != "cold-start":
         # No model without labels: start from cluster centres, not from random items.
-        fallback = "cold-start" if pool.embeddings is not None else "random"
-        return fallback, get_strategy(fallback).select(pool, k, rng, request.params)
+        spec = get_strategy("cold-start" if pool.embeddings is not None else "random")
     missing = [need for need in spec.needs if pool.get(need) is None]
     if missing:
         raise ValueError(f"strategy {spec.name!r} needs {', '.join(missing)}; "
                          "choose a model that provides them or another strategy")
-    if request.cost_aware and spec.score is not None and pool.costs is not None:
-        value = roi(spec.score(pool, request.params), pool.costs)
-        idx = top_k(value, k, rng)
-        return f"{spec.name} / cost", Selected(idx, value[idx])
+    if request.cost_aware and pool.costs is not None:
+        return spec.name + COST_SUFFIX, cost_aware_select(spec, pool, k, rng, request.params)
     return spec.name, spec.select(pool, k, rng, request.params)
+
+
+def cost_candidates(k: int, pool_size: int, params: StrategyParams) -> int:
+    """How many candidates cost-aware selection hands a batch strategy: candidate factor x
+    batch, but at most half the pool, so that cost always narrows the choice (never fewer
+    than the batch)."""
+    return max(k, min(k * params.preselect_factor, pool_size // 2))
+
+
+def cost_aware_select(spec: StrategySpec, pool: PoolState, k: int, rng: np.random.Generator,
+                      params: StrategyParams) -> Selected:
+    """ROI for every strategy. One with per-item scores takes the best score per predicted
+    second (the seed's ROI = normalised uncertainty / price). A batch strategy keeps the
+    candidates with the best utility per second (its own uncertainty, gradient size, BALD
+    or distance; none for random and cluster strategies: the cheapest) and chooses among
+    them as it would among the whole pool, so its diversity is kept."""
+    if pool.costs is None:
+        raise ValueError("cost-aware selection needs predicted costs")
+    costs = pool.costs
+    if spec.score is not None:
+        value = roi(spec.score(pool, params), costs)
+        idx = top_k(value, k, rng)
+        return Selected(idx, value[idx])
+    utility = spec.utility(pool, params) if spec.utility is not None else np.ones(pool.size)
+    rows = top_k(roi(utility, costs), cost_candidates(k, pool.size, params), rng)
+    chosen = spec.select(subset(pool, rows), k, rng, params)
+    return Selected(rows[chosen.indices], chosen.scores)
 
 
 def _pick(pool: PoolState, row: int, score: float | None, is_random: bool,

@@ -101,17 +101,40 @@ def representative_scores(x: Floats, target: Floats, training: Floats | None,
     return score
 
 
+def activation_rank(values: Floats, validation: Floats) -> Floats:
+    """How strongly each of ``values`` activates one neuron, from 0 to 1, against the same
+    neuron's activations on a validation set (seed 000, "model-based sampling").
+
+    The seed's scale: the lowest validation activation is 0%, the highest 100%, and the i-th
+    lowest of v in between is i/v (the share of validation values below it); a value between
+    two validation values is interpolated linearly, and values outside the range are clipped.
+    Its example: validation [2.52, 1.95, 1.18, 0.22, -0.12] puts -0.12 at 0%, 0.22 at 20% and
+    2.52 at 100%, so 0.05 (half-way between -0.12 and 0.22) ranks 10%.
+    """
+    val = np.sort(np.asarray(validation, dtype=np.float64))
+    x = np.asarray(values, dtype=np.float64)
+    if len(val) == 0:
+        raise ValueError("ranking activations needs at least one validation item")
+    knots, first = np.unique(val, return_index=True)  # ties: the share strictly below
+    if len(knots) == 1:  # every validation item alike: below it 0%, at or above it 100%
+        return np.where(x < knots[0], 0.0, 1.0)
+    levels = first / len(val)
+    levels[-1] = 1.0  # the highest validation activation is 100%
+    out: Floats = np.interp(x, knots, levels)  # clipped to 0 and 1 outside the range
+    return out
+
+
 def model_outlier_scores(activations: Floats, validation: Floats) -> Floats:
     """Model-based outliers: how low an item's activations rank against a validation set.
 
     For every neuron, the item's activation (before the non-linearity) is ranked among the
-    validation items' activations; the score is 1 - the mean rank over neurons, so an item
-    that barely excites the network compared with known data scores near 1.
+    validation items' activations (``activation_rank``, interpolated); the seed's score is
+    minus the mean rank over neurons, shown here as 1 - the mean rank so that it lies in
+    [0, 1]: an item that barely excites the network compared with known data scores near 1.
     """
-    val_sorted = np.sort(np.asarray(validation), axis=0)
-    v = len(val_sorted)
-    ranks = np.empty(activations.shape, dtype=np.float32)
+    validation = np.asarray(validation)
+    ranks = np.empty(activations.shape, dtype=np.float64)
     for j in range(activations.shape[1]):
-        ranks[:, j] = np.searchsorted(val_sorted[:, j], activations[:, j], side="right")
-    out: Floats = 1.0 - ranks.mean(axis=1) / v
+        ranks[:, j] = activation_rank(activations[:, j], validation[:, j])
+    out: Floats = 1.0 - ranks.mean(axis=1)
     return out

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from alapp.al import committee, uncertainty
 from alapp.al.badge import badge_select
+from alapp.al.clustering import normalize_rows
 from alapp.al.diversity import (
     cluster_sample,
     coreset_greedy,
@@ -17,6 +18,7 @@ from alapp.al.diversity import (
 )
 from alapp.al.needs import Need
 from alapp.al.state import Floats, Ints, PoolState, Selected, require
+from alapp.core.settings import ProjectSettings
 
 
 @dataclass
@@ -26,6 +28,14 @@ class StrategyParams:
     preselect_factor: int = 10  # uncertainty-cluster: candidates = factor x batch
     schedule_ramp: int = 200  # schedule: labels until selection is all uncertainty
     candidate_cap: int = 500  # batchbald: only the top BALD items are considered
+
+
+def strategy_params(settings: ProjectSettings) -> StrategyParams:
+    """The knobs a project's settings turn: the candidate-set size of the combined strategies
+    (and of cost-aware selection) and the labels over which diversity gives way to
+    uncertainty."""
+    return StrategyParams(preselect_factor=settings.candidate_factor,
+                          schedule_ramp=settings.diversity_ramp)
 
 
 ScoreFn = Callable[[PoolState, StrategyParams], Floats]
@@ -40,6 +50,11 @@ class StrategySpec:
     select: SelectFn
     score: ScoreFn | None = None  # per-item scores for display, when the strategy has them
     optional: tuple[Need, ...] = field(default=())  # used when there, never required
+    # What a pick is worth, per item, for cost-aware selection (ROI = utility / cost) when the
+    # strategy has no per-item score of its own; None: no notion of value (random, clusters).
+    utility: ScoreFn | None = None
+    utility_name: str = ""  # the utility in words ("uncertainty (margin)")
+    seed: str = ""  # where the method comes from: the seeds 000..004, or a survey reference
 
     def __post_init__(self) -> None:
         # Needs are Need members, never free strings (a typo would pass unnoticed).
@@ -50,6 +65,19 @@ class StrategySpec:
     def all_needs(self) -> frozenset[Need]:
         """What the round should provide when it can: the needs and the optional ones."""
         return frozenset(self.needs) | frozenset(self.optional)
+
+    @property
+    def cost_effect(self) -> str:
+        """What "rank by value per second (ROI)" does with this strategy, in one line."""
+        if self.score is not None:
+            return ("ROI: ranks by this strategy's score (scaled to 0..1) divided by the "
+                    "predicted seconds.")
+        if self.utility is not None:
+            return (f"ROI: keeps the candidates with the most {self.utility_name} per predicted "
+                    f"second (candidate factor x batch, at most half the pool), then "
+                    f"{self.name} chooses among them.")
+        return (f"ROI: {self.name} has no per-item value, so it chooses among the cheapest "
+                "candidates (candidate factor x batch, at most half the pool).")
 
 
 def top_k(scores: Floats, k: int, rng: np.random.Generator) -> Ints:
@@ -164,6 +192,88 @@ def _batchbald(state: PoolState, k: int, rng: np.random.Generator,
     return Selected(idx, gains)
 
 
+def _margin_candidates(state: PoolState, k: int, rng: np.random.Generator,
+                       params: StrategyParams, name: str) -> tuple[Ints, Floats]:
+    """The ``preselect_factor`` x k most uncertain items (margin) and every item's margin."""
+    scores = uncertainty.margin(_probs(state, params, name))
+    return top_k(scores, k * params.preselect_factor, rng), scores
+
+
+def _uncertainty_representative(state: PoolState, k: int, rng: np.random.Generator,
+                                params: StrategyParams) -> Selected:
+    """Seed 000: representative sampling alone overfits and repeats itself, "best combined
+    with uncertainty": the most uncertain candidates, of them the most representative of the
+    target set (the test set; without one, the pool) and least like the training data."""
+    pre, scores = _margin_candidates(state, k, rng, params, "uncertainty-representative")
+    emb = require(state.embeddings, "embeddings", "uncertainty-representative")
+    target = state.target_embeddings if state.target_embeddings is not None else emb
+    rep = representative_scores(emb[pre], target, state.labeled_embeddings,
+                                np.random.default_rng(state.round_index))
+    idx = pre[top_k(rep, k, rng)]
+    return Selected(idx, scores[idx])
+
+
+def _cluster_uncertainty(state: PoolState, k: int, rng: np.random.Generator,
+                         params: StrategyParams) -> Selected:
+    """Seed 003: sample with a diversity method, then filter by uncertainty: the
+    ``preselect_factor`` x k items taken cluster by cluster (centroid, random, outlier), of
+    them the k most uncertain."""
+    emb = require(state.embeddings, "embeddings", "cluster-uncertainty")
+    diverse, _ = cluster_sample(emb, k * params.preselect_factor, rng)
+    scores = uncertainty.margin(_probs(state, params, "cluster-uncertainty"))
+    idx = diverse[top_k(scores[diverse], k, rng)]
+    return Selected(idx, scores[idx])
+
+
+def _uncertainty_coreset(state: PoolState, k: int, rng: np.random.Generator,
+                         params: StrategyParams) -> Selected:
+    """Seed 004 ("SA", candidate set + most different): a candidate set larger than the
+    batch by uncertainty, then k-center greedy over it (farthest from everything labeled)."""
+    pre, scores = _margin_candidates(state, k, rng, params, "uncertainty-coreset")
+    emb = require(state.embeddings, "embeddings", "uncertainty-coreset")[pre]
+    rows, _ = coreset_greedy(emb, state.labeled_embeddings, k, rng)
+    idx = pre[rows]
+    return Selected(idx, scores[idx])
+
+
+def _mc_entropy(state: PoolState, params: StrategyParams) -> Floats:
+    """Entropy of the prediction averaged over the MC-dropout samples (DBAL's max entropy)."""
+    mc = require(state.mc_probs, "Monte-Carlo dropout samples", "mc-entropy")
+    mean = uncertainty.apply_temperature(mc.mean(axis=0), params.temperature)
+    return uncertainty.entropy(mean, True)
+
+
+def _margin_utility(state: PoolState, params: StrategyParams) -> Floats:
+    return uncertainty.margin(_probs(state, params, "cost-aware selection"))
+
+
+def _gradient_utility(state: PoolState, params: StrategyParams) -> Floats:
+    """BADGE's uncertainty: the size of the last-layer gradient embedding, |p - e_yhat| |h|."""
+    probs = require(state.probs, "class probabilities", "badge")
+    hidden = require(state.hidden, "last-layer inputs", "badge")
+    a = probs.astype(np.float64).copy()
+    a[np.arange(len(a)), probs.argmax(axis=1)] -= 1.0
+    out: Floats = np.sqrt((a * a).sum(axis=1) * (hidden.astype(np.float64) ** 2).sum(axis=1))
+    return out
+
+
+def _bald_utility(state: PoolState, params: StrategyParams) -> Floats:
+    return committee.bald(require(state.mc_probs, "Monte-Carlo dropout samples", "batchbald"))
+
+
+def _coverage_utility(state: PoolState, params: StrategyParams) -> Floats:
+    """Core-set's value: cosine distance to the nearest labeled item (all alike without)."""
+    emb = require(state.embeddings, "embeddings", "coreset")
+    if state.labeled_embeddings is None or not len(state.labeled_embeddings):
+        return np.ones(len(emb))
+    x = normalize_rows(emb)
+    lab = normalize_rows(state.labeled_embeddings)
+    gap = np.full(len(x), np.inf)
+    for start in range(0, len(lab), 2048):
+        gap = np.minimum(gap, 1.0 - (x @ lab[start:start + 2048].T).max(axis=1))
+    return gap
+
+
 def _scored(name: str, summary: str, needs: tuple[Need, ...], fn: ScoreFn,
             optional: tuple[Need, ...] = ()) -> StrategySpec:
     return StrategySpec(name, summary, needs, _by_score(fn), fn, optional)
@@ -219,8 +329,72 @@ _SPECS = [
                 s.predicted_loss, "a loss head", "learning-loss").astype(float)),
     StrategySpec("cold-start", "No labels yet: the items closest to cluster centres.",
                  (Need.EMBEDDINGS,), _cold_start),
+    # Issue 16: the seeds' remaining variants and combinations.
+    _scored("mc-entropy", "Entropy of the prediction averaged over MC-dropout samples (DBAL).",
+            (Need.MC_PROBS,), _mc_entropy),
+    StrategySpec("uncertainty-representative",
+                 "The most uncertain items, of them the most like the target set and unlike "
+                 "the training data.", (Need.PROBS, Need.EMBEDDINGS), _uncertainty_representative,
+                 optional=(Need.TARGET_EMBEDDINGS, Need.LABELED_EMBEDDINGS)),
+    StrategySpec("cluster-uncertainty",
+                 "Diverse items taken cluster by cluster, of them the most uncertain.",
+                 (Need.PROBS, Need.EMBEDDINGS), _cluster_uncertainty),
+    StrategySpec("uncertainty-coreset",
+                 "The most uncertain items, of them the farthest from everything labeled (SA).",
+                 (Need.PROBS, Need.EMBEDDINGS), _uncertainty_coreset,
+                 optional=(Need.LABELED_EMBEDDINGS,)),
 ]
-STRATEGIES: dict[str, StrategySpec] = {s.name: s for s in _SPECS}
+
+# Where each method comes from: the seed articles (000 lecture slides, 001 VK multimodal,
+# 002 BERT/MRPC, 003 medical imaging, 004 survey) and, past them, the paper that defines it.
+SOURCES: dict[str, str] = {
+    "random": "000, 003 (the baseline; a random share in every batch)",
+    "stratified-random": "003 (random, \"possibly stratified\")",
+    "least-confidence": "000, 001, 004",
+    "margin": "000, 001, 003, 004",
+    "ratio": "000, 004",
+    "entropy": "000, 001, 003, 004",
+    "vote-entropy": "000 (query by committee)",
+    "consensus-kl": "000 (committee disagreement; survey: McCallum & Nigam 1998)",
+    "bald": "001, 004 (Houlsby et al. 2011; Gal et al. 2017)",
+    "batchbald": "004 (Kirsch et al. 2019)",
+    "cluster": "000 (cluster-based sampling)",
+    "coreset": "004 (Sener & Savarese 2018)",
+    "representative": "000 (representative sampling)",
+    "model-outliers": "000 (model-based sampling)",
+    "uncertainty-cluster": "000 (uncertainty and clustering)",
+    "badge": "004 (Ash et al. 2020)",
+    "schedule": "000 (diversity early, uncertainty later)",
+    "active-transfer": "000 (active transfer learning)",
+    "learning-loss": "001, 003, 004 (Yoo & Kweon 2019)",
+    "cold-start": "000 (cluster centres at the start)",
+    "mc-entropy": "001, 004 (DBAL: Gal et al. 2017)",
+    "uncertainty-representative": "000 (representative combined with uncertainty)",
+    "cluster-uncertainty": "003 (diversity first, then an uncertainty filter)",
+    "uncertainty-coreset": "004 (SA: candidate set, then the most different)",
+}
+# Cost-aware selection for the strategies without per-item scores: what an item is worth.
+UTILITIES: dict[str, tuple[str, ScoreFn]] = {
+    "uncertainty-cluster": ("uncertainty (margin)", _margin_utility),
+    "schedule": ("uncertainty (margin)", _margin_utility),
+    "uncertainty-representative": ("uncertainty (margin)", _margin_utility),
+    "cluster-uncertainty": ("uncertainty (margin)", _margin_utility),
+    "uncertainty-coreset": ("uncertainty (margin)", _margin_utility),
+    "badge": ("gradient size", _gradient_utility),
+    "batchbald": ("BALD", _bald_utility),
+    "coreset": ("distance from the labeled items", _coverage_utility),
+}
+
+
+def _completed(spec: StrategySpec) -> StrategySpec:
+    """The spec with its source and its cost-aware utility filled in from the tables above
+    (a strategy with per-item scores is worth its score)."""
+    name, fn = UTILITIES.get(spec.name, ("its score", spec.score) if spec.score else ("", None))
+    return replace(spec, seed=spec.seed or SOURCES.get(spec.name, ""),
+                   utility=spec.utility or fn, utility_name=spec.utility_name or name)
+
+
+STRATEGIES: dict[str, StrategySpec] = {s.name: _completed(s) for s in _SPECS}
 
 
 def get_strategy(name: str) -> StrategySpec:

@@ -6,6 +6,8 @@ comparable across numbers of classes and usable as ROI utilities and stopping si
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from alapp.al.state import Floats
@@ -57,10 +59,11 @@ def ratio(probs: Floats) -> Floats:
     return p2 / np.maximum(p1, _EPS)
 
 
-def entropy(probs: Floats, normalize: bool = False) -> Floats:
-    """-sum p log p (nats). Normalised: divided by log k."""
+def entropy(probs: Floats, normalize: bool = False, base: float = math.e) -> Floats:
+    """-sum p log p, in nats (``base`` e; 2 gives bits, as seed 004's worked example).
+    Normalised: divided by log k in the same base, so in [0, 1] whatever the base."""
     p = np.clip(probs, _EPS, 1.0)
-    h = -(probs * np.log(p)).sum(axis=-1)
+    h = -(probs * np.log(p)).sum(axis=-1) / math.log(base)
     k = probs.shape[-1]
-    out: Floats = h / np.log(k) if normalize and k > 1 else h
+    out: Floats = h / (math.log(k) / math.log(base)) if normalize and k > 1 else h
     return out

@@ -39,7 +39,9 @@ def comparison_config(settings: ProjectSettings, budget: int) -> SimulationConfi
     """Five seeds of the compared strategies, with the project's classifier when a replay can
     train it (fine-tuning cannot)."""
     classifier = settings.classifier if settings.classifier in CLASSIFIERS else "logreg"
-    return SimulationConfig(COMPARED, batch=10, budget=budget, seeds=5, classifier=classifier)
+    return SimulationConfig(COMPARED, batch=10, budget=budget, seeds=5, classifier=classifier,
+                            candidate_factor=settings.candidate_factor,
+                            diversity_ramp=settings.diversity_ramp)
 
 
 def compare_strategies(project_path: Path, labeled_file: Path | None = None,

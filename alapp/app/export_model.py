@@ -45,7 +45,10 @@ Linear(d, h) -> BatchNorm1d -> ReLU -> Dropout -> Linear(h, k); the extra heads
 Output columns follow "labels" in alapp-model.json.
 """,
     "Committee": """A committee of logistic regressions (member0.coef, member0.intercept, ...) on
-{featurizer} features; average the members' softmax outputs.
+{featurizer} features; average the members' softmax outputs. A mixed committee (classifier
+mixed-committee) also holds small MLPs (memberI.layer0.weight/bias, a ReLU hidden layer, then
+layer1 and a softmax) and naive Bayes (Gaussian: mean, var, prior; complement NB on TF-IDF:
+feature_log_prob, class_log_prior).
 """,
     "LateFusionClassifier": """Late fusion over the inputs {featurizer}: one head per input
 (encoders.i, heads.i) and a fused head (fused) over the concatenated hidden layers; predict with

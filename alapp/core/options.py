@@ -14,6 +14,7 @@ class Classifier(StrEnum):
     MLP = "mlp"
     COMMITTEE = "committee"
     FINETUNE = "finetune"
+    MIXED_COMMITTEE = "mixed-committee"  # logistic regression, a small MLP, naive Bayes
 
 
 class CostModel(StrEnum):

@@ -48,6 +48,9 @@ class ProjectSettings:
     hourly_rate: float = 0.0
     currency: str = "EUR"
     idle_cutoff_s: float = 60.0
+    # strategies (issue 16)
+    candidate_factor: int = 10  # combined strategies and ROI: candidates = factor x batch
+    diversity_ramp: int = 200  # schedule: labels until selection is all uncertainty
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -125,6 +128,9 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "hourly_rate": (lambda v: v >= 0, "at least 0"),
     "idle_cutoff_s": (lambda v: v > 0, "seconds, more than 0"),
     "currency": (lambda v: bool(v.strip()), "a currency name, not empty"),
+    # strategies (issue 16)
+    "candidate_factor": (lambda v: 1 <= v <= 1000, "a whole number from 1 to 1000"),
+    "diversity_ramp": (lambda v: v >= 1, "a whole number of labels, at least 1"),
 }
 _TYPE_NAMES = {"bool": "true or false", "int": "a whole number", "float": "a number",
                "str": "a text"}

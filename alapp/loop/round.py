@@ -17,7 +17,7 @@ from alapp.al import stopping
 from alapp.al.batch import BatchRequest, Pick, compose_batch
 from alapp.al.costmodel import CostEstimate, estimate_costs, text_stats
 from alapp.al.needs import Need
-from alapp.al.registry import get_strategy
+from alapp.al.registry import get_strategy, strategy_params
 from alapp.al.state import PoolState
 from alapp.al.stopping import Signal
 from alapp.al.task import Task, task_for
@@ -242,7 +242,8 @@ class RoundRunner:
         state.costs = cost.seconds
         picks = compose_batch(state, BatchRequest(
             s.strategy, s.batch_size, s.random_share, s.seed, snap.round_index,
-            cost_aware=s.cost_aware, price_cap=s.price_cap_s or None))
+            cost_aware=s.cost_aware, price_cap=s.price_cap_s or None,
+            params=strategy_params(s)))
         timings["select"] = time.perf_counter() - t
         progress.report("done", 1.0)
         chosen_by = next((p.strategy for p in picks if not p.is_random), s.strategy)

@@ -28,7 +28,7 @@ from alapp.loop.round import RoundResult, RoundRunner, Snapshot
 SimulationProgress = Callable[[float, str], None]  # (fraction done, what is running)
 FEATURIZER = "vectors:sim"  # the precomputed embeddings, as imported vectors are named
 # Classifiers a replay can train every round; fine-tuning reads texts and takes minutes a round.
-CLASSIFIERS = ("logreg", "mlp", "committee")
+CLASSIFIERS = ("logreg", "mlp", "committee", "mixed-committee")
 
 
 @dataclass
@@ -41,6 +41,9 @@ class SimulationConfig:
     random_share: float = 0.0  # off by default so each curve is its strategy alone
     cost_aware: bool = False
     classifier: str = "logreg"  # a strategy that needs another model gets it, as in the app
+    # strategies (issue 16): the combined strategies' candidate factor, the schedule's ramp
+    candidate_factor: int = 10
+    diversity_ramp: int = 200
 
 
 @dataclass
@@ -67,7 +70,7 @@ def check_config(cfg: SimulationConfig) -> None:
                          f"{', '.join(CLASSIFIERS)}")
     if cfg.initial not in ("cold-start", "random"):
         raise AlappError(f"initial batch {cfg.initial!r}: choose cold-start or random")
-    for name in ("batch", "budget", "seeds"):
+    for name in ("batch", "budget", "seeds", "candidate_factor", "diversity_ramp"):
         if getattr(cfg, name) < 1:
             raise AlappError(f"{name} must be at least 1")
 
@@ -112,7 +115,9 @@ def run_settings(cfg: SimulationConfig, strategy: str, seed: int) -> ProjectSett
     return ProjectSettings(name="simulation", seed=seed, strategy=strategy, batch_size=cfg.batch,
                            random_share=cfg.random_share, featurizer=FEATURIZER,
                            classifier=cfg.classifier, cost_model="equal",
-                           cost_aware=cfg.cost_aware, target_accuracy=0.0, stop_set_size=0)
+                           cost_aware=cfg.cost_aware, target_accuracy=0.0, stop_set_size=0,
+                           candidate_factor=cfg.candidate_factor,
+                           diversity_ramp=cfg.diversity_ramp)
 
 
 def run_one(replay: Replay, strategy: str, seed: int, cfg: SimulationConfig,

@@ -21,6 +21,7 @@ from alapp.core.settings import ProjectSettings
 from alapp.ml.base import Classifier
 from alapp.ml.classifier import LogisticClassifier
 from alapp.ml.committee import Committee
+from alapp.ml.families import mixed_member
 from alapp.ml.finetune import TransformerClassifier
 from alapp.ml.fusion import LateFusionClassifier
 from alapp.ml.mlp import MLPClassifier, MLPConfig
@@ -54,6 +55,12 @@ def _committee(labels: Sequence[str], s: ProjectSettings, _: frozenset[Need]) ->
                      seed=s.seed)
 
 
+def _mixed_committee(labels: Sequence[str], s: ProjectSettings,
+                     _: frozenset[Need]) -> Classifier:
+    """Seed 000: committee members of different families disagree for different reasons."""
+    return Committee(labels, lambda i: mixed_member(labels, i, s.seed), size=6, seed=s.seed)
+
+
 def _mlp(labels: Sequence[str], s: ProjectSettings, needs: frozenset[Need]) -> Classifier:
     share = 0.2 if needs & FROM_VALIDATION else 0.0  # held out for the will-be-wrong head
     return MLPClassifier(labels, MLPConfig(seed=s.seed, device=s.device, validation_share=share))
@@ -73,6 +80,7 @@ KINDS: dict[str, KindSpec] = {spec.name: spec for spec in (
     KindSpec(options.Classifier.MLP, MLPClassifier, _mlp),
     KindSpec(options.Classifier.COMMITTEE, Committee, _committee),
     KindSpec(options.Classifier.FINETUNE, TransformerClassifier, _finetune),
+    KindSpec(options.Classifier.MIXED_COMMITTEE, Committee, _mixed_committee),
     KindSpec(FUSION, LateFusionClassifier, _fusion),
 )}
 # Tried in this order when the asked-for kind lacks what the strategy needs (fine-tuning is

@@ -41,7 +41,9 @@ FEATURIZERS = list(KEYWORDS)
 CLASSIFIER_HELP = {Classifier.LOGREG: "logistic regression (fast, the default)",
                    Classifier.MLP: "small neural head with MC dropout",
                    Classifier.COMMITTEE: "bagged committee (for vote entropy, consensus KL)",
-                   Classifier.FINETUNE: "fine-tune the transformer (slow on CPU)"}
+                   Classifier.FINETUNE: "fine-tune the transformer (slow on CPU)",
+                   Classifier.MIXED_COMMITTEE: "committee of logistic regression, a small "
+                                               "MLP and naive Bayes (vote entropy, KL)"}
 
 
 class SettingsDialog(QDialog):
@@ -57,12 +59,27 @@ class SettingsDialog(QDialog):
         self.strategy = QComboBox()
         for name, spec in STRATEGIES.items():
             self.strategy.addItem(name)
-            self.strategy.setItemData(self.strategy.count() - 1, spec.summary)
+            source = f"\nFrom seed {spec.seed}." if spec.seed else ""
+            self.strategy.setItemData(self.strategy.count() - 1, spec.summary + source)
         self.strategy.setCurrentText(s.strategy)
         self.strategy_help = QLabel()
         self.strategy_help.setTextFormat(Qt.TextFormat.PlainText)
         self.strategy_help.setWordWrap(True)
         self.strategy.currentIndexChanged.connect(self._explain)
+        # strategies (issue 16): the combined strategies' knobs, and what ROI does with each
+        self.candidate_factor = _spin(1, 1000, s.candidate_factor)
+        self.candidate_factor.setSuffix(" x batch")
+        self.diversity_ramp = _spin(1, 1_000_000, s.diversity_ramp)
+        self.diversity_ramp.setSuffix(" labels")
+        self.knobs_help = QLabel(
+            "Candidates: how many items the combined strategies (uncertainty-cluster, "
+            "uncertainty-coreset, ...) and ROI narrow the pool to before diversifying. "
+            "Diversity ramp: labels over which schedule moves from diversity to uncertainty.")
+        self.knobs_help.setTextFormat(Qt.TextFormat.PlainText)
+        self.knobs_help.setWordWrap(True)
+        self.cost_help = QLabel()
+        self.cost_help.setTextFormat(Qt.TextFormat.PlainText)
+        self.cost_help.setWordWrap(True)
         self._explain()
         self.batch_size = _spin(1, 1000, s.batch_size)
         self.random_share = _real(0, 1, s.random_share, 0.05)
@@ -97,6 +114,9 @@ class SettingsDialog(QDialog):
         sampling = QFormLayout()
         sampling.addRow("Strategy", self.strategy)
         sampling.addRow("", self.strategy_help)
+        sampling.addRow("Candidates", self.candidate_factor)
+        sampling.addRow("Diversity ramp", self.diversity_ramp)
+        sampling.addRow("", self.knobs_help)
         sampling.addRow("Batch size", self.batch_size)
         sampling.addRow("Random share", self.random_share)
         sampling.addRow("Retrain every", self.retrain_every)
@@ -117,6 +137,7 @@ class SettingsDialog(QDialog):
         cost = QFormLayout()
         cost.addRow("Cost model", self.cost_model)
         cost.addRow("", self.cost_aware)
+        cost.addRow("", self.cost_help)
         cost.addRow("Price cap", self.price_cap)
         cost.addRow("Budget in", self.budget_unit)
         cost.addRow("Budget", self.budget_amount)
@@ -166,6 +187,8 @@ class SettingsDialog(QDialog):
 
     def _explain(self) -> None:
         self.strategy_help.setText(str(self.strategy.currentData() or ""))
+        spec = STRATEGIES.get(self.strategy.currentText())
+        self.cost_help.setText(spec.cost_effect if spec else "")
 
     def _choose_featurizer_folder(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, "A Hugging Face model folder")
@@ -190,6 +213,8 @@ class SettingsDialog(QDialog):
             "classifier": self.classifier.currentData(),
             "model_folder": self.model_folder.text().strip(),
             "device": self.device.currentText(),
+            "candidate_factor": self.candidate_factor.value(),
+            "diversity_ramp": self.diversity_ramp.value(),
         }
 
     def apply(self) -> None:
