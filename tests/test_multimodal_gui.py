@@ -133,3 +133,18 @@ def test_an_image_that_cannot_be_decoded_says_so(qtbot) -> None:
     assert pane.show_image(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
     assert pane.pixmap().isNull() and "cannot be shown" in pane.text()
     assert not pane.show_image(None)
+
+
+def test_the_import_wizard_finds_the_image_column(window, qtbot, tmp_path) -> None:
+    from alapp.ui.import_wizard import NONE, ImportWizard
+
+    data = tmp_path / "more.csv"
+    data.write_text("text,picture\nanother cat,pictures/cat-0.png\n", "utf-8")
+    wizard = ImportWizard(window.session, window, file=data)
+    qtbot.addWidget(wizard)
+    assert wizard.text_column.currentText() == "text"
+    assert wizard.image_column.currentText() == "picture"
+    assert wizard.spec().image == "picture"
+    wizard.image_column.setCurrentText(NONE)
+    assert wizard.spec().image == ""
+    assert wizard.minimumSizeHint().width() <= 1280
