@@ -269,6 +269,10 @@ def add_import_options(p: argparse.ArgumentParser) -> None:
                    help="add labels found in the file to the project instead of refusing them")
     g.add_argument("--max-chars", type=int, default=1_000_000,
                    help="refuse texts longer than this (default 1,000,000)")
+    # multimodal: each item's image, kept in the project and shown next to its text
+    g.add_argument("--image", help="image column: a file path (relative to the file's folder) "
+                   "or base64 bytes per row; URLs are refused; 'none' for none (default: "
+                   "'image' if present)")
 
 
 def import_spec_from_args(args: argparse.Namespace) -> Any:
@@ -287,7 +291,13 @@ def import_spec_from_args(args: argparse.Namespace) -> Any:
         format=args.format, encoding=args.encoding, header=not args.no_header,
         delimiter=args.delimiter, text=_csv_arg(args.text), id=args.id, label=args.label,
         meta=meta, split=Split(args.split), split_column=args.split_column, label_names=names,
-        label_base=args.label_base, add_labels=args.add_labels, max_chars=args.max_chars)
+        label_base=args.label_base, add_labels=args.add_labels, max_chars=args.max_chars,
+        image=_image_arg(getattr(args, "image", None)))
+
+
+def _image_arg(value: str | None) -> str | None:
+    """--image: None picks the 'image' column if there is one; 'none' means no image."""
+    return "" if value is not None and value.strip().lower() == "none" else value
 
 
 def _csv_arg(value: str) -> list[str]:
@@ -313,6 +323,8 @@ def _import(args: argparse.Namespace) -> int:
     print(file=sys.stderr)
     print(f"imported {report.rows:,} items ({report.labeled:,} labeled) from {report.path} "
           f"[{report.format}, {report.encoding}] in {report.seconds:.2f} s")
+    if report.images:
+        print(f"{report.images:,} items have an image")
     if report.new_labels:
         print(f"new labels: {', '.join(report.new_labels)}")
     if report.duplicate_texts_in_file or report.duplicate_texts_in_project:

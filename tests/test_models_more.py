@@ -59,8 +59,8 @@ def test_engine_fuses_several_vector_inputs(tmp_path) -> None:
 
 
 def test_several_inputs_with_a_strategy_fusion_cannot_serve(tmp_path) -> None:
-    """Fusion gives probabilities only: a committee or the torch head is chosen instead, on
-    the joined vectors."""
+    """Fusion gives what the torch head gives (BADGE's last-layer inputs too), but no
+    committee: a committee is chosen instead, on the joined vectors."""
     project = create_demo_project(tmp_path / "p.alapp")
     ids = project.item_ids()
     rng = np.random.default_rng(0)
@@ -70,7 +70,7 @@ def test_several_inputs_with_a_strategy_fusion_cannot_serve(tmp_path) -> None:
     gold = _gold()
     for item in project.item_ids("pool")[:30]:
         project.label_item(item, gold[project.item(item).ext_id], "sim")
-    for strategy, kind in (("vote-entropy", "Committee"), ("badge", "MLPClassifier")):
+    for strategy, kind in (("vote-entropy", "Committee"), ("badge", "LateFusionClassifier")):
         project.update_settings(featurizer="vectors:text+vectors:image", strategy=strategy)
         result = RoundRunner().run(snapshot_of(project))
         assert result.model_kind == kind and result.strategy == strategy

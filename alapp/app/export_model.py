@@ -50,9 +50,12 @@ mixed-committee) also holds small MLPs (memberI.layer0.weight/bias, a ReLU hidde
 layer1 and a softmax) and naive Bayes (Gaussian: mean, var, prior; complement NB on TF-IDF:
 feature_log_prob, class_log_prior).
 """,
-    "LateFusionClassifier": """Late fusion over the inputs {featurizer}: one head per input
-(encoders.i, heads.i) and a fused head (fused) over the concatenated hidden layers; predict with
-the fused head. log_var holds the learned loss weights.
+    "LateFusionClassifier": """Late fusion over the inputs {featurizer}: per input i,
+h_i = Dropout(ReLU(encoders.i(x_i))), zero where the item lacks that input; one head per input
+(heads.i) and a fused head (fused) over the concatenated h_i. Predict with the softmax of the
+heads the item has (the fused head always), weighted by exp(-log_var) and renormalised;
+log_var holds the learned loss weights (inputs first, fused last). loss_head and wrong_head
+score items for active learning only.
 """,
 }
 

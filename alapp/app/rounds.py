@@ -40,6 +40,10 @@ class ProjectVectors:
     def load(self, featurizer: str, ids: Sequence[ItemId]) -> NDArray[np.float32]:
         return vectors.load_vectors(self.reader, featurizer, ids)
 
+    def load_present(self, featurizer: str, ids: Sequence[ItemId]
+                     ) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+        return vectors.load_present_vectors(self.reader, featurizer, ids)
+
 
 def read_snapshot(reader: Project, write: Write) -> Snapshot:
     rows = rounds.read_for_round(reader)

@@ -26,7 +26,7 @@ from alapp.core.log import is_database_error
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import Action, EventId, ItemId, Selection, Source
 from alapp.loop.round import RoundResult
-from alapp.store import browse, events, export, importer, queue, rounds, vectors
+from alapp.store import browse, events, export, images, importer, queue, rounds, vectors
 from alapp.store.browse import UNLABELED, BrowseQuery, BrowseRow
 from alapp.store.events import Decision
 from alapp.store.events import RelabelBatch as RelabelBatch  # the token of relabel_many
@@ -325,6 +325,10 @@ class LabelingSession:
 
     def imported_vector_names(self) -> list[str]:
         return vectors.imported_vector_names(self.reader)
+
+    def image(self, item_id: ItemId) -> bytes | None:
+        """The item's image bytes (imported with it), or None: one indexed read."""
+        return images.image_of(self.reader, item_id)
 
     def export_labels(self, out: Path, overwrite: bool = False) -> int:
         """Every labeled item, to JSONL or CSV by the file name (written atomically)."""

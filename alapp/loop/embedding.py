@@ -40,6 +40,12 @@ class VectorSource(Protocol):
         """Vectors in the order of ``ids``; every id must have one."""
         ...
 
+    def load_present(self, featurizer: str, ids: Sequence[ItemId]
+                     ) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+        """Vectors in the order of ``ids`` (zeros where an item has none) and which rows have
+        one; an error only when no item has one."""
+        ...
+
 
 class MemoryVectors:
     """Vectors held in memory: simulations, tests, and featurizers computed on the fly."""
@@ -70,6 +76,17 @@ class MemoryVectors:
         if not ids:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([store[i] for i in ids])
+
+    def load_present(self, featurizer: str, ids: Sequence[ItemId]
+                     ) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+        store = self.vectors.get(featurizer, {})
+        present = np.array([i in store for i in ids], dtype=bool)
+        if not ids:
+            return np.zeros((0, 0), dtype=np.float32), present
+        if not present.any():
+            raise KeyError(f"no item has {featurizer!r} vectors")
+        zero = np.zeros_like(next(store[i] for i in ids if i in store))
+        return np.stack([store.get(i, zero) for i in ids]), present
 
 
 def ensure_embeddings(source: VectorSource, embedder: Embedder,

@@ -122,11 +122,13 @@ def featurize(snap: Snapshot, progress: Progress) -> Features:
     if spec.several:
         from alapp.ml.fusion import MultiInput
 
-        parts = [_featurize_one(snap, part, progress) for part in spec.parts]
+        # An item may lack an input (a post without an image): its rows are zeros and masked
+        # in the model, and its diversity embedding joins the parts it has, renormalised.
+        parts = [_featurize_part(snap, part, progress) for part in spec.parts]
         joined = np.concatenate([p[1] for p in parts], axis=1)
         joined /= np.maximum(np.linalg.norm(joined, axis=1, keepdims=True), 1e-12)
-        return Features(MultiInput([p[0] for p in parts]), joined, str(spec), texts,
-                        dense=spec.dense, several_inputs=True)
+        return Features(MultiInput([p[0] for p in parts], [p[2] for p in parts]), joined,
+                        str(spec), texts, dense=spec.dense, several_inputs=True)
     matrix, embeddings = _featurize_one(snap, spec.parts[0], progress)
     return Features(matrix, embeddings, str(spec), texts, dense=spec.dense)
 
@@ -139,6 +141,13 @@ def _featurize_one(snap: Snapshot, part: FeaturizerPart,
         progress.report("computing TF-IDF features", 0.1)
         tf = tfidf_features(snap.texts, seed=snap.settings.seed)
         return tf.matrix, tf.embeddings
+    vectors = snap.vectors.load(_vector_name(snap, part, progress), snap.ids)
+    norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return vectors, vectors / norms
+
+
+def _vector_name(snap: Snapshot, part: FeaturizerPart, progress: Progress) -> str:
+    """Where a dense part's vectors are stored (computed first for a sentence embedder)."""
     name = str(part)  # imported vectors are stored under their "vectors:NAME"
     if part.is_embedder:
         from alapp.ml.embedders import make_embedder
@@ -146,9 +155,20 @@ def _featurize_one(snap: Snapshot, part: FeaturizerPart,
         embedder = make_embedder(name, snap.texts, snap.settings.device)
         ensure_embeddings(snap.vectors, embedder, progress)
         name = embedder.name
-    vectors = snap.vectors.load(name, snap.ids)
+    return name
+
+
+def _featurize_part(snap: Snapshot, part: FeaturizerPart,
+                    progress: Progress) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One input of several: its vectors, their unit-length copies and which items have it
+    (imported vectors may cover some items only; a text embedder has nothing to say about an
+    item without text, such as an image-only post). Missing rows are zeros."""
+    vectors, present = snap.vectors.load_present(_vector_name(snap, part, progress), snap.ids)
+    if part.is_embedder:
+        present = present & np.array([bool(t.strip()) for t in snap.texts], dtype=bool)
+    vectors = vectors * present[:, None]
     norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    return vectors, vectors / norms
+    return vectors, vectors / norms, present
 
 
 class RoundRunner:

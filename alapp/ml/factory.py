@@ -71,8 +71,9 @@ def _finetune(labels: Sequence[str], s: ProjectSettings, _: frozenset[Need]) -> 
                                  device=s.device, seed=s.seed)
 
 
-def _fusion(labels: Sequence[str], s: ProjectSettings, _: frozenset[Need]) -> Classifier:
-    return LateFusionClassifier(labels, seed=s.seed)
+def _fusion(labels: Sequence[str], s: ProjectSettings, needs: frozenset[Need]) -> Classifier:
+    share = 0.2 if needs & FROM_VALIDATION else 0.0  # held out for the will-be-wrong head
+    return LateFusionClassifier(labels, seed=s.seed, device=s.device, validation_share=share)
 
 
 KINDS: dict[str, KindSpec] = {spec.name: spec for spec in (

@@ -45,6 +45,7 @@ class ImportReport:
     duplicate_texts_in_project: int = 0
     duplicate_examples: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    images: int = 0  # items imported with an image
 
 
 @dataclass
@@ -209,6 +210,10 @@ def _write(project: Project, job: _Job, chunks: Iterator[Chunk], report: ImportR
             project._insert_labels(chunk.new_labels)
             report.new_labels.extend(chunk.new_labels)
         _insert_items(project, path, chunk.items)
+        if chunk.images:
+            conn.executemany("INSERT INTO images (item_id, format, data) VALUES (?, ?, ?)",
+                             chunk.images)
+            report.images += len(chunk.images)
         if chunk.items:
             last_line = chunk.items[-1][-1]
         conn.executemany(

@@ -15,10 +15,12 @@ from typing import IO, Any
 
 from alapp.core.errors import InputError
 from alapp.core.types import Split
+from alapp.store.images import read_image
 from alapp.store.readers import Record, read_records
 
 _SPLITS = frozenset(s.value for s in Split)
 CHUNK = 5_000  # rows per chunk: fast to insert, and bounds memory whatever the file size
+CHUNK_IMAGE_BYTES = 64 << 20  # a chunk of images is sent on once it holds this many bytes
 
 
 @dataclass
@@ -43,6 +45,9 @@ class ImportSpec:
     label_base: int = 0
     add_labels: bool = False  # unknown labels become new labels instead of an error
     max_chars: int = 1_000_000
+    # The image column: a file path (relative to the file's folder) or base64 bytes per row.
+    # None: the "image" column if there is one; "": no image column.
+    image: str | None = None
 
 
 def text_hash(text: str) -> bytes:
@@ -74,7 +79,11 @@ class _Mapping:
         self.label = self._optional(spec.label, "label", header_line)
         self.split = (self._column(spec.split_column, header_line, "split")
                       if spec.split_column else None)
-        self.used = {*self.text, self.id, self.label, self.split}
+        self.image = self._optional(spec.image, "image", header_line) if spec.image != "" \
+            else None
+        if spec.image is None and self.image is not None and self.image in self.text:
+            self.image = None  # a text column named "image" stays the text
+        self.used = {*self.text, self.id, self.label, self.split, self.image}
         # None: keep every other field of each record (JSON records may differ in their keys)
         self.meta = None if spec.meta is None else [
             self._column(c, header_line, "meta") for c in spec.meta]
@@ -84,7 +93,8 @@ class _Mapping:
         self.first_with_id: int | None = None
         self.first_without_id: int | None = None
         named = [(spec.id, self.id, "id"), (spec.label, self.label, "label"),
-                 (spec.split_column, self.split, "split")]
+                 (spec.split_column, self.split, "split"), (spec.image or None, self.image,
+                                                             "image")]
         self.unseen = {column: role for ref, column, role in named
                        if keyed and ref is not None and column is not None}
         self.unseen.update({c: "meta" for c in self.meta or [] if keyed})
@@ -142,6 +152,8 @@ class Chunk:
     new_labels: list[str] = field(default_factory=list)
     by_split: dict[str, int] = field(default_factory=dict)
     bytes_read: int = 0
+    images: list[tuple[int, str, bytes]] = field(default_factory=list)  # (item, format, data)
+    image_bytes: int = 0
 
 
 def parse_chunks(path: Path, stream: IO[str], fmt: str, spec: ImportSpec, import_id: int,
@@ -164,7 +176,7 @@ def parse_chunks(path: Path, stream: IO[str], fmt: str, spec: ImportSpec, import
             header_line = 1 if fmt in ("csv", "tsv") and spec.header else line
             mapping = _Mapping(path, spec, list(record), header_line, keyed)
         try:
-            text, ext_id, label, split, meta = _row(path, line, record, mapping, spec)
+            text, ext_id, label, split, meta, image = _row(path, line, record, mapping, spec)
         except RecursionError:
             raise InputError(path, line, "a value is nested too deeply") from None
         if keyed:
@@ -181,10 +193,16 @@ def parse_chunks(path: Path, stream: IO[str], fmt: str, spec: ImportSpec, import
                 known_labels.add(label)
                 chunk.new_labels.append(label)
             chunk.events.append((item_id, label, now))
+        # An image-only item is a duplicate of another with the same image, not of every
+        # other image-only item (their texts are all empty).
+        digest = text_hash(text) if text or image is None else _image_hash(image[1])
         chunk.items.append((item_id, ext_id or f"{prefix}{rows}", text, meta,
-                            text_hash(text), split, import_id, line))
+                            digest, split, import_id, line))
         chunk.by_split[split] = chunk.by_split.get(split, 0) + 1
-        if len(chunk.items) >= CHUNK:
+        if image is not None:
+            chunk.images.append((item_id, *image))
+            chunk.image_bytes += len(image[1])
+        if len(chunk.items) >= CHUNK or chunk.image_bytes >= CHUNK_IMAGE_BYTES:
             chunk.bytes_read = position() if position else 0
             yield chunk
             chunk = Chunk()
@@ -227,18 +245,37 @@ def _check_unicode(path: Path, line: int, text: str, ext_id: str | None, label: 
                              "broken \\u escape in the JSON?")
 
 
-def _row(path: Path, line: int, record: Record, mapping: _Mapping,
-         spec: ImportSpec) -> tuple[str, str | None, str | None, str, str | None]:
-    if len(mapping.text) == 1:  # the common case, kept cheap: this runs once per row
+def _image_hash(data: bytes) -> bytes:
+    return hashlib.blake2b(b"image\x00" + data, digest_size=16).digest()
+
+
+def _image(path: Path, line: int, record: Record,
+           mapping: _Mapping) -> tuple[str, bytes] | None:
+    value = record.get(mapping.image) if mapping.image else None
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError(path, line, "the image must be a file path or base64 text, not "
+                         f"{type(value).__name__}")
+    return read_image(value, path.parent, path, line) if value.strip() else None
+
+
+def _row(path: Path, line: int, record: Record, mapping: _Mapping, spec: ImportSpec
+         ) -> tuple[str, str | None, str | None, str, str | None, tuple[str, bytes] | None]:
+    image = _image(path, line, record, mapping) if mapping.image else None
+    if image is not None and all(record.get(c) is None for c in mapping.text):
+        text = ""  # an image-only item (a post without text)
+    elif len(mapping.text) == 1:  # the common case, kept cheap: this runs once per row
         text = _text_field(path, line, record, mapping.text[0]).strip()
     else:
         parts = [_text_field(path, line, record, c).strip() for c in mapping.text]
         text = "\n".join(p for p in parts if p)
     if not text:
-        raise InputError(path, line, "empty text")
-    if "\x00" in text:
+        if image is None:
+            raise InputError(path, line, "empty text")
+    elif "\x00" in text:
         raise InputError(path, line, "the text contains a NUL byte (a binary or corrupted file?)")
-    if not ("!" <= text[0] <= "~" or _visible(text)):  # the first test decides most texts
+    elif not ("!" <= text[0] <= "~" or _visible(text)):  # the first test decides most texts
         raise InputError(path, line, "the text has nothing visible: only zero-width, control "
                          "or other invisible characters")
     if len(text) > spec.max_chars:
@@ -270,7 +307,7 @@ def _row(path: Path, line: int, record: Record, mapping: _Mapping,
         meta = json.dumps(fields, ensure_ascii=False)
         if "\x00" in meta:
             raise InputError(path, line, "a metadata field contains a NUL byte")
-    return text, ext_id, label, split, meta
+    return text, ext_id, label, split, meta, image
 
 
 def _check_name(path: Path, line: int, what: str, value: str) -> None:

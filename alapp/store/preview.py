@@ -16,6 +16,9 @@ from alapp.store.encoding import locate_decode_error, open_checked
 from alapp.store.parsing import ImportSpec
 from alapp.store.readers import format_and_encoding, read_records
 
+IMAGE_NAMES = ("image", "img", "picture", "photo", "image_path", "изображение", "картинка",
+               "фото", "图片", "图像")
+
 
 @dataclass
 class Preview:
@@ -41,8 +44,14 @@ class Preview:
         named = self.guess("text")
         if named:
             return named
-        lengths = [sum(len(row[c]) for row in self.rows) for c in range(len(self.columns))]
+        image = self.image_column()  # base64 images are long, but they are not the text
+        lengths = [sum(len(row[c]) for row in self.rows) if self.columns[c] != image else -1
+                   for c in range(len(self.columns))]
         return self.columns[lengths.index(max(lengths))]
+
+    def image_column(self) -> str | None:
+        """The column that holds images (paths or base64), by its name."""
+        return self.guess(*IMAGE_NAMES)
 
 
 def preview_file(path: str | Path, spec: ImportSpec | None = None, limit: int = 20) -> Preview:

@@ -141,6 +141,16 @@ V6_EVENT_SOURCE = """
         CREATE INDEX label_events_source ON label_events(source, action)
 """
 
+# An item's image (a multimodal post: text, an image, or both), its bytes kept in the file so
+# the project stays self-contained; ``format`` is what the first bytes say (png, jpeg, ...).
+V7_IMAGES = """
+        CREATE TABLE images (
+            item_id INTEGER PRIMARY KEY REFERENCES items(id),
+            format TEXT NOT NULL,
+            data BLOB NOT NULL
+        )
+"""
+
 # One entry per schema version; never edit a released entry, append a new one.
 MIGRATIONS: list[str] = [
     V1_ITEMS_LABELS_EVENTS,
@@ -150,6 +160,7 @@ MIGRATIONS: list[str] = [
     # multi-label decisions ("a|b") are label rows too, so events keep their foreign key
     V5_LABEL_COMBINATIONS,
     V6_EVENT_SOURCE,  # a label event's source is its own column, not a strategy name
+    V7_IMAGES,  # an item's image, shown next to its text
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

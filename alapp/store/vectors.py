@@ -62,12 +62,34 @@ def load_vectors(project: Project, featurizer: str,
         "SELECT item_id, vector FROM embeddings WHERE featurizer = ?", (featurizer,)))
     missing = [i for i in ids if i not in rows]
     if missing:
+        hint = (f"; or fuse it with another input (e.g. 'minilm+{featurizer}'): items "
+                "without it then use the inputs they have" if featurizer.startswith("vectors:")
+                else "")
         raise AlappError(f"{len(missing)} items have no {featurizer!r} vectors yet "
-                         f"(e.g. item {missing[0]})")
+                         f"(e.g. item {missing[0]}){hint}")
     if not ids:
         return np.zeros((0, 0), dtype=np.float32)
     blob = b"".join(rows[i] for i in ids)
     return np.frombuffer(blob, dtype=np.float16).reshape(len(ids), -1).astype(np.float32)
+
+
+def load_present_vectors(project: Project, featurizer: str, ids: Sequence[ItemId]
+                         ) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    """Vectors in the order of ``ids`` and which rows have one: an item may lack a vector set
+    (image vectors imported for the posts that have an image). Missing rows are zeros. An
+    error when no item has one (then the set is not there at all)."""
+    rows = dict(project._conn.execute(
+        "SELECT item_id, vector FROM embeddings WHERE featurizer = ?", (featurizer,)))
+    present = np.array([i in rows for i in ids], dtype=bool)
+    if not ids:
+        return np.zeros((0, 0), dtype=np.float32), present
+    if not present.any():
+        raise AlappError(f"no item has {featurizer!r} vectors")
+    first = np.frombuffer(next(rows[i] for i in ids if i in rows), dtype=np.float16)
+    zero = np.zeros_like(first).tobytes()
+    blob = b"".join(rows.get(i, zero) for i in ids)
+    matrix = np.frombuffer(blob, dtype=np.float16).reshape(len(ids), -1).astype(np.float32)
+    return matrix, present
 
 
 def import_npy(project: Project, name: str, vectors_path: Path, ids_path: Path | None) -> int:

@@ -64,13 +64,19 @@ class ImportWizard(QDialog):
         self.header = QCheckBox("First row is a header")
         self.header.setChecked(True)
         self.text_column, self.label_column, self.id_column = _combo([]), _combo([]), _combo([])
+        # A post's image: a path (relative to the file) or base64 bytes, shown next to the text.
+        self.image_column = _combo([])
+        self.image_column.setToolTip("A column with each item's image: a file path (relative "
+                                     "to the imported file's folder) or base64 bytes. URLs "
+                                     "are not downloaded.")
         self.split = _combo(["pool: items to label", "test: held-out evaluation items"])
         self.add_labels = QCheckBox("Add labels the project does not have yet")
         self._guess_header = False  # set the header box from the next preview's guess
         for widget in (self.format, self.encoding, self.delimiter):
             widget.currentIndexChanged.connect(self.refresh_preview)
         self.header.toggled.connect(self.refresh_preview)
-        for widget in (self.text_column, self.label_column, self.id_column, self.split):
+        for widget in (self.text_column, self.label_column, self.id_column, self.image_column,
+                       self.split):
             widget.currentIndexChanged.connect(self._options_changed)
         self.add_labels.toggled.connect(self._options_changed)
         self.label_column.currentIndexChanged.connect(self._check_new_labels)
@@ -109,7 +115,7 @@ class ImportWizard(QDialog):
         form.addRow("", reading)
         columns = QHBoxLayout()
         for label, widget in (("Text", self.text_column), ("Label", self.label_column),
-                              ("Id", self.id_column)):
+                              ("Id", self.id_column), ("Image", self.image_column)):
             columns.addWidget(QLabel(label))
             columns.addWidget(widget, 1)
         form.addRow("Columns", columns)
@@ -165,10 +171,12 @@ class ImportWizard(QDialog):
         """The options as chosen in the dialog."""
         spec = self._read_spec()
         label, ext_id = self.label_column.currentText(), self.id_column.currentText()
+        image = self.image_column.currentText()
         test = self.split.currentIndex() == 1
         return replace(spec, text=[self.text_column.currentText()],
                        label=None if label == NONE else label,
                        id=None if ext_id in (NONE, AUTO) else ext_id,
+                       image="" if image in (NONE, "") else image,
                        meta=None, split=Split.TEST if test else Split.POOL,
                        add_labels=self.add_labels.isChecked())
 
@@ -211,6 +219,7 @@ class ImportWizard(QDialog):
         _fill(self.label_column, [NONE, *p.columns],
               p.guess(*LABEL_NAMES) or NONE)
         _fill(self.id_column, [AUTO, *p.columns], p.guess("id", "uid") or AUTO)
+        _fill(self.image_column, [NONE, *p.columns], p.image_column() or NONE)
         if self.encoding.currentText() == AUTO:
             self.message.setStyleSheet("")
         self.message.setText(f"{p.format.upper()}, {p.encoding}: the first {len(p.rows)} rows. "
@@ -269,6 +278,7 @@ class ImportWizard(QDialog):
         self._busy(False)
         counts = ", ".join(f"{n:,} {split}" for split, n in report.by_split.items())
         summary = (f"{report.rows:,} items ({counts}), {report.labeled:,} with labels"
+                   + (f", {report.images:,} with an image" if report.images else "")
                    + (f"; new labels: {', '.join(report.new_labels)}" if report.new_labels
                       else "")
                    + (f"; {report.duplicate_texts_in_file + report.duplicate_texts_in_project} "

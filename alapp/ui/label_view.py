@@ -1,10 +1,11 @@
-"""The item being labeled: its text, what the model thinks, why it was chosen, the labels."""
+"""The item being labeled: its text and image, what the model thinks, why it was chosen, the
+labels."""
 
 from __future__ import annotations
 
 from PySide6 import QtGui
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QKeySequence, QPaintEvent, QResizeEvent
+from PySide6.QtGui import QImage, QKeySequence, QPaintEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -29,6 +30,7 @@ from alapp.ui.resources import text_font
 BANNER_STYLE = ("#banner { background: #fff4d6; border: 1px solid #e0c060; "
                 "border-radius: 4px; }")
 HISTORY_STYLE = "QLabel { background: #e3efff; border: 1px solid #7aa7e0; border-radius: 4px; }"
+IMAGE_ONLY = "(image only)"  # in lists, for an item whose post has an image and no text
 CHECKED_STYLE = ("QPushButton:checked { background: #cfe3ff; border: 2px solid #1f5fbf; "
                  "font-weight: bold; }")
 
@@ -124,6 +126,58 @@ class ElidedGroupBox(QGroupBox):
         self.setToolTip(literal(self._title) if shown != self._title else "")
 
 
+class ImagePane(QLabel):
+    """An item's image, decoded from the bytes kept in the project (nothing is fetched) and
+    scaled to fit the pane with its proportions kept (small images grow at most 3x)."""
+
+    MAX_UPSCALE = 3.0
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setWordWrap(True)
+        # The pane takes the room it is given; the picture never sets the window's size.
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.setMinimumSize(120, 120)
+        self.image: QImage | None = None
+        self._data: bytes | None = None
+
+    def show_image(self, data: bytes | None) -> bool:
+        """Show ``data``; False when there is no image to show."""
+        if data and data == self._data:
+            return True  # the same item again (a refresh): already decoded and shown
+        self.image, self._data = None, data
+        self.clear()
+        if not data:
+            return False
+        image = QImage.fromData(data)
+        if image.isNull():
+            self.setText("This item's image cannot be shown: the file is damaged or in a "
+                         "format this system cannot read.")
+        else:
+            self.image = image
+            self._fit()
+        return True
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self.image is None:
+            return
+        room = self.contentsRect().size()
+        cap = QSize(int(self.image.width() * self.MAX_UPSCALE),
+                    int(self.image.height() * self.MAX_UPSCALE))
+        target = room.boundedTo(cap)
+        if target.width() < 1 or target.height() < 1:
+            return
+        scaled = self.image.scaled(target, Qt.AspectRatioMode.KeepAspectRatio,
+                                   Qt.TransformationMode.SmoothTransformation)
+        self.setPixmap(QPixmap.fromImage(scaled))
+
+
 class LabelView(QWidget):
     label_chosen = Signal(str)
 
@@ -167,6 +221,8 @@ class LabelView(QWidget):
         self.text.setFont(text_font(16))
         self.text.setOpenLinks(False)
         self.text.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys go to the window's shortcuts
+        self.image = ImagePane()
+        self.image.setVisible(False)
         self.prediction = plain_label()
         self.reason = plain_label()
         self.cost = plain_label()
@@ -186,7 +242,10 @@ class LabelView(QWidget):
         layout.addWidget(self.name_banner)
         layout.addWidget(self.test_banner)
         layout.addWidget(self.history_banner)
-        layout.addWidget(self.text, 1)
+        content = QHBoxLayout()  # the text, and the item's image beside it when it has one
+        content.addWidget(self.text, 3)
+        content.addWidget(self.image, 2)
+        layout.addLayout(content, 1)
         layout.addLayout(info)
         layout.addLayout(self.grid)
         layout.addWidget(self.hint)
@@ -236,17 +295,25 @@ class LabelView(QWidget):
                                    "Set the name your team knows you by, or keep this one.")
         self.name_banner.setVisible(on)
 
+    def show_content(self, text: str, image: bytes | None) -> None:
+        """The item's text and image: an item without an image shows its text alone, one
+        without text (an image-only post) its image alone, with no empty text box."""
+        has_image = self.image.show_image(image)
+        self.image.setVisible(has_image)
+        self.text.setPlainText(text)
+        self.text.setVisible(bool(text.strip()) or not has_image)
+
     def show_entry(self, entry: QueueEntry | None, waiting: str = "",
-                   cost: CostEstimate | None = None) -> None:
+                   cost: CostEstimate | None = None, image: bytes | None = None) -> None:
         self.history_banner.setVisible(False)
         self.show_toggled(set())
         if entry is None:
-            self.text.setPlainText(waiting or "The batch is done. A new one is being chosen.")
+            self.show_content(waiting or "The batch is done. A new one is being chosen.", None)
             for widget in (self.prediction, self.reason, self.cost):
                 widget.clear()
             self._enable(False)
             return
-        self.text.setPlainText(entry.text)
+        self.show_content(entry.text, image)
         if entry.predicted:
             label, confidence = entry.predicted
             self.prediction.setText(f"Model: {label} ({confidence:.0%})")
@@ -260,14 +327,15 @@ class LabelView(QWidget):
         for name, button in self.buttons.items():
             button.setDefault(bool(entry.predicted and entry.predicted[0] == name))
 
-    def show_decision(self, decision: Decision, steps_back: int) -> None:
+    def show_decision(self, decision: Decision, steps_back: int,
+                      image: bytes | None = None) -> None:
         """An earlier decision, editable: a label key changes it."""
         now = decision.label if decision.action in ("label", "undo") else decision.action
         self.history_banner.setText(
             f"  Earlier decision ({steps_back} back): {now or 'no label'}. Press a label "
             "key to change it; → or Esc returns to the queue.")
         self.history_banner.setVisible(True)
-        self.text.setPlainText(decision.text)
+        self.show_content(decision.text, image)
         self.prediction.clear()
         self.reason.clear()
         self.cost.clear()

@@ -296,7 +296,8 @@ class MainWindow(QMainWindow):
     def _show_history(self) -> None:
         assert self.history_index is not None
         decision = self.decisions[self.history_index]
-        self.view.show_decision(decision, self.history_index + 1)
+        self.view.show_decision(decision, self.history_index + 1,
+                                self.session.image(decision.item_id))
         self._disable_label_buttons()
 
     def relabel_history(self, label: str) -> None:
@@ -329,7 +330,8 @@ class MainWindow(QMainWindow):
         if self.read_only:
             waiting = f"Read-only ({self.read_only}): no batch to label here."
         cost = self.session.last_result.cost if self.session.last_result else None
-        self.view.show_entry(self.entry, waiting, cost)
+        image = self.session.image(self.entry.item_id) if self.entry is not None else None
+        self.view.show_entry(self.entry, waiting, cost, image)
         self._disable_label_buttons()
         if not same_item:
             self.toggled = set()  # multi-label choices belong to the item they were made on

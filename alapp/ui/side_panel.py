@@ -27,7 +27,7 @@ from alapp.core.format import METER_STEPS, budget_line, duration, hours_range, l
 # Importing it on a background thread instead crashed (segfaults in 2 of 3 runs, PySide6 6.12:
 # pyqtgraph creates Qt enum types while the round thread imports modules).
 from alapp.ui.charts import ConfusionTable, LearningCurve
-from alapp.ui.label_view import ElidedGroupBox, literal, plain_label
+from alapp.ui.label_view import IMAGE_ONLY, ElidedGroupBox, literal, plain_label
 
 
 class SidePanel(QWidget):
@@ -144,7 +144,7 @@ class SidePanel(QWidget):
                                 + (f"; {cost_accuracy.split(': ', 1)[-1]})" if cost_accuracy
                                    else ")"))
         for entry in entries:
-            first_line = entry.text.splitlines()[0] if entry.text else ""
+            first_line = entry.text.splitlines()[0] if entry.text else IMAGE_ONLY
             cost = f"~{entry.predicted_cost:.0f} s  " if entry.predicted_cost else ""
             marker = "[random] " if entry.is_random else ""
             self.batch.addItem(f"{cost}{marker}{first_line}")
@@ -153,7 +153,7 @@ class SidePanel(QWidget):
     def show_history(self, decisions: list[Decision]) -> None:
         self.history.clear()
         for d in decisions:
-            first_line = d.text.splitlines()[0] if d.text else ""
+            first_line = d.text.splitlines()[0] if d.text else IMAGE_ONLY
             what = d.label if d.action in ("label", "undo") and d.label else d.action
             self.history.addItem(f"{what}: {first_line}")
 
