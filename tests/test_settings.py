@@ -64,6 +64,9 @@ BAD = [
     ("hourly_rate", -20.0, "at least 0"),
     ("currency", "  ", "not empty"),
     ("idle_cutoff_s", 0.0, "more than 0"),
+    # budget and test set (issue 16)
+    ("test_margin", 0.0, "above 0 and below 0.5"),
+    ("test_confidence", 1.0, "from 0.5 up to (not including) 1"),
 ]
 
 

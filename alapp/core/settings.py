@@ -48,6 +48,9 @@ class ProjectSettings:
     hourly_rate: float = 0.0
     currency: str = "EUR"
     idle_cutoff_s: float = 60.0
+    # budget and test set (issue 16)
+    test_margin: float = 0.03  # the ± precision asked of the test accuracy (3 points)
+    test_confidence: float = 0.95  # of the test metrics' intervals and the target stop
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -125,6 +128,9 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "hourly_rate": (lambda v: v >= 0, "at least 0"),
     "idle_cutoff_s": (lambda v: v > 0, "seconds, more than 0"),
     "currency": (lambda v: bool(v.strip()), "a currency name, not empty"),
+    # budget and test set (issue 16)
+    "test_margin": (lambda v: 0 < v < 0.5, "a share above 0 and below 0.5 (0.03: ±3 points)"),
+    "test_confidence": (lambda v: 0.5 <= v < 1, "a level from 0.5 up to (not including) 1"),
 }
 _TYPE_NAMES = {"bool": "true or false", "int": "a whole number", "float": "a number",
                "str": "a text"}

@@ -229,6 +229,7 @@ class RoundRunner:
                 for row, guess, p in zip(pool_rows, guesses, confidence, strict=True):
                     predicted[snap.ids[row]] = (guess, float(p))
             metrics = _test_metrics(snap, index, model, features, classes)
+            metrics.update(stopping.interval_metrics(metrics, s.test_margin, s.test_confidence))
             if metrics and s.classifier == options.Classifier.LOGREG \
                     and not features.several_inputs:
                 metrics.update(_random_baseline(snap, index, features, classes, train_rows))
@@ -296,7 +297,9 @@ class RoundRunner:
                  metrics: dict[str, Any], classes: list[str]) -> list[Signal]:
         """Stopping signals with their values; the budget one is the session's."""
         s = snap.settings
-        out = [stopping.target_metric(metrics.get("accuracy"), s.target_accuracy)] \
+        out = [stopping.target_metric(metrics.get("accuracy"), s.target_accuracy,
+                                      n=metrics.get("test_items"),
+                                      confidence=s.test_confidence)] \
             if s.target_accuracy > 0 else []
         # A fixed random set of pool items (seeded, so the same across rounds and restarts).
         pool_rows = [r for r, split in enumerate(snap.splits) if split == Split.POOL]
