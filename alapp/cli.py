@@ -410,14 +410,35 @@ def _export_model(args: argparse.Namespace) -> int:
 
 def _stats(args: argparse.Namespace) -> int:
     from alapp.app.projects import stats as project_stats
+    from alapp.app.session import LabelingSession
 
     stats = project_stats(args.project)
+    with LabelingSession.open_read_only(args.project, "stats") as session:
+        stats["budget"] = session.budget_report()
     if args.json:
         print(json.dumps(stats, ensure_ascii=False, indent=2))
     else:
         for key, value in stats.items():
-            print(f"{key:>16}: {value}")
+            print(f"{key:>16}: {_budget_text(value) if key == 'budget' else value}")
     return 0
+
+
+def _budget_text(report: dict[str, Any]) -> str:
+    """``stats``' budget line: "40 of 100 (items) spent, 60 left (40%)" or "none set"."""
+    if not report["amount"]:
+        return f"none set ({report['labels_paid']} labels, {report['active_hours']:g} h active)"
+    from alapp.core.format import amount, percent
+
+    def shown(value: float) -> str:
+        text = amount(value, report["unit"], report["currency"] or "EUR")
+        return f"{text} h" if report["unit"] == "hours" else text
+
+    left = report["forecast"]["labels_left_in_budget"]
+    buys = (f"; buys about {left:,.0f} more labels at this pace"
+            if left is not None and report["unit"] != "items" else "")
+    return (f"{shown(report['spent'])} of {shown(report['amount'])} spent, "
+            f"{shown(report['remaining'])} left ({percent(report['fraction'])})"
+            f"{'; SPENT: labeling stops' if report['exhausted'] else ''}{buys}")
 
 
 def _check(args: argparse.Namespace) -> int:

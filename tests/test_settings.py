@@ -66,6 +66,9 @@ BAD = [
     ("idle_cutoff_s", 0.0, "more than 0"),
     ("candidate_factor", 0, "from 1 to 1000"),
     ("diversity_ramp", 0, "at least 1"),
+    # budget and test set (issue 16)
+    ("test_margin", 0.0, "above 0 and below 0.5"),
+    ("test_confidence", 1.0, "from 0.5 up to (not including) 1"),
 ]
 
 

@@ -2,6 +2,11 @@
 
 Labels are counted and timed from the stored events; money is active hours times the hourly
 rate. A budget amount of 0 means no budget is set.
+
+What is spent is every decision made in the application (``store.events.labels_paid``): new
+labels, test-set labels and changes to earlier decisions, each with its active time. An undo
+refunds nothing (the work was done). When the budget is spent, new labels stop; undo and
+changing earlier decisions stay possible and keep counting, so the meter may pass 100 %.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from alapp.al.stopping import Signal, budget_spent
+from alapp.core.format import amount, duration
 from alapp.core.options import BudgetUnit
 
 SECONDS_PER_HOUR = 3600.0
@@ -26,6 +33,38 @@ class BudgetStatus:
     @property
     def has_budget(self) -> bool:
         return self.amount > 0
+
+    @property
+    def fraction(self) -> float | None:
+        """Spent as a share of the budget (above 1 when overspent); None without a budget."""
+        return self.spent / self.amount if self.amount > 0 else None
+
+    def signal(self, currency: str = "EUR") -> Signal:
+        """The budget's stopping signal (fires when the budget is spent), worded in its unit."""
+        return budget_spent(self.spent, self.amount, stop_line(self, currency)
+                            if self.has_budget else "")
+
+    @property
+    def exhausted(self) -> bool:
+        return self.signal().reached
+
+
+def stop_line(now: BudgetStatus, currency: str = "EUR") -> str:
+    """"The budget is spent: 100 of 100 labels" (or "€50.20 of €50"), for the stop message;
+    before that, how much is spent of it."""
+    what = f"{amount(now.spent, now.unit, currency)} of {amount(now.amount, now.unit, currency)}"
+    if now.unit is BudgetUnit.HOURS:
+        what = f"{duration(now.spent)} of {duration(now.amount)} h active time"
+    elif now.unit is BudgetUnit.ITEMS:
+        what = f"{now.spent:,.0f} of {amount(now.amount, now.unit)}"
+    if now.amount > 0 and now.spent >= now.amount * (1 - 1e-9):
+        return f"The budget is spent: {what}"
+    return f"{what} spent"
+
+
+# What a spent budget still allows, in the words the session's refusal and the window use.
+SPENT_RULES = ("Undo and changing earlier decisions stay possible (they are counted: a change "
+               "is a decision, with the time it took); extend the budget to label new items.")
 
 
 def spent(unit: BudgetUnit | str, labels: int, hours: float, hourly_rate: float) -> float:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
@@ -18,21 +21,158 @@ class Signal:
     threshold: float
     reached: bool
     detail: str
+    # The value's confidence interval, where it has one (the target signal on the test set).
+    low: float | None = None
+    high: float | None = None
 
 
-def budget_spent(spent: float, budget: float) -> Signal:
+# Floating-point slack: 0.1 + 0.2 hours spent of a 0.3-hour budget is spent.
+_SPENT_SLACK = 1e-9
+
+
+def budget_spent(spent: float, budget: float, detail: str = "") -> Signal:
+    """Fires when ``spent`` reaches ``budget`` (same unit); no budget (0) never fires.
+    ``detail``: the line to show (the caller's wording in the budget's unit and currency)."""
     if budget <= 0:
         return Signal("budget", None, budget, False, "no budget set")
     share = spent / budget
-    return Signal("budget", share, 1.0, spent >= budget,
-                  f"{spent:g} of {budget:g} spent ({share:.0%})")
+    return Signal("budget", share, 1.0, spent >= budget * (1 - _SPENT_SLACK),
+                  detail or f"{spent:g} of {budget:g} spent ({share:.0%})")
 
 
-def target_metric(value: float | None, target: float, metric: str = "accuracy") -> Signal:
+# -- how sure is a test-set score? ------------------------------------------------------------
+
+DEFAULT_CONFIDENCE = 0.95
+
+
+def z_for(confidence: float) -> float:
+    """The two-sided normal quantile for a confidence level: 1.959964 for 95 %."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"a confidence level is between 0 and 1, not {confidence}")
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def wilson_interval(successes: float, n: float,
+                    confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float]:
+    """Wilson's score interval for a proportion (Wilson 1927): unlike p ± z sqrt(p(1-p)/n) it
+    stays inside [0, 1] and does not collapse to a point at 0 or n successes, which a small
+    test set (50 items at 96 %) makes common.
+
+        centre = (p + z²/2n) / (1 + z²/n),  half = z / (1 + z²/n) · sqrt(p(1-p)/n + z²/4n²)
+    """
+    if n <= 0:
+        raise ValueError("an interval needs at least one test item")
+    if not 0 <= successes <= n:
+        raise ValueError(f"{successes} successes out of {n} is not a proportion")
+    z = z_for(confidence)
+    p = successes / n
+    z2n = z * z / n
+    centre = (p + z2n / 2) / (1 + z2n)
+    half = z / (1 + z2n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    return low, 1.0 if successes == n else min(1.0, centre + half)
+
+
+def needed_test_items(p: float | None, margin: float,
+                      confidence: float = DEFAULT_CONFIDENCE) -> int:
+    """Test items for a ± ``margin`` interval on an accuracy near ``p`` (normal approximation,
+    n = z² p (1 - p) / margin², rounded up); unknown ``p``: the worst case 0.5. A proportion
+    near 0 or 1 is floored at 0.05 / 0.95 so the advice never says a handful of items is enough."""
+    if not 0 < margin < 1:
+        raise ValueError(f"a margin is between 0 and 1, not {margin}")
+    q = 0.5 if p is None else min(max(p, 0.05), 0.95)
+    z = z_for(confidence)
+    return math.ceil(z * z * q * (1 - q) / (margin * margin) - 1e-9)
+
+
+def bootstrap_macro_f1(matrix: Sequence[Sequence[float]], confidence: float = DEFAULT_CONFIDENCE,
+                       resamples: int = 1000, seed: int = 0) -> tuple[float, float] | None:
+    """A percentile bootstrap interval for macro-F1 from a confusion matrix (rows: truth,
+    columns: guesses): the test items are resampled with replacement, i.e. the cells' counts
+    drawn from a multinomial with the observed shares. None without test items."""
+    counts = np.asarray(matrix, dtype=float)
+    n = int(counts.sum())
+    if n == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(n, counts.ravel() / n, size=resamples).reshape(
+        resamples, *counts.shape).astype(float)
+    hits = np.diagonal(draws, axis1=1, axis2=2)
+    predicted, actual = draws.sum(axis=1), draws.sum(axis=2)
+    precision = hits / np.maximum(predicted, 1)
+    recall = hits / np.maximum(actual, 1)
+    f1 = np.where(precision + recall > 0,
+                  2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
+    present = (predicted + actual) > 0  # classes in the truth or the guesses, as task.metrics
+    macro = (f1 * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+    tail = (1 - confidence) / 2 * 100
+    return float(np.percentile(macro, tail)), float(np.percentile(macro, 100 - tail))
+
+
+def interval_metrics(metrics: dict[str, Any], margin: float,
+                     confidence: float = DEFAULT_CONFIDENCE) -> dict[str, float]:
+    """What a round adds to its test metrics: the accuracy's Wilson interval, macro-F1's
+    bootstrap interval and how many test items the asked-for precision (± ``margin``) needs.
+    Empty without a test-set score."""
+    accuracy, n = metrics.get("accuracy"), metrics.get("test_items")
+    if accuracy is None or not n:
+        return {}
+    low, high = wilson_interval(round(accuracy * n), n, confidence)
+    out = {"accuracy_low": low, "accuracy_high": high, "confidence": confidence,
+           "test_margin": margin,
+           "test_items_needed": float(needed_test_items(accuracy, margin, confidence))}
+    confusion = metrics.get("confusion")
+    f1 = bootstrap_macro_f1(confusion["matrix"], confidence) if confusion else None
+    if f1 is not None:
+        out["macro_f1_low"], out["macro_f1_high"] = f1
+    return out
+
+
+def _points(x: float) -> str:
+    """A share in percentage points: 0.03 -> "3", 0.025 -> "2.5"."""
+    return f"{x * 100:.1f}".rstrip("0").rstrip(".")
+
+
+def precision_line(metrics: dict[str, Any]) -> str:
+    """"accuracy 0.84 [0.79, 0.88] on 50 test items (95 % interval); for ±3 points you need
+    about 545 test items; you have 50", from a round's metrics (with ``interval_metrics``).
+    Empty without a test-set score."""
+    if "accuracy_low" not in metrics:
+        return ""
+    n = int(metrics["test_items"])
+    needed = int(metrics["test_items_needed"])
+    line = (f"accuracy {metrics['accuracy']:.2f} [{metrics['accuracy_low']:.2f}, "
+            f"{metrics['accuracy_high']:.2f}] on {n:,} test item{'' if n == 1 else 's'} "
+            f"({metrics['confidence']:.0%} interval)")
+    if "macro_f1_low" in metrics and "macro_f1" in metrics:
+        line += (f"; macro-F1 {metrics['macro_f1']:.2f} [{metrics['macro_f1_low']:.2f}, "
+                 f"{metrics['macro_f1_high']:.2f}]")
+    enough = "enough" if n >= needed else f"you have {n:,}"
+    return (f"{line}; for ±{_points(metrics['test_margin'])} points you need about "
+            f"{needed:,} test items; {enough}")
+
+
+def target_metric(value: float | None, target: float, metric: str = "accuracy",
+                  n: float | None = None, confidence: float = DEFAULT_CONFIDENCE) -> Signal:
+    """The target quality on the held-out test set. With ``n`` (the test items) the score's
+    Wilson interval decides: reached only when its lower bound clears the target; a target
+    inside the interval is "within noise" (a 50-item test set cannot tell 0.84 from 0.85).
+    Without ``n`` the point value is compared (no interval can be had)."""
     if value is None:
         return Signal("target", None, target, False, "no test-set score yet")
-    return Signal("target", value, target, value >= target,
-                  f"test {metric} {value:.3f}, target {target:.3f}")
+    if not n:
+        return Signal("target", value, target, value >= target,
+                      f"test {metric} {value:.3f}, target {target:.3f}")
+    low, high = wilson_interval(round(value * n), n, confidence)
+    shown = f"test {metric} {value:.2f} [{low:.2f}, {high:.2f}] vs target {target:.2f}"
+    if low >= target:
+        verdict = "reached: the interval's lower bound clears it"
+    elif high < target:
+        verdict = "below it"
+    else:
+        verdict = ("within noise: more test items narrow the interval"
+                   if value >= target else "within noise")
+    return Signal("target", value, target, low >= target, f"{shown}: {verdict}", low, high)
 
 
 def cohen_kappa(a: Ints, b: Ints) -> float:

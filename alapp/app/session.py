@@ -8,6 +8,7 @@ window are short, indexed and run on the caller's read-only connection.
 from __future__ import annotations
 
 import errno
+import math
 import os
 import re
 from collections.abc import Callable
@@ -17,11 +18,14 @@ from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 
-from alapp.al.stopping import Forecast, labels_to_reach, labels_to_stabilize
+from alapp.al.budget import SPENT_RULES, BudgetStatus
+from alapp.al.budget import status as budget_status
+from alapp.al.stopping import Forecast, Signal, labels_to_reach, labels_to_stabilize
 from alapp.app.rounds import save_result
 from alapp.app.writer import InlineWriter, ProjectWriter
 from alapp.core import errors
 from alapp.core.errors import AlappError, ProjectLockedError
+from alapp.core.format import amount as format_amount
 from alapp.core.log import is_database_error
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import Action, EventId, ItemId, Selection, Source
@@ -34,15 +38,19 @@ from alapp.store.importer import ImportReport, ImportSpec
 from alapp.store.project import Project
 from alapp.store.queue import QueueEntry
 
-__all__ = ["UNLABELED", "BrowseQuery", "BrowseRow", "Change", "Decision", "LabelingSession",
-           "QueueEntry", "ReadOnlySessionError", "ReadOnlyWriter", "RoundResult",
-           "read_only_reason"]
+__all__ = ["UNLABELED", "BrowseQuery", "BrowseRow", "BudgetSpentError", "Change", "Decision",
+           "LabelingSession", "QueueEntry", "ReadOnlySessionError", "ReadOnlyWriter",
+           "RoundResult", "read_only_reason"]
 
 T = TypeVar("T")
 
 
 class ReadOnlySessionError(AlappError):
     """A write asked of a session opened read-only."""
+
+
+class BudgetSpentError(AlappError):
+    """A new label asked for when the project's budget is spent."""
 
 
 class ReadOnlyWriter:
@@ -118,6 +126,7 @@ class LabelingSession:
         self._owns_writer = writer is None
         self._settings: ProjectSettings | None = None
         self._counts: dict[str, int] | None = None
+        self._paid: tuple[int, int] | None = None  # labels_paid, until this session writes one
         self.writer = writer or ProjectWriter(Path(path))
         try:
             self.reader = Project.open(path, read_only=True)
@@ -252,21 +261,30 @@ class LabelingSession:
 
     def label(self, entry: QueueEntry, label: str, active_ms: int | None,
               started_at: float | None) -> Change:
+        """Label a queued item; refused with ``BudgetSpentError`` once the budget is spent
+        (``relabel`` and ``undo`` stay allowed: see ``al/budget.py``)."""
+        self._refuse_when_spent()
         selection = _selection(entry)
+        self._paid = None
         event = self.writer.call(lambda p: p.label_item(
             entry.item_id, label, self.annotator, started_at, active_ms, selection))
         if entry.source != Source.TEST_SET:  # test labels do not change the model
             self.labels_since_round += 1
         return Change(entry.item_id, event, Action.LABEL, label, self.retrain_due())
 
-    def relabel(self, item_id: ItemId, label: str) -> Change:
+    def relabel(self, item_id: ItemId, label: str, active_ms: int | None = None) -> Change:
+        """Change an earlier decision; allowed when the budget is spent, and counted in it
+        (one decision, ``active_ms`` of time)."""
+        self._paid = None
         event = self.writer.call(lambda p: p.label_item(
-            item_id, label, self.annotator, selection=Selection(Source.RELABEL)))
+            item_id, label, self.annotator, active_ms=active_ms,
+            selection=Selection(Source.RELABEL)))
         return Change(item_id, event, Action.LABEL, label)
 
     def relabel_many(self, item_ids: list[ItemId], label: str) -> RelabelBatch:
         """Relabel several items as ``label`` in one write (all or none); the returned token
         undoes them as one step (``undo_relabel``)."""
+        self._paid = None
         return self.writer.call(lambda p: events.relabel_many(p, item_ids, label,
                                                               self.annotator))
 
@@ -353,6 +371,7 @@ class LabelingSession:
         """All or nothing, on the writer thread (labels wait while it runs); ``progress``
         (bytes read, total) is called there and stops the import by raising ``Cancelled``."""
         self._counts = None
+        self._paid = None
         return self.writer.call(lambda p: importer.import_file(
             p, path, spec, progress=progress, parallel=None, dry_run=dry_run))
 
@@ -385,7 +404,9 @@ class LabelingSession:
         pool = float(sum(n for split, n in counts.items() if split != "test"))
         target = None
         if s.target_accuracy > 0:
-            points = [(n, m["accuracy"]) for n, m in curve if "accuracy" in m]
+            # The stop fires when the interval's lower bound clears the target: forecast that.
+            points = [(n, m.get("accuracy_low", m["accuracy"])) for n, m in curve
+                      if "accuracy" in m]
             target = labels_to_reach([n for n, _ in points], [a for _, a in points],
                                      s.target_accuracy, pool=pool)
         kappas = [(n, m["signal_stabilizing"]) for n, m in curve if "signal_stabilizing" in m]
@@ -418,13 +439,67 @@ class LabelingSession:
 
     def budget(self) -> dict[str, float]:
         """Spent and remaining, in the project's budget unit, from the stored events."""
-        from alapp.al.budget import status
-
-        s = self.settings()
-        count, ms = events.labels_paid(self.reader)
-        now = status(s.budget_unit, s.budget_amount, count, ms / 3_600_000, s.hourly_rate)
+        now = self._budget_status()
         return {"spent": now.spent, "remaining": now.remaining, "budget": now.amount,
                 "labels": float(now.labels), "hours": now.hours}
+
+    def _budget_status(self) -> BudgetStatus:
+        """What is spent, from the events; counted once and kept until this session writes a
+        decision (the lock keeps other writers out), so a key press counts it once."""
+        s = self.settings()
+        if self._paid is None:
+            self._paid = events.labels_paid(self.reader)
+        count, ms = self._paid
+        return budget_status(s.budget_unit, s.budget_amount, count, ms / 3_600_000,
+                             s.hourly_rate)
+
+    def budget_stop(self) -> Signal | None:
+        """The budget's stopping signal when it has fired (the budget is spent), else None."""
+        signal = self._budget_status().signal(self.settings().currency)
+        return signal if signal.reached else None
+
+    def _refuse_when_spent(self) -> None:
+        stop = self.budget_stop()
+        if stop is not None:
+            raise BudgetSpentError(f"{self.path}: {stop.detail[0].lower()}{stop.detail[1:]}; "
+                                   f"no new labels. {SPENT_RULES}")
+
+    def extend_budget(self, amount: float) -> ProjectSettings:
+        """Set a new budget (in its unit), through the writer like any settings change; it
+        must be above what is spent already (or 0: no budget), else labeling stays stopped."""
+        now = self._budget_status()
+        if amount != 0 and amount <= now.spent:
+            unit, currency = self.settings().budget_unit, self.settings().currency
+            raise AlappError(f"budget_amount={amount:g} is not more than what is spent "
+                             f"already ({format_amount(now.spent, unit, currency)}); give a "
+                             "larger amount, or 0 for no budget")
+        return self.update_settings(budget_amount=float(amount))
+
+    def budget_report(self) -> dict[str, Any]:
+        """The budget for ``alapp stats --json``: unit, amount, spent, remaining, fraction (None
+        without a budget), whether it is spent, the labels and hours it paid for, and the
+        forecasts (what the rest buys at the current pace; when the target and stable
+        predictions are expected, each a range of labels or why not)."""
+        s = self.settings()
+        now = self._budget_status()
+        ahead = self.forecast(entries=[], numbers=self.budget())
+
+        def forecast_of(f: Forecast | None) -> dict[str, Any] | None:
+            if f is None:
+                return None
+            return {"low": f.low, "high": f.high, "reached": f.reached,
+                    "credible": f.credible, "basis": f.basis, "note": f.note}
+
+        return {"unit": s.budget_unit, "amount": now.amount,
+                "currency": s.currency if s.budget_unit == "money" else None,
+                "hourly_rate": s.hourly_rate, "spent": now.spent,
+                "remaining": None if math.isnan(now.remaining) else now.remaining,
+                "fraction": now.fraction, "exhausted": now.exhausted,
+                "labels_paid": now.labels, "active_hours": now.hours,
+                "forecast": {"pace_s_per_label": ahead["pace_s_per_label"],
+                             "labels_left_in_budget": ahead["labels_left_in_budget"],
+                             "target": forecast_of(ahead["target"]),
+                             "stable": forecast_of(ahead["stable"])}}
 
 
 def _selection(entry: QueueEntry) -> Selection:

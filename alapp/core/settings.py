@@ -51,6 +51,9 @@ class ProjectSettings:
     # strategies (issue 16)
     candidate_factor: int = 10  # combined strategies and ROI: candidates = factor x batch
     diversity_ramp: int = 200  # schedule: labels until selection is all uncertainty
+    # budget and test set (issue 16)
+    test_margin: float = 0.03  # the ± precision asked of the test accuracy (3 points)
+    test_confidence: float = 0.95  # of the test metrics' intervals and the target stop
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -131,6 +134,9 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     # strategies (issue 16)
     "candidate_factor": (lambda v: 1 <= v <= 1000, "a whole number from 1 to 1000"),
     "diversity_ramp": (lambda v: v >= 1, "a whole number of labels, at least 1"),
+    # budget and test set (issue 16)
+    "test_margin": (lambda v: 0 < v < 0.5, "a share above 0 and below 0.5 (0.03: ±3 points)"),
+    "test_confidence": (lambda v: 0.5 <= v < 1, "a level from 0.5 up to (not including) 1"),
 }
 _TYPE_NAMES = {"bool": "true or false", "int": "a whole number", "float": "a number",
                "str": "a text"}

@@ -15,7 +15,7 @@ import numpy as np
 
 from alapp.al import stopping
 from alapp.al.batch import BatchRequest, Pick, compose_batch
-from alapp.al.costmodel import CostEstimate, estimate_costs, text_stats
+from alapp.al.costmodel import CostEstimate, estimate_costs, text_stats, with_uncertainty
 from alapp.al.needs import Need
 from alapp.al.registry import get_strategy, strategy_params
 from alapp.al.state import PoolState
@@ -26,6 +26,7 @@ from alapp.core.featurizer import FeaturizerPart, FeaturizerSpec, PartKind
 from alapp.core.progress import Progress
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import ItemId, Split
+from alapp.loop.difficulty import Difficulty, UncertaintyMemory
 from alapp.loop.embedding import VectorSource, ensure_embeddings
 from alapp.ml.base import Classifier
 from alapp.ml.factory import ModelKeeper
@@ -181,6 +182,7 @@ class RoundRunner:
         self._previous_pool: dict[ItemId, int] = {}
         self._codes: dict[str, int] = {}  # class name -> a code stable across rounds
         self._stats: tuple[tuple[int, ...], np.ndarray] | None = None
+        self._uncertainty = UncertaintyMemory()  # the cost model's difficulty feature
 
     def _stable_codes(self, classes: list[str], probs: np.ndarray) -> np.ndarray:
         """Predicted classes as codes that mean the same in every round, even when a
@@ -249,6 +251,7 @@ class RoundRunner:
                 for row, guess, p in zip(pool_rows, guesses, confidence, strict=True):
                     predicted[snap.ids[row]] = (guess, float(p))
             metrics = _test_metrics(snap, index, model, features, classes)
+            metrics.update(stopping.interval_metrics(metrics, s.test_margin, s.test_confidence))
             if metrics and s.classifier == options.Classifier.LOGREG \
                     and not features.several_inputs:
                 metrics.update(_random_baseline(snap, index, features, classes, train_rows))
@@ -258,7 +261,12 @@ class RoundRunner:
             signals = []
         progress.report("selecting the batch", 0.9)
         t = time.perf_counter()
-        cost = _estimate_costs(snap, pool_rows, index, self._text_stats_for(snap))
+        difficulty = self._uncertainty.difficulty(
+            state, model, features.input_for(model) if model is not None else None,
+            (i for i, _, _ in snap.measured), index) \
+            if s.cost_model == options.CostModel.LEARNED and snap.predicted_costs is None \
+            else None
+        cost = _estimate_costs(snap, pool_rows, index, self._text_stats_for(snap), difficulty)
         state.costs = cost.seconds
         picks = compose_batch(state, BatchRequest(
             s.strategy, s.batch_size, s.random_share, s.seed, snap.round_index,
@@ -269,6 +277,7 @@ class RoundRunner:
         chosen_by = next((p.strategy for p in picks if not p.is_random), s.strategy)
         top_two = (_top_two(picks, state, classes)
                    if model is not None and state.probs is not None else {})
+        self._uncertainty.remember(picks, state, difficulty)
         return RoundResult(picks, predicted, len(train_rows), metrics,
                            {k: round(v, 4) for k, v in timings.items()}, snap.round_index,
                            chosen_by, type(model).__name__ if model is not None else "",
@@ -317,7 +326,9 @@ class RoundRunner:
                  metrics: dict[str, Any], classes: list[str]) -> list[Signal]:
         """Stopping signals with their values; the budget one is the session's."""
         s = snap.settings
-        out = [stopping.target_metric(metrics.get("accuracy"), s.target_accuracy)] \
+        out = [stopping.target_metric(metrics.get("accuracy"), s.target_accuracy,
+                                      n=metrics.get("test_items"),
+                                      confidence=s.test_confidence)] \
             if s.target_accuracy > 0 else []
         # A fixed random set of pool items (seeded, so the same across rounds and restarts).
         pool_rows = [r for r, split in enumerate(snap.splits) if split == Split.POOL]
@@ -361,18 +372,32 @@ def _top_two(picks: list[Pick], state: PoolState,
 
 
 def _estimate_costs(snap: Snapshot, pool_rows: np.ndarray, index: dict[ItemId, int],
-                    stats: np.ndarray) -> CostEstimate:
-    """Predicted labeling seconds for the pool, learned from this project's measured times."""
+                    stats: np.ndarray, difficulty: Difficulty | None = None) -> CostEstimate:
+    """Predicted labeling seconds for the pool, learned from this project's measured times:
+    each item's first timed label (a later change of it re-reads a known text), with the
+    model's uncertainty as a statistic and the random share and test set weighted up
+    (``al.costmodel``: the cost model's bias)."""
     if snap.predicted_costs is not None:
         return CostEstimate(snap.predicted_costs[pool_rows], "given", "high", 0)
     # Under half a second is a slip (a repeated key), not a labeling time: not evidence.
-    timed = [(i, a, ms) for i, a, ms in snap.measured if i in index and ms >= MIN_TIMED_MS]
+    first: dict[ItemId, tuple[ItemId, str, int]] = {}
+    for i, a, ms in snap.measured:
+        if i in index and ms >= MIN_TIMED_MS:
+            first.setdefault(i, (i, a, ms))
+    timed = list(first.values())
     measured_rows = [index[i] for i, _, _ in timed]
     seconds = np.array([ms / 1000 for _, _, ms in timed])
     annotators = [a for _, a, _ in timed]
     last = annotators[-1] if annotators else None
-    return estimate_costs(snap.settings.cost_model, stats[measured_rows], seconds,
-                          annotators, stats[pool_rows], last)
+    unbiased = [i in snap.random_share or snap.splits[index[i]] == Split.TEST
+                for i, _, _ in timed]
+    measured_stats, pool_stats = stats[measured_rows], stats[pool_rows]
+    if difficulty is not None:
+        measured_stats = with_uncertainty(measured_stats, np.array(
+            [difficulty.measured.get(i, 0.0) for i, _, _ in timed]))
+        pool_stats = with_uncertainty(pool_stats, difficulty.pool)
+    return estimate_costs(snap.settings.cost_model, measured_stats, seconds,
+                          annotators, pool_stats, last, unbiased)
 
 
 def _test_embeddings(snap: Snapshot, features: Features) -> np.ndarray | None:

@@ -27,8 +27,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alapp.al.budget import SPENT_RULES
 from alapp.app.rounds import RoundJob
-from alapp.app.session import Decision, LabelingSession, QueueEntry, RoundResult
+from alapp.app.session import (
+    BudgetSpentError,
+    Decision,
+    LabelingSession,
+    QueueEntry,
+    RoundResult,
+)
 from alapp.core.errors import AlappError, Cancelled
 from alapp.core.log import describe, log_error, one_line
 from alapp.core.options import TaskKind
@@ -36,6 +43,7 @@ from alapp.core.timing import ActiveTimer
 from alapp.core.types import join_labels
 from alapp.ui import preferences
 from alapp.ui.background import Background
+from alapp.ui.budget_banner import BudgetBanner, budget_dialog, waiting_text
 from alapp.ui.label_view import BANNER_STYLE, LabelView, cost_accuracy, literal, plain_label
 from alapp.ui.side_panel import SidePanel
 
@@ -100,6 +108,11 @@ class MainWindow(QMainWindow):
         self.view.name_change.clicked.connect(lambda: self._name_offered(keep=False))
         self.view.name_keep.clicked.connect(lambda: self._name_offered(keep=True))
         self.view.offer_name(self.ask_name_first, self.session.annotator)
+        self.budget_banner = BudgetBanner()  # over the labeling view while the budget is spent
+        self.budget_banner.extend.clicked.connect(self.extend_budget)
+        view_layout = self.view.layout()
+        assert isinstance(view_layout, QVBoxLayout)
+        view_layout.insertWidget(0, self.budget_banner)
         self.panel = SidePanel()
         self.panel.retrain.clicked.connect(self.request_round)
         self.panel.cancel.clicked.connect(self.work.cancel)
@@ -192,6 +205,7 @@ class MainWindow(QMainWindow):
                       ("&Quit", self.close, "Ctrl+Q")])
         add("&Edit", [("&Browse and search items…", self.browse, "Ctrl+F"),
                       ("Label a held-out &test set…", self.start_test_set, ""),
+                      ("Extend &budget…", self.extend_budget, ""),
                       ("&Settings…", self.settings_dialog, "Ctrl+,"), None,
                       ("Set your &name…", lambda: self.ask_name(), "")])
         view = self.menuBar().addMenu("&View")
@@ -223,7 +237,12 @@ class MainWindow(QMainWindow):
     def label_current(self, label: str) -> None:
         if self.entry is None or not self._writable():
             return
-        self.session.label(self.entry, label, self.timer.stop_ms(), self.timer.started_wall)
+        try:
+            self.session.label(self.entry, label, self.timer.stop_ms(), self.timer.started_wall)
+        except BudgetSpentError as e:  # spent since the item was shown: the stop shows now
+            self.statusBar().showMessage(str(e), 8000)
+            self.refresh()
+            return
         self._after_decision()
 
     def accept(self) -> None:
@@ -308,7 +327,9 @@ class MainWindow(QMainWindow):
         if self.multi_label:
             current = set((decision.label or "").split("|")) - {""}
             label = join_labels(current ^ {label}, self.session.labels()) or label
-        self.session.relabel(decision.item_id, label)
+        # A change is a decision: it costs its active time, and the budget counts it.
+        self.session.relabel(decision.item_id, label, self.timer.stop_ms())
+        self.timer.start()
         # The changed decision stays where it is in the list being walked: re-reading the
         # history would move it to the front (a relabel is its newest event), and ← → would
         # then jump to other items. Esc goes back to the queue.
@@ -322,13 +343,17 @@ class MainWindow(QMainWindow):
     def refresh(self, restart_timer: bool = True) -> None:
         entries = self.session.queue()
         shown_before = self.entry.item_id if self.entry else None
-        self.entry = entries[0] if entries else None
+        stop = None if self.read_only else self.session.budget_stop()
+        self.budget_banner.show_stop(stop.detail if stop else None, SPENT_RULES)
+        self.entry = entries[0] if entries and stop is None else None
         self.session.showing = self.entry.item_id if self.entry else None
         same_item = self.entry is not None and self.entry.item_id == shown_before
         waiting = ("Training and choosing the next batch…" if self.work.busy
                    else "The batch is done. Press Ctrl+R to choose a new one.")
         if self.read_only:
             waiting = f"Read-only ({self.read_only}): no batch to label here."
+        elif stop is not None:
+            waiting = waiting_text(stop.detail)
         cost = self.session.last_result.cost if self.session.last_result else None
         image = self.session.image(self.entry.item_id) if self.entry is not None else None
         self.view.show_entry(self.entry, waiting, cost, image)
@@ -562,6 +587,28 @@ class MainWindow(QMainWindow):
                 return
         self.session.start_test_set(size)
         self.view.offer_test_set(False)
+        self.refresh()
+
+    def extend_budget(self) -> None:
+        """Ask for a new budget amount (window-modal, not blocking); saved through the
+        session's writer like any settings change, and labeling goes on if it is enough."""
+        if not self._writable():
+            return
+        s, numbers = self.session.settings(), self.session.budget()
+        self.budget_window = budget_dialog(self, s.budget_unit, s.budget_amount,
+                                           numbers["spent"], s.currency)
+        self.budget_window.finished.connect(self._budget_chosen)
+        self.budget_window.open()
+
+    def _budget_chosen(self, result: int) -> None:
+        if self.closed or not result:
+            return
+        try:
+            self.session.extend_budget(self.budget_window.doubleValue())
+        except AlappError as e:
+            QMessageBox.warning(self, "Budget not changed", literal(str(e)))
+            return
+        self.statusBar().showMessage("Budget extended; labeling goes on", 5000)
         self.refresh()
 
     def import_dialog(self) -> None:

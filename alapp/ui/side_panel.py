@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alapp.al.stopping import Forecast
+from alapp.al.stopping import Forecast, precision_line
 from alapp.app.session import Decision, QueueEntry, RoundResult
 from alapp.core.format import METER_STEPS, budget_line, duration, hours_range, labels_range
 
@@ -169,7 +169,11 @@ class SidePanel(QWidget):
             line = budget_line(unit, spent, budget, numbers["remaining"], currency)
             self.budget.setRange(0, METER_STEPS)
             self.budget.setValue(line.meter)
-            self.budget.setFormat(line.meter_text)
+            stopped = spent >= budget * (1 - 1e-9)
+            self.budget.setFormat(f"{line.meter_text} · labeling stopped" if stopped
+                                  else line.meter_text)
+            self.budget.setToolTip("The budget is spent: Edit › Extend budget… to label more"
+                                   if stopped else "")
             self.budget_text.setText(line.text)
         else:
             labels = int(numbers["labels"])
@@ -185,6 +189,7 @@ class SidePanel(QWidget):
         if result is None:
             self.model_state.setText("No model yet")
             return
+        interval = precision_line(result.metrics)
         accuracy = ("–" if result.test_accuracy is None
                     else f"{result.test_accuracy:.1%} on the test set")
         if result.n_labeled == 0:
@@ -194,9 +199,12 @@ class SidePanel(QWidget):
             return
         text = (f"Round {result.round_index}: trained on {result.n_labeled} labels; accuracy "
                 f"{accuracy}; batch by {result.strategy}")
+        if interval:
+            text += f"\nTest set: {interval}"
         if result.cost is not None:
             c = result.cost
-            error = (f", held-out error {c.mae_s:.0f} s ({c.relative_error:.0%})"
+            on = f" on {c.error_basis}" if c.error_basis else ""
+            error = (f", held-out error{on} {c.mae_s:.0f} s ({c.relative_error:.0%})"
                      if c.mae_s is not None and c.relative_error is not None else "")
             text += (f"\nCost model: {c.model}, trust {c.trust} "
                      f"({c.n_measured} timed labels{error})")
