@@ -333,14 +333,14 @@ _SPECS = [
     _scored("mc-entropy", "Entropy of the prediction averaged over MC-dropout samples (DBAL).",
             (Need.MC_PROBS,), _mc_entropy),
     StrategySpec("uncertainty-representative",
-                 "The most uncertain items, of them the most like the target set and unlike "
-                 "the training data.", (Need.PROBS, Need.EMBEDDINGS), _uncertainty_representative,
+                 "Uncertain items; of them those most like the target set, unlike training.",
+                 (Need.PROBS, Need.EMBEDDINGS), _uncertainty_representative,
                  optional=(Need.TARGET_EMBEDDINGS, Need.LABELED_EMBEDDINGS)),
     StrategySpec("cluster-uncertainty",
-                 "Diverse items taken cluster by cluster, of them the most uncertain.",
+                 "Diverse items taken cluster by cluster; of them the most uncertain.",
                  (Need.PROBS, Need.EMBEDDINGS), _cluster_uncertainty),
     StrategySpec("uncertainty-coreset",
-                 "The most uncertain items, of them the farthest from everything labeled (SA).",
+                 "Uncertain items; of them those farthest from everything labeled (SA).",
                  (Need.PROBS, Need.EMBEDDINGS), _uncertainty_coreset,
                  optional=(Need.LABELED_EMBEDDINGS,)),
 ]
