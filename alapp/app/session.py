@@ -326,6 +326,12 @@ class LabelingSession:
     def imported_vector_names(self) -> list[str]:
         return vectors.imported_vector_names(self.reader)
 
+    def meta_keys(self) -> list[str]:
+        """The items' metadata keys: what the random share may be stratified by."""
+        from alapp.store.stream import meta_keys
+
+        return meta_keys(self.reader)
+
     def export_labels(self, out: Path, overwrite: bool = False) -> int:
         """Every labeled item, to JSONL or CSV by the file name (written atomically)."""
         return export.export_labels(self.reader, out, overwrite=overwrite)
