@@ -86,6 +86,11 @@ def test_samples_are_refreshed_every_n_labels_and_reproducible() -> None:
     assert np.array_equal(sets.previous, first_sample)
     assert "previous sample" in later.detail
     assert sets.check(ids, probs, imports, 210, 0, 200, 0) is None  # off
+    # Items labeled since drop out of the samples (they are no longer unlabeled pool items).
+    kept = ids % 3 != 0
+    fewer = sets.check(ids[kept], probs[kept], imports[kept], 230, 100, 200, 0)
+    assert fewer is not None and "previous sample" in fewer.detail
+    assert f"vs {len(np.intersect1d(sets.previous, ids[kept]))} items" in fewer.detail
 
 
 def test_a_new_import_unlike_the_pool_raises_the_signal_and_a_like_one_does_not() -> None:

@@ -64,6 +64,13 @@ BAD = [
     ("hourly_rate", -20.0, "at least 0"),
     ("currency", "  ", "not empty"),
     ("idle_cutoff_s", 0.0, "more than 0"),
+    # stream mode and validation (issue 16)
+    ("selection_mode", "river", "pool or stream"),
+    ("stream_ask_rate", 0.0, "above 0 and at most 1"),
+    ("stream_ask_rate", 1.5, "above 0 and at most 1"),
+    ("drift_every", -1, "at least 0 (0: off)"),
+    ("drift_sample_size", 5, "at least 20"),
+    ("stratify_by", " site", "without surrounding spaces"),
 ]
 
 

@@ -307,11 +307,9 @@ def test_settings_dialog_sets_stream_drift_and_strata(qtbot, tmp_path) -> None:
     dialog.stratify_by.setCurrentIndex(dialog.stratify_by.findData("site"))
     dialog.show()
     qtbot.waitExposed(dialog)
-    from pathlib import Path
+    from tests.test_daily_use_window import _shots_folder
 
-    shots = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-    if shots.is_dir():
-        dialog.grab().save(str(shots / "settings_stream_drift_strata.png"))
+    dialog.grab().save(str(_shots_folder() / "settings_stream_drift_strata.png"))
     dialog.apply()
     assert dialog.changes == {"selection_mode": "stream", "stream_ask_rate": 0.1,
                               "drift_every": 0, "stratify_by": "site"}
@@ -319,9 +317,7 @@ def test_settings_dialog_sets_stream_drift_and_strata(qtbot, tmp_path) -> None:
 
 @pytest.mark.gui
 def test_the_window_in_stream_mode_shows_the_ask_rate(qtbot, tmp_path) -> None:
-    from pathlib import Path
-
-    from tests.test_daily_use_window import _open
+    from tests.test_daily_use_window import _open, _shots_folder
 
     path = tmp_path / "p.alapp"
     project = create_demo_project(path)
@@ -343,6 +339,4 @@ def test_the_window_in_stream_mode_shows_the_ask_rate(qtbot, tmp_path) -> None:
     window.panel.tabs.setCurrentIndex(1)
     text = window.panel.signals.text()
     assert "○ stream: asked" in text and "target 30%" in text
-    shots = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-    if shots.is_dir():
-        window.grab().save(str(shots / "window_stream_mode.png"))
+    window.grab().save(str(_shots_folder() / "window_stream_mode.png"))

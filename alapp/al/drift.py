@@ -33,7 +33,7 @@ ALPHA = 0.01
 MIN_TVD = 0.1
 MIN_PSI = 0.1
 BINS = 10
-PERMUTATIONS = 200
+PERMUTATIONS = 500  # the smallest p-value is 2 / 501 (two statistics): well under ALPHA
 MIN_ITEMS = 20  # fewer items on either side: no comparison
 
 
@@ -168,11 +168,15 @@ class ValidationSets:
             if self.epoch >= 0:
                 self.previous = self.sample
             self.epoch, self.sample = epoch, draw(ids, size, seed, epoch)
-        row = {int(i): r for r, i in enumerate(ids.tolist())}
+        order = np.argsort(ids, kind="stable")
         rng = np.random.default_rng([seed, 16_003, epoch, n_labeled])
 
         def rows_of(items: np.ndarray) -> np.ndarray:
-            return np.array([row[int(i)] for i in items if int(i) in row], dtype=int)
+            """Rows of ``ids`` holding ``items``; items no longer unlabeled drop out."""
+            at = np.searchsorted(ids, items, sorter=order)
+            at = np.minimum(at, len(ids) - 1)
+            found = ids[order[at]] == items
+            return np.asarray(order[at[found]], dtype=int)
 
         out: list[Comparison] = []
         sample = rows_of(self.sample)

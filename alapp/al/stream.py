@@ -40,6 +40,7 @@ Pure numpy; the round decides which items arrive and what their scores are.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -102,30 +103,50 @@ def walk(scores: Floats, history: Sequence[float] | Floats, ask_rate: float, ask
     by_threshold = ask_rate * (1 - random_share)
     # A passed item (1 - by_threshold of them) is asked at random so that the total is rate.
     p_random = 0.0 if by_threshold >= 1 else ask_rate * random_share / (1 - by_threshold)
-    past = np.asarray(history, dtype=float)
-    past = past[~np.isnan(past)][-window:]
     n = len(scores)
+    values = np.where(np.isnan(scores), -np.inf, scores)  # no score: never above, lowest
     asked = np.zeros(n, dtype=bool)
     random = np.zeros(n, dtype=bool)
     held = np.full(n, np.nan)
+    # The round-start window: the first ``window`` items (with earlier arrivals' scores only
+    # when this round's are too few); past it a sorted sliding window of the last arrivals.
+    start = values[:window]
+    if len(start) < MIN_WINDOW:
+        past = np.asarray(history, dtype=float)
+        start = np.concatenate([past[~np.isnan(past)], start])[-window:]
+    recent = sorted(start.tolist())
     n_asked = 0
-    for i, score in enumerate(scores):
+    for i in range(n):
         if n_asked >= asks:
             return _cut(asked, random, scores, held, i)
-        recent = scores[i - window:i] if i >= window else scores[:window]
-        recent = recent[~np.isnan(recent)]
-        if len(recent) < MIN_WINDOW:
-            recent = np.concatenate([past, recent])[-window:]
-        if len(recent) < MIN_WINDOW or recent.min() == recent.max():
+        if i > window:  # slide: the item ``window`` back leaves, the previous one enters
+            del recent[bisect.bisect_left(recent, values[i - window - 1])]
+            bisect.insort(recent, values[i - 1])
+        elif i == window:
+            recent = sorted(values[:window].tolist())
+        level = _quantile(recent, 1.0 - by_threshold)
+        if len(recent) < MIN_WINDOW or recent[0] == recent[-1] or not np.isfinite(level):
             asked[i] = True  # nothing to tune on, or a model that tells no item from another
         else:
-            held[i] = threshold(recent, by_threshold)
-            if score > held[i]:
+            held[i] = level
+            if values[i] > level:
                 asked[i] = True
             elif p_random > 0 and rng.random() < p_random:
                 asked[i] = random[i] = True
         n_asked += int(asked[i])
     return _cut(asked, random, scores, held, n)
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """``np.quantile(values, q)`` (linear interpolation) of already sorted values."""
+    if not ordered:
+        return float("nan")
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    if ordered[high] == ordered[low]:
+        return float(ordered[low])
+    return float(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
 
 
 def walk_random(n: int, ask_rate: float, asks: int, rng: np.random.Generator) -> Walk:
