@@ -197,8 +197,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--project", type=Path, help="simulate on a project's labeled items instead")
     add_import_options(p)
     g = p.add_argument_group("simulation")
-    g.add_argument("--strategies", default="random,margin,entropy,uncertainty-cluster",
-                   help="comma-separated strategy names (see `alapp strategies`)")
+    g.add_argument("--strategies", default=None,
+                   help="comma-separated strategy names (see `alapp strategies`); default "
+                        "random,margin,entropy,uncertainty-cluster (stream mode: entropy)")
     g.add_argument("--seeds", type=int, default=5, help="repetitions with different seeds")
     g.add_argument("--batch", type=int, default=20)
     g.add_argument("--budget", type=int, default=1000, help="labels to spend per run")
@@ -218,6 +219,12 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--split-seed", type=int, default=0)
     g.add_argument("--json", type=Path, help="write the full result here")
     g.add_argument("--plot", type=Path, help="write the learning curves as SVG here")
+    g.add_argument("--mode", choices=("pool", "stream"), default="pool",
+                   help="stream: items arrive in the file's order and are asked when their score "
+                        "is above a threshold tuned to --ask-rate; compared with random and "
+                        "asking everything")
+    g.add_argument("--ask-rate", type=float, default=0.2,
+                   help="stream mode: the share of arriving items to ask")
     p.set_defaults(run=_simulate)
 
     p = sub.add_parser("strategies", help="list the query strategies with what each does")
@@ -501,10 +508,13 @@ def _simulate(args: argparse.Namespace) -> int:
             raise AlappError(f"{out.parent}: no such folder")
         if out is not None:  # before minutes of work, not after
             refuse_protected(out, (args.project, args.file))
-    cfg = SimulationConfig(_csv_arg(args.strategies), batch=args.batch, budget=args.budget,
+    strategies = args.strategies or ("entropy" if args.mode == "stream"
+                                     else "random,margin,entropy,uncertainty-cluster")
+    cfg = SimulationConfig(_csv_arg(strategies), batch=args.batch, budget=args.budget,
                            seeds=args.seeds, initial=args.initial, classifier=args.classifier,
                            candidate_factor=args.candidate_factor,
-                           diversity_ramp=args.diversity_ramp)
+                           diversity_ramp=args.diversity_ramp,
+                           mode=args.mode, stream_ask_rate=args.ask_rate)
     check_config(cfg)
 
     show = _bar_printer(sys.stderr)
@@ -535,6 +545,11 @@ def _simulate(args: argparse.Namespace) -> int:
         reach = s["labels_to_95pct_of_full"]
         print(f"  {name:<22} AULC {s['aulc_accuracy']:.3f}  final {s['accuracy_mean'][-1]:.3f}"
               f"  95% of full at {reach if reach is not None else '-'} labels  ({s['model']})")
+        if "ask_rate_target" in s:  # stream mode
+            after = s["ask_rate_after_warm_up"]
+            print(f"  {'':<22} asked {s['ask_rate_achieved']:.1%} of {s['arrived'][-1]:.0f} "
+                  f"arrived items (target {s['ask_rate_target']:.0%}"
+                  + (f"; {after:.1%} once a threshold was set)" if after is not None else ")"))
     return 0
 
 

@@ -69,6 +69,13 @@ BAD = [
     # budget and test set (issue 16)
     ("test_margin", 0.0, "above 0 and below 0.5"),
     ("test_confidence", 1.0, "from 0.5 up to (not including) 1"),
+    # stream mode and validation (issue 16)
+    ("selection_mode", "river", "pool or stream"),
+    ("stream_ask_rate", 0.0, "above 0 and at most 1"),
+    ("stream_ask_rate", 1.5, "above 0 and at most 1"),
+    ("drift_every", -1, "at least 0 (0: off)"),
+    ("drift_sample_size", 5, "at least 20"),
+    ("stratify_by", " site", "without surrounding spaces"),
 ]
 
 

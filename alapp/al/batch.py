@@ -15,6 +15,7 @@ from alapp.al.cost import roi, within_price_cap
 from alapp.al.needs import PER_ITEM_AXIS, SHARED
 from alapp.al.registry import StrategyParams, StrategySpec, get_strategy, top_k
 from alapp.al.state import Ints, PoolState, Selected
+from alapp.al.stratify import random_rows as random_rows_of
 
 # By PoolState field: reference sets are kept whole; a few arrays list candidates on axis 1.
 _SHARED: set[str] = {need.value for need in SHARED} | {"n_labeled", "round_index"}
@@ -80,7 +81,7 @@ def compose_batch(state: PoolState, request: BatchRequest) -> list[Pick]:
     n_random = random_share_count(n, request.random_share)
     name, chosen = _strategy_picks(pool, request, n - n_random, rng)
     rest = np.setdiff1d(np.arange(pool.size), chosen.indices)
-    random_rows = rng.choice(rest, size=min(n_random, len(rest)), replace=False)
+    random_rows = random_rows_of(rest, n_random, rng, pool.strata)  # by metadata, if set
     picks = [_pick(pool, int(r), float(s), False, name)
              for r, s in zip(chosen.indices, chosen.scores, strict=True)]
     roles = cluster_roles(name.removesuffix(COST_SUFFIX), len(picks), request.params)

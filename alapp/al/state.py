@@ -37,6 +37,8 @@ class PoolState:
     costs: Floats | None = None  # (n,) predicted labeling cost (seconds or money)
     n_labeled: int = 0
     round_index: int = 0
+    # (n,) metadata stratum code of each candidate: the random share is drawn over them
+    strata: Ints | None = None
 
     @property
     def size(self) -> int:

@@ -49,7 +49,8 @@ def read_snapshot(reader: Project, write: Write) -> Snapshot:
     rows = rounds.read_for_round(reader)
     return Snapshot(ProjectVectors(reader, write), rows.labels, rows.settings, rows.ids,
                     rows.texts, rows.splits, rows.current, rows.excluded, rows.round_index,
-                    rows.measured, rows.random_share)
+                    rows.measured, rows.random_share, stream_seen=rows.stream.seen,
+                    imports=rows.stream.imports, strata=rows.stream.strata)
 
 
 def snapshot_of(project: Project) -> Snapshot:
@@ -64,7 +65,7 @@ def save_result(project: Project, result: RoundResult, keep: ItemId | None = Non
         model = rounds.ModelVersion(result.model_kind, result.n_labeled,
                                     result.stored_metrics(), result.weights)
     return rounds.save_round(project, result.picks, result.strategy, result.n_labeled, model,
-                             keep)
+                             keep, result.stream_seen)
 
 
 class RoundJob:

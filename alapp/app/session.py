@@ -347,6 +347,11 @@ class LabelingSession:
     def image(self, item_id: ItemId) -> bytes | None:
         """The item's image bytes (imported with it), or None: one indexed read."""
         return images.image_of(self.reader, item_id)
+    def meta_keys(self) -> list[str]:
+        """The items' metadata keys: what the random share may be stratified by."""
+        from alapp.store.stream import meta_keys
+
+        return meta_keys(self.reader)
 
     def export_labels(self, out: Path, overwrite: bool = False) -> int:
         """Every labeled item, to JSONL or CSV by the file name (written atomically)."""

@@ -39,6 +39,15 @@ class TaskKind(StrEnum):
     CLASSIFICATION = "classification"
 
 
+class SelectionMode(StrEnum):
+    """How items reach the annotator (seed 004, 2.1): ``pool`` ranks the whole unlabeled pool
+    each round; ``stream`` lets items arrive in import order and asks only those whose
+    uncertainty is above a threshold tuned to ``stream_ask_rate``."""
+
+    POOL = "pool"
+    STREAM = "stream"
+
+
 def allowed(choices: type[StrEnum]) -> str:
     """``a, b or c`` for messages."""
     values = [c.value for c in choices]

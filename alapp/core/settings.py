@@ -14,6 +14,7 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from enum import StrEnum
 from typing import Any
 
+from alapp.core import options  # stream mode and validation (issue 16)
 from alapp.core.errors import AlappError
 from alapp.core.featurizer import FeaturizerSpec
 from alapp.core.options import BudgetUnit, Classifier, CostModel, Device, TaskKind, allowed
@@ -54,6 +55,12 @@ class ProjectSettings:
     # budget and test set (issue 16)
     test_margin: float = 0.03  # the ± precision asked of the test accuracy (3 points)
     test_confidence: float = 0.95  # of the test metrics' intervals and the target stop
+    # stream mode and validation (issue 16)
+    selection_mode: str = options.SelectionMode.POOL.value  # options.SelectionMode: pool | stream
+    stream_ask_rate: float = 0.2  # stream: share of arriving items asked (tunes the threshold)
+    drift_every: int = 100  # labels between fresh random validation samples (drift); 0: off
+    drift_sample_size: int = 200  # unlabeled pool items in each validation sample
+    stratify_by: str = ""  # a metadata key: the random share is drawn over its values
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -138,6 +145,14 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "test_margin": (lambda v: 0 < v < 0.5, "a share above 0 and below 0.5 (0.03: ±3 points)"),
     "test_confidence": (lambda v: 0.5 <= v < 1, "a level from 0.5 up to (not including) 1"),
 }
+# stream mode and validation (issue 16)
+_CHOICES["selection_mode"] = options.SelectionMode
+_RULES.update({
+    "stream_ask_rate": (lambda v: 0 < v <= 1, "a share above 0 and at most 1"),
+    "drift_every": (lambda v: v >= 0, "a whole number of labels, at least 0 (0: off)"),
+    "drift_sample_size": (lambda v: v >= 20, "a whole number of at least 20"),
+    "stratify_by": (lambda v: v == v.strip(), "a metadata key without surrounding spaces"),
+})
 _TYPE_NAMES = {"bool": "true or false", "int": "a whole number", "float": "a number",
                "str": "a text"}
 

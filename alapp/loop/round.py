@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from alapp.al import stopping
+from alapp.al import stopping, stratify
 from alapp.al.batch import BatchRequest, Pick, compose_batch
 from alapp.al.costmodel import CostEstimate, estimate_costs, text_stats, with_uncertainty
+from alapp.al.drift import ValidationSets
 from alapp.al.needs import Need
 from alapp.al.registry import get_strategy, strategy_params
 from alapp.al.state import PoolState
@@ -26,6 +27,7 @@ from alapp.core.featurizer import FeaturizerPart, FeaturizerSpec, PartKind
 from alapp.core.progress import Progress
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import ItemId, Split
+from alapp.loop import stream_round
 from alapp.loop.difficulty import Difficulty, UncertaintyMemory
 from alapp.loop.embedding import VectorSource, ensure_embeddings
 from alapp.ml.base import Classifier
@@ -53,6 +55,12 @@ class Snapshot:
     # Predicted labeling seconds per item (rows of ``ids``), when known ahead as a simulation's
     # cost column is: used instead of a cost model learned from measured times.
     predicted_costs: np.ndarray | None = None
+    # stream mode and validation (issue 16): what the stream let arrive (item -> kind: 0 passed,
+    # 1 asked, 2 asked as the random share; its score then), each item's import, and the
+    # ``stratify_by`` metadata value of each item (None: not stratified).
+    stream_seen: dict[ItemId, tuple[int, float | None]] = field(default_factory=dict)
+    imports: list[int] | None = None
+    strata: list[str | None] | None = None
 
     @property
     def task(self) -> Task:
@@ -84,6 +92,9 @@ class RoundResult:
     # ``pending_embeddings`` texts still wait for their embeddings (``run_stand_in``).
     features: str = ""
     pending_embeddings: int = 0
+    # Stream mode: what arrived this round, (item, kind, score, threshold) for ``stream_seen``.
+    stream_seen: list[tuple[ItemId, int, float | None, float | None]] = field(
+        default_factory=list)
 
     @property
     def test_accuracy(self) -> float | None:
@@ -183,6 +194,7 @@ class RoundRunner:
         self._codes: dict[str, int] = {}  # class name -> a code stable across rounds
         self._stats: tuple[tuple[int, ...], np.ndarray] | None = None
         self._uncertainty = UncertaintyMemory()  # the cost model's difficulty feature
+        self._validation = ValidationSets()  # refreshed random samples for drift (issue 16)
 
     def _stable_codes(self, classes: list[str], probs: np.ndarray) -> np.ndarray:
         """Predicted classes as codes that mean the same in every round, even when a
@@ -221,13 +233,16 @@ class RoundRunner:
         pool_rows = np.array([r for r, i in enumerate(snap.ids)
                               if snap.splits[r] == Split.POOL and i not in snap.current
                               and i not in snap.excluded], dtype=int)
+        if s.selection_mode == options.SelectionMode.STREAM:  # a passed item is never asked
+            pool_rows = stream_round.not_passed(pool_rows, snap.ids, snap.stream_seen)
         needs = get_strategy(s.strategy).all_needs
         state = PoolState(
             ids=np.array([snap.ids[r] for r in pool_rows], dtype=np.int64),
             embeddings=features.embeddings[pool_rows] if len(pool_rows) else None,
             labeled_embeddings=features.embeddings[train_rows] if train_rows else None,
             target_embeddings=_test_embeddings(snap, features),
-            n_labeled=len(train_rows), round_index=snap.round_index)
+            n_labeled=len(train_rows), round_index=snap.round_index,
+            strata=_strata(snap, pool_rows))
         predicted: dict[ItemId, tuple[str, float]] = {}
         metrics: dict[str, Any] = {}
         model: Classifier | None = None
@@ -268,21 +283,31 @@ class RoundRunner:
             else None
         cost = _estimate_costs(snap, pool_rows, index, self._text_stats_for(snap), difficulty)
         state.costs = cost.seconds
-        picks = compose_batch(state, BatchRequest(
-            s.strategy, s.batch_size, s.random_share, s.seed, snap.round_index,
-            cost_aware=s.cost_aware, price_cap=s.price_cap_s or None,
-            params=strategy_params(s)))
+        streamed = None
+        if s.selection_mode == options.SelectionMode.STREAM:
+            streamed = stream_round.select(state, snap.stream_seen, s.batch_size,
+                                           s.stream_ask_rate, s.random_share, s.strategy, s.seed,
+                                           snap.round_index, model is not None)
+            picks = streamed.picks
+            signals.append(streamed.signal)
+        else:
+            picks = compose_batch(state, BatchRequest(
+                s.strategy, s.batch_size, s.random_share, s.seed, snap.round_index,
+                cost_aware=s.cost_aware, price_cap=s.price_cap_s or None,
+                params=strategy_params(s)))
         timings["select"] = time.perf_counter() - t
         progress.report("done", 1.0)
         chosen_by = next((p.strategy for p in picks if not p.is_random), s.strategy)
         top_two = (_top_two(picks, state, classes)
                    if model is not None and state.probs is not None else {})
         self._uncertainty.remember(picks, state, difficulty)
-        return RoundResult(picks, predicted, len(train_rows), metrics,
-                           {k: round(v, 4) for k, v in timings.items()}, snap.round_index,
-                           chosen_by, type(model).__name__ if model is not None else "",
-                           model.weights() if model is not None else None, cost, signals,
-                           top_two)
+        result = RoundResult(picks, predicted, len(train_rows), metrics,
+                             {k: round(v, 4) for k, v in timings.items()}, snap.round_index,
+                             chosen_by, type(model).__name__ if model is not None else "",
+                             model.weights() if model is not None else None, cost, signals,
+                             top_two)
+        result.stream_seen = streamed.seen if streamed is not None else []
+        return result
 
     def run_stand_in(self, snap: Snapshot, pending: int,
                      progress: Progress | None = None) -> RoundResult:
@@ -311,10 +336,21 @@ class RoundRunner:
         pool_rows = np.array([r for r, i in enumerate(snap.ids)
                               if snap.splits[r] == Split.POOL and i not in snap.current
                               and i not in snap.excluded], dtype=int)
+        if s.selection_mode == options.SelectionMode.STREAM:
+            pool_rows = stream_round.not_passed(pool_rows, snap.ids, snap.stream_seen)
         state = PoolState(ids=np.array([snap.ids[r] for r in pool_rows], dtype=np.int64),
-                          embeddings=None, n_labeled=0, round_index=snap.round_index)
+                          embeddings=None, n_labeled=0, round_index=snap.round_index,
+                          strata=_strata(snap, pool_rows))
         cost = _estimate_costs(snap, pool_rows, index, self._text_stats_for(snap))
         state.costs = cost.seconds
+        if s.selection_mode == options.SelectionMode.STREAM:  # the first items, in order
+            streamed = stream_round.select(state, snap.stream_seen, s.batch_size,
+                                           s.stream_ask_rate, s.random_share, s.strategy, s.seed,
+                                           snap.round_index, False)
+            return RoundResult(streamed.picks, {}, 0, {},
+                               {"select": round(time.perf_counter() - t, 4)}, snap.round_index,
+                               "stream", cost=cost, features="none", signals=[streamed.signal],
+                               stream_seen=streamed.seen)
         picks = compose_batch(state, BatchRequest(
             "random", s.batch_size, s.random_share, s.seed, snap.round_index,
             cost_aware=False, price_cap=s.price_cap_s or None))
@@ -350,7 +386,29 @@ class RoundRunner:
                     np.array([self._previous_pool[i] for i in common]),
                     np.array([current[i] for i in common])))
             self._previous_pool = {ItemId(i): c for i, c in current.items()}
+            out.extend(self._drift(snap, state))
         return out
+
+    def _drift(self, snap: Snapshot, state: PoolState) -> list[Signal]:
+        """The refreshed validation samples' drift signal (``alapp.al.drift``), on the
+        probabilities the round already has for the unlabeled pool."""
+        if state.probs is None:
+            return []
+        s = snap.settings
+        index = {item_id: row for row, item_id in enumerate(snap.ids)}
+        imports = [snap.imports[index[ItemId(i)]] if snap.imports else 0
+                   for i in state.ids.tolist()]
+        signal = self._validation.check(state.ids, state.probs, np.array(imports),
+                                        state.n_labeled, s.drift_every, s.drift_sample_size,
+                                        s.seed)
+        return [] if signal is None else [signal]
+
+
+def _strata(snap: Snapshot, pool_rows: np.ndarray) -> np.ndarray | None:
+    """Stratum codes of the pool rows by the ``stratify_by`` metadata value, when set."""
+    if not snap.settings.stratify_by or snap.strata is None:
+        return None
+    return stratify.codes([snap.strata[r] for r in pool_rows])
 
 
 def _top_two(picks: list[Pick], state: PoolState,

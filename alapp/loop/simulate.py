@@ -44,6 +44,9 @@ class SimulationConfig:
     # strategies (issue 16): the combined strategies' candidate factor, the schedule's ramp
     candidate_factor: int = 10
     diversity_ramp: int = 200
+    # stream mode (issue 16): replay the file in order, asking by a threshold tuned to the rate
+    mode: str = "pool"  # pool | stream
+    stream_ask_rate: float = 0.2
 
 
 @dataclass
@@ -73,6 +76,12 @@ def check_config(cfg: SimulationConfig) -> None:
     for name in ("batch", "budget", "seeds", "candidate_factor", "diversity_ramp"):
         if getattr(cfg, name) < 1:
             raise AlappError(f"{name} must be at least 1")
+    if cfg.mode not in ("pool", "stream"):
+        raise AlappError(f"mode {cfg.mode!r}: choose pool or stream")
+    if cfg.mode == "stream":
+        from alapp.loop.stream_simulate import check_stream
+
+        check_stream(cfg)
 
 
 class Replay:
@@ -236,6 +245,10 @@ def simulate(x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
     running, after every round (runs take seconds to minutes, so per-run steps are too coarse)."""
     check_config(cfg)
     replay = Replay(x_pool, y_pool, x_test, y_test, costs)
+    if cfg.mode == "stream":  # items arrive in the file's order (issue 16)
+        from alapp.loop.stream_simulate import simulate_stream
+
+        return simulate_stream(replay, cfg, progress)
     references = References(replay, cfg)
     configured = references.configured()  # first, as a warm-up the round timings do not pay
     own: dict[str, Scores] = {}

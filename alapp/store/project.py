@@ -365,6 +365,10 @@ class Project:
                              f"created (this one is {current.task!r})")
         merged = ProjectSettings.from_rows({**current.as_rows(), **changes})
         merged.validate(strategies=STRATEGIES)
+        if changes.get("stratify_by"):  # a metadata key the items have (issue 16)
+            from alapp.store.stream import check_stratify_key
+
+            check_stratify_key(self, merged.stratify_by)
         with self.transaction():
             self._write_settings({k: getattr(merged, k) for k in changes})
         return merged

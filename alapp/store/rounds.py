@@ -11,8 +11,10 @@ from typing import Any
 from alapp.al.batch import Pick
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import ItemId
+from alapp.store import stream
 from alapp.store.project import Project
 from alapp.store.queue import replace_batch
+from alapp.store.stream import StreamRows
 
 KEEP_WEIGHTS = 5  # model versions whose weights are kept; every version keeps its metrics
 
@@ -31,6 +33,7 @@ class ProjectRows:
     round_index: int
     measured: list[tuple[ItemId, str, int]]  # (item, annotator, active ms) of timed labels
     random_share: set[ItemId] = field(default_factory=set)
+    stream: StreamRows = field(default_factory=StreamRows)  # stream, drift, strata (issue 16)
 
 
 def read_for_round(project: Project) -> ProjectRows:
@@ -44,9 +47,11 @@ def read_for_round(project: Project) -> ProjectRows:
             "AND active_ms > 0 AND source != 'import' ORDER BY id")]
         random_share = {ItemId(r[0]) for r in conn.execute(
             "SELECT item_id FROM label_events WHERE action = 'label' AND is_random_share")}
-        return ProjectRows(project.labels(), project.settings(), [ItemId(r[0]) for r in rows],
+        settings = project.settings()
+        return ProjectRows(project.labels(), settings, [ItemId(r[0]) for r in rows],
                            [r[1] for r in rows], [r[2] for r in rows], project.current_labels(),
-                           project.skipped_forever(), rounds + 1, measured, random_share)
+                           project.skipped_forever(), rounds + 1, measured, random_share,
+                           stream.read(conn, settings.stratify_by))
     finally:
         conn.execute("COMMIT")
 
@@ -64,7 +69,9 @@ class ModelVersion:
 
 
 def save_round(project: Project, picks: Sequence[Pick], strategy: str, n_labeled: int,
-               model: ModelVersion | None, keep: ItemId | None = None) -> int:
+               model: ModelVersion | None, keep: ItemId | None = None,
+               stream_seen: Sequence[tuple[ItemId, int, float | None, float | None]] = ()
+               ) -> int:
     """Write the round, its model version and its queue in one transaction. ``keep``: the item
     on the annotator's screen stays first, so a round never swaps it mid-read."""
     s = project.settings()
@@ -88,6 +95,7 @@ def save_round(project: Project, picks: Sequence[Pick], strategy: str, n_labeled
             (time.time(), strategy, s.batch_size, s.seed, n_labeled, version))
         round_id = int(cursor.lastrowid or 0)
         replace_batch(conn, round_id, picks, keep)
+        stream.record(conn, round_id, stream_seen)  # stream mode: what arrived (issue 16)
     return round_id
 
 

@@ -151,6 +151,19 @@ V7_IMAGES = """
         )
 """
 
+# Stream mode (issue 16): every item the stream has let arrive, asked or passed, with the score
+# and the threshold it was held to. A passed item gets no label (a pass is not a decision about
+# its class); this row alone keeps the stream from asking it again.
+V8_STREAM_SEEN = """
+        CREATE TABLE stream_seen (
+            item_id INTEGER PRIMARY KEY REFERENCES items(id),
+            round_id INTEGER REFERENCES rounds(id),
+            asked INTEGER NOT NULL,  -- 0 passed, 1 asked, 2 asked as the random share
+            score REAL,
+            threshold REAL
+        )
+"""
+
 # One entry per schema version; never edit a released entry, append a new one.
 MIGRATIONS: list[str] = [
     V1_ITEMS_LABELS_EVENTS,
@@ -161,6 +174,7 @@ MIGRATIONS: list[str] = [
     V5_LABEL_COMBINATIONS,
     V6_EVENT_SOURCE,  # a label event's source is its own column, not a strategy name
     V7_IMAGES,  # an item's image, shown next to its text
+    V8_STREAM_SEEN,  # what stream mode has let arrive: asked or passed (issue 16)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -649,7 +649,8 @@ class MainWindow(QMainWindow):
         from alapp.ui.settings_dialog import SettingsDialog
 
         self.settings_window = SettingsDialog(self.session.settings(),
-                                              self.session.imported_vector_names(), self)
+                                              self.session.imported_vector_names(), self,
+                                              meta_keys=self.session.meta_keys())
         self.settings_window.accepted.connect(self._settings_changed)
         self.settings_window.compare_requested.connect(self.compare_strategies)
         buttons = self.settings_window.findChild(QDialogButtonBox)

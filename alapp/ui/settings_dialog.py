@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QFrame,
+    QGroupBox,
     QHBoxLayout,
     QKeySequenceEdit,
     QLabel,
@@ -33,7 +34,7 @@ from alapp.al.registry import STRATEGIES
 from alapp.app.projects import check_model_folder
 from alapp.core.errors import AlappError
 from alapp.core.featurizer import KEYWORDS, VECTORS_PREFIX, FeaturizerSpec, PartKind
-from alapp.core.options import BudgetUnit, Classifier, CostModel, Device
+from alapp.core.options import BudgetUnit, Classifier, CostModel, Device, SelectionMode
 from alapp.core.settings import ProjectSettings
 from alapp.ui import preferences
 
@@ -49,7 +50,7 @@ CLASSIFIER_HELP = {Classifier.LOGREG: "logistic regression (fast, the default)",
 class SettingsDialog(QDialog):
     compare_requested = Signal()  # "which strategy suits my data?": the simulation
     def __init__(self, settings: ProjectSettings, vector_sets: list[str],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, meta_keys: list[str] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.resize(640, 620)
@@ -126,6 +127,7 @@ class SettingsDialog(QDialog):
                            "and 5 seeds, and recommends one")
         compare.clicked.connect(self._compare)
         sampling.addRow("", compare)
+        sampling.addRow(self._stream_group(s, meta_keys or []))
         model = QFormLayout()
         featurizer_row = QHBoxLayout()
         featurizer_row.addWidget(self.featurizer, 1)
@@ -215,7 +217,57 @@ class SettingsDialog(QDialog):
             "device": self.device.currentText(),
             "candidate_factor": self.candidate_factor.value(),
             "diversity_ramp": self.diversity_ramp.value(),
+            **self._stream_values(),  # stream mode and validation (issue 16)
         }
+
+    def _stream_group(self, s: ProjectSettings, meta_keys: list[str]) -> QGroupBox:
+        """Stream mode, drift checks and the stratified random share (issue 16)."""
+        self.selection_mode = QComboBox()
+        self.selection_mode.addItem("pool: rank every unlabeled item",
+                                    SelectionMode.POOL.value)
+        self.selection_mode.addItem("stream: in import order, ask the uncertain",
+                                    SelectionMode.STREAM.value)
+        self.selection_mode.setCurrentIndex(max(0, self.selection_mode.findData(
+            s.selection_mode)))
+        self.ask_rate = _real(0.01, 1, s.stream_ask_rate, 0.05, " of arriving items")
+        self.drift_every = _spin(0, 100_000, s.drift_every)
+        self.drift_every.setSpecialValueText("off")  # shown for 0
+        self.drift_every.setSuffix(" labels")
+        self.drift_sample = _spin(20, 100_000, s.drift_sample_size)
+        self.drift_sample.setSuffix(" items")
+        self.stratify_by = QComboBox()
+        self.stratify_by.addItem("(none: plain random)", "")
+        for key in meta_keys:
+            self.stratify_by.addItem(key, key)
+        if s.stratify_by and self.stratify_by.findData(s.stratify_by) < 0:
+            self.stratify_by.addItem(s.stratify_by, s.stratify_by)
+        self.stratify_by.setCurrentIndex(max(0, self.stratify_by.findData(s.stratify_by)))
+        help_text = QLabel(
+            "Stream: each arriving item is asked only when its uncertainty is above a "
+            "threshold, set so that about the ask rate of items is asked; passed items get no "
+            "label and are not asked again. Drift: every so many labels a fresh random sample "
+            "of unlabeled items is predicted and compared with the previous one, the original "
+            "pool and the newest import. Stratify: the random share is drawn in proportion "
+            "over the values of a metadata column.")
+        help_text.setTextFormat(Qt.TextFormat.PlainText)
+        help_text.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Selection", self.selection_mode)
+        form.addRow("Ask rate", self.ask_rate)
+        form.addRow("Drift check every", self.drift_every)
+        form.addRow("Drift sample", self.drift_sample)
+        form.addRow("Stratify random share by", self.stratify_by)
+        form.addRow(help_text)
+        group = QGroupBox("Stream mode and validation")
+        group.setLayout(form)
+        return group
+
+    def _stream_values(self) -> dict[str, Any]:
+        return {"selection_mode": self.selection_mode.currentData(),
+                "stream_ask_rate": self.ask_rate.value(),
+                "drift_every": self.drift_every.value(),
+                "drift_sample_size": self.drift_sample.value(),
+                "stratify_by": self.stratify_by.currentData()}
 
     def apply(self) -> None:
         """Check what can be wrong (a value out of range, a model folder that is not one)

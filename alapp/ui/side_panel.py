@@ -210,8 +210,13 @@ class SidePanel(QWidget):
                      f"({c.n_measured} timed labels{error})")
         self.model_state.setText(text)
         self.signals.setText("\n".join(
-            f"{'● STOP ' if s.reached else '○ '}{s.name}: {s.detail}" for s in result.signals)
+            f"{REACHED.get(s.name, '● STOP ') if s.reached else '○ '}{s.name}: {s.detail}"
+            for s in result.signals)
             or "Computed from the second round on.")
+
+
+# Signals whose "reached" is not a reason to stop labeling (issue 16): drift asks for a look.
+REACHED = {"drift": "▲ CHECK "}
 
 
 def _forecast_lines(forecast: dict[str, Any]) -> list[str]:
