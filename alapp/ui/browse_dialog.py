@@ -27,7 +27,7 @@ from alapp.app.session import (
     RelabelBatch,
 )
 from alapp.core.types import ItemId
-from alapp.ui.label_view import IMAGE_ONLY, button_text, literal, plain_label
+from alapp.ui.label_view import button_text, literal, plain_label
 
 ANY = "(any)"
 LIMIT = 1000
@@ -128,8 +128,8 @@ class BrowseDialog(QDialog):
         self.rows = self.session.find(self.query(), LIMIT)
         self.table.setRowCount(len(self.rows))
         for r, row in enumerate(self.rows):
-            cells = [row.text.replace("\n", " ")[:400] or IMAGE_ONLY, row.label or "",
-                     row.annotator or "", row.predicted or "",
+            cells = [row.text.replace("\n", " ")[:400], row.label or "", row.annotator or "",
+                     row.predicted or "",
                      "" if row.confidence is None else f"{row.confidence:.0%}", row.split,
                      _flag_cell(row.flag_note)]
             for c, value in enumerate(cells):
