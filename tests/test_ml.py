@@ -175,7 +175,8 @@ def test_committee_members_differ() -> None:
     ("committee", "cluster", False, "committee"),  # embeddings only: the asked-for kind
     ("logreg", "margin", True, "fusion"),  # several inputs: one head per input
     ("mlp", "consensus-kl", True, "committee"),  # on the joined vectors
-    ("logreg", "learning-loss", True, "mlp"),
+    ("logreg", "learning-loss", True, "fusion"),  # fusion gives every head the mlp gives
+    ("logreg", "active-transfer", True, "fusion"),
 ])
 def test_the_classifier_is_chosen_by_what_it_provides(classifier, strategy, several,
                                                       expected) -> None:

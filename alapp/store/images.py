@@ -51,7 +51,7 @@ def read_image(value: str, folder: Path, source: Path, line: int) -> tuple[str, 
     if _URL.match(value):
         raise InputError(source, line, f"the image {_short(value)} is a URL: images are not "
                          "downloaded (alapp works offline); save them next to the file and "
-                         "give their paths")
+                         "give their paths, or import without images (--image none)")
     path = Path(value).expanduser()
     path = path if path.is_absolute() else folder / path
     looks_like_path = "/" in value or "\\" in value or "." in value[-6:] or len(value) < 64

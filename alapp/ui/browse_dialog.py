@@ -82,8 +82,9 @@ class BrowseModel(QAbstractTableModel):
 
 
 def _cells(row: BrowseRow) -> list[str]:
-    return [row.text.replace("\n", " ")[:400] or IMAGE_ONLY, row.label or "", row.annotator or "",
-            row.predicted or "", "" if row.confidence is None else f"{row.confidence:.0%}",
+    return [row.text.replace("\n", " ")[:400] or IMAGE_ONLY, row.label or "",
+            row.annotator or "", row.predicted or "",
+            "" if row.confidence is None else f"{row.confidence:.0%}",
             row.split, _flag_cell(row.flag_note)]
 
 
