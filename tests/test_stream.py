@@ -340,3 +340,28 @@ def test_the_window_in_stream_mode_shows_the_ask_rate(qtbot, tmp_path) -> None:
     text = window.panel.signals.text()
     assert "○ stream: asked" in text and "target 30%" in text
     window.grab().save(str(_shots_folder() / "window_stream_mode.png"))
+
+
+def test_stream_mode_honours_the_price_cap_and_ranks_by_value_per_second() -> None:
+    """An item over the price cap never arrives while the cap holds (neither asked nor
+    passed); with ROI the threshold is held to the score per predicted second."""
+    replay = _replay()
+    costs = np.where(np.arange(300) % 2 == 0, 100.0, 5.0)  # even ids: 100 s
+    bought = list(range(1, 31, 2))  # a model exists: 15 cheap items labeled
+    capped = _stream_settings(price_cap_s=30.0)
+    snap = replay.snapshot(capped, bought, 1)
+    snap.predicted_costs = costs
+    result = RoundRunner().run(snap)
+    arrived = [i for i, _, _, _ in result.stream_seen]
+    assert arrived and all(i % 2 == 1 for i in arrived)
+    assert all(p.item_id % 2 == 1 for p in result.picks)
+
+    roi = _stream_settings(cost_aware=True)
+    snap = replay.snapshot(roi, bought, 1)
+    snap.predicted_costs = costs
+    result = RoundRunner().run(snap)
+    names = {p.strategy for p in result.picks if not p.is_random}
+    assert names == {"stream: entropy per predicted second (ROI)"}
+    asked = [i for i, k, _, held in result.stream_seen if k == ASKED and held is not None]
+    # Twenty times cheaper: the odd items clear the threshold far more often.
+    assert asked and sum(i % 2 == 1 for i in asked) > 0.8 * len(asked)

@@ -287,7 +287,9 @@ class RoundRunner:
         if s.selection_mode == options.SelectionMode.STREAM:
             streamed = stream_round.select(state, snap.stream_seen, s.batch_size,
                                            s.stream_ask_rate, s.random_share, s.strategy, s.seed,
-                                           snap.round_index, model is not None)
+                                           snap.round_index, model is not None,
+                                           strategy_params(s), s.price_cap_s or None,
+                                           s.cost_aware)
             picks = streamed.picks
             signals.append(streamed.signal)
         else:

@@ -8,8 +8,11 @@ retrains). What arrived is returned as rows for the project's ``stream_seen`` ta
 
 The score is the strategy's per-item score; a strategy that has none (a batch or cluster
 strategy such as ``uncertainty-cluster``) falls back to the margin, and the picks say so. The
-``random`` strategy asks each arriving item with probability ``stream_ask_rate``. Cost-aware
-ranking and the price cap do not apply: a stream decides one item at a time.
+``random`` strategy asks each arriving item with probability ``stream_ask_rate``.
+
+Costs: an item predicted to take longer than the price cap does not arrive while the cap holds
+(it is neither asked nor passed, so lifting the cap lets it arrive); with cost-aware ranking the
+threshold is held to the score per predicted second (value per cost), as in pool mode.
 """
 
 from __future__ import annotations
@@ -47,15 +50,22 @@ def not_passed(rows: np.ndarray, ids: list[ItemId],
 
 def select(state: PoolState, seen: dict[ItemId, tuple[int, float | None]], batch_size: int,
            ask_rate: float, random_share: float, strategy: str, seed: int, round_index: int,
-           trained: bool) -> StreamChoice:
+           trained: bool, params: StrategyParams | None = None,
+           price_cap: float | None = None, cost_aware: bool = False) -> StreamChoice:
     """``state``: the pool candidates in arrival order (unlabeled, not passed), scored when
     ``trained``. ``seen``: what arrived in earlier rounds (kind, score at arrival)."""
     ids = [ItemId(int(i)) for i in state.ids.tolist()]
     waiting = [k for k, i in enumerate(ids) if i in seen]  # asked, not yet labeled
-    arriving = np.array([k for k, i in enumerate(ids) if i not in seen], dtype=int)
+    affordable = (np.ones(len(ids), dtype=bool) if price_cap is None or state.costs is None
+                  else np.asarray(state.costs) <= price_cap)
+    arriving = np.array([k for k, i in enumerate(ids) if i not in seen and affordable[k]],
+                        dtype=int)
     asks = max(0, batch_size - len(waiting))
     rng = round_rng(seed, round_index)
-    name, scores = _scores(state, strategy, trained)
+    name, scores = _scores(state, strategy, trained, params or StrategyParams())
+    if scores is not None and cost_aware and state.costs is not None:
+        scores = scores / np.maximum(np.asarray(state.costs, dtype=float), 1e-6)
+        name = f"{name} per predicted second (ROI)"
     if not trained:
         name, walked = "everything (no model yet)", stream.walk_all(len(arriving), asks)
     elif scores is None:
@@ -84,7 +94,8 @@ def select(state: PoolState, seen: dict[ItemId, tuple[int, float | None]], batch
     return StreamChoice(picks, new_seen, signal)
 
 
-def _scores(state: PoolState, strategy: str, trained: bool) -> tuple[str, Floats | None]:
+def _scores(state: PoolState, strategy: str, trained: bool,
+            params: StrategyParams) -> tuple[str, Floats | None]:
     """The per-item score the threshold is held to, and what it is called."""
     if not trained or state.probs is None or not state.size:
         return strategy, None
@@ -92,7 +103,7 @@ def _scores(state: PoolState, strategy: str, trained: bool) -> tuple[str, Floats
         return "random", None
     spec = get_strategy(strategy)
     if spec.score is not None and all(state.get(n) is not None for n in spec.needs):
-        return strategy, np.asarray(spec.score(state, StrategyParams()), dtype=float)
+        return strategy, np.asarray(spec.score(state, params), dtype=float)
     return f"{FALLBACK} ({strategy} has no per-item score)", uncertainty.margin(state.probs)
 
 
