@@ -207,6 +207,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--classifier", default="logreg",
                    help="logreg, mlp or committee; a strategy that needs another model (BALD: "
                         "the MLP) gets it, as in the application")
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a project setting for every run, e.g. temperature=2 passive_labels=200 "
+                        "freeze_batchnorm=true (repeat for more)")
     g.add_argument("--test-file", type=Path, help="a labeled held-out file (official split)")
     g.add_argument("--test-size", type=int, default=0,
                    help="held-out items drawn stratified from the data (default: 20%%)")
@@ -452,6 +455,7 @@ def _simulate(args: argparse.Namespace) -> int:
         SimulationConfig,
         check_config,
         open_to_simulate,
+        parse_settings,
         simulate_file,
         simulate_project,
     )
@@ -464,7 +468,8 @@ def _simulate(args: argparse.Namespace) -> int:
         if out is not None:  # before minutes of work, not after
             refuse_protected(out, (args.project, args.file))
     cfg = SimulationConfig(_csv_arg(args.strategies), batch=args.batch, budget=args.budget,
-                           seeds=args.seeds, initial=args.initial, classifier=args.classifier)
+                           seeds=args.seeds, initial=args.initial, classifier=args.classifier,
+                           settings=parse_settings(args.set))
     check_config(cfg)
 
     show = _bar_printer(sys.stderr)

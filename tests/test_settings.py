@@ -64,6 +64,11 @@ BAD = [
     ("hourly_rate", -20.0, "at least 0"),
     ("currency", "  ", "not empty"),
     ("idle_cutoff_s", 0.0, "more than 0"),
+    # neural heads and phases (issue 16)
+    ("temperature", 0.0, "more than 0"),
+    ("temperature", 1000.0, "at most 100"),
+    ("freeze_batchnorm", "on", "true or false"),
+    ("passive_labels", -1, "at least 0"),
 ]
 
 

@@ -219,6 +219,24 @@ _SPECS = [
                 s.predicted_loss, "a loss head", "learning-loss").astype(float)),
     StrategySpec("cold-start", "No labels yet: the items closest to cluster centres.",
                  (Need.EMBEDDINGS,), _cold_start),
+    # Learning loss on several layers, and 001's research baselines (issue 16).
+    _scored("learning-loss-multi", "Highest loss predicted by a module reading several "
+            "layers (hidden, logits, input), trained to rank losses (Yoo & Kweon; 001, 004).",
+            (Need.PREDICTED_LOSS_LAYERS,), lambda s, p: require(
+                s.predicted_loss_layers, "a multi-layer loss module",
+                "learning-loss-multi").astype(float)),
+    _scored("learning-loss-inverse", "Lowest predicted loss first: the inverse baseline "
+            "(001), to check that high predicted loss is what helps.",
+            (Need.PREDICTED_LOSS,), lambda s, p: -require(
+                s.predicted_loss, "a loss head", "learning-loss-inverse").astype(float)),
+    _scored("learning-loss-ideal", "Simulation only: the highest true loss of the current "
+            "model, from the known labels (001's ideal learning loss).",
+            (Need.PROBS, Need.TRUE_LOSS), lambda s, p: require(
+                s.true_loss, "the true losses", "learning-loss-ideal").astype(float)),
+    _scored("learning-loss-ideal-inverse", "Simulation only: the lowest true loss first "
+            "(001's inverse ideal learning loss).",
+            (Need.PROBS, Need.TRUE_LOSS), lambda s, p: -require(
+                s.true_loss, "the true losses", "learning-loss-ideal-inverse").astype(float)),
 ]
 STRATEGIES: dict[str, StrategySpec] = {s.name: s for s in _SPECS}
 

@@ -37,6 +37,8 @@ class PoolState:
     costs: Floats | None = None  # (n,) predicted labeling cost (seconds or money)
     n_labeled: int = 0
     round_index: int = 0
+    predicted_loss_layers: Floats | None = None  # (n,) loss module on several layers
+    true_loss: Floats | None = None  # (n,) the model's loss on the true label (simulation)
 
     @property
     def size(self) -> int:

@@ -48,6 +48,10 @@ class ProjectSettings:
     hourly_rate: float = 0.0
     currency: str = "EUR"
     idle_cutoff_s: float = 60.0
+    # neural heads and phases (issue 16)
+    temperature: float = 1.0  # softmax temperature of the uncertainty scores (000); >1 flattens
+    freeze_batchnorm: bool = False  # keep batch-norm statistics after the first training (001)
+    passive_labels: int = 0  # random batches until this many labels: the passive phase (001)
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -125,6 +129,8 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "hourly_rate": (lambda v: v >= 0, "at least 0"),
     "idle_cutoff_s": (lambda v: v > 0, "seconds, more than 0"),
     "currency": (lambda v: bool(v.strip()), "a currency name, not empty"),
+    "temperature": (lambda v: 0 < v <= 100, "a number more than 0, at most 100 (1: as is)"),
+    "passive_labels": (lambda v: v >= 0, "a whole number of labels, at least 0 (0: none)"),
 }
 _TYPE_NAMES = {"bool": "true or false", "int": "a whole number", "float": "a number",
                "str": "a text"}

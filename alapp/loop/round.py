@@ -14,14 +14,15 @@ from typing import Any
 import numpy as np
 
 from alapp.al import stopping
-from alapp.al.batch import BatchRequest, Pick, compose_batch
+from alapp.al.batch import BatchRequest, Pick, compose_batch, subset
 from alapp.al.costmodel import CostEstimate, estimate_costs, text_stats
-from alapp.al.needs import Need
-from alapp.al.registry import get_strategy
+from alapp.al.needs import FROM_GOLD, Need
+from alapp.al.registry import StrategyParams, get_strategy
 from alapp.al.state import PoolState
 from alapp.al.stopping import Signal
 from alapp.al.task import Task, task_for
 from alapp.core import options
+from alapp.core.errors import AlappError
 from alapp.core.featurizer import FeaturizerPart, FeaturizerSpec, PartKind
 from alapp.core.progress import Progress
 from alapp.core.settings import ProjectSettings
@@ -31,6 +32,7 @@ from alapp.ml.base import Classifier
 from alapp.ml.factory import ModelKeeper
 
 MIN_TIMED_MS = 500
+VALIDATION_SAMPLE = 500  # unlabeled pool items the model-outlier ranks are taken against
 
 
 @dataclass
@@ -52,6 +54,9 @@ class Snapshot:
     # Predicted labeling seconds per item (rows of ``ids``), when known ahead as a simulation's
     # cost column is: used instead of a cost model learned from measured times.
     predicted_costs: np.ndarray | None = None
+    # Every item's true label (rows of ``ids``): a simulation's hidden answers, never a
+    # project's. Only research baselines that cheat on purpose read it (``FROM_GOLD``).
+    gold: list[str] | None = None
 
     @property
     def task(self) -> Task:
@@ -83,6 +88,7 @@ class RoundResult:
     # ``pending_embeddings`` texts still wait for their embeddings (``run_stand_in``).
     features: str = ""
     pending_embeddings: int = 0
+    notes: list[str] = field(default_factory=list)  # what the round fell back to, in words
 
     @property
     def test_accuracy(self) -> float | None:
@@ -200,6 +206,11 @@ class RoundRunner:
                               if snap.splits[r] == Split.POOL and i not in snap.current
                               and i not in snap.excluded], dtype=int)
         needs = get_strategy(s.strategy).all_needs
+        if needs & FROM_GOLD and snap.gold is None:
+            raise AlappError(f"strategy {s.strategy!r} reads the true labels of unlabeled items, "
+                             "which only a simulation knows: run it with `alapp simulate`, or "
+                             "choose learning-loss for this project")
+        notes: list[str] = []
         state = PoolState(
             ids=np.array([snap.ids[r] for r in pool_rows], dtype=np.int64),
             embeddings=features.embeddings[pool_rows] if len(pool_rows) else None,
@@ -213,10 +224,15 @@ class RoundRunner:
             progress.report(f"training on {len(train_rows)} labels", 0.5)
             t = time.perf_counter()
             classes = snap.classes(train_labels)
-            model = self.keeper.model_for(s, classes, features.embeddings.shape[1],
-                                          features.several_inputs)
+            # Batch-norm statistics are frozen in the active phase (001): once the passive
+            # phase's labels are in (the model is then rebuilt once, on all of them).
+            active = len(train_rows) >= s.passive_labels
+            model = self.keeper.model_for(
+                replace(s, freeze_batchnorm=s.freeze_batchnorm and active), classes,
+                features.embeddings.shape[1], features.several_inputs)
             x = features.input_for(model)
             model.fit(x[train_rows], train_labels)
+            notes += getattr(model, "notes", [])
             timings["fit"] = time.perf_counter() - t
             progress.report("scoring the pool", 0.75)
             t = time.perf_counter()
@@ -225,6 +241,7 @@ class RoundRunner:
                 for need, value in out.items():
                     state.put(need, value)
                 probs = out[Need.PROBS]
+                notes += _derived(snap, needs, state, pool_rows, classes, probs)
                 guesses, confidence = snap.task.decode(classes, probs)
                 for row, guess, p in zip(pool_rows, guesses, confidence, strict=True):
                     predicted[snap.ids[row]] = (guess, float(p))
@@ -240,19 +257,21 @@ class RoundRunner:
         t = time.perf_counter()
         cost = _estimate_costs(snap, pool_rows, index, self._text_stats_for(snap))
         state.costs = cost.seconds
-        picks = compose_batch(state, BatchRequest(
+        picks = _compose(state, BatchRequest(
             s.strategy, s.batch_size, s.random_share, s.seed, snap.round_index,
-            cost_aware=s.cost_aware, price_cap=s.price_cap_s or None))
+            cost_aware=s.cost_aware, price_cap=s.price_cap_s or None,
+            params=StrategyParams(temperature=s.temperature)), s.passive_labels)
         timings["select"] = time.perf_counter() - t
         progress.report("done", 1.0)
-        chosen_by = next((p.strategy for p in picks if not p.is_random), s.strategy)
+        chosen_by = next((p.strategy for p in picks if not p.is_random),
+                         picks[0].strategy if picks and s.passive_labels else s.strategy)
         top_two = (_top_two(picks, state, classes)
                    if model is not None and state.probs is not None else {})
         return RoundResult(picks, predicted, len(train_rows), metrics,
                            {k: round(v, 4) for k, v in timings.items()}, snap.round_index,
                            chosen_by, type(model).__name__ if model is not None else "",
                            model.weights() if model is not None else None, cost, signals,
-                           top_two)
+                           top_two, notes=notes)
 
     def run_stand_in(self, snap: Snapshot, pending: int,
                      progress: Progress | None = None) -> RoundResult:
@@ -319,6 +338,61 @@ class RoundRunner:
                     np.array([current[i] for i in common])))
             self._previous_pool = {ItemId(i): c for i, c in current.items()}
         return out
+
+
+def passive_reason(passive_labels: int) -> str:
+    """Why an item of the passive phase is asked (its pick's ``strategy``)."""
+    return f"passive phase: random until {passive_labels:,} labels"
+
+
+def _compose(state: PoolState, request: BatchRequest, passive_labels: int) -> list[Pick]:
+    """The batch; while fewer than ``passive_labels`` labels exist (the passive phase, 001;
+    003: random first) the items still missing are drawn at random, marked as random (they
+    feed the random baseline), and the rest of the batch is the strategy's."""
+    missing = passive_labels - state.n_labeled
+    if missing <= 0:
+        return compose_batch(state, request)
+    randoms = [replace(p, is_random=True, strategy=passive_reason(passive_labels))
+               for p in compose_batch(state, replace(
+                   request, strategy="random", batch_size=min(missing, request.batch_size),
+                   random_share=0.0, cost_aware=False))]
+    rest = request.batch_size - len(randoms)
+    taken = np.isin(state.ids, [p.item_id for p in randoms])
+    if rest <= 0 or taken.all():
+        return randoms
+    return randoms + compose_batch(subset(state, np.flatnonzero(~taken)),
+                                   replace(request, batch_size=rest))
+
+
+def validation_rows(snap: Snapshot, pool_rows: np.ndarray) -> np.ndarray:
+    """Candidate positions (into ``pool_rows``) of the unlabeled validation set: a fixed
+    seeded random sample of the pool (the same across rounds and restarts), less what has
+    been labeled since. 000: the activations of known data come from a validation set that
+    is unlabeled; the model never trained on it."""
+    rows = [r for r, split in enumerate(snap.splits) if split == Split.POOL]
+    rng = np.random.default_rng([snap.settings.seed, 17])
+    sample = rng.permutation(np.array(rows, dtype=int))[:VALIDATION_SAMPLE]
+    return np.flatnonzero(np.isin(pool_rows, sample))
+
+
+def _derived(snap: Snapshot, needs: frozenset[Need], state: PoolState, pool_rows: np.ndarray,
+             classes: list[str], probs: np.ndarray) -> list[str]:
+    """Fill what the round derives from the model's output (``needs.DERIVED``, ``FROM_GOLD``);
+    the notes say what it used."""
+    notes: list[str] = []
+    if Need.VALIDATION_ACTIVATIONS in needs and state.activations is not None:
+        at = validation_rows(snap, pool_rows)
+        if len(at) == 0:  # the sample is all labeled: the whole pool stands in
+            at = np.arange(len(pool_rows))
+        state.validation_activations = state.activations[at]
+        notes.append(f"outlier ranks against {len(at)} unlabeled pool items (a fixed random "
+                     "validation sample)")
+    if Need.TRUE_LOSS in needs and snap.gold is not None:
+        code = {c: k for k, c in enumerate(classes)}
+        truth = np.array([code.get(snap.gold[r], -1) for r in pool_rows], dtype=int)
+        p = np.where(truth >= 0, probs[np.arange(len(truth)), np.maximum(truth, 0)], 0.0)
+        state.true_loss = -np.log(np.clip(p, 1e-12, 1.0))  # cross-entropy on the truth
+    return notes
 
 
 def _top_two(picks: list[Pick], state: PoolState,

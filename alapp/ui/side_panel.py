@@ -187,6 +187,10 @@ class SidePanel(QWidget):
             return
         accuracy = ("–" if result.test_accuracy is None
                     else f"{result.test_accuracy:.1%} on the test set")
+        if result.n_labeled == 0 and result.strategy.startswith("passive phase"):
+            self.model_state.setText(f"No labels yet: this batch is random ({result.strategy}). "
+                                     "The first model trains after your first labels.")
+            return
         if result.n_labeled == 0:
             self.model_state.setText("No labels yet: this batch is cluster centres of the pool "
                                      "(cold start). The first model trains after your first "
@@ -194,6 +198,7 @@ class SidePanel(QWidget):
             return
         text = (f"Round {result.round_index}: trained on {result.n_labeled} labels; accuracy "
                 f"{accuracy}; batch by {result.strategy}")
+        text += "".join(f"\nNote: {note}" for note in result.notes)
         if result.cost is not None:
             c = result.cost
             error = (f", held-out error {c.mae_s:.0f} s ({c.relative_error:.0%})"
