@@ -213,6 +213,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="combined strategies and ROI: candidates = factor x batch")
     g.add_argument("--diversity-ramp", type=int, default=200,
                    help="schedule: labels until selection is all uncertainty")
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a project setting for every run, e.g. temperature=2 passive_labels=200 "
+                        "freeze_batchnorm=true (repeat for more)")
     g.add_argument("--test-file", type=Path, help="a labeled held-out file (official split)")
     g.add_argument("--test-size", type=int, default=0,
                    help="held-out items drawn stratified from the data (default: 20%%)")
@@ -497,6 +500,7 @@ def _simulate(args: argparse.Namespace) -> int:
         SimulationConfig,
         check_config,
         open_to_simulate,
+        parse_settings,
         simulate_file,
         simulate_project,
     )
@@ -514,7 +518,8 @@ def _simulate(args: argparse.Namespace) -> int:
                            seeds=args.seeds, initial=args.initial, classifier=args.classifier,
                            candidate_factor=args.candidate_factor,
                            diversity_ramp=args.diversity_ramp,
-                           mode=args.mode, stream_ask_rate=args.ask_rate)
+                           mode=args.mode, stream_ask_rate=args.ask_rate,
+                           settings=parse_settings(args.set))
     check_config(cfg)
 
     show = _bar_printer(sys.stderr)

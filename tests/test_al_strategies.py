@@ -23,7 +23,8 @@ def make_state(n: int, k: int = 3, seed: int = 0, ties: bool = False,
         validation_activations=rng.normal(size=(20, 6)),
         labeled_embeddings=rng.normal(size=(5, 6)), target_embeddings=rng.normal(size=(8, 6)),
         wrong_prob=probs[:, 0], predicted_loss=probs[:, -1], costs=1 + rng.random(n),
-        n_labeled=n_labeled, round_index=2)
+        n_labeled=n_labeled, round_index=2, predicted_loss_layers=probs[:, 1 % k],
+        true_loss=-np.log(probs[:, 0]))
 
 
 ALL = list(STRATEGIES)
@@ -68,7 +69,9 @@ def test_reproducible_for_a_seed_and_round(name) -> None:
     assert run(7, 1) == run(7, 1)
     if name not in ("margin", "least-confidence", "ratio", "entropy", "vote-entropy",
                     "consensus-kl", "bald", "active-transfer", "learning-loss",
-                    "model-outliers", "representative", "badge", "batchbald", "coreset"):
+                    "model-outliers", "representative", "badge", "batchbald", "coreset",
+                    "learning-loss-multi", "learning-loss-inverse", "learning-loss-ideal",
+                    "learning-loss-ideal-inverse"):
         # Randomised strategies differ between rounds (the random share always does).
         assert run(7, 1) != run(7, 2)
 

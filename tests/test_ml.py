@@ -101,7 +101,8 @@ def test_mlp_learns_and_gives_mc_samples_heads_and_safe_weights() -> None:
 
     x, y = _blobs(400)
     labels = ["a", "b", "c"]
-    model = MLPClassifier(labels, MLPConfig(epochs=30, validation_share=0.2, hidden=32))
+    model = MLPClassifier(labels, MLPConfig(epochs=30, validation_share=0.2, hidden=32,
+                                            loss_layers=3))
     model.fit(x[:300], [labels[i] for i in y[:300]])
     p = model.predict_proba(x[300:])
     assert np.mean(p.argmax(1) == y[300:]) > 0.9
@@ -113,7 +114,10 @@ def test_mlp_learns_and_gives_mc_samples_heads_and_safe_weights() -> None:
     assert np.allclose(out[Need.PROBS], p) and out[Need.MC_PROBS].shape == (7, 100, 3)
     assert out[Need.HIDDEN].shape == (100, 32) and out[Need.ACTIVATIONS].shape == (100, 32)
     assert out[Need.WRONG_PROB].shape == (100,) and out[Need.PREDICTED_LOSS].shape == (100,)
-    assert out[Need.VALIDATION_ACTIVATIONS].shape == (60, 32)
+    assert out[Need.PREDICTED_LOSS_LAYERS].shape == (100,)
+    # Separable blobs: no held-out errors, so the head gives way to 1 - confidence, and says so.
+    assert model.notes[0].startswith("will-be-wrong head fit on 60 held-out labels (the model "
+                                     "trained on the other 240)")
     only = model.outputs(x[300:], {Need.HIDDEN}, 7)  # what was not asked is not computed
     assert set(only) == {Need.PROBS, Need.HIDDEN}
     state = load(model.weights())
@@ -125,7 +129,7 @@ def test_mlp_without_a_validation_share_does_not_offer_the_held_out_heads() -> N
     labels = ["a", "b", "c"]
     model = MLPClassifier(labels, MLPConfig(epochs=2, hidden=8))
     assert Need.WRONG_PROB not in model.provides
-    assert Need.VALIDATION_ACTIVATIONS not in model.provides
+    assert Need.PREDICTED_LOSS_LAYERS not in model.provides
     assert Need.WRONG_PROB in MLPClassifier.provides  # the kind can, with a share
     assert model.weights() is None  # before training
     model.fit(x, [labels[i] for i in y])

@@ -76,6 +76,11 @@ BAD = [
     ("drift_every", -1, "at least 0 (0: off)"),
     ("drift_sample_size", 5, "at least 20"),
     ("stratify_by", " site", "without surrounding spaces"),
+    # neural heads and phases (issue 16)
+    ("temperature", 0.0, "more than 0"),
+    ("temperature", 1000.0, "at most 100"),
+    ("freeze_batchnorm", "on", "true or false"),
+    ("passive_labels", -1, "at least 0"),
 ]
 
 

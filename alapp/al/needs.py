@@ -22,6 +22,8 @@ class Need(StrEnum):
     WRONG_PROB = "wrong_prob"  # (n,) "the model will be wrong here" head
     PREDICTED_LOSS = "predicted_loss"  # (n,) learning-loss head
     COSTS = "costs"  # (n,) predicted labeling cost
+    PREDICTED_LOSS_LAYERS = "predicted_loss_layers"  # (n,) a loss module on several layers
+    TRUE_LOSS = "true_loss"  # (n,) the model's loss on the true label (simulation only)
 
     @property
     def description(self) -> str:
@@ -41,14 +43,22 @@ DESCRIPTIONS: dict[Need, str] = {
     Need.WRONG_PROB: "a will-be-wrong head",
     Need.PREDICTED_LOSS: "a loss head",
     Need.COSTS: "predicted labeling costs",
+    Need.PREDICTED_LOSS_LAYERS: "a loss module reading several layers",
+    Need.TRUE_LOSS: "the model's loss on each item's true label (known to a simulation only)",
 }
 
 # What a classifier computes; the rest comes from the features and the store.
 FROM_MODEL: frozenset[Need] = frozenset({
     Need.PROBS, Need.MC_PROBS, Need.COMMITTEE_PROBS, Need.HIDDEN, Need.ACTIVATIONS,
-    Need.VALIDATION_ACTIVATIONS, Need.WRONG_PROB, Need.PREDICTED_LOSS})
-# Needs computed on labels held out from training (a validation share).
-FROM_VALIDATION: frozenset[Need] = frozenset({Need.WRONG_PROB, Need.VALIDATION_ACTIVATIONS})
+    Need.WRONG_PROB, Need.PREDICTED_LOSS, Need.PREDICTED_LOSS_LAYERS})
+# Needs computed from the labels by a head fit apart (a held-out share, or cross-fitted).
+FROM_VALIDATION: frozenset[Need] = frozenset({Need.WRONG_PROB})
+# Needs the round derives from a model's output: the validation activations are the model's
+# activations on an unlabeled random sample of the pool (000: "a validation set, unlabeled"),
+# data the model was never trained on; so a model that gives activations gives them too.
+DERIVED: dict[Need, Need] = {Need.VALIDATION_ACTIVATIONS: Need.ACTIVATIONS}
+# Needs only a simulation can fill: they read the true labels of unlabeled items.
+FROM_GOLD: frozenset[Need] = frozenset({Need.TRUE_LOSS})
 # Needs that are whole reference sets, not one row per candidate.
 SHARED: frozenset[Need] = frozenset({Need.VALIDATION_ACTIVATIONS, Need.LABELED_EMBEDDINGS,
                                      Need.TARGET_EMBEDDINGS})

@@ -31,10 +31,11 @@ class StrategyParams:
 
 
 def strategy_params(settings: ProjectSettings) -> StrategyParams:
-    """The knobs a project's settings turn: the candidate-set size of the combined strategies
-    (and of cost-aware selection) and the labels over which diversity gives way to
-    uncertainty."""
-    return StrategyParams(preselect_factor=settings.candidate_factor,
+    """The knobs a project's settings turn: the softmax temperature of the uncertainty scores,
+    the candidate-set size of the combined strategies (and of cost-aware selection) and the
+    labels over which diversity gives way to uncertainty."""
+    return StrategyParams(temperature=settings.temperature,
+                          preselect_factor=settings.candidate_factor,
                           schedule_ramp=settings.diversity_ramp)
 
 
@@ -343,6 +344,24 @@ _SPECS = [
                  "Uncertain items; of them those farthest from everything labeled (SA).",
                  (Need.PROBS, Need.EMBEDDINGS), _uncertainty_coreset,
                  optional=(Need.LABELED_EMBEDDINGS,)),
+    # Learning loss on several layers, and 001's research baselines (issue 16).
+    _scored("learning-loss-multi", "Highest loss predicted by a module reading several "
+            "layers (hidden, logits, input), trained to rank losses (Yoo & Kweon; 001, 004).",
+            (Need.PREDICTED_LOSS_LAYERS,), lambda s, p: require(
+                s.predicted_loss_layers, "a multi-layer loss module",
+                "learning-loss-multi").astype(float)),
+    _scored("learning-loss-inverse", "Lowest predicted loss first: the inverse baseline "
+            "(001), to check that high predicted loss is what helps.",
+            (Need.PREDICTED_LOSS,), lambda s, p: -require(
+                s.predicted_loss, "a loss head", "learning-loss-inverse").astype(float)),
+    _scored("learning-loss-ideal", "Simulation only: the highest true loss of the current "
+            "model, from the known labels (001's ideal learning loss).",
+            (Need.PROBS, Need.TRUE_LOSS), lambda s, p: require(
+                s.true_loss, "the true losses", "learning-loss-ideal").astype(float)),
+    _scored("learning-loss-ideal-inverse", "Simulation only: the lowest true loss first "
+            "(001's inverse ideal learning loss).",
+            (Need.PROBS, Need.TRUE_LOSS), lambda s, p: -require(
+                s.true_loss, "the true losses", "learning-loss-ideal-inverse").astype(float)),
 ]
 
 # Where each method comes from: the seed articles (000 lecture slides, 001 VK multimodal,

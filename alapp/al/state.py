@@ -39,6 +39,8 @@ class PoolState:
     round_index: int = 0
     # (n,) metadata stratum code of each candidate: the random share is drawn over them
     strata: Ints | None = None
+    predicted_loss_layers: Floats | None = None  # (n,) loss module on several layers
+    true_loss: Floats | None = None  # (n,) the model's loss on the true label (simulation)
 
     @property
     def size(self) -> int:

@@ -11,7 +11,7 @@ from alapp.app.plot_svg import learning_curves_svg
 from alapp.app.simulate_file import open_to_simulate, simulate_file, simulate_project
 from alapp.core.featurizer import FeaturizerSpec, PartKind
 from alapp.core.progress import Progress
-from alapp.core.settings import ProjectSettings
+from alapp.core.settings import ProjectSettings, default_of
 from alapp.core.types import Source, Split
 from alapp.loop.simulate import CLASSIFIERS, SimulationConfig
 from alapp.store import events
@@ -39,9 +39,13 @@ def comparison_config(settings: ProjectSettings, budget: int) -> SimulationConfi
     """Five seeds of the compared strategies, with the project's classifier when a replay can
     train it (fine-tuning cannot)."""
     classifier = settings.classifier if settings.classifier in CLASSIFIERS else "logreg"
+    # How the project's model scores and trains carries over (not its passive phase: a
+    # comparison on a few hundred labels would be all passive).
+    carried = {key: getattr(settings, key) for key in ("temperature", "freeze_batchnorm")
+               if getattr(settings, key) != default_of(key)}
     return SimulationConfig(COMPARED, batch=10, budget=budget, seeds=5, classifier=classifier,
                             candidate_factor=settings.candidate_factor,
-                            diversity_ramp=settings.diversity_ramp)
+                            diversity_ramp=settings.diversity_ramp, settings=carried)
 
 
 def compare_strategies(project_path: Path, labeled_file: Path | None = None,

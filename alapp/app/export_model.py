@@ -37,7 +37,8 @@ Class order: the "classes" list in alapp-model.json.
 """,
     "MLPClassifier": """A small torch head on {featurizer} features:
 Linear(d, h) -> BatchNorm1d -> ReLU -> Dropout -> Linear(h, k); the extra heads
-(loss_head, wrong_head) score items for active learning only.
+(loss_head, wrong_head, and loss_taps.*/loss_join when present) score items for active
+learning only.
 
     from safetensors.torch import load_file
     state = load_file("weights.safetensors")   # keys: inp.*, norm.*, out.*, ...

@@ -104,6 +104,7 @@ def configure(path: Path, changes: list[str]) -> tuple[ProjectSettings, list[str
     values an older alapp accepted that now fall back to their defaults."""
     import warnings
 
+    from alapp.al.needs import FROM_GOLD
     from alapp.al.registry import STRATEGIES
 
     parsed: dict[str, Any] = {}
@@ -117,6 +118,9 @@ def configure(path: Path, changes: list[str]) -> tuple[ProjectSettings, list[str
         problem = check_setting(key, value, STRATEGIES)  # the range or the choices
         if problem:
             raise AlappError(problem)
+        if key == "strategy" and STRATEGIES[value].all_needs & FROM_GOLD:
+            raise AlappError(f"strategy={value!r} reads the true labels of unlabeled items, "
+                             "which only `alapp simulate` knows; choose another strategy")
         parsed[key] = value
     folders = [part.value for part in FeaturizerSpec.parse(parsed["featurizer"]).parts
                if part.kind is PartKind.FOLDER] if "featurizer" in parsed else []

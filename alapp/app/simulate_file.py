@@ -17,6 +17,7 @@ import numpy as np
 from alapp.core.errors import AlappError, ProjectLockedError
 from alapp.core.featurizer import FeaturizerSpec, PartKind
 from alapp.core.progress import Progress
+from alapp.core.settings import parse_setting, setting_names
 from alapp.core.types import Split
 from alapp.loop.embedding import MemoryVectors, ensure_embeddings
 from alapp.loop.simulate import SimulationConfig, SimulationProgress, check_config, simulate
@@ -27,7 +28,21 @@ from alapp.store.project import Project
 from alapp.store.vectors import cached_ids, load_vectors
 
 __all__ = ["SimulationConfig", "check_config", "labeled_arrays", "open_to_simulate",
-           "simulate_file", "simulate_project", "stratified_split"]
+           "parse_settings", "simulate_file", "simulate_project", "stratified_split"]
+
+
+def parse_settings(changes: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` project settings for every simulated run (``--set``), typed; their
+    ranges are checked with the rest of the configuration (``check_config``)."""
+    out: dict[str, Any] = {}
+    for change in changes:
+        key, sep, raw = change.partition("=")
+        key = key.strip()
+        if not sep or key not in setting_names():
+            raise AlappError(f"--set {change!r}: expected KEY=VALUE with KEY one of "
+                             f"{', '.join(setting_names())}")
+        out[key] = parse_setting(key, raw)
+    return out
 
 
 def stratified_split(y: np.ndarray, test_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -61,6 +61,10 @@ class ProjectSettings:
     drift_every: int = 100  # labels between fresh random validation samples (drift); 0: off
     drift_sample_size: int = 200  # unlabeled pool items in each validation sample
     stratify_by: str = ""  # a metadata key: the random share is drawn over its values
+    # neural heads and phases (issue 16)
+    temperature: float = 1.0  # softmax temperature of the uncertainty scores (000); >1 flattens
+    freeze_batchnorm: bool = False  # keep batch-norm statistics after the first training (001)
+    passive_labels: int = 0  # random batches until this many labels: the passive phase (001)
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -144,6 +148,8 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     # budget and test set (issue 16)
     "test_margin": (lambda v: 0 < v < 0.5, "a share above 0 and below 0.5 (0.03: ±3 points)"),
     "test_confidence": (lambda v: 0.5 <= v < 1, "a level from 0.5 up to (not including) 1"),
+    "temperature": (lambda v: 0 < v <= 100, "a number more than 0, at most 100 (1: as is)"),
+    "passive_labels": (lambda v: v >= 0, "a whole number of labels, at least 0 (0: none)"),
 }
 # stream mode and validation (issue 16)
 _CHOICES["selection_mode"] = options.SelectionMode

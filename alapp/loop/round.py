@@ -14,15 +14,16 @@ from typing import Any
 import numpy as np
 
 from alapp.al import stopping, stratify
-from alapp.al.batch import BatchRequest, Pick, compose_batch
+from alapp.al.batch import BatchRequest, Pick, compose_batch, subset
 from alapp.al.costmodel import CostEstimate, estimate_costs, text_stats, with_uncertainty
 from alapp.al.drift import ValidationSets
-from alapp.al.needs import Need
+from alapp.al.needs import FROM_GOLD, Need
 from alapp.al.registry import get_strategy, strategy_params
 from alapp.al.state import PoolState
 from alapp.al.stopping import Signal
 from alapp.al.task import Task, task_for
 from alapp.core import options
+from alapp.core.errors import AlappError
 from alapp.core.featurizer import FeaturizerPart, FeaturizerSpec, PartKind
 from alapp.core.progress import Progress
 from alapp.core.settings import ProjectSettings
@@ -34,6 +35,7 @@ from alapp.ml.base import Classifier
 from alapp.ml.factory import ModelKeeper
 
 MIN_TIMED_MS = 500
+VALIDATION_SAMPLE = 500  # unlabeled pool items the model-outlier ranks are taken against
 
 
 @dataclass
@@ -61,6 +63,9 @@ class Snapshot:
     stream_seen: dict[ItemId, tuple[int, float | None]] = field(default_factory=dict)
     imports: list[int] | None = None
     strata: list[str | None] | None = None
+    # Every item's true label (rows of ``ids``): a simulation's hidden answers, never a
+    # project's. Only research baselines that cheat on purpose read it (``FROM_GOLD``).
+    gold: list[str] | None = None
 
     @property
     def task(self) -> Task:
@@ -95,6 +100,7 @@ class RoundResult:
     # Stream mode: what arrived this round, (item, kind, score, threshold) for ``stream_seen``.
     stream_seen: list[tuple[ItemId, int, float | None, float | None]] = field(
         default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the round fell back to, in words
 
     @property
     def test_accuracy(self) -> float | None:
@@ -236,6 +242,11 @@ class RoundRunner:
         if s.selection_mode == options.SelectionMode.STREAM:  # a passed item is never asked
             pool_rows = stream_round.not_passed(pool_rows, snap.ids, snap.stream_seen)
         needs = get_strategy(s.strategy).all_needs
+        if needs & FROM_GOLD and snap.gold is None:
+            raise AlappError(f"strategy {s.strategy!r} reads the true labels of unlabeled items, "
+                             "which only a simulation knows: run it with `alapp simulate`, or "
+                             "choose learning-loss for this project")
+        notes: list[str] = []
         state = PoolState(
             ids=np.array([snap.ids[r] for r in pool_rows], dtype=np.int64),
             embeddings=features.embeddings[pool_rows] if len(pool_rows) else None,
@@ -250,10 +261,15 @@ class RoundRunner:
             progress.report(f"training on {len(train_rows)} labels", 0.5)
             t = time.perf_counter()
             classes = snap.classes(train_labels)
-            model = self.keeper.model_for(s, classes, features.embeddings.shape[1],
-                                          features.several_inputs)
+            # Batch-norm statistics are frozen in the active phase (001): once the passive
+            # phase's labels are in (the model is then rebuilt once, on all of them).
+            active = len(train_rows) >= s.passive_labels
+            model = self.keeper.model_for(
+                replace(s, freeze_batchnorm=s.freeze_batchnorm and active), classes,
+                features.embeddings.shape[1], features.several_inputs)
             x = features.input_for(model)
             model.fit(x[train_rows], train_labels)
+            notes += getattr(model, "notes", [])
             timings["fit"] = time.perf_counter() - t
             progress.report("scoring the pool", 0.75)
             t = time.perf_counter()
@@ -262,6 +278,7 @@ class RoundRunner:
                 for need, value in out.items():
                     state.put(need, value)
                 probs = out[Need.PROBS]
+                notes += _derived(snap, needs, state, pool_rows, classes, probs)
                 guesses, confidence = snap.task.decode(classes, probs)
                 for row, guess, p in zip(pool_rows, guesses, confidence, strict=True):
                     predicted[snap.ids[row]] = (guess, float(p))
@@ -293,13 +310,14 @@ class RoundRunner:
             picks = streamed.picks
             signals.append(streamed.signal)
         else:
-            picks = compose_batch(state, BatchRequest(
+            picks = _compose(state, BatchRequest(
                 s.strategy, s.batch_size, s.random_share, s.seed, snap.round_index,
                 cost_aware=s.cost_aware, price_cap=s.price_cap_s or None,
-                params=strategy_params(s)))
+                params=strategy_params(s)), s.passive_labels)
         timings["select"] = time.perf_counter() - t
         progress.report("done", 1.0)
-        chosen_by = next((p.strategy for p in picks if not p.is_random), s.strategy)
+        chosen_by = next((p.strategy for p in picks if not p.is_random),
+                         picks[0].strategy if picks and s.passive_labels else s.strategy)
         top_two = (_top_two(picks, state, classes)
                    if model is not None and state.probs is not None else {})
         self._uncertainty.remember(picks, state, difficulty)
@@ -307,7 +325,7 @@ class RoundRunner:
                              {k: round(v, 4) for k, v in timings.items()}, snap.round_index,
                              chosen_by, type(model).__name__ if model is not None else "",
                              model.weights() if model is not None else None, cost, signals,
-                             top_two)
+                             top_two, notes=notes)
         result.stream_seen = streamed.seen if streamed is not None else []
         return result
 
@@ -411,6 +429,61 @@ def _strata(snap: Snapshot, pool_rows: np.ndarray) -> np.ndarray | None:
     if not snap.settings.stratify_by or snap.strata is None:
         return None
     return stratify.codes([snap.strata[r] for r in pool_rows])
+
+
+def passive_reason(passive_labels: int) -> str:
+    """Why an item of the passive phase is asked (its pick's ``strategy``)."""
+    return f"passive phase: random until {passive_labels:,} labels"
+
+
+def _compose(state: PoolState, request: BatchRequest, passive_labels: int) -> list[Pick]:
+    """The batch; while fewer than ``passive_labels`` labels exist (the passive phase, 001;
+    003: random first) the items still missing are drawn at random, marked as random (they
+    feed the random baseline), and the rest of the batch is the strategy's."""
+    missing = passive_labels - state.n_labeled
+    if missing <= 0:
+        return compose_batch(state, request)
+    randoms = [replace(p, is_random=True, strategy=passive_reason(passive_labels))
+               for p in compose_batch(state, replace(
+                   request, strategy="random", batch_size=min(missing, request.batch_size),
+                   random_share=0.0, cost_aware=False))]
+    rest = request.batch_size - len(randoms)
+    taken = np.isin(state.ids, [p.item_id for p in randoms])
+    if rest <= 0 or taken.all():
+        return randoms
+    return randoms + compose_batch(subset(state, np.flatnonzero(~taken)),
+                                   replace(request, batch_size=rest))
+
+
+def validation_rows(snap: Snapshot, pool_rows: np.ndarray) -> np.ndarray:
+    """Candidate positions (into ``pool_rows``) of the unlabeled validation set: a fixed
+    seeded random sample of the pool (the same across rounds and restarts), less what has
+    been labeled since. 000: the activations of known data come from a validation set that
+    is unlabeled; the model never trained on it."""
+    rows = [r for r, split in enumerate(snap.splits) if split == Split.POOL]
+    rng = np.random.default_rng([snap.settings.seed, 17])
+    sample = rng.permutation(np.array(rows, dtype=int))[:VALIDATION_SAMPLE]
+    return np.flatnonzero(np.isin(pool_rows, sample))
+
+
+def _derived(snap: Snapshot, needs: frozenset[Need], state: PoolState, pool_rows: np.ndarray,
+             classes: list[str], probs: np.ndarray) -> list[str]:
+    """Fill what the round derives from the model's output (``needs.DERIVED``, ``FROM_GOLD``);
+    the notes say what it used."""
+    notes: list[str] = []
+    if Need.VALIDATION_ACTIVATIONS in needs and state.activations is not None:
+        at = validation_rows(snap, pool_rows)
+        if len(at) == 0:  # the sample is all labeled: the whole pool stands in
+            at = np.arange(len(pool_rows))
+        state.validation_activations = state.activations[at]
+        notes.append(f"outlier ranks against {len(at)} unlabeled pool items (a fixed random "
+                     "validation sample)")
+    if Need.TRUE_LOSS in needs and snap.gold is not None:
+        code = {c: k for k, c in enumerate(classes)}
+        truth = np.array([code.get(snap.gold[r], -1) for r in pool_rows], dtype=int)
+        p = np.where(truth >= 0, probs[np.arange(len(truth)), np.maximum(truth, 0)], 0.0)
+        state.true_loss = -np.log(np.clip(p, 1e-12, 1.0))  # cross-entropy on the truth
+    return notes
 
 
 def _top_two(picks: list[Pick], state: PoolState,

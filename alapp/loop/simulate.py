@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from alapp.al.batch import Pick
 from alapp.al.registry import STRATEGIES
 from alapp.core.errors import AlappError
-from alapp.core.settings import ProjectSettings
+from alapp.core.settings import ProjectSettings, check_setting
 from alapp.core.types import ItemId, Split
 from alapp.loop.embedding import MemoryVectors
 from alapp.loop.round import RoundResult, RoundRunner, Snapshot
@@ -47,6 +47,19 @@ class SimulationConfig:
     # stream mode (issue 16): replay the file in order, asking by a threshold tuned to the rate
     mode: str = "pool"  # pool | stream
     stream_ask_rate: float = 0.2
+    # Further project settings for every run, as `alapp config` takes them (temperature,
+    # freeze_batchnorm, passive_labels, ...); those above have options of their own.
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+# Settings a replay sets itself, from the options above or for every run alike.
+OWN_SETTINGS = {"name": "", "seed": "--seeds", "strategy": "--strategies",
+                "batch_size": "--batch", "random_share": "the random share",
+                "featurizer": "--featurizer", "classifier": "--classifier",
+                "cost_aware": "cost-aware selection", "cost_model": "", "target_accuracy": "",
+                "stop_set_size": "", "candidate_factor": "--candidate-factor",
+                "diversity_ramp": "--diversity-ramp", "selection_mode": "--mode",
+                "stream_ask_rate": "--ask-rate"}
 
 
 @dataclass
@@ -82,6 +95,17 @@ def check_config(cfg: SimulationConfig) -> None:
         from alapp.loop.stream_simulate import check_stream
 
         check_stream(cfg)
+    for key, value in cfg.settings.items():
+        if key in OWN_SETTINGS:
+            how = f"; use {OWN_SETTINGS[key]}" if OWN_SETTINGS[key] else ""
+            raise AlappError(f"setting {key!r} is set by the simulation itself{how}")
+        problem = check_setting(key, value, STRATEGIES)  # also: an unknown setting
+        if problem is not None:
+            raise AlappError(problem)
+    passive = int(cfg.settings.get("passive_labels", 0))
+    if passive >= cfg.budget:
+        raise AlappError(f"passive_labels={passive} leaves nothing of the budget "
+                         f"({cfg.budget}) for the strategies; give a larger --budget")
 
 
 class Replay:
@@ -115,18 +139,19 @@ class Replay:
         excluded = set(self.ids[:self.n_pool]) - set(current) if last else set()
         return Snapshot(self.vectors, self.classes, settings, self.ids, self.texts, self.splits,
                         current, excluded, round_index, measured=[],
-                        predicted_costs=self.costs)
+                        predicted_costs=self.costs, gold=self.truth)
 
 
 def run_settings(cfg: SimulationConfig, strategy: str, seed: int) -> ProjectSettings:
     """A fresh project's settings for one run. No stop set or target: the stopping signals
     are not what a replay measures, and the stop set would cost a prediction every round."""
-    return ProjectSettings(name="simulation", seed=seed, strategy=strategy, batch_size=cfg.batch,
-                           random_share=cfg.random_share, featurizer=FEATURIZER,
-                           classifier=cfg.classifier, cost_model="equal",
-                           cost_aware=cfg.cost_aware, target_accuracy=0.0, stop_set_size=0,
-                           candidate_factor=cfg.candidate_factor,
-                           diversity_ramp=cfg.diversity_ramp)
+    return replace(ProjectSettings(name="simulation", seed=seed, strategy=strategy,
+                                   batch_size=cfg.batch, random_share=cfg.random_share,
+                                   featurizer=FEATURIZER, classifier=cfg.classifier,
+                                   cost_model="equal", cost_aware=cfg.cost_aware,
+                                   target_accuracy=0.0, stop_set_size=0,
+                                   candidate_factor=cfg.candidate_factor,
+                                   diversity_ramp=cfg.diversity_ramp), **cfg.settings)
 
 
 def run_one(replay: Replay, strategy: str, seed: int, cfg: SimulationConfig,
@@ -141,6 +166,8 @@ def run_one(replay: Replay, strategy: str, seed: int, cfg: SimulationConfig,
         charged = replay.costs
     settings = run_settings(cfg, strategy, seed)
     first = replace(settings, strategy="random") if cfg.initial == "random" else settings
+    if settings.passive_labels > 0:  # the passive phase is the first batch: random, whole
+        first = replace(settings, batch_size=max(settings.batch_size, settings.passive_labels))
     runner = RoundRunner()
     curve = Curve(strategy, seed)
     bought: list[int] = []

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alapp.al.needs import FROM_MODEL, FROM_VALIDATION, Need
+from alapp.al.needs import DERIVED, FROM_MODEL, FROM_VALIDATION, Need
 from alapp.al.registry import get_strategy
 from alapp.core import options
 from alapp.core.errors import AlappError
@@ -27,6 +27,8 @@ from alapp.ml.fusion import LateFusionClassifier
 from alapp.ml.mlp import MLPClassifier, MLPConfig
 
 FUSION = "fusion"  # chosen automatically for several inputs, never asked for by name
+# Needs a model is built for (an extra head): a change of them builds a new model.
+BUILT_FOR = FROM_VALIDATION | {Need.PREDICTED_LOSS_LAYERS}
 Build = Callable[[Sequence[str], ProjectSettings, frozenset[Need]], Classifier]
 
 
@@ -63,7 +65,10 @@ def _mixed_committee(labels: Sequence[str], s: ProjectSettings,
 
 def _mlp(labels: Sequence[str], s: ProjectSettings, needs: frozenset[Need]) -> Classifier:
     share = 0.2 if needs & FROM_VALIDATION else 0.0  # held out for the will-be-wrong head
-    return MLPClassifier(labels, MLPConfig(seed=s.seed, device=s.device, validation_share=share))
+    layers = 3 if Need.PREDICTED_LOSS_LAYERS in needs else 1  # input, hidden and logits
+    return MLPClassifier(labels, MLPConfig(seed=s.seed, device=s.device, validation_share=share,
+                                           freeze_bn_when_warm=s.freeze_batchnorm,
+                                           loss_layers=layers))
 
 
 def _finetune(labels: Sequence[str], s: ProjectSettings, _: frozenset[Need]) -> Classifier:
@@ -93,7 +98,7 @@ def choose_kind(settings: ProjectSettings, several_inputs: bool = False) -> str:
     """The kind of classifier for the settings' strategy and classifier, by what each kind
     provides; an ``AlappError`` naming the strategy and the need when none provides it."""
     spec = get_strategy(settings.strategy)
-    required = frozenset(spec.needs) & FROM_MODEL
+    required = frozenset(DERIVED.get(n, n) for n in spec.needs) & FROM_MODEL
     asked = FUSION if several_inputs else settings.classifier
     if asked not in KINDS:
         raise AlappError(f"classifier={asked!r} is not allowed; classifier must be one of "
@@ -128,7 +133,7 @@ class ModelKeeper:
         kind = choose_kind(settings, several_inputs)
         needs = get_strategy(settings.strategy).all_needs
         key = (kind, tuple(labels), dim, settings.featurizer, settings.seed, settings.device,
-               settings.model_folder, bool(needs & FROM_VALIDATION))
+               settings.model_folder, needs & BUILT_FOR, settings.freeze_batchnorm)
         if key != self._key or self.model is None:
             self._key, self.model = key, KINDS[kind].build(labels, settings, needs)
         return self.model

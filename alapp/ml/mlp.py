@@ -5,7 +5,15 @@ learning-loss and active-transfer strategies score with.
                  ^ "activations" (before the non-linearity, for model-based outliers)
                                   ^ "hidden" (the last layer's input, for BADGE)
     hidden -> Linear -> predicted loss             (learning loss, trained jointly)
-    hidden -> Linear -> P(the model is wrong)      (active transfer, fit on held-out labels)
+    hidden, logits, x -> FC+ReLU each -> concat -> Linear -> predicted loss
+                                                   (learning loss on several layers, trained
+                                                    jointly with a ranking loss: Yoo & Kweon)
+    hidden -> Linear -> P(the model is wrong)      (active transfer)
+
+The will-be-wrong head learns from labels the model did not train on: a held-out share once
+there are enough labels for one (``min_held_out``), and below that out-of-fold predictions
+(each label predicted by a model trained on the other folds), so it works from the first
+labels. What it did is said in ``notes``.
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ from alapp.al.needs import FROM_VALIDATION, Need
 from alapp.ml.base import Outputs
 
 Array = NDArray[np.float32]
+LOSS_WIDTH = 16  # units of each layer's reduction in the multi-layer loss module
+LOSS_MARGIN = 1.0  # the ranking loss's margin (Yoo & Kweon: 1)
+DETACH_AFTER = 0.6  # share of epochs after which the loss module stops shaping the model
 
 
 @dataclass
@@ -35,9 +46,12 @@ class MLPConfig:
     batch_size: int = 32  # adapted so the last mini-batch is never tiny
     batch_norm: bool = True
     freeze_bn_when_warm: bool = False  # keep batch-norm statistics from the first round
-    validation_share: float = 0.0  # > 0: hold labels out for the will-be-wrong head
+    validation_share: float = 0.0  # > 0: fit the will-be-wrong head (this share held out)
     seed: int = 0
     device: str = "auto"
+    loss_layers: int = 1  # > 1: also a loss module on 2 (hidden, logits) or 3 (+ input) layers
+    min_held_out: int = 20  # labels a held-out share needs; fewer: cross-fitted instead
+    folds: int = 3  # cross-fitting folds (at most one per label): 3 extra trainings
 
 
 def _build(d: int, k: int, cfg: MLPConfig) -> Any:
@@ -53,19 +67,51 @@ def _build(d: int, k: int, cfg: MLPConfig) -> Any:
             self.out = nn.Linear(cfg.hidden, k)
             self.loss_head = nn.Linear(cfg.hidden, 1)
             self.wrong_head = nn.Linear(cfg.hidden, 1)
+            # Several layers, deepest first: each through its own small FC (the vectors have
+            # no spatial axis, so global average pooling is the identity), then joined.
+            widths = (cfg.hidden, k, d)[:cfg.loss_layers] if cfg.loss_layers > 1 else ()
+            self.loss_taps = nn.ModuleList(
+                nn.Sequential(nn.Linear(w, LOSS_WIDTH), nn.ReLU()) for w in widths)
+            self.loss_join = nn.Linear(LOSS_WIDTH * len(widths), 1) if widths else None
 
-        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        def forward(self, x: torch.Tensor,
+                    detach_taps: bool = False) -> tuple[torch.Tensor | None, ...]:
             pre = self.norm(self.inp(x))
             hidden = self.drop(torch.relu(pre))
-            return self.out(hidden), pre, hidden, self.loss_head(hidden).squeeze(-1)
+            logits = self.out(hidden)
+            layered = None
+            if self.loss_join is not None:
+                taps = (hidden, logits, x)[:len(self.loss_taps)]
+                if detach_taps:
+                    taps = tuple(t.detach() for t in taps)
+                joined = torch.cat([f(t) for f, t in zip(self.loss_taps, taps, strict=True)],
+                                   dim=-1)
+                layered = self.loss_join(joined).squeeze(-1)
+            return logits, pre, hidden, self.loss_head(hidden).squeeze(-1), layered
 
     return Net()
 
 
+def ranking_loss(predicted: Any, target: Any, margin: float = LOSS_MARGIN) -> Any:
+    """Yoo & Kweon's loss for the loss module: the mini-batch split into pairs (i, j), and
+    max(0, margin - sign(l_i - l_j) * (p_i - p_j)): only the order of the losses is learnt,
+    not their scale, which shrinks as the model trains."""
+    import torch
+
+    half = len(predicted) // 2
+    if half == 0:
+        return predicted.sum() * 0.0
+    p_i, p_j = predicted[:half], predicted[half:2 * half].flip(0)
+    t_i, t_j = target[:half], target[half:2 * half].flip(0)
+    sign = torch.where(t_i > t_j, 1.0, -1.0)
+    return torch.clamp(margin - sign * (p_i - p_j), min=0).mean()
+
+
 class MLPClassifier:
-    # Everything the head can give; an instance without a validation share gives less.
+    # Everything the head can give; an instance configured without the will-be-wrong head or
+    # the multi-layer loss module gives less (``provides_with``).
     provides = frozenset({Need.PROBS, Need.MC_PROBS, Need.HIDDEN, Need.ACTIVATIONS,
-                          Need.PREDICTED_LOSS, Need.WRONG_PROB, Need.VALIDATION_ACTIVATIONS})
+                          Need.PREDICTED_LOSS, Need.WRONG_PROB, Need.PREDICTED_LOSS_LAYERS})
     takes_texts = False
     needs_dense = True  # torch reads dense rows: LSA embeddings rather than sparse TF-IDF
     several_inputs = False
@@ -77,49 +123,59 @@ class MLPClassifier:
         self.provides = self.provides_with(self.cfg)
         self._net: Any = None
         self._device = "cpu"
-        self.validation_activations: Array | None = None
-        self._wrong_fitted = False
+        self._wrong = ""  # how WRONG_PROB is given: "head", "confidence" or "" (not yet)
+        self.notes: list[str] = []  # what the last fit fell back to, in words
         self.fits = 0
 
     @classmethod
     def provides_with(cls, cfg: MLPConfig) -> frozenset[Need]:
-        """The will-be-wrong head and validation activations need held-out labels."""
-        return cls.provides if cfg.validation_share > 0 else cls.provides - FROM_VALIDATION
+        """The will-be-wrong head is fit only when asked for (``validation_share``), the
+        multi-layer loss module only built when asked for (``loss_layers``)."""
+        out = cls.provides if cfg.validation_share > 0 else cls.provides - FROM_VALIDATION
+        return out if cfg.loss_layers > 1 else out - {Need.PREDICTED_LOSS_LAYERS}
 
     # -- training ------------------------------------------------------------------------------
 
     def fit(self, x: Array, y: Sequence[str]) -> None:
-        import torch
-
         from alapp.ml.embedders import pick_device
 
         self._device = pick_device(self.cfg.device)
-        torch.manual_seed(self.cfg.seed + self.fits)
+        self._seed(self.cfg.seed + self.fits)
         rng = np.random.default_rng(self.cfg.seed + self.fits)
         targets = np.array([self.labels.index(label) for label in y])
         self.classes = sorted(set(y), key=self.labels.index)
+        self.notes = []
         train, valid = self._split(len(targets), rng)
         warm = self._net is not None and self._net.inp.in_features == x.shape[1]
         if not warm:
             self._net = _build(x.shape[1], len(self.labels), self.cfg).to(self._device)
         epochs = self.cfg.warm_epochs if warm else self.cfg.epochs
-        self._train(x[train], targets[train], epochs, rng, freeze_bn=warm and
-                    self.cfg.freeze_bn_when_warm)
-        if len(valid):
-            self._fit_wrong_head(x[valid], targets[valid])
+        self._train(self._net, x[train], targets[train], epochs, rng,
+                    freeze_bn=warm and self.cfg.freeze_bn_when_warm)
+        if self.cfg.validation_share > 0:
+            self._fit_wrong(x, targets, train, valid, rng)
         self.fits += 1
 
+    @staticmethod
+    def _seed(seed: int) -> None:
+        import torch
+
+        torch.manual_seed(seed)
+
     def _split(self, n: int, rng: np.random.Generator) -> tuple[NDArray[np.int64], ...]:
+        """Training and held-out rows: a held-out share only once it has ``min_held_out``
+        labels (fewer would teach the will-be-wrong head noise: 000 warns it overfits)."""
         order = rng.permutation(n)
-        n_valid = int(n * self.cfg.validation_share) if n >= 20 else 0
+        n_valid = int(n * self.cfg.validation_share)
+        if n_valid < self.cfg.min_held_out:
+            n_valid = 0
         return order[n_valid:], order[:n_valid]
 
-    def _train(self, x: Array, y: NDArray[np.int64], epochs: int, rng: np.random.Generator,
-               freeze_bn: bool) -> None:
+    def _train(self, net: Any, x: Array, y: NDArray[np.int64], epochs: int,
+               rng: np.random.Generator, freeze_bn: bool) -> None:
         import torch
         from torch.nn import functional
 
-        net = self._net
         opt = torch.optim.AdamW(net.parameters(), lr=self.cfg.lr,
                                 weight_decay=self.cfg.weight_decay)
         xt = torch.as_tensor(x, dtype=torch.float32, device=self._device)
@@ -127,33 +183,89 @@ class MLPClassifier:
         net.train()
         if freeze_bn and self.cfg.batch_norm:
             net.norm.eval()  # active phase: keep the statistics of the first training
-        for _ in range(epochs):
+        detach_from = int(epochs * DETACH_AFTER)
+        for epoch in range(epochs):
             order = torch.as_tensor(rng.permutation(len(y)), device=self._device)
             for part in minibatch_slices(len(y), self.cfg.batch_size):
                 rows = order[part]
                 if len(rows) < 2 and self.cfg.batch_norm and not freeze_bn:
                     continue  # batch norm cannot train on a single example
-                logits, _, _, loss_pred = net(xt[rows])
+                logits, _, _, loss_pred, layered = net(xt[rows],
+                                                       detach_taps=epoch >= detach_from)
                 per_example = functional.cross_entropy(logits, yt[rows], reduction="none")
                 # Learning loss: the head learns to predict each example's (log) loss.
                 head_loss = functional.mse_loss(loss_pred,
                                                 torch.log1p(per_example.detach()))
                 loss = per_example.mean() + 0.1 * head_loss
+                if layered is not None:  # the multi-layer module learns the losses' order
+                    loss = loss + ranking_loss(layered, per_example.detach())
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
         net.eval()
 
-    def _fit_wrong_head(self, x: Array, y: NDArray[np.int64]) -> None:
-        """Active transfer: learn, on labels the model did not train on, where it errs."""
+    def _fit_wrong(self, x: Array, y: NDArray[np.int64], train: NDArray[np.int64],
+                   valid: NDArray[np.int64], rng: np.random.Generator) -> None:
+        """Active transfer (000): where would the model be wrong? Learnt from labels the model
+        did not train on: the held-out share, or out-of-fold predictions when there are too
+        few labels to hold any out."""
+        if len(valid):
+            wrong = (self._predict(self._net, x[valid]) != y[valid]).astype(np.float32)
+            rows, how = valid, (f"will-be-wrong head fit on {len(valid)} held-out labels (the "
+                                f"model trained on the other {len(train)})")
+        elif len(y) >= 2:
+            folds = min(self.cfg.folds, len(y))
+            wrong = self._out_of_fold_wrong(x, y, folds, rng)
+            rows = np.arange(len(y))
+            how = (f"will-be-wrong head cross-fitted: {len(y)} labels are too few to hold "
+                   f"{self.cfg.min_held_out} out, so each label's error comes from a "
+                   f"{folds}-fold model that did not train on it")
+        else:
+            self._wrong = "confidence"
+            self.notes.append("will-be-wrong head: one label, no errors to learn from yet; "
+                              "using 1 - confidence instead")
+            return
+        if wrong.min() == wrong.max():
+            self._wrong = "confidence"
+            seen = "right" if wrong[0] == 0 else "wrong"
+            self.notes.append(f"{how}; every prediction was {seen}, nothing to tell apart, "
+                              "so using 1 - confidence instead")
+            return
+        self._fit_wrong_head(x[rows], wrong)
+        self._wrong = "head"
+        self.notes.append(how)
+
+    def _out_of_fold_wrong(self, x: Array, y: NDArray[np.int64], folds: int,
+                           rng: np.random.Generator) -> NDArray[np.float32]:
+        """1 where a model trained without the label predicts it wrongly (cross-fitting). A
+        fold whose training part holds one class predicts that class, as any model would."""
+        fold_of = rng.permutation(np.arange(len(y)) % folds)
+        wrong = np.zeros(len(y), dtype=np.float32)
+        for fold in range(folds):
+            held, rest = np.flatnonzero(fold_of == fold), np.flatnonzero(fold_of != fold)
+            if len(set(y[rest].tolist())) == 1:
+                guess = np.full(len(held), y[rest][0])
+            else:
+                net = _build(x.shape[1], len(self.labels), self.cfg).to(self._device)
+                self._train(net, x[rest], y[rest], self.cfg.epochs, rng, freeze_bn=False)
+                guess = self._predict(net, x[held])
+            wrong[held] = (guess != y[held]).astype(np.float32)
+        return wrong
+
+    def _predict(self, net: Any, x: Array) -> NDArray[np.int64]:
+        import torch
+
+        with torch.no_grad():
+            logits = net(torch.as_tensor(x, dtype=torch.float32, device=self._device))[0]
+        return np.asarray(logits.argmax(1).cpu().numpy(), dtype=np.int64)
+
+    def _fit_wrong_head(self, x: Array, wrong: NDArray[np.float32]) -> None:
         import torch
         from torch.nn import functional
 
         net = self._net
         with torch.no_grad():
-            logits, pre, hidden, _ = net(torch.as_tensor(x, device=self._device))
-            wrong = (logits.argmax(1).cpu().numpy() != y).astype(np.float32)
-        self.validation_activations = pre.cpu().numpy()
+            hidden = net(torch.as_tensor(x, dtype=torch.float32, device=self._device))[2]
         head = net.wrong_head
         opt = torch.optim.AdamW(head.parameters(), lr=1e-2)
         target = torch.as_tensor(wrong, device=self._device)
@@ -163,40 +275,42 @@ class MLPClassifier:
             opt.zero_grad()
             loss.backward()
             opt.step()
-        self._wrong_fitted = True
 
     # -- prediction ------------------------------------------------------------------------------
 
-    def _forward(self, x: Array, batch: int = 8192) -> tuple[Array, Array, Array, Array, Array]:
+    def _forward(self, x: Array, batch: int = 8192) -> list[Array]:
+        """probs, activations, hidden, predicted loss, P(wrong) by the head, multi-layer
+        predicted loss (empty without the module)."""
         import torch
 
-        outs: list[list[Any]] = [[], [], [], [], []]
+        outs: list[list[Any]] = [[], [], [], [], [], []]
         self._net.eval()
         with torch.inference_mode():
             for start in range(0, len(x), batch):
                 xt = torch.as_tensor(x[start:start + batch], device=self._device)
-                logits, pre, hidden, loss_pred = self._net(xt)
+                logits, pre, hidden, loss_pred, layered = self._net(xt)
                 wrong = torch.sigmoid(self._net.wrong_head(hidden).squeeze(-1))
-                for bucket, value in zip(outs, (torch.softmax(logits, 1), pre, hidden,
-                                                loss_pred, wrong), strict=True):
-                    bucket.append(value.float().cpu().numpy())
-        joined = [np.concatenate(b) if b else np.zeros((0,), np.float32) for b in outs]
-        return joined[0], joined[1], joined[2], joined[3], joined[4]
+                values = (torch.softmax(logits, 1), pre, hidden, loss_pred, wrong, layered)
+                for bucket, value in zip(outs, values, strict=True):
+                    if value is not None:
+                        bucket.append(value.float().cpu().numpy())
+        return [np.concatenate(b) if b else np.zeros((0,), np.float32) for b in outs]
 
     def predict_proba(self, x: Array) -> Array:
         return self._forward(x)[0]
 
     def outputs(self, x: Array, needs: Collection[Need], mc_samples: int = 20) -> Outputs:
         """Probabilities and what of ``needs`` the head gives, from one pass over the pool
-        (plus the dropout samples when asked). The will-be-wrong head and the validation
-        activations exist once enough labels were held out to fit them."""
-        probs, pre, hidden, loss_pred, wrong = self._forward(x)
+        (plus the dropout samples when asked)."""
+        probs, pre, hidden, loss_pred, wrong, layered = self._forward(x)
         found: Outputs = {Need.ACTIVATIONS: pre, Need.HIDDEN: hidden,
                           Need.PREDICTED_LOSS: loss_pred}
-        if self._wrong_fitted:
+        if self._wrong == "head":
             found[Need.WRONG_PROB] = wrong
-        if self.validation_activations is not None:
-            found[Need.VALIDATION_ACTIVATIONS] = self.validation_activations
+        elif self._wrong == "confidence":
+            found[Need.WRONG_PROB] = 1.0 - probs.max(axis=1)
+        if Need.PREDICTED_LOSS_LAYERS in self.provides:
+            found[Need.PREDICTED_LOSS_LAYERS] = layered
         out: Outputs = {Need.PROBS: probs}
         out.update({need: value for need, value in found.items() if need in needs})
         if Need.MC_PROBS in needs:

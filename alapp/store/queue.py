@@ -53,7 +53,8 @@ class QueueEntry:
         elif self.source == Source.UNDO:
             why = "back after undo"
         elif self.is_random:
-            why = "random share (checks the sampler)"
+            passive = (self.strategy or "").startswith("passive phase")  # random until N labels
+            why = str(self.strategy) if passive else "random share (checks the sampler)"
         else:
             why = self._strategy_reason()
         if self.predicted_cost:

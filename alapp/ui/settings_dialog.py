@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alapp.al.needs import FROM_GOLD
 from alapp.al.registry import STRATEGIES
 from alapp.app.projects import check_model_folder
 from alapp.core.errors import AlappError
@@ -59,6 +60,8 @@ class SettingsDialog(QDialog):
 
         self.strategy = QComboBox()
         for name, spec in STRATEGIES.items():
+            if spec.all_needs & FROM_GOLD and name != s.strategy:
+                continue  # reads the true labels: a simulation's baseline, not a project's
             self.strategy.addItem(name)
             source = f"\nFrom seed {spec.seed}." if spec.seed else ""
             self.strategy.setItemData(self.strategy.count() - 1, spec.summary + source)
@@ -111,6 +114,12 @@ class SettingsDialog(QDialog):
         self.model_folder = QLineEdit(s.model_folder)
         self.model_folder.setPlaceholderText("blank: the bundled MiniLM")
         self.device = _choice(list(Device), s.device)
+        self.passive_labels = _spin(0, 10_000_000, s.passive_labels)
+        self.passive_labels.setSpecialValueText("none")  # shown for 0
+        self.passive_labels.setSuffix(" labels")
+        self.temperature = _real(0.05, 100, s.temperature, 0.25)
+        self.freeze_batchnorm = QCheckBox("Freeze batch-norm statistics in the active phase")
+        self.freeze_batchnorm.setChecked(s.freeze_batchnorm)
 
         sampling = QFormLayout()
         sampling.addRow("Strategy", self.strategy)
@@ -121,6 +130,9 @@ class SettingsDialog(QDialog):
         sampling.addRow("Batch size", self.batch_size)
         sampling.addRow("Random share", self.random_share)
         sampling.addRow("Retrain every", self.retrain_every)
+        sampling.addRow("Random until", self.passive_labels)
+        sampling.addRow("", _note("Passive phase: batches are random until this many labels "
+                                  "exist, then the strategy takes over (001 found ~2,000 best)."))
         sampling.addRow("Stop at test accuracy", self.target)
         compare = QPushButton("Compare strategies on my labels…")
         compare.setToolTip("Replays the loop on the items labeled so far, for each strategy "
@@ -136,6 +148,12 @@ class SettingsDialog(QDialog):
         model.addRow("Classifier", self.classifier)
         model.addRow("Model to fine-tune", self.model_folder)
         model.addRow("Device", self.device)
+        model.addRow("Softmax temperature", self.temperature)
+        model.addRow("", _note("Divides the logits before the uncertainty scores: above 1 "
+                               "flattens the probabilities, below 1 sharpens them (1: as is)."))
+        model.addRow("", self.freeze_batchnorm)
+        model.addRow("", _note("Neural heads: after the passive phase, retraining keeps the "
+                               "normalisation learnt on it, as at prediction time (001)."))
         cost = QFormLayout()
         cost.addRow("Cost model", self.cost_model)
         cost.addRow("", self.cost_aware)
@@ -218,6 +236,9 @@ class SettingsDialog(QDialog):
             "candidate_factor": self.candidate_factor.value(),
             "diversity_ramp": self.diversity_ramp.value(),
             **self._stream_values(),  # stream mode and validation (issue 16)
+            "passive_labels": self.passive_labels.value(),
+            "temperature": self.temperature.value(),
+            "freeze_batchnorm": self.freeze_batchnorm.isChecked(),
         }
 
     def _stream_group(self, s: ProjectSettings, meta_keys: list[str]) -> QGroupBox:
@@ -298,6 +319,15 @@ class SettingsDialog(QDialog):
         self.changes = {k: v for k, v in values.items()
                         if getattr(self.original, k) != v}
         self.accept()
+
+
+def _note(text: str) -> QLabel:
+    """A one-line explanation under a setting."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #555")
+    return label
 
 
 def _spin(low: int, high: int, value: int) -> QSpinBox:

@@ -192,6 +192,10 @@ class SidePanel(QWidget):
         interval = precision_line(result.metrics)
         accuracy = ("–" if result.test_accuracy is None
                     else f"{result.test_accuracy:.1%} on the test set")
+        if result.n_labeled == 0 and result.strategy.startswith("passive phase"):
+            self.model_state.setText(f"No labels yet: this batch is random ({result.strategy}). "
+                                     "The first model trains after your first labels.")
+            return
         if result.n_labeled == 0:
             self.model_state.setText("No labels yet: this batch is cluster centres of the pool "
                                      "(cold start). The first model trains after your first "
@@ -201,6 +205,7 @@ class SidePanel(QWidget):
                 f"{accuracy}; batch by {result.strategy}")
         if interval:
             text += f"\nTest set: {interval}"
+        text += "".join(f"\nNote: {note}" for note in result.notes)
         if result.cost is not None:
             c = result.cost
             on = f" on {c.error_basis}" if c.error_basis else ""
