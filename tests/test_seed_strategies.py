@@ -144,6 +144,7 @@ def _state(n: int = 300, seed: int = 0) -> PoolState:
                      target_embeddings=rng.normal(size=(10, 8)),
                      activations=hidden, validation_activations=rng.normal(size=(20, 5)),
                      wrong_prob=rng.random(n), predicted_loss=rng.random(n),
+                     predicted_loss_layers=rng.random(n), true_loss=rng.random(n),
                      costs=np.ones(n), n_labeled=30, round_index=1)
 
 

@@ -391,6 +391,10 @@ SOURCES: dict[str, str] = {
     "uncertainty-representative": "000 (representative combined with uncertainty)",
     "cluster-uncertainty": "003 (diversity first, then an uncertainty filter)",
     "uncertainty-coreset": "004 (SA: candidate set, then the most different)",
+    "learning-loss-multi": "001, 004 (Yoo & Kweon 2019: the module reads several layers)",
+    "learning-loss-inverse": "001 (the inverse baseline: lowest predicted loss first)",
+    "learning-loss-ideal": "001 (the ideal baseline: the true loss; simulation only)",
+    "learning-loss-ideal-inverse": "001 (the ideal baseline inverted; simulation only)",
 }
 # Cost-aware selection for the strategies without per-item scores: what an item is worth.
 UTILITIES: dict[str, tuple[str, ScoreFn]] = {
