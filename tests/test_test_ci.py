@@ -150,3 +150,17 @@ def test_a_round_reports_the_interval_and_the_target_signal_uses_it(tmp_path) ->
     assert f"[{low:.2f}, {high:.2f}] vs target 0.50" in target.detail
     assert "accuracy_low" in result.stored_metrics()  # kept per model version
     project.close()
+
+
+def test_settings_dialog_sets_the_test_precision_and_confidence(qtbot, tmp_path) -> None:
+    """The interval's settings are in Settings, next to the target they qualify."""
+    from alapp.core.settings import ProjectSettings
+    from alapp.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(ProjectSettings(), [])
+    qtbot.addWidget(dialog)
+    assert dialog.test_margin.value() == 0.03 and dialog.test_confidence.value() == 0.95
+    dialog.test_margin.setValue(0.05)
+    dialog.test_confidence.setValue(0.9)
+    dialog.apply()
+    assert dialog.changes == {"test_margin": 0.05, "test_confidence": 0.9}

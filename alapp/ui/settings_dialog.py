@@ -100,6 +100,10 @@ class SettingsDialog(QDialog):
         self.hourly_rate = _real(0, 1e6, s.hourly_rate, 5)
         self.currency = QLineEdit(s.currency)
         self.target = _real(0, 1, s.target_accuracy, 0.01, " (0: none)")
+        self.test_margin = _real(0.005, 0.49, s.test_margin, 0.01, " (±)")
+        self.test_margin.setDecimals(3)
+        self.test_confidence = _real(0.5, 0.999, s.test_confidence, 0.01)
+        self.test_confidence.setDecimals(3)
         self.idle_cutoff = _real(5, 3600, s.idle_cutoff_s, 5, " s")
         self.featurizer = _choice(FEATURIZERS + [f"{VECTORS_PREFIX}{v}" for v in vector_sets],
                                   s.featurizer, editable=True)
@@ -134,6 +138,12 @@ class SettingsDialog(QDialog):
         sampling.addRow("", _note("Passive phase: batches are random until this many labels "
                                   "exist, then the strategy takes over (001 found ~2,000 best)."))
         sampling.addRow("Stop at test accuracy", self.target)
+        sampling.addRow("Test precision wanted", self.test_margin)
+        sampling.addRow("Confidence level", self.test_confidence)
+        sampling.addRow("", _note("The test score is shown with its confidence interval; the "
+                                  "target counts as reached only when the interval's lower "
+                                  "bound clears it. The Model tab says how many test items "
+                                  "this precision needs (000, 003: a large test set)."))
         compare = QPushButton("Compare strategies on my labels…")
         compare.setToolTip("Replays the loop on the items labeled so far, for each strategy "
                            "and 5 seeds, and recommends one")
@@ -229,6 +239,8 @@ class SettingsDialog(QDialog):
             "budget_amount": self.budget_amount.value(), "hourly_rate": self.hourly_rate.value(),
             "currency": self.currency.text().strip(),
             "target_accuracy": self.target.value(), "idle_cutoff_s": self.idle_cutoff.value(),
+            "test_margin": self.test_margin.value(),
+            "test_confidence": self.test_confidence.value(),
             "featurizer": self.featurizer.currentText().strip(),
             "classifier": self.classifier.currentData(),
             "model_folder": self.model_folder.text().strip(),
