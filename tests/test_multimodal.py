@@ -51,11 +51,28 @@ def _which(i: int) -> str:
     return "image" if i % 5 == 0 else "text" if i % 3 == 0 else "both"
 
 
+@pytest.fixture(autouse=True)
+def tiny_fusion(monkeypatch):
+    """The rounds' fused model small and short (the strategies, not the model, are under
+    test)."""
+    from dataclasses import replace
+
+    from alapp.ml import fusion
+
+    monkeypatch.setattr(fusion, "DEFAULTS", replace(fusion.DEFAULTS, hidden=16, epochs=4,
+                                                    warm_epochs=2))
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """45 posts in 3 classes; text vectors for the posts with text, image vectors (imported
     with an ids file) for the posts with an image; 27 labeled."""
-    folder = tmp_path_factory.mktemp("mm")
+    p = _multimodal_project(tmp_path_factory.mktemp("mm"), labeled=27)
+    yield p
+    p.close()
+
+
+def _multimodal_project(folder, labeled: int) -> Project:
     rng = np.random.default_rng(0)
     y = np.arange(N) % 3
     rows = [{"id": f"p{i}", "text": "" if _which(i) == "image" else f"post {i} about "
@@ -80,11 +97,10 @@ def project(tmp_path_factory):
         (folder / f"{name}.ids").write_text("\n".join(f"p{i}" for i in keep), "utf-8")
         assert import_npy(p, name, folder / f"{name}.npy", folder / f"{name}.ids") == len(keep)
     ids = {p.item(i).ext_id: i for i in p.item_ids()}
-    for i in range(27):
+    for i in range(labeled):
         p.label_item(ids[f"p{i}"], LABELS[y[i]], "sim")
     p.update_settings(featurizer="vectors:text+vectors:image")
-    yield p
-    p.close()
+    return p
 
 
 # -- the store keeps vector sets that cover some items only ---------------------------------
@@ -189,24 +205,47 @@ def test_fusion_provides_what_the_torch_head_provides() -> None:
     from alapp.ml.mlp import MLPClassifier
 
     assert LateFusionClassifier.provides == MLPClassifier.provides
+    assert Need.VALIDATION_ACTIVATIONS not in LateFusionClassifier.provides  # the round's
     x, y, _ = _toy()
-    model = LateFusionClassifier(LABELS, hidden=8, epochs=2, validation_share=0.2)
+    model = LateFusionClassifier(LABELS, hidden=8, epochs=2, validation_share=0.2,
+                                 loss_layers=3)
     assert model.provides == LateFusionClassifier.provides
     assert LateFusionClassifier(LABELS).provides == MLPClassifier.provides - {
-        Need.WRONG_PROB, Need.VALIDATION_ACTIVATIONS}
+        Need.WRONG_PROB, Need.PREDICTED_LOSS_LAYERS}
     model.fit(x[np.arange(60)], y[:60])
+    # 20% of 60 is 12 labels, too few to hold out (min_held_out 20): cross-fitted on all 60
+    assert any("cross-fitted: 60 labels" in note for note in model.notes), model.notes
     out = model.outputs(x[np.arange(60, 90)], set(Need), mc_samples=4)
     assert out[Need.PROBS].shape == (30, 3)
     assert out[Need.MC_PROBS].shape == (4, 30, 3)
     assert np.allclose(out[Need.MC_PROBS].sum(-1), 1, atol=1e-5)
     assert not np.allclose(out[Need.MC_PROBS][0], out[Need.MC_PROBS][1])  # dropout differs
     assert out[Need.HIDDEN].shape == out[Need.ACTIVATIONS].shape == (30, 16)
-    assert out[Need.VALIDATION_ACTIVATIONS].shape == (12, 16)  # 20% of 60 held out
+    assert Need.VALIDATION_ACTIVATIONS not in out
     assert out[Need.PREDICTED_LOSS].shape == out[Need.WRONG_PROB].shape == (30,)
+    assert out[Need.PREDICTED_LOSS_LAYERS].shape == (30,)
+    assert np.isfinite(out[Need.PREDICTED_LOSS_LAYERS]).all()
     assert ((out[Need.WRONG_PROB] > 0) & (out[Need.WRONG_PROB] < 1)).all()
     # an item without input a: that head's hidden units are zero
     rows = np.flatnonzero(~x.present[0][60:])
     assert rows.size and not out[Need.HIDDEN][rows, :8].any()
+
+
+def test_the_fused_loss_module_reads_three_layers_and_learns_the_losses_order() -> None:
+    from alapp.ml.fusion import LateFusionClassifier
+
+    x, y, _ = _toy()
+    model = LateFusionClassifier(LABELS, hidden=8, epochs=2, loss_layers=3)
+    model.fit(x, y)
+    widths = [seq[0].in_features for seq in model._net.loss_taps]
+    assert widths == [2 * 8, 3, 3 + 5]  # joined hidden units, log prediction, the inputs
+    # the taps train with the model (the ranking loss reaches them), unlike without a module
+    single = LateFusionClassifier(LABELS, hidden=8, epochs=2)
+    single.fit(x, y)
+    assert len(single._net.loss_taps) == 0 and single._net.loss_join is None
+    before = LateFusionClassifier(LABELS, hidden=8, epochs=0, loss_layers=3)
+    before.fit(x, y)
+    assert not torch.equal(before._net.loss_join.weight, model._net.loss_join.weight)
 
 
 # -- every neural strategy, through a real round ----------------------------------------------
@@ -229,6 +268,34 @@ def test_every_neural_strategy_runs_on_the_fused_model(project, strategy) -> Non
     labeled = set(project.current_labels())
     assert not {p.item_id for p in result.picks} & labeled
     assert len(result.predicted) == N - 27 and result.weights
+    if strategy == "learning-loss-multi":  # the fused loss module, on three layers
+        from safetensors.torch import load
+
+        names = set(load(result.weights))
+        assert {f"loss_taps.{i}.0.weight" for i in range(3)} <= names
+
+
+@pytest.mark.parametrize("n", [4, 10])
+def test_active_transfer_and_model_outliers_run_on_few_fused_labels(tmp_path, n) -> None:
+    """With fewer labels than a held-out share needs, the fused will-be-wrong head is
+    cross-fitted (as the torch head's), and the outliers rank against the unlabeled sample."""
+    p = _multimodal_project(tmp_path, labeled=n)
+    p.update_settings(strategy="active-transfer")
+    runner = RoundRunner()
+    result = runner.run(snapshot_of(p))
+    assert result.model_kind == "LateFusionClassifier" and len(result.picks) == 5
+    scores = [pick.score for pick in result.picks]
+    assert all(0.0 <= s <= 1.0 for s in scores) and scores == sorted(scores, reverse=True)
+    assert any("cross-fitted" in note and f"{n} labels are too few" in note
+               for note in result.notes), result.notes
+    train, held = runner.keeper.model._split(n, np.random.default_rng(0))
+    assert len(train) == n and len(held) == 0  # every label trains the model
+    p.update_settings(strategy="model-outliers")
+    result = RoundRunner().run(snapshot_of(p))
+    assert result.model_kind == "LateFusionClassifier" and len(result.picks) == 5
+    assert all(0.0 <= pick.score <= 1.0 for pick in result.picks)
+    assert any("unlabeled pool items" in note for note in result.notes), result.notes
+    p.close()
 
 
 # -- images -----------------------------------------------------------------------------------

@@ -78,7 +78,10 @@ def _finetune(labels: Sequence[str], s: ProjectSettings, _: frozenset[Need]) -> 
 
 def _fusion(labels: Sequence[str], s: ProjectSettings, needs: frozenset[Need]) -> Classifier:
     share = 0.2 if needs & FROM_VALIDATION else 0.0  # held out for the will-be-wrong head
-    return LateFusionClassifier(labels, seed=s.seed, device=s.device, validation_share=share)
+    layers = 3 if Need.PREDICTED_LOSS_LAYERS in needs else 1  # hidden, prediction and inputs
+    # freeze_batchnorm does not apply: the fused model has no batch norm
+    return LateFusionClassifier(labels, seed=s.seed, device=s.device, validation_share=share,
+                                loss_layers=layers)
 
 
 KINDS: dict[str, KindSpec] = {spec.name: spec for spec in (

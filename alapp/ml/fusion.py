@@ -5,7 +5,10 @@ item may lack some of them (a post with text only, or an image only).
            ^ "activations" (before the non-linearity, every input's joined)
     [h_1 .. h_m] -> fused -> logits_f      (the fused head's input is "hidden", for BADGE)
     [h_1 .. h_m] -> Linear -> predicted loss           (learning loss, trained jointly)
-    [h_1 .. h_m] -> Linear -> P(the model is wrong)    (active transfer, fit on held-out labels)
+    [h_1 .. h_m], log p, [x_1 .. x_m] -> FC+ReLU each -> concat -> Linear -> predicted loss
+                                      (learning loss on several layers: Yoo & Kweon's ranking
+                                       loss, as in ``alapp.ml.mlp``)
+    [h_1 .. h_m] -> Linear -> P(the model is wrong)    (active transfer)
 
 The prediction combines the heads an item has: the fused head always, and each input's head
 where that input exists, weighted by the heads' learned precisions exp(-s_i). Training weights
@@ -14,8 +17,11 @@ exp(-s_i) L_i + s_i), each head's loss taken only over the items that have its i
 seeds' multimodal design (001: text and image heads plus a fused one) describes.
 
 It provides what the torch head of ``alapp.ml.mlp`` provides (MC dropout samples, last-layer
-inputs, activations, the loss and will-be-wrong heads) and takes the same ``MLPConfig``; batch
-normalisation does not apply (missing inputs are zero rows, which would skew its statistics).
+inputs, activations, the loss heads and the will-be-wrong head) and takes the same
+``MLPConfig``; batch normalisation does not apply (missing inputs are zero rows, which would
+skew its statistics). As there, the will-be-wrong head learns from labels the model did not
+train on: a held-out share once there are ``min_held_out`` labels for one, out-of-fold
+predictions below that; ``notes`` says which.
 """
 
 from __future__ import annotations
@@ -30,15 +36,14 @@ from numpy.typing import NDArray
 from alapp.al.minibatch import minibatch_slices
 from alapp.al.needs import FROM_VALIDATION, Need
 from alapp.ml.base import Outputs
-from alapp.ml.mlp import MLPConfig
+from alapp.ml.mlp import DETACH_AFTER, LOSS_WIDTH, MLPConfig, ranking_loss
 
 Array = NDArray[np.float32]
 Mask = NDArray[np.bool_]
 
-# Labels held out for the will-be-wrong head and the validation activations: a share of them
-# once there are this many (fewer would leave too little to train on).
-MIN_LABELS_FOR_VALIDATION = 20
 LOSS_HEAD_WEIGHT = 0.1
+# The configuration when none is given (tests shrink it).
+DEFAULTS = MLPConfig(hidden=128, dropout=0.2, batch_norm=False)
 
 
 class MultiInput:
@@ -82,6 +87,13 @@ def _build(dims: list[int], k: int, cfg: MLPConfig) -> Any:
             self.log_var = nn.Parameter(torch.zeros(len(dims) + 1))
             self.loss_head = nn.Linear(h * len(dims), 1)
             self.wrong_head = nn.Linear(h * len(dims), 1)
+            # The loss module on several layers, deepest first: the joined hidden units, the
+            # log of the combined prediction, the inputs (masked); each through its own FC.
+            layers = cfg.loss_layers if cfg.loss_layers > 1 else 0
+            widths = (h * len(dims), k, sum(dims))[:layers]
+            self.loss_taps = nn.ModuleList(
+                nn.Sequential(nn.Linear(w, LOSS_WIDTH), nn.ReLU()) for w in widths)
+            self.loss_join = nn.Linear(LOSS_WIDTH * len(widths), 1) if widths else None
 
         def encode(self, xs: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
             """Every input's pre-activations, joined; zeros where an input is missing."""
@@ -106,20 +118,35 @@ def _build(dims: list[int], k: int, cfg: MLPConfig) -> Any:
             probs = torch.stack([torch.softmax(o, dim=1) for o in logits], dim=1)
             return (weight.unsqueeze(-1) * probs).sum(dim=1)
 
-        def forward(self, xs: list[torch.Tensor], mask: torch.Tensor) -> tuple[Any, ...]:
+        def layered(self, xs: list[torch.Tensor], mask: torch.Tensor, joined: torch.Tensor,
+                    probs: torch.Tensor, detach: bool) -> torch.Tensor | None:
+            """The multi-layer loss module's prediction (None without the module)."""
+            if self.loss_join is None:
+                return None
+            inputs = torch.cat([x * mask[:, i:i + 1] for i, x in enumerate(xs)], dim=1)
+            taps = (joined, torch.log(probs.clamp_min(1e-8)), inputs)[:len(self.loss_taps)]
+            if detach:  # late in training the module stops shaping the model
+                taps = tuple(t.detach() for t in taps)
+            out: torch.Tensor = self.loss_join(torch.cat(
+                [f(t) for f, t in zip(self.loss_taps, taps, strict=True)], dim=1)).squeeze(-1)
+            return out
+
+        def forward(self, xs: list[torch.Tensor], mask: torch.Tensor,
+                    detach_taps: bool = False) -> tuple[Any, ...]:
             pre = self.encode(xs, mask)
             logits, joined = self.tail(pre, mask)
             probs = self.combine(logits, mask)
-            return logits, probs, pre, joined, self.loss_head(joined).squeeze(-1)
+            return (logits, probs, pre, joined, self.loss_head(joined).squeeze(-1),
+                    self.layered(xs, mask, joined, probs, detach_taps))
 
     return Net()
 
 
 class LateFusionClassifier:
-    # What the torch head gives (``alapp.ml.mlp``); an instance without a validation share
-    # gives less.
+    # What the torch head gives (``alapp.ml.mlp``); an instance configured without the
+    # will-be-wrong head or the multi-layer loss module gives less (``provides_with``).
     provides = frozenset({Need.PROBS, Need.MC_PROBS, Need.HIDDEN, Need.ACTIVATIONS,
-                          Need.PREDICTED_LOSS, Need.WRONG_PROB, Need.VALIDATION_ACTIVATIONS})
+                          Need.PREDICTED_LOSS, Need.WRONG_PROB, Need.PREDICTED_LOSS_LAYERS})
     takes_texts = False
     needs_dense = True
     several_inputs = True  # one head per input matrix
@@ -129,20 +156,22 @@ class LateFusionClassifier:
         """``overrides``: fields of the config (``hidden=16, epochs=30``)."""
         self.labels = list(labels)
         self.classes: list[str] = []
-        base = config or MLPConfig(hidden=128, dropout=0.2, batch_norm=False)
+        base = config or DEFAULTS
         self.cfg = replace(base, **overrides)
         self.provides = self.provides_with(self.cfg)
         self._net: Any = None
         self._dims: list[int] = []
         self._device = "cpu"
-        self.validation_activations: Array | None = None
-        self._wrong_fitted = False
+        self._wrong = ""  # how WRONG_PROB is given: "head", "confidence" or "" (not yet)
+        self.notes: list[str] = []  # what the last fit fell back to, in words
         self.fits = 0
 
     @classmethod
     def provides_with(cls, cfg: MLPConfig) -> frozenset[Need]:
-        """The will-be-wrong head and validation activations need held-out labels."""
-        return cls.provides if cfg.validation_share > 0 else cls.provides - FROM_VALIDATION
+        """The will-be-wrong head is fit only when asked for (``validation_share``), the
+        multi-layer loss module only built when asked for (``loss_layers``)."""
+        out = cls.provides if cfg.validation_share > 0 else cls.provides - FROM_VALIDATION
+        return out if cfg.loss_layers > 1 else out - {Need.PREDICTED_LOSS_LAYERS}
 
     # -- training ------------------------------------------------------------------------------
 
@@ -163,38 +192,49 @@ class LateFusionClassifier:
         rng = np.random.default_rng(self.cfg.seed + self.fits)
         targets = np.array([self.labels.index(label) for label in y], dtype=np.int64)
         self.classes = sorted(set(y), key=self.labels.index)
+        self.notes = []
         dims = [p.shape[1] for p in xs.parts]
         warm = self._net is not None and dims == self._dims
         if not warm:
-            self._net = _build(dims, len(self.labels), self.cfg).to(self._device)
+            self._net = self._new_net(dims)
             self._dims = dims
-        order = rng.permutation(len(targets))
-        n_valid = (int(len(targets) * self.cfg.validation_share)
-                   if len(targets) >= MIN_LABELS_FOR_VALIDATION else 0)
-        train, valid = order[n_valid:], order[:n_valid]
-        self._train(xs[train], targets[train], self.cfg.warm_epochs if warm else self.cfg.epochs,
-                    rng)
-        if len(valid):
-            self._fit_wrong_head(xs[valid], targets[valid])
+        train, valid = self._split(len(targets), rng)
+        self._train(self._net, xs[train], targets[train],
+                    self.cfg.warm_epochs if warm else self.cfg.epochs, rng)
+        if self.cfg.validation_share > 0:
+            self._fit_wrong(xs, targets, train, valid, rng)
         self.fits += 1
 
-    def _train(self, xs: MultiInput, y: NDArray[np.int64], epochs: int,
+    def _new_net(self, dims: list[int]) -> Any:
+        return _build(dims, len(self.labels), self.cfg).to(self._device)
+
+    def _split(self, n: int, rng: np.random.Generator) -> tuple[NDArray[np.int64], ...]:
+        """Training and held-out rows: a held-out share only once it has ``min_held_out``
+        labels (as ``MLPClassifier._split``)."""
+        order = rng.permutation(n)
+        n_valid = int(n * self.cfg.validation_share)
+        if n_valid < self.cfg.min_held_out:
+            n_valid = 0
+        return order[n_valid:], order[:n_valid]
+
+    def _train(self, net: Any, xs: MultiInput, y: NDArray[np.int64], epochs: int,
                rng: np.random.Generator) -> None:
         import torch
         from torch.nn import functional
 
-        net = self._net
         parts, mask = self._tensors(xs)
         target = torch.as_tensor(y, dtype=torch.long, device=self._device)
         opt = torch.optim.AdamW(net.parameters(), lr=self.cfg.lr,
                                 weight_decay=self.cfg.weight_decay)
         net.train()
-        for _ in range(epochs):
+        detach_from = int(epochs * DETACH_AFTER)
+        for epoch in range(epochs):
             order = torch.as_tensor(rng.permutation(len(y)), device=self._device)
             for part in minibatch_slices(len(y), self.cfg.batch_size):
                 rows = order[part]
                 m, t = mask[rows], target[rows]
-                logits, probs, _, _, loss_pred = net([p[rows] for p in parts], m)
+                logits, probs, _, _, loss_pred, layered = net(
+                    [p[rows] for p in parts], m, detach_taps=epoch >= detach_from)
                 have = torch.cat([m, torch.ones_like(m[:, :1])], dim=1)  # fused: every item
                 loss = torch.zeros((), device=self._device)
                 for i, out in enumerate(logits):
@@ -208,22 +248,77 @@ class LateFusionClassifier:
                 nll = -torch.log(probs.gather(1, t[:, None]).squeeze(1).clamp_min(1e-8))
                 loss = loss + LOSS_HEAD_WEIGHT * functional.mse_loss(
                     loss_pred, torch.log1p(nll.detach()))
+                if layered is not None:  # the multi-layer module learns the losses' order
+                    loss = loss + ranking_loss(layered, nll.detach())
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
         net.eval()
 
-    def _fit_wrong_head(self, xs: MultiInput, y: NDArray[np.int64]) -> None:
-        """Active transfer: learn, on labels the model did not train on, where it errs."""
+    def _fit_wrong(self, xs: MultiInput, y: NDArray[np.int64], train: NDArray[np.int64],
+                   valid: NDArray[np.int64], rng: np.random.Generator) -> None:
+        """Active transfer (000): where would the model be wrong? Learnt from labels the model
+        did not train on: the held-out share, or out-of-fold predictions when there are too
+        few labels to hold any out (as ``MLPClassifier._fit_wrong``)."""
+        if len(valid):
+            wrong = (self._predict(self._net, xs[valid]) != y[valid]).astype(np.float32)
+            rows, how = valid, (f"will-be-wrong head fit on {len(valid)} held-out labels (the "
+                                f"model trained on the other {len(train)})")
+        elif len(y) >= 2:
+            folds = min(self.cfg.folds, len(y))
+            wrong = self._out_of_fold_wrong(xs, y, folds, rng)
+            rows = np.arange(len(y))
+            how = (f"will-be-wrong head cross-fitted: {len(y)} labels are too few to hold "
+                   f"{self.cfg.min_held_out} out, so each label's error comes from a "
+                   f"{folds}-fold model that did not train on it")
+        else:
+            self._wrong = "confidence"
+            self.notes.append("will-be-wrong head: one label, no errors to learn from yet; "
+                              "using 1 - confidence instead")
+            return
+        if wrong.min() == wrong.max():
+            self._wrong = "confidence"
+            seen = "right" if wrong[0] == 0 else "wrong"
+            self.notes.append(f"{how}; every prediction was {seen}, nothing to tell apart, "
+                              "so using 1 - confidence instead")
+            return
+        self._fit_wrong_head(xs[rows], wrong)
+        self._wrong = "head"
+        self.notes.append(how)
+
+    def _out_of_fold_wrong(self, xs: MultiInput, y: NDArray[np.int64], folds: int,
+                           rng: np.random.Generator) -> NDArray[np.float32]:
+        """1 where a fused model trained without the label predicts it wrongly. A fold whose
+        training part holds one class predicts that class, as any model would."""
+        fold_of = rng.permutation(np.arange(len(y)) % folds)
+        wrong = np.zeros(len(y), dtype=np.float32)
+        for fold in range(folds):
+            held, rest = np.flatnonzero(fold_of == fold), np.flatnonzero(fold_of != fold)
+            if len(set(y[rest].tolist())) == 1:
+                guess = np.full(len(held), y[rest][0])
+            else:
+                net = self._new_net(self._dims)
+                self._train(net, xs[rest], y[rest], self.cfg.epochs, rng)
+                guess = self._predict(net, xs[held])
+            wrong[held] = (guess != y[held]).astype(np.float32)
+        return wrong
+
+    def _predict(self, net: Any, xs: MultiInput) -> NDArray[np.int64]:
+        import torch
+
+        parts, mask = self._tensors(xs)
+        with torch.no_grad():
+            probs = net(parts, mask)[1]
+        return np.asarray(probs.argmax(1).cpu().numpy(), dtype=np.int64)
+
+    def _fit_wrong_head(self, xs: MultiInput, wrong: NDArray[np.float32]) -> None:
         import torch
         from torch.nn import functional
 
         net = self._net
         parts, mask = self._tensors(xs)
         with torch.no_grad():
-            _, probs, pre, joined, _ = net(parts, mask)
-            wrong = (probs.argmax(1).cpu().numpy() != y).astype(np.float32)
-        self.validation_activations = pre.cpu().numpy()
+            joined = net(parts, mask)[3]
         head = net.wrong_head
         opt = torch.optim.AdamW(head.parameters(), lr=1e-2)
         target = torch.as_tensor(wrong, device=self._device)
@@ -232,7 +327,6 @@ class LateFusionClassifier:
             opt.zero_grad()
             loss.backward()
             opt.step()
-        self._wrong_fitted = True
 
     def input_weights(self) -> NDArray[np.float64]:
         """How much each head counts, exp(-s_i) normalised: inputs first, fused last."""
@@ -243,19 +337,21 @@ class LateFusionClassifier:
     # -- prediction ------------------------------------------------------------------------------
 
     def _forward(self, xs: MultiInput, batch: int = 8192) -> list[Array]:
-        """Probabilities, activations, hidden, predicted loss and P(wrong), in batches."""
+        """Probabilities, activations, hidden, predicted loss, P(wrong) by the head and the
+        multi-layer predicted loss (empty without the module), in batches."""
         import torch
 
-        outs: list[list[Array]] = [[], [], [], [], []]
+        outs: list[list[Array]] = [[], [], [], [], [], []]
         self._net.eval()
         with torch.inference_mode():
             for start in range(0, len(xs), batch):
                 parts, mask = self._tensors(xs[start:start + batch])
-                _, probs, pre, joined, loss_pred = self._net(parts, mask)
+                _, probs, pre, joined, loss_pred, layered = self._net(parts, mask)
                 wrong = torch.sigmoid(self._net.wrong_head(joined).squeeze(-1))
-                for bucket, value in zip(outs, (probs, pre, joined, loss_pred, wrong),
+                for bucket, value in zip(outs, (probs, pre, joined, loss_pred, wrong, layered),
                                          strict=True):
-                    bucket.append(value.float().cpu().numpy())
+                    if value is not None:
+                        bucket.append(value.float().cpu().numpy())
         return [np.concatenate(b) if b else np.zeros((0,), np.float32) for b in outs]
 
     def predict_proba(self, xs: MultiInput) -> Array:
@@ -264,13 +360,15 @@ class LateFusionClassifier:
     def outputs(self, xs: MultiInput, needs: Collection[Need], mc_samples: int = 20) -> Outputs:
         """Probabilities and what of ``needs`` the model gives, from one pass over the pool
         (plus the dropout samples when asked)."""
-        probs, pre, joined, loss_pred, wrong = self._forward(xs)
+        probs, pre, joined, loss_pred, wrong, layered = self._forward(xs)
         found: Outputs = {Need.ACTIVATIONS: pre, Need.HIDDEN: joined,
                           Need.PREDICTED_LOSS: loss_pred}
-        if self._wrong_fitted:
+        if self._wrong == "head":
             found[Need.WRONG_PROB] = wrong
-        if self.validation_activations is not None:
-            found[Need.VALIDATION_ACTIVATIONS] = self.validation_activations
+        elif self._wrong == "confidence":
+            found[Need.WRONG_PROB] = 1.0 - probs.max(axis=1)
+        if Need.PREDICTED_LOSS_LAYERS in self.provides:
+            found[Need.PREDICTED_LOSS_LAYERS] = layered
         out: Outputs = {Need.PROBS: probs}
         out.update({need: value for need, value in found.items() if need in needs})
         if Need.MC_PROBS in needs:
