@@ -56,7 +56,7 @@ h_i = Dropout(ReLU(encoders.i(x_i))), zero where the item lacks that input; one 
 (heads.i) and a fused head (fused) over the concatenated h_i. Predict with the softmax of the
 heads the item has (the fused head always), weighted by exp(-log_var) and renormalised;
 log_var holds the learned loss weights (inputs first, fused last). loss_head and wrong_head
-score items for active learning only.
+(and loss_taps.*/loss_join when present) score items for active learning only.
 """,
 }
 
