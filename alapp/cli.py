@@ -205,14 +205,25 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--initial", choices=("cold-start", "random"), default="cold-start")
     g.add_argument("--featurizer", default="auto", help="auto, minilm, e5 or a model folder")
     g.add_argument("--classifier", default="logreg",
-                   help="logreg, mlp or committee; a strategy that needs another model (BALD: "
-                        "the MLP) gets it, as in the application")
+                   help="logreg, mlp, committee or finetune; a strategy that needs another model "
+                        "(BALD: the MLP) gets it, as in the application")
     g.add_argument("--test-file", type=Path, help="a labeled held-out file (official split)")
     g.add_argument("--test-size", type=int, default=0,
                    help="held-out items drawn stratified from the data (default: 20%%)")
     g.add_argument("--split-seed", type=int, default=0)
     g.add_argument("--json", type=Path, help="write the full result here")
     g.add_argument("--plot", type=Path, help="write the learning curves as SVG here")
+    g.add_argument("--initial-labels", type=float, default=0.0, metavar="N|SHARE",
+                   help="size of the first labeled set (chosen as --initial says): a count, or "
+                        "a share of the pool below 1 (seed 002: 0.3); default: one batch")
+    g.add_argument("--finetune-lr", type=float, default=2e-5,
+                   help="--classifier finetune: learning rate (default 2e-5)")
+    g.add_argument("--finetune-epochs", type=int, default=3,
+                   help="--classifier finetune: epochs per round (default 3)")
+    g.add_argument("--finetune-batch-size", type=int, default=16,
+                   help="--classifier finetune: mini-batch size (default 16)")
+    g.add_argument("--model-folder", default="", help="--classifier finetune: the transformer "
+                   "to fine-tune (default: the bundled MiniLM)")
     p.set_defaults(run=_simulate)
 
     p = sub.add_parser("strategies", help="list the query strategies with what each does")
@@ -264,6 +275,8 @@ def add_import_options(p: argparse.ArgumentParser) -> None:
                    help="add labels found in the file to the project instead of refusing them")
     g.add_argument("--max-chars", type=int, default=1_000_000,
                    help="refuse texts longer than this (default 1,000,000)")
+    g.add_argument("--text-b", metavar="COLUMN", help="second text of a sentence pair (e.g. "
+                   "MRPC's second sentence): items are classified as pairs; every row needs one")
 
 
 def import_spec_from_args(args: argparse.Namespace) -> Any:
@@ -282,7 +295,8 @@ def import_spec_from_args(args: argparse.Namespace) -> Any:
         format=args.format, encoding=args.encoding, header=not args.no_header,
         delimiter=args.delimiter, text=_csv_arg(args.text), id=args.id, label=args.label,
         meta=meta, split=Split(args.split), split_column=args.split_column, label_names=names,
-        label_base=args.label_base, add_labels=args.add_labels, max_chars=args.max_chars)
+        label_base=args.label_base, add_labels=args.add_labels, max_chars=args.max_chars,
+        text_b=getattr(args, "text_b", None))
 
 
 def _csv_arg(value: str) -> list[str]:
@@ -464,7 +478,11 @@ def _simulate(args: argparse.Namespace) -> int:
         if out is not None:  # before minutes of work, not after
             refuse_protected(out, (args.project, args.file))
     cfg = SimulationConfig(_csv_arg(args.strategies), batch=args.batch, budget=args.budget,
-                           seeds=args.seeds, initial=args.initial, classifier=args.classifier)
+                           seeds=args.seeds, initial=args.initial, classifier=args.classifier,
+                           initial_labels=args.initial_labels, finetune_lr=args.finetune_lr,
+                           finetune_epochs=args.finetune_epochs,
+                           finetune_batch_size=args.finetune_batch_size,
+                           model_folder=args.model_folder)
     check_config(cfg)
 
     show = _bar_printer(sys.stderr)

@@ -64,6 +64,11 @@ BAD = [
     ("hourly_rate", -20.0, "at least 0"),
     ("currency", "  ", "not empty"),
     ("idle_cutoff_s", 0.0, "more than 0"),
+    # fine-tuning (issue 16)
+    ("finetune_lr", 0.0, "above 0"),
+    ("finetune_lr", 1.0, "at most 0.1"),
+    ("finetune_epochs", 0, "from 1 to 100"),
+    ("finetune_batch_size", 0, "from 1 to 1024"),
 ]
 
 

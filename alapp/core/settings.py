@@ -48,6 +48,10 @@ class ProjectSettings:
     hourly_rate: float = 0.0
     currency: str = "EUR"
     idle_cutoff_s: float = 60.0
+    # fine-tuning (issue 16): the seed 002 (BERT on MRPC) hyper-parameters, per round
+    finetune_lr: float = 2e-5
+    finetune_epochs: int = 3
+    finetune_batch_size: int = 16
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -125,6 +129,11 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "hourly_rate": (lambda v: v >= 0, "at least 0"),
     "idle_cutoff_s": (lambda v: v > 0, "seconds, more than 0"),
     "currency": (lambda v: bool(v.strip()), "a currency name, not empty"),
+    # fine-tuning (issue 16)
+    "finetune_lr": (lambda v: 0 < v <= 0.1, "a learning rate above 0, at most 0.1 "
+                    "(BERT fine-tuning: 1e-5 to 5e-5)"),
+    "finetune_epochs": (lambda v: 1 <= v <= 100, "a whole number of epochs from 1 to 100"),
+    "finetune_batch_size": (lambda v: 1 <= v <= 1024, "a whole number from 1 to 1024"),
 }
 _TYPE_NAMES = {"bool": "true or false", "int": "a whole number", "float": "a number",
                "str": "a text"}

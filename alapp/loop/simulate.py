@@ -20,15 +20,17 @@ from numpy.typing import NDArray
 from alapp.al.batch import Pick
 from alapp.al.registry import STRATEGIES
 from alapp.core.errors import AlappError
-from alapp.core.settings import ProjectSettings
+from alapp.core.settings import ProjectSettings, check_setting
 from alapp.core.types import ItemId, Split
 from alapp.loop.embedding import MemoryVectors
 from alapp.loop.round import RoundResult, RoundRunner, Snapshot
 
 SimulationProgress = Callable[[float, str], None]  # (fraction done, what is running)
 FEATURIZER = "vectors:sim"  # the precomputed embeddings, as imported vectors are named
-# Classifiers a replay can train every round; fine-tuning reads texts and takes minutes a round.
-CLASSIFIERS = ("logreg", "mlp", "committee")
+# Classifiers a replay can train every round; fine-tuning reads texts (a replay given them:
+# ``simulate(texts=...)``) and takes minutes a round.
+CLASSIFIERS = ("logreg", "mlp", "committee", "finetune")
+FINETUNE_FIELDS = ("finetune_lr", "finetune_epochs", "finetune_batch_size")
 
 
 @dataclass
@@ -41,6 +43,15 @@ class SimulationConfig:
     random_share: float = 0.0  # off by default so each curve is its strategy alone
     cost_aware: bool = False
     classifier: str = "logreg"  # a strategy that needs another model gets it, as in the app
+    # issue 16 (seed 002, MRPC: "start from 30%, add 64 per round"): the first labeled set,
+    # chosen as ``initial`` says, is a count (1 or more) or a share of the pool (below 1);
+    # 0: one batch.
+    initial_labels: float = 0.0
+    # fine-tuning replays (classifier "finetune"): the project settings of the same names
+    finetune_lr: float = 2e-5
+    finetune_epochs: int = 3
+    finetune_batch_size: int = 16
+    model_folder: str = ""  # blank: the bundled MiniLM
 
 
 @dataclass
@@ -70,6 +81,23 @@ def check_config(cfg: SimulationConfig) -> None:
     for name in ("batch", "budget", "seeds"):
         if getattr(cfg, name) < 1:
             raise AlappError(f"{name} must be at least 1")
+    if not (cfg.initial_labels == 0 or 0 < cfg.initial_labels < 1
+            or (cfg.initial_labels >= 1 and float(cfg.initial_labels).is_integer())):
+        raise AlappError(f"initial labels {cfg.initial_labels:g}: give a whole number of "
+                         "labels, a share of the pool below 1, or 0 for one batch")
+    for name in FINETUNE_FIELDS:
+        problem = check_setting(name, getattr(cfg, name), ())
+        if problem is not None:
+            raise AlappError(problem)
+
+
+def initial_count(cfg: SimulationConfig, n_pool: int) -> int:
+    """How many pool items the first round labels (0: one batch, ``cfg.batch``)."""
+    if cfg.initial_labels <= 0:
+        return 0
+    if cfg.initial_labels < 1:
+        return max(1, round(cfg.initial_labels * n_pool))
+    return min(int(cfg.initial_labels), n_pool)
 
 
 class Replay:
@@ -77,7 +105,8 @@ class Replay:
     item's id is its row. Test labels are always known; pool labels only once bought."""
 
     def __init__(self, x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
-                 y_test: NDArray[Any], costs: NDArray[np.float64] | None = None) -> None:
+                 y_test: NDArray[Any], costs: NDArray[np.float64] | None = None,
+                 texts: Sequence[str] | None = None) -> None:
         if not len(y_pool) or not len(y_test):
             raise AlappError(f"a replay needs labeled pool and test items (got {len(y_pool)} "
                              f"and {len(y_test)})")
@@ -87,7 +116,11 @@ class Replay:
         self.truth = [self.classes[c] for c in y]
         self.ids = [ItemId(row) for row in range(n)]
         self.splits = [Split.POOL.value] * self.n_pool + [Split.TEST.value] * (n - self.n_pool)
-        self.texts = [""] * n  # the features are the vectors; texts only feed cost statistics
+        # The features are the vectors; texts feed cost statistics and models that read texts
+        # (fine-tuning), pool rows first as the vectors are; model texts (pairs joined).
+        self.texts = [""] * n if texts is None else list(texts)
+        if len(self.texts) != n:
+            raise AlappError(f"a replay needs one text per item ({len(self.texts)} for {n})")
         self.vectors = MemoryVectors()
         self.vectors.put(FEATURIZER, self.ids, np.concatenate([x_pool, x_test]))
         self.test_labels = {i: self.truth[i] for i in self.ids[self.n_pool:]}
@@ -112,7 +145,10 @@ def run_settings(cfg: SimulationConfig, strategy: str, seed: int) -> ProjectSett
     return ProjectSettings(name="simulation", seed=seed, strategy=strategy, batch_size=cfg.batch,
                            random_share=cfg.random_share, featurizer=FEATURIZER,
                            classifier=cfg.classifier, cost_model="equal",
-                           cost_aware=cfg.cost_aware, target_accuracy=0.0, stop_set_size=0)
+                           cost_aware=cfg.cost_aware, target_accuracy=0.0, stop_set_size=0,
+                           finetune_lr=cfg.finetune_lr, finetune_epochs=cfg.finetune_epochs,
+                           finetune_batch_size=cfg.finetune_batch_size,
+                           model_folder=cfg.model_folder)
 
 
 def run_one(replay: Replay, strategy: str, seed: int, cfg: SimulationConfig,
@@ -127,6 +163,8 @@ def run_one(replay: Replay, strategy: str, seed: int, cfg: SimulationConfig,
         charged = replay.costs
     settings = run_settings(cfg, strategy, seed)
     first = replace(settings, strategy="random") if cfg.initial == "random" else settings
+    if initial_count(cfg, replay.n_pool):
+        first = replace(first, batch_size=initial_count(cfg, replay.n_pool))
     runner = RoundRunner()
     curve = Curve(strategy, seed)
     bought: list[int] = []
@@ -226,11 +264,15 @@ def simulate(x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
              y_test: NDArray[Any], cfg: SimulationConfig,
              costs: NDArray[np.float64] | None = None,
              progress: SimulationProgress | None = None,
-             charged: NDArray[np.float64] | None = None) -> dict[str, Any]:
+             charged: NDArray[np.float64] | None = None,
+             texts: Sequence[str] | None = None) -> dict[str, Any]:
     """Every strategy over every seed. ``progress`` gets the overall fraction done and what is
-    running, after every round (runs take seconds to minutes, so per-run steps are too coarse)."""
+    running, after every round (runs take seconds to minutes, so per-run steps are too coarse).
+    ``texts``: the items' model texts, pool rows first (fine-tuning reads them)."""
     check_config(cfg)
-    replay = Replay(x_pool, y_pool, x_test, y_test, costs)
+    if cfg.classifier == "finetune" and texts is None:
+        raise AlappError("a fine-tuning replay needs the texts (simulate a file or a project)")
+    replay = Replay(x_pool, y_pool, x_test, y_test, costs, texts)
     references = References(replay, cfg)
     configured = references.configured()  # first, as a warm-up the round timings do not pay
     own: dict[str, Scores] = {}

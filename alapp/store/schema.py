@@ -141,6 +141,11 @@ V6_EVENT_SOURCE = """
         CREATE INDEX label_events_source ON label_events(source, action)
 """
 
+# Sentence pairs (seed 002): the second text of a pair item; NULL for a single text.
+V7_PAIR_TEXT = """
+        ALTER TABLE items ADD COLUMN text_b TEXT
+"""
+
 # One entry per schema version; never edit a released entry, append a new one.
 MIGRATIONS: list[str] = [
     V1_ITEMS_LABELS_EVENTS,
@@ -150,6 +155,7 @@ MIGRATIONS: list[str] = [
     # multi-label decisions ("a|b") are label rows too, so events keep their foreign key
     V5_LABEL_COMBINATIONS,
     V6_EVENT_SOURCE,  # a label event's source is its own column, not a strategy name
+    V7_PAIR_TEXT,  # the second text of a sentence pair (issue 16)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -167,6 +167,16 @@ class LabelView(QWidget):
         self.text.setFont(text_font(16))
         self.text.setOpenLinks(False)
         self.text.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys go to the window's shortcuts
+        # A sentence pair's second text (issue 16): its own box under a caption, shown only
+        # for pairs, so the two texts never run together.
+        self.text_b_caption = plain_label("Second text of the pair")
+        self.text_b_caption.setStyleSheet("QLabel { font-weight: bold; color: #1f5fbf; }")
+        self.text_b = QTextBrowser()
+        self.text_b.setFont(text_font(16))
+        self.text_b.setOpenLinks(False)
+        self.text_b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.text_b.setStyleSheet("QTextBrowser { background: #f3f7ff; }")
+        self._show_text_b(None)
         self.prediction = plain_label()
         self.reason = plain_label()
         self.cost = plain_label()
@@ -187,6 +197,8 @@ class LabelView(QWidget):
         layout.addWidget(self.test_banner)
         layout.addWidget(self.history_banner)
         layout.addWidget(self.text, 1)
+        layout.addWidget(self.text_b_caption)
+        layout.addWidget(self.text_b, 1)
         layout.addLayout(info)
         layout.addLayout(self.grid)
         layout.addWidget(self.hint)
@@ -236,10 +248,16 @@ class LabelView(QWidget):
                                    "Set the name your team knows you by, or keep this one.")
         self.name_banner.setVisible(on)
 
+    def _show_text_b(self, text_b: str | None) -> None:
+        self.text_b_caption.setVisible(text_b is not None)
+        self.text_b.setVisible(text_b is not None)
+        self.text_b.setPlainText(text_b or "")
+
     def show_entry(self, entry: QueueEntry | None, waiting: str = "",
                    cost: CostEstimate | None = None) -> None:
         self.history_banner.setVisible(False)
         self.show_toggled(set())
+        self._show_text_b(None if entry is None else entry.text_b)
         if entry is None:
             self.text.setPlainText(waiting or "The batch is done. A new one is being chosen.")
             for widget in (self.prediction, self.reason, self.cost):
@@ -268,6 +286,7 @@ class LabelView(QWidget):
             "key to change it; → or Esc returns to the queue.")
         self.history_banner.setVisible(True)
         self.text.setPlainText(decision.text)
+        self._show_text_b(decision.text_b)
         self.prediction.clear()
         self.reason.clear()
         self.cost.clear()

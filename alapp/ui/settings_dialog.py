@@ -93,6 +93,17 @@ class SettingsDialog(QDialog):
         self.model_folder = QLineEdit(s.model_folder)
         self.model_folder.setPlaceholderText("blank: the bundled MiniLM")
         self.device = _choice(list(Device), s.device)
+        # fine-tuning (issue 16): shown while the classifier is "finetune"
+        self.finetune_lr = QDoubleSpinBox()
+        self.finetune_lr.setDecimals(7)  # before the value, which 2 decimals would round to 0
+        self.finetune_lr.setRange(1e-7, 0.1)
+        self.finetune_lr.setSingleStep(1e-5)
+        self.finetune_lr.setValue(s.finetune_lr)
+        self.finetune_lr.setToolTip("BERT-style fine-tuning works with 1e-5 to 5e-5 "
+                                    "(seed 002: 2e-5)")
+        self.finetune_epochs = _spin(1, 100, s.finetune_epochs)
+        self.finetune_epochs.setSuffix(" per round")
+        self.finetune_batch = _spin(1, 1024, s.finetune_batch_size)
 
         sampling = QFormLayout()
         sampling.addRow("Strategy", self.strategy)
@@ -114,6 +125,12 @@ class SettingsDialog(QDialog):
         model.addRow("Classifier", self.classifier)
         model.addRow("Model to fine-tune", self.model_folder)
         model.addRow("Device", self.device)
+        model.addRow("Learning rate", self.finetune_lr)
+        model.addRow("Epochs", self.finetune_epochs)
+        model.addRow("Fine-tuning batch", self.finetune_batch)
+        self._model_form = model
+        self.classifier.currentIndexChanged.connect(self._show_finetune)
+        self._show_finetune()
         cost = QFormLayout()
         cost.addRow("Cost model", self.cost_model)
         cost.addRow("", self.cost_aware)
@@ -164,6 +181,11 @@ class SettingsDialog(QDialog):
         self.reject()  # the comparison opens beside the window, not behind this dialog
         self.compare_requested.emit()
 
+    def _show_finetune(self) -> None:
+        on = self.classifier.currentData() == Classifier.FINETUNE
+        for widget in (self.finetune_lr, self.finetune_epochs, self.finetune_batch):
+            self._model_form.setRowVisible(widget, on)
+
     def _explain(self) -> None:
         self.strategy_help.setText(str(self.strategy.currentData() or ""))
 
@@ -190,6 +212,9 @@ class SettingsDialog(QDialog):
             "classifier": self.classifier.currentData(),
             "model_folder": self.model_folder.text().strip(),
             "device": self.device.currentText(),
+            "finetune_lr": round(self.finetune_lr.value(), 9),
+            "finetune_epochs": self.finetune_epochs.value(),
+            "finetune_batch_size": self.finetune_batch.value(),
         }
 
     def apply(self) -> None:
