@@ -76,6 +76,24 @@ def test_import_jsonl_pairs_and_round_trip_the_export(tmp_path) -> None:
         assert [r[1:] for r in _stored(again)] == [(a, b) for _, a, b, _ in PAIRS]
 
 
+def test_the_queue_and_the_history_carry_the_second_text(tmp_path) -> None:
+    from alapp.store.events import history
+    from alapp.store.queue import entries
+
+    data = tmp_path / "pairs.csv"
+    _csv(data, [(i, a, b, "") for i, a, b, _ in PAIRS])
+    with Project.create(tmp_path / "p.alapp", ["same", "different"]) as project:
+        import_file(project, data, ImportSpec(text=["sentence1"], text_b="sentence2"))
+        with project.transaction() as conn:
+            conn.execute("INSERT INTO queue (position, item_id, source) VALUES (0, 3, 'al')")
+        entry = entries(project)[0]
+        assert (entry.text, entry.text_b) == (PAIRS[2][1], PAIRS[2][2])
+        project.label_item(3, "same", "ann")
+        decision = history(project, "ann")[0]
+        assert (decision.text, decision.text_b, decision.label) == (PAIRS[2][1], PAIRS[2][2],
+                                                                    "same")
+
+
 def test_single_text_projects_are_unchanged(tmp_path) -> None:
     data = tmp_path / "single.csv"
     _csv(data, [("s1", "hello", "x", "same")], ("id", "text", "other", "label"))
