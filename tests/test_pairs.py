@@ -410,3 +410,12 @@ def qtbot_app():
     from PySide6.QtWidgets import QApplication
 
     return QApplication.instance()
+
+
+def test_the_comparison_dialog_never_replays_fine_tuning() -> None:
+    """A fine-tuning project's "compare strategies" replays logistic regression: 4 strategies
+    x 5 seeds of fine-tuning would take hours on a CPU."""
+    from alapp.app.compare import comparison_config
+
+    cfg = comparison_config(ProjectSettings(classifier="finetune"), 100)
+    assert cfg.classifier == "logreg"
