@@ -419,3 +419,15 @@ def test_the_comparison_dialog_never_replays_fine_tuning() -> None:
 
     cfg = comparison_config(ProjectSettings(classifier="finetune"), 100)
     assert cfg.classifier == "logreg"
+
+
+def test_browse_finds_a_pair_by_either_text_and_shows_both(tmp_path) -> None:
+    from alapp.store.browse import BrowseQuery, find_items
+
+    data = tmp_path / "pairs.csv"
+    _csv(data)
+    with Project.create(tmp_path / "p.alapp", ["same", "different"]) as project:
+        import_file(project, data, ImportSpec(text=["sentence1"], text_b="sentence2"))
+        rows = find_items(project, BrowseQuery(text="automobile"), {})
+        assert [r.text for r in rows] == ["He bought a red car. ‖ He purchased a red automobile."]
+        assert len(find_items(project, BrowseQuery(text="red car"), {})) == 1
