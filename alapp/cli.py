@@ -206,7 +206,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--initial", choices=("cold-start", "random"), default="cold-start")
     g.add_argument("--featurizer", default="auto", help="auto, minilm, e5 or a model folder")
     g.add_argument("--classifier", default="logreg",
-                   help="logreg, mlp, committee or mixed-committee; a strategy that needs "
+                   help="logreg, mlp, committee, mixed-committee or finetune; a strategy "
+                        "that needs "
                         "another model (BALD: "
                         "the MLP) gets it, as in the application")
     g.add_argument("--candidate-factor", type=int, default=10,
@@ -228,6 +229,17 @@ def _parser() -> argparse.ArgumentParser:
                         "asking everything")
     g.add_argument("--ask-rate", type=float, default=0.2,
                    help="stream mode: the share of arriving items to ask")
+    g.add_argument("--initial-labels", type=float, default=0.0, metavar="N|SHARE",
+                   help="size of the first labeled set (chosen as --initial says): a count, or "
+                        "a share of the pool below 1 (seed 002: 0.3); default: one batch")
+    g.add_argument("--finetune-lr", type=float, default=2e-5,
+                   help="--classifier finetune: learning rate (default 2e-5)")
+    g.add_argument("--finetune-epochs", type=int, default=3,
+                   help="--classifier finetune: epochs per round (default 3)")
+    g.add_argument("--finetune-batch-size", type=int, default=16,
+                   help="--classifier finetune: mini-batch size (default 16)")
+    g.add_argument("--model-folder", default="", help="--classifier finetune: the transformer "
+                   "to fine-tune (default: the bundled MiniLM)")
     p.set_defaults(run=_simulate)
 
     p = sub.add_parser("strategies", help="list the query strategies with what each does")
@@ -283,6 +295,8 @@ def add_import_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--image", help="image column: a file path (relative to the file's folder) "
                    "or base64 bytes per row; URLs are refused; 'none' for none (default: "
                    "'image' if present)")
+    g.add_argument("--text-b", metavar="COLUMN", help="second text of a sentence pair (e.g. "
+                   "MRPC's second sentence): items are classified as pairs; every row needs one")
 
 
 def import_spec_from_args(args: argparse.Namespace) -> Any:
@@ -302,7 +316,8 @@ def import_spec_from_args(args: argparse.Namespace) -> Any:
         delimiter=args.delimiter, text=_csv_arg(args.text), id=args.id, label=args.label,
         meta=meta, split=Split(args.split), split_column=args.split_column, label_names=names,
         label_base=args.label_base, add_labels=args.add_labels, max_chars=args.max_chars,
-        image=_image_arg(getattr(args, "image", None)))
+        image=_image_arg(getattr(args, "image", None)),
+        text_b=getattr(args, "text_b", None))
 
 
 def _image_arg(value: str | None) -> str | None:
@@ -519,7 +534,11 @@ def _simulate(args: argparse.Namespace) -> int:
                            candidate_factor=args.candidate_factor,
                            diversity_ramp=args.diversity_ramp,
                            mode=args.mode, stream_ask_rate=args.ask_rate,
-                           settings=parse_settings(args.set))
+                           settings=parse_settings(args.set),
+                           initial_labels=args.initial_labels, finetune_lr=args.finetune_lr,
+                           finetune_epochs=args.finetune_epochs,
+                           finetune_batch_size=args.finetune_batch_size,
+                           model_folder=args.model_folder)
     check_config(cfg)
 
     show = _bar_printer(sys.stderr)

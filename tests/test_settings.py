@@ -81,6 +81,11 @@ BAD = [
     ("temperature", 1000.0, "at most 100"),
     ("freeze_batchnorm", "on", "true or false"),
     ("passive_labels", -1, "at least 0"),
+    # fine-tuning (issue 16)
+    ("finetune_lr", 0.0, "above 0"),
+    ("finetune_lr", 1.0, "at most 0.1"),
+    ("finetune_epochs", 0, "from 1 to 100"),
+    ("finetune_batch_size", 0, "from 1 to 1024"),
 ]
 
 

@@ -147,8 +147,12 @@ def simulate_project(project: Project, cfg: SimulationConfig, featurizer: str,
     used = sorted(set(y.tolist()))
     remap = {old: new for new, old in enumerate(used)}
     y = np.array([remap[v] for v in y])
+    texts = None
+    if cfg.classifier == "finetune":  # fine-tuning reads the texts (pairs joined), in row order
+        every = project.texts(sorted(project.current_labels()))
+        texts = [every[r] for r in (*pool_rows, *test_rows)]
     result = simulate(x[pool_rows], y[pool_rows], x[test_rows], y[test_rows], cfg,
-                      progress=progress)
+                      progress=progress, texts=texts)
     result["data"] = {"pool": len(pool_rows), "test": len(test_rows),
                       "classes": [labels[i] for i in used], "featurizer": featurizer,
                       "dim": int(x.shape[1])}

@@ -65,6 +65,10 @@ class ProjectSettings:
     temperature: float = 1.0  # softmax temperature of the uncertainty scores (000); >1 flattens
     freeze_batchnorm: bool = False  # keep batch-norm statistics after the first training (001)
     passive_labels: int = 0  # random batches until this many labels: the passive phase (001)
+    # fine-tuning (issue 16): the seed 002 (BERT on MRPC) hyper-parameters, per round
+    finetune_lr: float = 2e-5
+    finetune_epochs: int = 3
+    finetune_batch_size: int = 16
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -150,6 +154,11 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "test_confidence": (lambda v: 0.5 <= v < 1, "a level from 0.5 up to (not including) 1"),
     "temperature": (lambda v: 0 < v <= 100, "a number more than 0, at most 100 (1: as is)"),
     "passive_labels": (lambda v: v >= 0, "a whole number of labels, at least 0 (0: none)"),
+    # fine-tuning (issue 16)
+    "finetune_lr": (lambda v: 0 < v <= 0.1, "a learning rate above 0, at most 0.1 "
+                    "(BERT fine-tuning: 1e-5 to 5e-5)"),
+    "finetune_epochs": (lambda v: 1 <= v <= 100, "a whole number of epochs from 1 to 100"),
+    "finetune_batch_size": (lambda v: 1 <= v <= 1024, "a whole number from 1 to 1024"),
 }
 # stream mode and validation (issue 16)
 _CHOICES["selection_mode"] = options.SelectionMode

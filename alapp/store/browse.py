@@ -69,9 +69,10 @@ def find_items(project: Project, query: BrowseQuery,
     """Up to ``limit`` matching items, in id order."""
     where, args = [], []
     if query.text:
-        where.append("i.text LIKE ? ESCAPE '\\'")
+        # a sentence pair (issue 16) is found by either of its texts
+        where.append("(i.text LIKE ? ESCAPE '\\' OR i.text_b LIKE ? ESCAPE '\\')")
         escaped = query.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        args.append(f"%{escaped}%")
+        args += [f"%{escaped}%"] * 2
     if query.label == UNLABELED:
         where.append("c.label IS NULL")
     elif query.label:
@@ -89,7 +90,9 @@ def find_items(project: Project, query: BrowseQuery,
         where.append("f.item_id IS NOT NULL")
     elif query.status == "skipped":
         where.append(f"i.id IN ({_SKIPPED})")
-    sql = (f"SELECT i.id, i.text, i.split, c.label, c.annotator, f.note FROM items i "
+    # A pair shows as "first ‖ second" (issue 16).
+    sql = (f"SELECT i.id, i.text || COALESCE(' ‖ ' || i.text_b, ''), i.split, c.label, "
+           f"c.annotator, f.note FROM items i "
            f"LEFT JOIN ({_CURRENT}) c ON c.item_id = i.id "
            f"LEFT JOIN ({_FLAGGED}) f ON f.item_id = i.id "
            f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY i.id")

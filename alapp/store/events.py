@@ -17,18 +17,19 @@ class Decision:
     text: str
     label: str | None
     action: str
+    text_b: str | None = None  # the second text of a sentence pair
 
 
 def history(project: Project, annotator: str, limit: int = 20) -> list[Decision]:
     """The annotator's recent decisions, newest first, one per item; an undone one is not a
     decision any more (its item is back in the queue)."""
     rows = project._conn.execute(
-        "SELECT e.item_id, i.text, e.label, e.action FROM label_events e "
+        "SELECT e.item_id, i.text, e.label, e.action, i.text_b FROM label_events e "
         "JOIN items i ON i.id = e.item_id WHERE e.annotator = ? AND e.action != 'undo' "
         "AND e.id IN (SELECT MAX(id) FROM label_events WHERE annotator = ? "
         "AND action != 'flag' GROUP BY item_id) ORDER BY e.id DESC LIMIT ?",
         (annotator, annotator, limit)).fetchall()
-    return [Decision(ItemId(r[0]), r[1], r[2], r[3]) for r in rows]
+    return [Decision(ItemId(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
 
 def recent_label_ms(project: Project, limit: int = 50) -> list[int]:

@@ -10,6 +10,7 @@ symbolic link or a hard link to it is the same file.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ CSV_COLUMNS = ("id", "text", "label", "split", "annotator", "labeled_at", "start
 # (NULL: never flagged; '' flagged without a comment).
 _LABELED_SQL = """
     SELECT i.ext_id, i.text, i.split, i.meta, e.label, e.annotator, e.started_at,
-           e.submitted_at, e.active_ms, e.source, e.strategy, flag.note
+           e.submitted_at, e.active_ms, e.source, e.strategy, flag.note, i.text_b
     FROM label_events e
     JOIN (SELECT item_id, MAX(id) AS id FROM label_events
           WHERE action IN ('label', 'undo') GROUP BY item_id) last ON e.id = last.id
@@ -49,9 +50,11 @@ def _iso(ts: float | None) -> str | None:
 
 def labeled_rows(project: Project) -> Iterator[dict[str, Any]]:
     for (ext_id, text, split, meta, label, annotator, started, submitted, active_ms,
-         source, strategy, flag_note) in project._conn.execute(_LABELED_SQL):
+         source, strategy, flag_note, text_b) in project._conn.execute(_LABELED_SQL):
+        # A sentence pair's second text follows the first (only pairs have the key).
+        pair = {} if text_b is None else {"text_b": text_b}
         yield {
-            "id": ext_id, "text": text, "label": label, "split": split,
+            "id": ext_id, "text": text, **pair, "label": label, "split": split,
             "annotator": annotator, "labeled_at": _iso(submitted), "started_at": _iso(started),
             "active_seconds": None if active_ms is None else round(active_ms / 1000, 3),
             "source": source, "strategy": strategy, "meta": json.loads(meta) if meta else None,
@@ -91,10 +94,14 @@ def _write_jsonl(rows: Iterator[dict[str, Any]], stream: IO[str]) -> int:
 
 def _write_csv(rows: Iterator[dict[str, Any]], stream: IO[str]) -> int:
     stream.write("\ufeff")  # so Excel opens UTF-8 Russian and Chinese text correctly
-    writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    first = next(rows, None)
+    columns = list(CSV_COLUMNS)
+    if first is not None and "text_b" in first:  # a project of pairs: all rows have one
+        columns.insert(columns.index("text") + 1, "text_b")
+    writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     count = 0
-    for row in rows:
+    for row in itertools.chain([first] if first is not None else [], rows):
         if row["meta"] is not None:
             row["meta"] = json.dumps(row["meta"], ensure_ascii=False)
         row["flagged"] = "true" if row["flagged"] else "false"
@@ -109,6 +116,8 @@ def _write_prodigy(rows: Iterator[dict[str, Any]], stream: IO[str]) -> int:
     for row in rows:
         # Only flagged items carry the flag in their meta, which Prodigy shows on the card.
         flag = {"flagged": True, "flag_note": row["flag_note"]} if row["flagged"] else {}
+        if "text_b" in row:
+            flag["text_b"] = row["text_b"]
         task = {
             "text": row["text"], "label": row["label"], "accept": row["labels"],
             "answer": "accept", "meta": {"id": row["id"], **(row["meta"] or {}), **flag},

@@ -116,10 +116,24 @@ def _start(project: Project, path: Path, encoding: str, fmt: str, spec: ImportSp
         "INSERT INTO imports (path, format, encoding, rows, labeled, finished_at) "
         "VALUES (?, ?, ?, 0, 0, 0)", (name, fmt, encoding))
     import_id = int(cursor.lastrowid or 0)
+    _check_pairs_match(project, path, spec)
     first = project._conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM items").fetchone()[0]
     return _Job(path, encoding, fmt, spec, import_id, first, set(project.labels()),
                 detected=not spec.encoding, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
                 id_prefix=_free_prefix(project, import_id))
+
+
+def _check_pairs_match(project: Project, path: Path, spec: ImportSpec) -> None:
+    """A project holds sentence pairs or single texts, never both: a model reads one kind."""
+    row = project._conn.execute("SELECT text_b IS NOT NULL FROM items LIMIT 1").fetchone()
+    if row is None or bool(row[0]) == bool(spec.text_b):
+        return
+    if spec.text_b:
+        raise InputError(path, None, f"this import reads pairs (second text column "
+                         f"{spec.text_b!r}) but the project holds single texts; import pairs "
+                         "into a new project")
+    raise InputError(path, None, "the project holds sentence pairs; name the second text's "
+                     "column (--text-b, or 'second text (pair)' in the import wizard)")
 
 
 def _free_prefix(project: Project, import_id: int) -> str:
@@ -256,8 +270,8 @@ def _check_unchanged(job: _Job, last_line: int | None) -> None:
 def _insert_items(project: Project, path: Path, items: list[tuple[Any, ...]]) -> None:
     try:
         project._conn.executemany(
-            "INSERT INTO items (id, ext_id, text, meta, hash, split, import_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)", [row[:7] for row in items])
+            "INSERT INTO items (id, ext_id, text, meta, hash, split, import_id, text_b) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [row[:8] for row in items])
     except sqlite3.IntegrityError:
         raise _explain_duplicate_id(project, path, items) from None
 
@@ -266,7 +280,7 @@ def _explain_duplicate_id(project: Project, path: Path,
                           items: list[tuple[Any, ...]]) -> AlappError:
     """The UNIQUE index caught a repeated id; find which line and why, for the message."""
     seen: dict[str, int] = {}
-    for item_id, ext_id, *_rest, import_id, line in items:
+    for item_id, ext_id, *_rest, import_id, _text_b, line in items:
         if ext_id in seen:
             return InputError(path, line, f"duplicate id {ext_id!r} (first on line {seen[ext_id]})")
         row = project._conn.execute("SELECT id, import_id FROM items WHERE ext_id = ?",

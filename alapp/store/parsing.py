@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from alapp.core.errors import InputError
+from alapp.core.pairs import join_pair
 from alapp.core.types import Split
 from alapp.store.images import read_image
 from alapp.store.readers import Record, read_records
@@ -48,6 +49,9 @@ class ImportSpec:
     # The image column: a file path (relative to the file's folder) or base64 bytes per row.
     # None: the "image" column if there is one; "": no image column.
     image: str | None = None
+    # Sentence pairs (seed 002): the column of each item's second text, kept apart from
+    # ``text`` (see core/pairs.py); every row needs one. None: single texts.
+    text_b: str | None = None
 
 
 def text_hash(text: str) -> bytes:
@@ -75,6 +79,8 @@ class _Mapping:
                  keyed: bool) -> None:
         self.path, self.spec, self.columns, self.keyed = path, spec, columns, keyed
         self.text = [self._column(c, header_line, "text", strict=True) for c in spec.text]
+        self.text_b = (self._column(spec.text_b, header_line, "second text", strict=True)
+                       if spec.text_b else None)
         self.id = self._optional(spec.id, "id", header_line)
         self.label = self._optional(spec.label, "label", header_line)
         self.split = (self._column(spec.split_column, header_line, "split")
@@ -83,7 +89,8 @@ class _Mapping:
             else None
         if spec.image is None and self.image is not None and self.image in self.text:
             self.image = None  # a text column named "image" stays the text
-        self.used = {*self.text, self.id, self.label, self.split, self.image}
+        self.used = {*self.text, self.id, self.label, self.split, self.image,
+                     self.text_b}
         # None: keep every other field of each record (JSON records may differ in their keys)
         self.meta = None if spec.meta is None else [
             self._column(c, header_line, "meta") for c in spec.meta]
@@ -177,11 +184,15 @@ def parse_chunks(path: Path, stream: IO[str], fmt: str, spec: ImportSpec, import
             mapping = _Mapping(path, spec, list(record), header_line, keyed)
         try:
             text, ext_id, label, split, meta, image = _row(path, line, record, mapping, spec)
+            text_b = (_second_text(path, line, record, mapping.text_b, spec)
+                      if mapping.text_b else None)
         except RecursionError:
             raise InputError(path, line, "a value is nested too deeply") from None
         if keyed:
             mapping.see(line, record)
             _check_unicode(path, line, text, ext_id, label, meta)
+            if text_b is not None:
+                _check_unicode(path, line, text_b, None, None, None)
         item_id = first_item_id + rows - 1
         if label is not None:
             if label not in known_labels:
@@ -194,10 +205,12 @@ def parse_chunks(path: Path, stream: IO[str], fmt: str, spec: ImportSpec, import
                 chunk.new_labels.append(label)
             chunk.events.append((item_id, label, now))
         # An image-only item is a duplicate of another with the same image, not of every
-        # other image-only item (their texts are all empty).
-        digest = text_hash(text) if text or image is None else _image_hash(image[1])
+        # other image-only item (their texts are all empty). A pair's hash covers both texts
+        # and where one ends (NUL is no white space).
+        digest = (text_hash(join_pair(text, text_b)) if text or image is None
+                  else _image_hash(image[1]))
         chunk.items.append((item_id, ext_id or f"{prefix}{rows}", text, meta,
-                            digest, split, import_id, line))
+                            digest, split, import_id, text_b, line))
         chunk.by_split[split] = chunk.by_split.get(split, 0) + 1
         if image is not None:
             chunk.images.append((item_id, *image))
@@ -258,6 +271,28 @@ def _image(path: Path, line: int, record: Record,
         raise InputError(path, line, "the image must be a file path or base64 text, not "
                          f"{type(value).__name__}")
     return read_image(value, path.parent, path, line) if value.strip() else None
+
+
+def _second_text(path: Path, line: int, record: Record, column: str,
+                 spec: ImportSpec) -> str:
+    """The second text of a pair: every row needs one, held to the rules of the first."""
+    value = record.get(column)
+    if value is None:
+        raise InputError(path, line, f"no {column!r} field for the second text of the pair")
+    text = (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)).strip()
+    if not text:
+        raise InputError(path, line, f"empty second text in column {column!r} (a pair needs "
+                         "both texts)")
+    if "\x00" in text:
+        raise InputError(path, line, "the second text contains a NUL byte (a binary or "
+                         "corrupted file?)")
+    if not ("!" <= text[0] <= "~" or _visible(text)):
+        raise InputError(path, line, "the second text has nothing visible: only zero-width, "
+                         "control or other invisible characters")
+    if len(text) > spec.max_chars:
+        raise InputError(path, line, f"the second text is longer than the limit of "
+                         f"{spec.max_chars:,} characters")
+    return text
 
 
 def _row(path: Path, line: int, record: Record, mapping: _Mapping, spec: ImportSpec

@@ -37,6 +37,7 @@ from alapp.core.errors import (
     StorageError,
     StorageWarning,
 )
+from alapp.core.pairs import join_pair
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import (
     LABEL_SEPARATOR,
@@ -394,13 +395,14 @@ class Project:
         return [ItemId(r[0]) for r in rows]
 
     def texts(self, ids: Sequence[ItemId]) -> list[str]:
-        """Texts in the order of ``ids``; reads in chunks to stay under SQLite's variable limit."""
+        """Model texts in the order of ``ids`` (a pair's two texts joined, see core/pairs.py);
+        reads in chunks to stay under SQLite's variable limit."""
         found: dict[int, str] = {}
         for start in range(0, len(ids), 900):
             chunk = ids[start:start + 900]
             marks = ",".join("?" * len(chunk))
-            found.update(self._conn.execute(
-                f"SELECT id, text FROM items WHERE id IN ({marks})", chunk).fetchall())
+            found.update((i, join_pair(a, b)) for i, a, b in self._conn.execute(
+                f"SELECT id, text, text_b FROM items WHERE id IN ({marks})", chunk))
         return [found[i] for i in ids]
 
     def splits(self) -> dict[ItemId, str]:

@@ -39,6 +39,7 @@ class QueueEntry:
     # labels for uncertainty picks, the cluster for diversity picks: one short line.
     top_two: tuple[tuple[str, float], tuple[str, float]] | None = None
     cluster: tuple[int, int, str] | None = None
+    text_b: str | None = None  # the second text of a sentence pair
 
     @property
     def is_random(self) -> bool:
@@ -101,9 +102,10 @@ def _summary(strategy: str) -> str:
 def entries(project: Project) -> list[QueueEntry]:
     """The current batch, in order (decided items are already off it)."""
     rows = project._conn.execute(
-        "SELECT q.item_id, i.text, q.source, q.strategy, q.score, q.predicted_cost, q.round_id "
-        "FROM queue q JOIN items i ON i.id = q.item_id ORDER BY q.position").fetchall()
-    return [QueueEntry(ItemId(r[0]), r[1], Source(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
+        "SELECT q.item_id, i.text, q.source, q.strategy, q.score, q.predicted_cost, q.round_id, "
+        "i.text_b FROM queue q JOIN items i ON i.id = q.item_id ORDER BY q.position").fetchall()
+    return [QueueEntry(ItemId(r[0]), r[1], Source(r[2]), r[3], r[4], r[5], r[6], text_b=r[7])
+            for r in rows]
 
 
 def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick],

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alapp.al.batch import Pick
+from alapp.core.pairs import join_pair
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import ItemId
 from alapp.store import stream
@@ -40,7 +41,7 @@ def read_for_round(project: Project) -> ProjectRows:
     conn = project._conn
     conn.execute("BEGIN")  # a read transaction: every query below sees the same state
     try:
-        rows = conn.execute("SELECT id, text, split FROM items ORDER BY id").fetchall()
+        rows = conn.execute("SELECT id, text, split, text_b FROM items ORDER BY id").fetchall()
         rounds = conn.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
         measured = [(ItemId(r[0]), r[1], r[2]) for r in conn.execute(
             "SELECT item_id, annotator, active_ms FROM label_events WHERE action = 'label' "
@@ -49,7 +50,8 @@ def read_for_round(project: Project) -> ProjectRows:
             "SELECT item_id FROM label_events WHERE action = 'label' AND is_random_share")}
         settings = project.settings()
         return ProjectRows(project.labels(), settings, [ItemId(r[0]) for r in rows],
-                           [r[1] for r in rows], [r[2] for r in rows], project.current_labels(),
+                           [join_pair(r[1], r[3]) for r in rows], [r[2] for r in rows],
+                           project.current_labels(),
                            project.skipped_forever(), rounds + 1, measured, random_share,
                            stream.read(conn, settings.stratify_by))
     finally:

@@ -164,6 +164,11 @@ V8_STREAM_SEEN = """
         )
 """
 
+# Sentence pairs (seed 002): the second text of a pair item; NULL for a single text.
+V9_PAIR_TEXT = """
+        ALTER TABLE items ADD COLUMN text_b TEXT
+"""
+
 # One entry per schema version; never edit a released entry, append a new one.
 MIGRATIONS: list[str] = [
     V1_ITEMS_LABELS_EVENTS,
@@ -175,6 +180,7 @@ MIGRATIONS: list[str] = [
     V6_EVENT_SOURCE,  # a label event's source is its own column, not a strategy name
     V7_IMAGES,  # an item's image, shown next to its text
     V8_STREAM_SEEN,  # what stream mode has let arrive: asked or passed (issue 16)
+    V9_PAIR_TEXT,  # the second text of a sentence pair (issue 16)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

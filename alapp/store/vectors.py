@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from alapp.core.errors import AlappError, InputError
+from alapp.core.pairs import join_pair
 from alapp.core.types import ItemId
 from alapp.store.project import Project
 
@@ -23,9 +24,9 @@ def cached_ids(project: Project, featurizer: str) -> set[ItemId]:
 
 
 def missing_texts(project: Project, featurizer: str) -> list[tuple[ItemId, str]]:
-    """(id, text) of every item without a vector for ``featurizer``."""
-    return [(ItemId(i), t) for i, t in project._conn.execute(
-        "SELECT id, text FROM items WHERE id NOT IN "
+    """(id, model text) of every item without a vector for ``featurizer``."""
+    return [(ItemId(i), join_pair(a, b)) for i, a, b in project._conn.execute(
+        "SELECT id, text, text_b FROM items WHERE id NOT IN "
         "(SELECT item_id FROM embeddings WHERE featurizer = ?)", (featurizer,))]
 
 

@@ -40,6 +40,10 @@ DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
 DELIMITER_NAMES = {v: k for k, v in DELIMITERS.items()}
 LABEL_NAMES = ("label", "labels", "category", "class", "target", "intent", "sentiment", "метка",
                "标签")
+# Columns taken for a pair's second text when a file names one so (GLUE: sentence2, MRPC's
+# "#2 String"); the first text's column is never taken.
+PAIR_NAMES = ("text_b", "text2", "sentence2", "sentence_b", "#2 string")
+PAIR_FIRST = ("text_a", "text1", "sentence1", "sentence_a", "#1 string")  # then the text
 
 
 class ImportWizard(QDialog):
@@ -79,6 +83,11 @@ class ImportWizard(QDialog):
                        self.split):
             widget.currentIndexChanged.connect(self._options_changed)
         self.add_labels.toggled.connect(self._options_changed)
+        # Sentence pairs (issue 16, seed 002): a second text per item, classified with the first
+        self.text_b_column = _combo([NONE])
+        self.text_b_column.setToolTip("For pairs (e.g. two sentences: paraphrase or not): the "
+                                      "column of each item's second text")
+        self.text_b_column.currentIndexChanged.connect(self._options_changed)
         self.label_column.currentIndexChanged.connect(self._check_new_labels)
 
         self.table = QTableWidget()
@@ -119,6 +128,7 @@ class ImportWizard(QDialog):
             columns.addWidget(QLabel(label))
             columns.addWidget(widget, 1)
         form.addRow("Columns", columns)
+        form.addRow("Second text (pair)", self.text_b_column)
         form.addRow("Items go to", self.split)
         form.addRow("", self.add_labels)
         buttons = QHBoxLayout()
@@ -178,7 +188,9 @@ class ImportWizard(QDialog):
                        id=None if ext_id in (NONE, AUTO) else ext_id,
                        image="" if image in (NONE, "") else image,
                        meta=None, split=Split.TEST if test else Split.POOL,
-                       add_labels=self.add_labels.isChecked())
+                       add_labels=self.add_labels.isChecked(),
+                       text_b=None if self.text_b_column.currentText() in ("", NONE)
+                       else self.text_b_column.currentText())
 
     def refresh_preview(self) -> None:
         if not self.file.text():
@@ -215,11 +227,14 @@ class ImportWizard(QDialog):
         self.table.resizeColumnsToContents()
         for c in range(len(p.columns)):  # a long text column must not push the others away
             self.table.setColumnWidth(c, min(self.table.columnWidth(c), 480))
-        _fill(self.text_column, p.columns, p.text_column() or "")
+        _fill(self.text_column, p.columns, p.guess(*PAIR_FIRST) or p.text_column() or "")
         _fill(self.label_column, [NONE, *p.columns],
               p.guess(*LABEL_NAMES) or NONE)
         _fill(self.id_column, [AUTO, *p.columns], p.guess("id", "uid") or AUTO)
         _fill(self.image_column, [NONE, *p.columns], p.image_column() or NONE)
+        second = p.guess(*PAIR_NAMES)
+        _fill(self.text_b_column, [NONE, *p.columns],
+              second if second and second != self.text_column.currentText() else NONE)
         if self.encoding.currentText() == AUTO:
             self.message.setStyleSheet("")
         self.message.setText(f"{p.format.upper()}, {p.encoding}: the first {len(p.rows)} rows. "

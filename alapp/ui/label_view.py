@@ -223,6 +223,16 @@ class LabelView(QWidget):
         self.text.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys go to the window's shortcuts
         self.image = ImagePane()
         self.image.setVisible(False)
+        # A sentence pair's second text (issue 16): its own box under a caption, shown only
+        # for pairs, so the two texts never run together.
+        self.text_b_caption = plain_label("Second text of the pair")
+        self.text_b_caption.setStyleSheet("QLabel { font-weight: bold; color: #1f5fbf; }")
+        self.text_b = QTextBrowser()
+        self.text_b.setFont(text_font(16))
+        self.text_b.setOpenLinks(False)
+        self.text_b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.text_b.setStyleSheet("QTextBrowser { background: #f3f7ff; }")
+        self._show_text_b(None)
         self.prediction = plain_label()
         self.reason = plain_label()
         self.cost = plain_label()
@@ -242,8 +252,12 @@ class LabelView(QWidget):
         layout.addWidget(self.name_banner)
         layout.addWidget(self.test_banner)
         layout.addWidget(self.history_banner)
-        content = QHBoxLayout()  # the text, and the item's image beside it when it has one
-        content.addWidget(self.text, 3)
+        content = QHBoxLayout()  # the text(s), and the item's image beside them when it has one
+        texts = QVBoxLayout()
+        texts.addWidget(self.text, 1)
+        texts.addWidget(self.text_b_caption)  # a sentence pair's second text, under the first
+        texts.addWidget(self.text_b, 1)
+        content.addLayout(texts, 3)
         content.addWidget(self.image, 2)
         layout.addLayout(content, 1)
         layout.addLayout(info)
@@ -303,10 +317,16 @@ class LabelView(QWidget):
         self.text.setPlainText(text)
         self.text.setVisible(bool(text.strip()) or not has_image)
 
+    def _show_text_b(self, text_b: str | None) -> None:
+        self.text_b_caption.setVisible(text_b is not None)
+        self.text_b.setVisible(text_b is not None)
+        self.text_b.setPlainText(text_b or "")
+
     def show_entry(self, entry: QueueEntry | None, waiting: str = "",
                    cost: CostEstimate | None = None, image: bytes | None = None) -> None:
         self.history_banner.setVisible(False)
         self.show_toggled(set())
+        self._show_text_b(None if entry is None else entry.text_b)
         if entry is None:
             self.show_content(waiting or "The batch is done. A new one is being chosen.", None)
             for widget in (self.prediction, self.reason, self.cost):
@@ -336,6 +356,7 @@ class LabelView(QWidget):
             "key to change it; → or Esc returns to the queue.")
         self.history_banner.setVisible(True)
         self.show_content(decision.text, image)
+        self._show_text_b(decision.text_b)
         self.prediction.clear()
         self.reason.clear()
         self.cost.clear()

@@ -124,6 +124,17 @@ class SettingsDialog(QDialog):
         self.temperature = _real(0.05, 100, s.temperature, 0.25)
         self.freeze_batchnorm = QCheckBox("Freeze batch-norm statistics in the active phase")
         self.freeze_batchnorm.setChecked(s.freeze_batchnorm)
+        # fine-tuning (issue 16): shown while the classifier is "finetune"
+        self.finetune_lr = QDoubleSpinBox()
+        self.finetune_lr.setDecimals(7)  # before the value, which 2 decimals would round to 0
+        self.finetune_lr.setRange(1e-7, 0.1)
+        self.finetune_lr.setSingleStep(1e-5)
+        self.finetune_lr.setValue(s.finetune_lr)
+        self.finetune_lr.setToolTip("BERT-style fine-tuning works with 1e-5 to 5e-5 "
+                                    "(seed 002: 2e-5)")
+        self.finetune_epochs = _spin(1, 100, s.finetune_epochs)
+        self.finetune_epochs.setSuffix(" per round")
+        self.finetune_batch = _spin(1, 1024, s.finetune_batch_size)
 
         sampling = QFormLayout()
         sampling.addRow("Strategy", self.strategy)
@@ -164,6 +175,12 @@ class SettingsDialog(QDialog):
         model.addRow("", self.freeze_batchnorm)
         model.addRow("", _note("Neural heads: after the passive phase, retraining keeps the "
                                "normalisation learnt on it, as at prediction time (001)."))
+        model.addRow("Learning rate", self.finetune_lr)
+        model.addRow("Epochs", self.finetune_epochs)
+        model.addRow("Fine-tuning batch", self.finetune_batch)
+        self._model_form = model
+        self.classifier.currentIndexChanged.connect(self._show_finetune)
+        self._show_finetune()
         cost = QFormLayout()
         cost.addRow("Cost model", self.cost_model)
         cost.addRow("", self.cost_aware)
@@ -215,6 +232,11 @@ class SettingsDialog(QDialog):
         self.reject()  # the comparison opens beside the window, not behind this dialog
         self.compare_requested.emit()
 
+    def _show_finetune(self) -> None:
+        on = self.classifier.currentData() == Classifier.FINETUNE
+        for widget in (self.finetune_lr, self.finetune_epochs, self.finetune_batch):
+            self._model_form.setRowVisible(widget, on)
+
     def _explain(self) -> None:
         self.strategy_help.setText(str(self.strategy.currentData() or ""))
         spec = STRATEGIES.get(self.strategy.currentText())
@@ -251,6 +273,9 @@ class SettingsDialog(QDialog):
             "passive_labels": self.passive_labels.value(),
             "temperature": self.temperature.value(),
             "freeze_batchnorm": self.freeze_batchnorm.isChecked(),
+            "finetune_lr": round(self.finetune_lr.value(), 9),
+            "finetune_epochs": self.finetune_epochs.value(),
+            "finetune_batch_size": self.finetune_batch.value(),
         }
 
     def _stream_group(self, s: ProjectSettings, meta_keys: list[str]) -> QGroupBox:
