@@ -19,7 +19,7 @@ from alapp.core.settings import ProjectSettings, check_setting, parse_setting
 from alapp.store.export import export_labels
 from alapp.store.importer import ImportSpec, import_file
 from alapp.store.project import Project
-from alapp.store.schema import migrate, schema_version
+from alapp.store.schema import SCHEMA_VERSION, migrate, schema_version
 
 PAIRS = [  # (id, first, second, label): MRPC-like
     ("p1", "The cat sat on the mat.", "A cat was sitting on the mat.", "same"),
@@ -173,7 +173,7 @@ def test_the_pair_text_migration_keeps_old_items(tmp_path) -> None:
                  "source) VALUES (1, 'label', 'spam', 'ann', ?, 'al')", (time.time(),))
     conn.close()
     with Project.open(path) as project:
-        assert schema_version(project._conn) == 7
+        assert schema_version(project._conn) == SCHEMA_VERSION
         assert _stored(project) == [("a", "cheap pills", None)]
         assert project.texts([1]) == ["cheap pills"] and project.current_labels() == {1: "spam"}
 
