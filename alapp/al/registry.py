@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from alapp.al import committee, uncertainty
+from alapp.al import multilabel_strategies as multilabel
 from alapp.al.badge import badge_select
 from alapp.al.diversity import (
     cluster_sample,
@@ -219,8 +220,11 @@ _SPECS = [
                 s.predicted_loss, "a loss head", "learning-loss").astype(float)),
     StrategySpec("cold-start", "No labels yet: the items closest to cluster centres.",
                  (Need.EMBEDDINGS,), _cold_start),
+    # multi-label (issue 21): scores of per-label probabilities
+    *[_scored(name, summary, (Need.PROBS,), fn) for name, summary, fn in multilabel.TABLE],
 ]
 STRATEGIES: dict[str, StrategySpec] = {s.name: s for s in _SPECS}
+MULTI_LABEL_STRATEGIES = frozenset(multilabel.NAMES)  # multi-label (issue 21)
 
 
 def get_strategy(name: str) -> StrategySpec:

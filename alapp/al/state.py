@@ -37,6 +37,7 @@ class PoolState:
     costs: Floats | None = None  # (n,) predicted labeling cost (seconds or money)
     n_labeled: int = 0
     round_index: int = 0
+    label_cardinality: float | None = None  # multi-label: mean labels per labeled item
 
     @property
     def size(self) -> int:

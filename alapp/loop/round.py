@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from alapp.al import stopping
+from alapp.al import multilabel, stopping
 from alapp.al.batch import BatchRequest, Pick, compose_batch
 from alapp.al.costmodel import CostEstimate, estimate_costs, text_stats
 from alapp.al.needs import Need
@@ -162,11 +162,12 @@ class RoundRunner:
         self._codes: dict[str, int] = {}  # class name -> a code stable across rounds
         self._stats: tuple[tuple[int, ...], np.ndarray] | None = None
 
-    def _stable_codes(self, classes: list[str], probs: np.ndarray) -> np.ndarray:
-        """Predicted classes as codes that mean the same in every round, even when a
-        multi-label project's powerset gains a class (indices would shift)."""
-        return np.array([self._codes.setdefault(classes[k], len(self._codes))
-                         for k in probs.argmax(axis=1)], dtype=int)
+    def _stable_codes(self, task: Task, classes: list[str], probs: np.ndarray) -> np.ndarray:
+        """Predicted labels (a multi-label project's predicted sets) as codes that mean the
+        same in every round."""
+        guesses, _ = task.decode(classes, probs)
+        return np.array([self._codes.setdefault(g, len(self._codes)) for g in guesses],
+                        dtype=int)
 
     def _text_stats_for(self, snap: Snapshot) -> np.ndarray:
         """The cost model's text statistics for every item, computed once: a Python loop over
@@ -206,6 +207,8 @@ class RoundRunner:
             labeled_embeddings=features.embeddings[train_rows] if train_rows else None,
             target_embeddings=_test_embeddings(snap, features),
             n_labeled=len(train_rows), round_index=snap.round_index)
+        if s.multi_label and train_labels:  # multi-label (issue 21): labels per labeled item
+            state.label_cardinality = multilabel.mean_cardinality(train_labels)
         predicted: dict[ItemId, tuple[str, float]] = {}
         metrics: dict[str, Any] = {}
         model: Classifier | None = None
@@ -304,14 +307,17 @@ class RoundRunner:
         stop_rows = np.sort(rng.permutation(pool_rows)[: s.stop_set_size])
         if len(stop_rows):
             x = features.input_for(model)
-            self._stop_history.append(self._stable_codes(classes,
+            self._stop_history.append(self._stable_codes(snap.task, classes,
                                                          model.predict_proba(x[stop_rows])))
             out.append(stopping.stabilizing_predictions(self._stop_history))
         if state.probs is not None and len(state.probs):
-            out.append(stopping.overall_uncertainty(state.probs))
-            out.append(stopping.max_confidence(state.probs))
+            # multi-label: over every (item, label) yes/no decision (issue 21)
+            decisions = multilabel.binary_view(state.probs) if s.multi_label else state.probs
+            out.append(stopping.overall_uncertainty(decisions))
+            out.append(stopping.max_confidence(decisions))
             current = dict(zip(state.ids.tolist(),
-                               self._stable_codes(classes, state.probs).tolist(), strict=True))
+                               self._stable_codes(snap.task, classes, state.probs).tolist(),
+                               strict=True))
             common = [i for i in current if i in self._previous_pool]
             if common:
                 out.append(stopping.classification_change(
@@ -376,13 +382,13 @@ def _random_baseline(snap: Snapshot, index: dict[ItemId, int], features: Feature
                      classes: list[str], train_rows: list[int]) -> dict[str, float]:
     """Test accuracy of the same model trained on the batches' random share alone: what random
     sampling would have bought with that many labels, measured on this project's data."""
-    from alapp.ml.classifier import LogisticClassifier
+    from alapp.ml.factory import baseline_model
 
     rows = [r for r in train_rows if snap.ids[r] in snap.random_share]
     labels = [snap.current[snap.ids[r]] for r in rows]
     if len(set(labels)) < 2:
         return {}
-    baseline = LogisticClassifier(classes, seed=snap.settings.seed)
+    baseline = baseline_model(classes, snap.settings)
     baseline.fit(features.matrix[rows], labels)
     accuracy = _test_metrics(snap, index, baseline, features, classes)["accuracy"]
     return {"random_baseline_accuracy": accuracy, "random_baseline_labels": float(len(rows))}
