@@ -13,6 +13,9 @@ Thresholds: out-of-fold probabilities from a k-fold split of the labeled items (
 when there are few items); per label the threshold with the best F1 on them; 0.5 when a label
 has no positive yet or there are under ``MIN_TUNE`` labeled items.
 
+Sparse input (TF-IDF) is narrowed to the columns the training rows use: the optimum is the
+same (see ``_used_columns``) and a fit takes a fraction of the time.
+
 Chains (Read et al. 2011): label ``j``'s model also reads labels ``0..j-1`` (true ones in
 training, predicted probabilities when predicting), in the project's label order, so
 co-occurring labels inform each other.
@@ -52,12 +55,15 @@ class MultiLabelClassifier:
         self._models: list[Any] = []  # per label: a fitted model or a constant probability
         self.thresholds: NDArray[np.floating] = np.full(len(self.labels), 0.5)
         self._fitted = False
+        self._columns: NDArray[np.int64] | None = None  # sparse input: the columns in use
 
     # -- training ---------------------------------------------------------------------------
 
     def fit(self, x: Any, y: Sequence[str]) -> None:
         """``y``: each item's set as stored ("a|b"; "" for none of these)."""
         truth = multilabel.indicator([split_labels(v) for v in y], self.labels)
+        self._columns = _used_columns(x)
+        x = self._narrow(x)
         self._models = self._fit_all(x, truth)
         self.classes = [name for j, name in enumerate(self.labels) if truth[:, j].any()]
         self.thresholds = self._tune(x, truth)
@@ -115,7 +121,10 @@ class MultiLabelClassifier:
         """Per-label probabilities as the models give them (before the thresholds)."""
         if not self._fitted:
             raise RuntimeError("fit the classifier before predicting")
-        return self._raw_proba(self._models, x)
+        return self._raw_proba(self._models, self._narrow(x))
+
+    def _narrow(self, x: Any) -> Any:
+        return x if self._columns is None else x[:, self._columns]
 
     def predict_proba(self, x: Any) -> NDArray[np.floating]:
         """(n, labels): per-label probabilities, shifted so that 0.5 is each tuned threshold."""
@@ -136,4 +145,18 @@ class MultiLabelClassifier:
             else:
                 arrays[f"coef_{j}"] = model.coef_
                 arrays[f"intercept_{j}"] = model.intercept_
+        if self._columns is not None:
+            arrays["columns"] = self._columns  # which input columns the coefficients are for
         return save_arrays(arrays)
+
+
+def _used_columns(x: Any) -> NDArray[np.int64] | None:
+    """For a sparse matrix, the columns with any non-zero value in these rows. A column that
+    is zero in every training row gets no gradient from the data, so L2 keeps its weight at
+    exactly 0: dropping it changes nothing but the time (TF-IDF has ~10^5 columns, a few
+    hundred labeled texts use a few thousand)."""
+    import scipy.sparse as sp
+
+    if not sp.issparse(x):
+        return None
+    return np.unique(sp.csr_matrix(x).indices).astype(np.int64)
