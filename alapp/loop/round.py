@@ -83,6 +83,20 @@ class RoundResult:
     # ``pending_embeddings`` texts still wait for their embeddings (``run_stand_in``).
     features: str = ""
     pending_embeddings: int = 0
+    # multi-label (issue 21): the pool's per-label probabilities (ids, (n, labels) array,
+    # labels), for the toggles; None for single-label rounds.
+    label_probs: tuple[np.ndarray, np.ndarray, list[str]] | None = None
+
+    def label_probs_of(self, item_id: ItemId) -> dict[str, float] | None:
+        """The model's probability for each label of a pool item (0.5: the label's tuned
+        threshold), when this multi-label round scored it."""
+        if self.label_probs is None:
+            return None
+        ids, probs, labels = self.label_probs
+        rows = np.flatnonzero(ids == item_id)
+        if not len(rows):
+            return None
+        return {name: float(p) for name, p in zip(labels, probs[rows[0]], strict=True)}
 
     @property
     def test_accuracy(self) -> float | None:
@@ -251,11 +265,14 @@ class RoundRunner:
         chosen_by = next((p.strategy for p in picks if not p.is_random), s.strategy)
         top_two = (_top_two(picks, state, classes)
                    if model is not None and state.probs is not None else {})
-        return RoundResult(picks, predicted, len(train_rows), metrics,
-                           {k: round(v, 4) for k, v in timings.items()}, snap.round_index,
-                           chosen_by, type(model).__name__ if model is not None else "",
-                           model.weights() if model is not None else None, cost, signals,
-                           top_two)
+        result = RoundResult(picks, predicted, len(train_rows), metrics,
+                             {k: round(v, 4) for k, v in timings.items()}, snap.round_index,
+                             chosen_by, type(model).__name__ if model is not None else "",
+                             model.weights() if model is not None else None, cost, signals,
+                             top_two)
+        if s.multi_label and model is not None and state.probs is not None:  # issue 21
+            result.label_probs = (state.ids.copy(), state.probs, list(classes))
+        return result
 
     def run_stand_in(self, snap: Snapshot, pending: int,
                      progress: Progress | None = None) -> RoundResult:
@@ -300,7 +317,10 @@ class RoundRunner:
         """Stopping signals with their values; the budget one is the session's."""
         s = snap.settings
         out = [stopping.target_metric(metrics.get("accuracy"), s.target_accuracy)] \
-            if s.target_accuracy > 0 else []
+            if s.target_accuracy > 0 and not s.multi_label else []
+        if s.target_accuracy > 0 and s.multi_label:  # issue 21: the target is on micro-F1
+            out.append(stopping.target_metric(metrics.get("micro_f1"), s.target_accuracy,
+                                              "micro-F1"))
         # A fixed random set of pool items (seeded, so the same across rounds and restarts).
         pool_rows = [r for r, split in enumerate(snap.splits) if split == Split.POOL]
         rng = np.random.default_rng(s.seed)
@@ -390,5 +410,9 @@ def _random_baseline(snap: Snapshot, index: dict[ItemId, int], features: Feature
         return {}
     baseline = baseline_model(classes, snap.settings)
     baseline.fit(features.matrix[rows], labels)
-    accuracy = _test_metrics(snap, index, baseline, features, classes)["accuracy"]
-    return {"random_baseline_accuracy": accuracy, "random_baseline_labels": float(len(rows))}
+    measured = _test_metrics(snap, index, baseline, features, classes)
+    out = {"random_baseline_accuracy": measured["accuracy"],
+           "random_baseline_labels": float(len(rows))}
+    if "micro_f1" in measured:  # multi-label (issue 21): the curve's measure
+        out["random_baseline_micro_f1"] = measured["micro_f1"]
+    return out

@@ -149,6 +149,8 @@ class MainWindow(QMainWindow):
         actions.update(accept=self.accept, undo=self.undo, undo_alt=self.undo, skip=self.skip,
                        flag=self.flag, back=self.history_back, forward=self.history_forward,
                        leave_history=self.leave_history)
+        if self.multi_label:  # issue 21
+            actions["none_of_these"] = self.none_of_these
         keys = {}
         self.shortcuts = []
         for action, slot in actions.items():
@@ -219,6 +221,15 @@ class MainWindow(QMainWindow):
             self.view.show_toggled(self.toggled)
         else:
             self.label_current(label)
+
+    def none_of_these(self) -> None:
+        """Multi-label: the item has none of the labels (an explicit empty set)."""
+        if not self.multi_label or not self._writable():
+            return
+        if self.history_index is not None:
+            self.relabel_history(None)
+        else:
+            self.label_current("")
 
     def label_current(self, label: str) -> None:
         if self.entry is None or not self._writable():
@@ -299,14 +310,18 @@ class MainWindow(QMainWindow):
         self.view.show_decision(decision, self.history_index + 1)
         self._disable_label_buttons()
 
-    def relabel_history(self, label: str) -> None:
+    def relabel_history(self, label: str | None) -> None:
+        """A label key on an earlier decision: sets that label (toggles it in a multi-label
+        set); ``None`` (multi-label): none of these."""
         assert self.history_index is not None
         if not self._writable():
             return
         decision = self.decisions[self.history_index]
         if self.multi_label:
             current = set((decision.label or "").split("|")) - {""}
-            label = join_labels(current ^ {label}, self.session.labels()) or label
+            label = "" if label is None else join_labels(current ^ {label},
+                                                         self.session.labels())
+        assert label is not None
         self.session.relabel(decision.item_id, label)
         # The changed decision stays where it is in the list being walked: re-reading the
         # history would move it to the front (a relabel is its newest event), and ← → would
@@ -314,7 +329,7 @@ class MainWindow(QMainWindow):
         self.decisions[self.history_index] = replace(decision, label=label, action="label")
         self._show_history()
         self.panel.show_history(self.session.history(15))
-        self.statusBar().showMessage(f"Changed to {label}", 3000)
+        self.statusBar().showMessage(f"Changed to {label or 'none of these'}", 3000)
 
     # -- display -------------------------------------------------------------------------------
 
@@ -330,6 +345,10 @@ class MainWindow(QMainWindow):
             waiting = f"Read-only ({self.read_only}): no batch to label here."
         cost = self.session.last_result.cost if self.session.last_result else None
         self.view.show_entry(self.entry, waiting, cost)
+        if self.multi_label:  # issue 21: each toggle shows the model's probability
+            result = self.session.last_result
+            self.view.show_label_probs(result.label_probs_of(self.entry.item_id)
+                                       if result is not None and self.entry else None)
         self._disable_label_buttons()
         if not same_item:
             self.toggled = set()  # multi-label choices belong to the item they were made on
