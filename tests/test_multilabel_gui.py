@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 
 from alapp.store.importer import ImportSpec, import_file
 from alapp.store.project import Project
 from tests.test_gui_workflow import _file_state, settings_home  # noqa: F401 (a fixture)
 
+pytestmark = pytest.mark.usefixtures("settings_home")  # QSettings in a temporary folder
 SCREENSHOTS = Path(__file__).parent.parent / "docs" / "screenshots"
 LABELS = ["billing", "delivery", "refund"]
 TEXTS = {"billing": "charged twice on my card invoice", "delivery": "the parcel courier is late",
@@ -47,8 +49,7 @@ def _window(qtbot, path: Path):
     return window
 
 
-def test_toggles_show_probabilities_keys_toggle_and_enter_confirms(qtbot, tmp_path,
-                                                                   settings_home) -> None:
+def test_toggles_show_probabilities_keys_toggle_and_enter_confirms(qtbot, tmp_path) -> None:
     path = _project(tmp_path)
     window = _window(qtbot, path)
     probs = window.session.last_result.label_probs_of(window.entry.item_id)
@@ -69,8 +70,7 @@ def test_toggles_show_probabilities_keys_toggle_and_enter_confirms(qtbot, tmp_pa
     window.close()
 
 
-def test_none_of_these_then_undo_then_relabel_in_history(qtbot, tmp_path,
-                                                         settings_home) -> None:
+def test_none_of_these_then_undo_then_relabel_in_history(qtbot, tmp_path) -> None:
     path = _project(tmp_path)
     window = _window(qtbot, path)
     first = window.entry.item_id
@@ -100,7 +100,7 @@ def test_none_of_these_then_undo_then_relabel_in_history(qtbot, tmp_path,
     window.close()
 
 
-def test_the_model_tab_shows_a_per_label_table(qtbot, tmp_path, settings_home) -> None:
+def test_the_model_tab_shows_a_per_label_table(qtbot, tmp_path) -> None:
     path = _project(tmp_path)
     with Project.open(path) as project:  # a labeled test split: metrics per label
         for item in range(30, 41):
