@@ -186,3 +186,15 @@ def test_a_strategy_the_multilabel_model_cannot_feed_is_refused() -> None:
                     {ItemId(0): "a", ItemId(1): "b|c"}, set(), 1, measured=[])
     with pytest.raises(AlappError, match="multi-label strategy"):
         RoundRunner().run(snap)
+
+
+def test_a_single_label_probability_strategy_is_refused_in_a_multilabel_round() -> None:
+    replay = _replay(30, 10)
+    settings = ProjectSettings(multi_label=True, strategy="margin", featurizer="tfidf")
+    with pytest.raises(AlappError, match="'margin' reads the probabilities as one choice"):
+        RoundRunner().run(replay.snapshot(settings, list(range(10)), 1))
+    # diversity and random still apply
+    for name in ("cluster", "random"):
+        settings = ProjectSettings(multi_label=True, strategy=name, featurizer="tfidf",
+                                   batch_size=4)
+        assert len(RoundRunner().run(replay.snapshot(settings, list(range(10)), 1)).picks) == 4

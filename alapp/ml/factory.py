@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from alapp.al.needs import FROM_MODEL, FROM_VALIDATION, Need
-from alapp.al.registry import get_strategy
+from alapp.al.registry import MULTI_LABEL_STRATEGIES, get_strategy
 from alapp.core import options
 from alapp.core.errors import AlappError
 from alapp.core.settings import ProjectSettings
@@ -138,6 +138,11 @@ class ModelKeeper:
             raise AlappError(f"strategy {spec.name!r} needs {need}, which the multi-label "
                              "model does not provide; choose a multi-label strategy "
                              "(alapp strategies)")
+        if Need.PROBS in spec.needs and spec.name not in MULTI_LABEL_STRATEGIES:
+            raise AlappError(f"strategy {spec.name!r} reads the probabilities as one choice "
+                             "among the labels; a multi-label project needs a multi-label "
+                             f"strategy ({', '.join(sorted(MULTI_LABEL_STRATEGIES))}), or a "
+                             "diversity one (cluster, coreset) or random")
         key = ("multi-label", settings.multilabel_model, tuple(labels), dim,
                settings.featurizer, settings.seed)
         if key != self._key or self.model is None:
