@@ -118,3 +118,19 @@ def test_the_model_tab_shows_a_per_label_table(qtbot, tmp_path) -> None:
     assert "micro-F1" in window.panel.model_state.text()
     window.panel.grab().save(str(SCREENSHOTS / "multilabel_model_tab.png"))
     window.close()
+
+
+def test_settings_offer_the_multilabel_model_and_strategies(qtbot) -> None:
+    from alapp.core.settings import ProjectSettings
+    from alapp.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(ProjectSettings(multi_label=True, strategy="ml-mmc"), [])
+    qtbot.addWidget(dialog)
+    names = [dialog.strategy.itemText(i) for i in range(dialog.strategy.count())]
+    assert {"ml-mmc", "ml-margin-mean", "ml-cardinality"} <= set(names)
+    dialog.multilabel_model.setCurrentText("chains")
+    dialog.apply()
+    assert dialog.changes == {"multilabel_model": "chains"}
+    single = SettingsDialog(ProjectSettings(), [])
+    qtbot.addWidget(single)
+    assert not single.multilabel_model.isVisibleTo(single)  # not offered to single-label

@@ -34,6 +34,7 @@ from alapp.app.projects import check_model_folder
 from alapp.core.errors import AlappError
 from alapp.core.featurizer import KEYWORDS, VECTORS_PREFIX, FeaturizerSpec, PartKind
 from alapp.core.options import BudgetUnit, Classifier, CostModel, Device
+from alapp.core.options import MultiLabelModel  # multi-label (issue 21)
 from alapp.core.settings import ProjectSettings
 from alapp.ui import preferences
 
@@ -93,6 +94,10 @@ class SettingsDialog(QDialog):
         self.model_folder = QLineEdit(s.model_folder)
         self.model_folder.setPlaceholderText("blank: the bundled MiniLM")
         self.device = _choice(list(Device), s.device)
+        # multi-label (issue 21): one model per label, or a chain; multi-label projects only
+        self.multilabel_model = _choice(list(MultiLabelModel), s.multilabel_model)
+        self.multilabel_model.setToolTip("ovr: one yes/no model per label; chains: each "
+                                         "label's model also reads the earlier labels")
 
         sampling = QFormLayout()
         sampling.addRow("Strategy", self.strategy)
@@ -114,6 +119,8 @@ class SettingsDialog(QDialog):
         model.addRow("Classifier", self.classifier)
         model.addRow("Model to fine-tune", self.model_folder)
         model.addRow("Device", self.device)
+        if s.multi_label:
+            model.addRow("Multi-label model", self.multilabel_model)
         cost = QFormLayout()
         cost.addRow("Cost model", self.cost_model)
         cost.addRow("", self.cost_aware)
@@ -190,6 +197,7 @@ class SettingsDialog(QDialog):
             "classifier": self.classifier.currentData(),
             "model_folder": self.model_folder.text().strip(),
             "device": self.device.currentText(),
+            "multilabel_model": self.multilabel_model.currentText(),
         }
 
     def apply(self) -> None:
