@@ -33,8 +33,13 @@ from alapp.al.registry import STRATEGIES
 from alapp.app.projects import check_model_folder
 from alapp.core.errors import AlappError
 from alapp.core.featurizer import KEYWORDS, VECTORS_PREFIX, FeaturizerSpec, PartKind
-from alapp.core.options import BudgetUnit, Classifier, CostModel, Device
-from alapp.core.options import MultiLabelModel  # multi-label (issue 21)
+from alapp.core.options import (
+    BudgetUnit,
+    Classifier,
+    CostModel,
+    Device,
+    MultiLabelModel,  # multi-label (issue 21)
+)
 from alapp.core.settings import ProjectSettings
 from alapp.ui import preferences
 
