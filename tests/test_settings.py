@@ -64,6 +64,7 @@ BAD = [
     ("hourly_rate", -20.0, "at least 0"),
     ("currency", "  ", "not empty"),
     ("idle_cutoff_s", 0.0, "more than 0"),
+    ("multilabel_model", "powerset", "ovr or chains"),  # multi-label (issue 21)
 ]
 
 
