@@ -198,3 +198,11 @@ def test_a_single_label_probability_strategy_is_refused_in_a_multilabel_round() 
         settings = ProjectSettings(multi_label=True, strategy=name, featurizer="tfidf",
                                    batch_size=4)
         assert len(RoundRunner().run(replay.snapshot(settings, list(range(10)), 1)).picks) == 4
+
+
+def test_a_classifier_without_a_multilabel_head_is_refused() -> None:
+    replay = _replay(30, 10)
+    settings = ProjectSettings(multi_label=True, strategy="ml-mmc", featurizer="tfidf",
+                               classifier="mlp")
+    with pytest.raises(AlappError, match="classifier='mlp' has no multi-label head yet"):
+        RoundRunner().run(replay.snapshot(settings, list(range(10)), 1))

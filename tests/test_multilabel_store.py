@@ -172,3 +172,30 @@ def test_exports_of_a_migrated_project(old_project, tmp_path) -> None:
         rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
         assert {r["id"]: r["labels"] for r in rows}["t3"] == ["billing", "delivery", "refund"]
         assert len(rows) == len(FIXTURE_CURRENT)
+
+
+def test_migration_moves_softmax_strategies_and_other_classifiers_to_multilabel_ones(
+        old_project) -> None:
+    conn = sqlite3.connect(old_project)
+    conn.execute("UPDATE settings SET value = '\"margin\"' WHERE key = 'strategy'")
+    conn.execute("INSERT OR REPLACE INTO settings VALUES ('classifier', '\"mlp\"')")
+    conn.commit()
+    conn.close()
+    with Project.open(old_project) as project:
+        s = project.settings()
+        assert (s.strategy, s.classifier, s.multi_label) == ("ml-mmc", "logreg", True)
+
+
+def test_migration_leaves_single_label_settings_alone(tmp_path) -> None:
+    path = tmp_path / "old.alapp"
+    shutil.copyfile(FIXTURE, path)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE settings SET value = 'false' WHERE key = 'multi_label'")
+    conn.execute("UPDATE settings SET value = '\"margin\"' WHERE key = 'strategy'")
+    conn.execute("INSERT OR REPLACE INTO settings VALUES ('classifier', '\"mlp\"')")
+    conn.commit()
+    conn.close()
+    with Project.open(path) as project:
+        s = project.settings()
+        assert (s.strategy, s.classifier) == ("margin", "mlp")
+        assert project._conn.execute("SELECT COUNT(*) FROM event_labels").fetchone()[0] == 0

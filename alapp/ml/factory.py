@@ -138,6 +138,10 @@ class ModelKeeper:
             raise AlappError(f"strategy {spec.name!r} needs {need}, which the multi-label "
                              "model does not provide; choose a multi-label strategy "
                              "(alapp strategies)")
+        if settings.classifier != options.Classifier.LOGREG:
+            raise AlappError(f"classifier={settings.classifier!r} has no multi-label head yet; "
+                             "a multi-label project trains one logistic regression per label: "
+                             "set classifier=logreg")
         if Need.PROBS in spec.needs and spec.name not in MULTI_LABEL_STRATEGIES:
             raise AlappError(f"strategy {spec.name!r} reads the probabilities as one choice "
                              "among the labels; a multi-label project needs a multi-label "

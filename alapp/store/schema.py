@@ -148,7 +148,8 @@ V6_EVENT_SOURCE = """
 # "none of these") and so no longer references ``labels``: the table is rebuilt, keeping every
 # event and id. Every event of a multi-label project that carries a value gets its set; the
 # combination rows go. A strategy that reads the probabilities as one distribution over classes
-# becomes the multi-label default (``ml-mmc``, see docs/multilabel.md). The undo column
+# becomes the multi-label default (``ml-mmc``, see docs/multilabel.md), and the classifier
+# logistic regression (the multi-label model is one per label). The undo column
 # references the new table by its own name, which the rename carries over, so dropping the old
 # table breaks no reference.
 V7_LABEL_SETS = """
@@ -201,7 +202,10 @@ V7_LABEL_SETS = """
             WHERE key = 'strategy'
               AND (SELECT value FROM settings WHERE key = 'multi_label') = 'true'
               AND value IN ('"stratified-random"', '"least-confidence"', '"margin"',
-                            '"ratio"', '"entropy"', '"uncertainty-cluster"', '"schedule"')
+                            '"ratio"', '"entropy"', '"uncertainty-cluster"', '"schedule"');
+        UPDATE settings SET value = '"logreg"'
+            WHERE key = 'classifier'
+              AND (SELECT value FROM settings WHERE key = 'multi_label') = 'true'
 """
 
 # One entry per schema version; never edit a released entry, append a new one.
