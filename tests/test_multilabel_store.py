@@ -199,3 +199,18 @@ def test_migration_leaves_single_label_settings_alone(tmp_path) -> None:
         s = project.settings()
         assert (s.strategy, s.classifier) == ("margin", "mlp")
         assert project._conn.execute("SELECT COUNT(*) FROM event_labels").fetchone()[0] == 0
+
+
+def test_browse_finds_a_label_inside_sets_and_none_of_these(multi) -> None:
+    from alapp.store.browse import NONE_OF_THESE, BrowseQuery, find_items
+
+    multi.label_item(1, "billing|delivery", "ann")
+    multi.label_item(2, "", "ann")
+    multi.label_item(3, "delivery", "ann")
+
+    def found(label: str) -> list[int]:
+        return sorted(r.item_id for r in find_items(multi, BrowseQuery(label=label), {}))
+
+    assert found("delivery") == [1, 3]
+    assert found("billing") == [1]
+    assert found(NONE_OF_THESE) == [2]
