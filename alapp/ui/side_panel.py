@@ -160,6 +160,8 @@ class SidePanel(QWidget):
         for d in decisions:
             first_line = d.text.splitlines()[0] if d.text else ""
             what = d.label if d.action in ("label", "undo") and d.label else d.action
+            if d.action == "label" and d.label == "":  # multi-label: the empty set
+                what = "none of these"
             self.history.addItem(f"{what}: {first_line}")
 
     def show_budget(self, numbers: dict[str, float], unit: str,
