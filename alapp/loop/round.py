@@ -58,8 +58,8 @@ class Snapshot:
         return task_for(self.settings)
 
     def classes(self, train_labels: list[str]) -> list[str]:
-        """What the classifier predicts (the task decides: a multi-label project's label
-        powerset adds every combination seen in the labels)."""
+        """What the classifier predicts (the task decides: one column per label, also in a
+        multi-label project, whose model gives each label its own probability)."""
         return self.task.classes(self.labels, train_labels)
 
 
