@@ -206,3 +206,12 @@ def test_a_classifier_without_a_multilabel_head_is_refused() -> None:
                                classifier="mlp")
     with pytest.raises(AlappError, match="classifier='mlp' has no multi-label head yet"):
         RoundRunner().run(replay.snapshot(settings, list(range(10)), 1))
+
+
+def test_cost_aware_composition_applies_to_multilabel_strategies() -> None:
+    replay = _replay(40, 10)
+    settings = ProjectSettings(multi_label=True, strategy="ml-margin-mean", featurizer="tfidf",
+                               batch_size=5, cost_aware=True, random_share=0.2)
+    result = RoundRunner().run(replay.snapshot(settings, list(range(12)), 1))
+    assert len(result.picks) == 5 and sum(p.is_random for p in result.picks) == 1
+    assert result.cost is not None
