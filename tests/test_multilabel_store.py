@@ -214,3 +214,13 @@ def test_browse_finds_a_label_inside_sets_and_none_of_these(multi) -> None:
     assert found("delivery") == [1, 3]
     assert found("billing") == [1]
     assert found(NONE_OF_THESE) == [2]
+
+
+def test_multi_label_is_chosen_when_the_project_is_created(multi, tmp_path) -> None:
+    with pytest.raises(AlappError, match="multi_label=False: whether decisions are sets"):
+        multi.update_settings(multi_label=False)
+    with Project.create(tmp_path / "s.alapp", ["a", "b"]) as single:
+        with pytest.raises(AlappError, match="this one is single-label"):
+            single.update_settings(multi_label=True)
+    multi.update_settings(multilabel_model="chains")
+    assert multi.settings().multilabel_model == "chains"

@@ -371,6 +371,10 @@ class Project:
                              f"created (this one is {current.task!r})")
         merged = ProjectSettings.from_rows({**current.as_rows(), **changes})
         merged.validate(strategies=STRATEGIES)
+        if merged.multi_label != current.multi_label:  # issue 21: decisions are sets or not
+            raise AlappError(f"multi_label={merged.multi_label!r}: whether decisions are sets "
+                             "of labels is chosen when a project is created (this one is "
+                             f"{'multi' if current.multi_label else 'single'}-label)")
         with self.transaction():
             self._write_settings({k: getattr(merged, k) for k in changes})
         return merged
