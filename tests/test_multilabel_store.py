@@ -219,8 +219,8 @@ def test_browse_finds_a_label_inside_sets_and_none_of_these(multi) -> None:
 def test_multi_label_is_chosen_when_the_project_is_created(multi, tmp_path) -> None:
     with pytest.raises(AlappError, match="multi_label=False: whether decisions are sets"):
         multi.update_settings(multi_label=False)
-    with Project.create(tmp_path / "s.alapp", ["a", "b"]) as single:
-        with pytest.raises(AlappError, match="this one is single-label"):
-            single.update_settings(multi_label=True)
+    with Project.create(tmp_path / "s.alapp", ["a", "b"]) as single, \
+            pytest.raises(AlappError, match="this one is single-label"):
+        single.update_settings(multi_label=True)
     multi.update_settings(multilabel_model="chains")
     assert multi.settings().multilabel_model == "chains"
