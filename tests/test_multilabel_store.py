@@ -65,7 +65,7 @@ def test_a_powerset_project_migrates_with_every_decision_intact(old_project) -> 
         assert sets[7] == ["billing"]  # the undo event restores a one-label set
         assert sets[11] == ["billing", "delivery"]  # the flag carries the set it saw
         assert sets[12] == [] and sets[15] == []  # a skip and an undo to "no label"
-        assert project.settings().strategy == "ml-mmc"  # was uncertainty-cluster (softmax)
+        assert project.settings().strategy == "ml-margin-mean"  # was uncertainty-cluster
         assert project.integrity_ok()
         assert project._conn.execute("PRAGMA foreign_key_check").fetchall() == []
         # The undo chain still works on migrated events: undo bob's relabel of item 9's label
@@ -101,7 +101,7 @@ def multi(tmp_path) -> Project:
 
 
 def test_a_decision_is_a_set_and_none_of_these_is_the_empty_set(multi) -> None:
-    assert multi.settings().strategy == "ml-mmc"  # a new multi-label project's default
+    assert multi.settings().strategy == "ml-margin-mean"  # a new multi-label project's default
     e1 = multi.label_item(1, "delivery|billing", "ann")
     e2 = multi.label_item(2, "", "ann")  # none of these
     assert multi.label_set(e1) == ["billing", "delivery"]
@@ -183,7 +183,8 @@ def test_migration_moves_softmax_strategies_and_other_classifiers_to_multilabel_
     conn.close()
     with Project.open(old_project) as project:
         s = project.settings()
-        assert (s.strategy, s.classifier, s.multi_label) == ("ml-mmc", "logreg", True)
+        assert (s.strategy, s.classifier, s.multi_label) == ("ml-margin-mean", "logreg",
+                                                             True)
 
 
 def test_migration_leaves_single_label_settings_alone(tmp_path) -> None:

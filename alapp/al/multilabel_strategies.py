@@ -15,7 +15,7 @@ from alapp.al import multilabel
 from alapp.al.state import Floats, PoolState, require
 
 # The default for multi-label projects, chosen by bench/bench_multilabel.py (docs/multilabel.md).
-DEFAULT = "ml-mmc"
+DEFAULT = "ml-margin-mean"
 
 
 def _per_label(name: str, fn: Callable[[Floats], Floats]) -> Callable[[PoolState, object], Floats]:

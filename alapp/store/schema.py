@@ -148,8 +148,8 @@ V6_EVENT_SOURCE = """
 # "none of these") and so no longer references ``labels``: the table is rebuilt, keeping every
 # event and id. Every event of a multi-label project that carries a value gets its set; the
 # combination rows go. A strategy that reads the probabilities as one distribution over classes
-# becomes the multi-label default (``ml-mmc``, see docs/multilabel.md), and the classifier
-# logistic regression (the multi-label model is one per label). The undo column
+# becomes the multi-label default (``ml-margin-mean``, see docs/multilabel.md), and the
+# classifier logistic regression (the multi-label model is one per label). The undo column
 # references the new table by its own name, which the rename carries over, so dropping the old
 # table breaks no reference.
 V7_LABEL_SETS = """
@@ -198,7 +198,7 @@ V7_LABEL_SETS = """
         INSERT OR IGNORE INTO event_labels (event_id, label)
             SELECT event_id, head FROM parts WHERE head != '';
         DELETE FROM labels WHERE combination;
-        UPDATE settings SET value = '"ml-mmc"'
+        UPDATE settings SET value = '"ml-margin-mean"'
             WHERE key = 'strategy'
               AND (SELECT value FROM settings WHERE key = 'multi_label') = 'true'
               AND value IN ('"stratified-random"', '"least-confidence"', '"margin"',
