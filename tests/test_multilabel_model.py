@@ -166,6 +166,10 @@ def test_a_multilabel_round_trains_predicts_sets_and_measures() -> None:
     for value, confidence in result.predicted.values():
         assert value == "" or set(value.split("|")) <= set(LABELS)
         assert 0 <= confidence <= 1
+    for item, ((first, _), (second, _)) in result.top_two.items():  # the unsure labels
+        probs = result.label_probs_of(item)
+        assert probs is not None
+        assert [first, second] == sorted(probs, key=lambda n: abs(probs[n] - 0.5))[:2]
     names = {s.name for s in result.signals}
     assert {"overall-uncertainty", "max-confidence", "stabilizing"} <= names
 

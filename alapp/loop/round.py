@@ -263,7 +263,7 @@ class RoundRunner:
         timings["select"] = time.perf_counter() - t
         progress.report("done", 1.0)
         chosen_by = next((p.strategy for p in picks if not p.is_random), s.strategy)
-        top_two = (_top_two(picks, state, classes)
+        top_two = (_top_two(picks, state, classes, s.multi_label)
                    if model is not None and state.probs is not None else {})
         result = RoundResult(picks, predicted, len(train_rows), metrics,
                              {k: round(v, 4) for k, v in timings.items()}, snap.round_index,
@@ -347,9 +347,11 @@ class RoundRunner:
         return out
 
 
-def _top_two(picks: list[Pick], state: PoolState,
-             classes: list[str]) -> dict[ItemId, tuple[tuple[str, float], tuple[str, float]]]:
-    """Each pick's two likeliest labels and their probabilities, as the model saw them."""
+def _top_two(picks: list[Pick], state: PoolState, classes: list[str],
+             multi_label: bool = False) -> dict[ItemId, tuple[tuple[str, float],
+                                                             tuple[str, float]]]:
+    """Each pick's two likeliest labels and their probabilities, as the model saw them
+    (multi-label: the two labels closest to their thresholds, the ones it was unsure of)."""
     if state.probs is None or state.probs.ndim != 2 or state.probs.shape[1] < 2:
         return {}
     row = {int(i): r for r, i in enumerate(state.ids.tolist())}
@@ -359,7 +361,7 @@ def _top_two(picks: list[Pick], state: PoolState,
         if r is None:
             continue
         p = state.probs[r]
-        first, second = np.argsort(-p, kind="stable")[:2]
+        first, second = np.argsort(np.abs(p - 0.5) if multi_label else -p, kind="stable")[:2]
         out[ItemId(pick.item_id)] = ((classes[int(first)], float(p[first])),
                                      (classes[int(second)], float(p[second])))
     return out
