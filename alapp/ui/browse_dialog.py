@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
 )
 
 from alapp.app.session import (
-    NONE_OF_THESE,
     UNLABELED,
     BrowseQuery,
     BrowseRow,
@@ -46,8 +45,7 @@ class BrowseDialog(QDialog):
         labels = session.labels()
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search the text…")
-        none = [NONE_OF_THESE] if session.settings().multi_label else []  # issue 21
-        self.label = _combo([ANY, UNLABELED, *none, *labels])
+        self.label = _combo([ANY, UNLABELED, *labels])
         self.annotator = _combo([ANY, *session.annotators()])
         self.predicted = _combo([ANY, *labels])
         self.split = _combo([ANY, "pool", "test", "seed"])
@@ -130,8 +128,7 @@ class BrowseDialog(QDialog):
         self.rows = self.session.find(self.query(), LIMIT)
         self.table.setRowCount(len(self.rows))
         for r, row in enumerate(self.rows):
-            shown = NONE_OF_THESE if row.label == "" else (row.label or "")  # issue 21
-            cells = [row.text.replace("\n", " ")[:400], shown, row.annotator or "",
+            cells = [row.text.replace("\n", " ")[:400], row.label or "", row.annotator or "",
                      row.predicted or "",
                      "" if row.confidence is None else f"{row.confidence:.0%}", row.split,
                      _flag_cell(row.flag_note)]
