@@ -563,7 +563,7 @@ def _simulate(args: argparse.Namespace) -> int:
         write_atomic(args.plot, learning_curves_svg(result, f"alapp simulate: {title}"),
                      protect=(args.project, args.file))
     full = result["full_pool"]["accuracy"]
-    print(f"full-pool accuracy {full:.3f}; recommended: "
+    print(f"full-pool {result.get('measure', 'accuracy')} {full:.3f}; recommended: "
           f"{result['recommendation_detail']['text']}")
     for name, s in result["strategies"].items():
         reach = s["labels_to_95pct_of_full"]

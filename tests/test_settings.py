@@ -86,6 +86,7 @@ BAD = [
     ("finetune_lr", 1.0, "at most 0.1"),
     ("finetune_epochs", 0, "from 1 to 100"),
     ("finetune_batch_size", 0, "from 1 to 1024"),
+    ("multilabel_model", "powerset", "ovr or chains"),  # multi-label (issue 21)
 ]
 
 

@@ -97,7 +97,7 @@ def test_undo_shows_the_label_before_in_browse(tmp_path) -> None:
     project.close()
 
 
-def test_multi_label_decisions_train_a_powerset_model(tmp_path) -> None:
+def test_multi_label_decisions_train_a_per_label_model(tmp_path) -> None:
     labels = ["sport", "politics", "money"]
     project = Project.create(tmp_path / "m.alapp", labels, multi_label=True, featurizer="tfidf",
                              batch_size=5)
@@ -122,7 +122,8 @@ def test_multi_label_decisions_train_a_powerset_model(tmp_path) -> None:
         project.add_labels(["a|b"])
     result = RoundRunner().run(snapshot_of(project))
     assert result.metrics["accuracy"] == pytest.approx(1.0)
-    assert "politics|money" in result.metrics["confusion"]["labels"]
+    assert result.metrics["per_label"]["labels"] == labels  # one row per label (issue 21)
+    assert result.metrics["per_label"]["f1"] == [1.0, 1.0, 1.0]
     project.close()
 
 
@@ -202,7 +203,7 @@ def test_multi_label_export_lists_the_labels(tmp_path) -> None:
     out = tmp_path / "out.jsonl"
     export_labels(project, out)
     rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
-    assert [(r["label"], r.get("labels")) for r in rows] == [("a|c", ["a", "c"]), ("b", None)]
+    assert [(r["label"], r.get("labels")) for r in rows] == [("a|c", ["a", "c"]), ("b", ["b"])]
     project.close()
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from alapp.al import committee, uncertainty
+from alapp.al import multilabel_strategies as multilabel
 from alapp.al.badge import badge_select
 from alapp.al.clustering import normalize_rows
 from alapp.al.diversity import (
@@ -362,6 +363,8 @@ _SPECS = [
             "(001's inverse ideal learning loss).",
             (Need.PROBS, Need.TRUE_LOSS), lambda s, p: -require(
                 s.true_loss, "the true losses", "learning-loss-ideal-inverse").astype(float)),
+    # multi-label (issue 21): scores of per-label probabilities
+    *[_scored(name, summary, (Need.PROBS,), fn) for name, summary, fn in multilabel.TABLE],
 ]
 
 # Where each method comes from: the seed articles (000 lecture slides, 001 VK multimodal,
@@ -418,6 +421,7 @@ def _completed(spec: StrategySpec) -> StrategySpec:
 
 
 STRATEGIES: dict[str, StrategySpec] = {s.name: _completed(s) for s in _SPECS}
+MULTI_LABEL_STRATEGIES = frozenset(multilabel.NAMES)  # multi-label (issue 21)
 
 
 def get_strategy(name: str) -> StrategySpec:

@@ -41,6 +41,7 @@ class PoolState:
     strata: Ints | None = None
     predicted_loss_layers: Floats | None = None  # (n,) loss module on several layers
     true_loss: Floats | None = None  # (n,) the model's loss on the true label (simulation)
+    label_cardinality: float | None = None  # multi-label: mean labels per labeled item
 
     @property
     def size(self) -> int:

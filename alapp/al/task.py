@@ -16,9 +16,10 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from alapp.al import multilabel
 from alapp.core.options import TaskKind
 from alapp.core.settings import ProjectSettings
-from alapp.core.types import split_labels
+from alapp.core.types import join_labels, split_labels
 
 
 class Task(Protocol):
@@ -46,23 +47,18 @@ class Task(Protocol):
 
 @dataclass(frozen=True)
 class Classification:
-    """One label per item, or (multi-label) a set of labels stored as one value and modelled
-    as its own class (the label powerset)."""
+    """One label per item (a multi-label project is ``MultiLabelClassification``)."""
 
-    multi_label: bool = False
     kind: TaskKind = TaskKind.CLASSIFICATION
+    multi_label: bool = False
 
     def check_label(self, value: str, labels: Sequence[str]) -> list[str]:
-        parts = split_labels(value) if self.multi_label else [value]
-        unknown = [p for p in parts if p not in labels]
-        if unknown or len(set(parts)) != len(parts):
+        if value not in labels:
             raise ValueError(f"unknown label {value!r}; the project has: {', '.join(labels)}")
-        return parts
+        return [value]
 
     def classes(self, labels: Sequence[str], train_labels: Sequence[str]) -> list[str]:
-        if not self.multi_label:
-            return list(labels)
-        return [*labels, *sorted(set(train_labels) - set(labels))]
+        return list(labels)
 
     def decode(self, classes: Sequence[str],
                probs: NDArray[np.floating]) -> tuple[list[str], NDArray[np.floating]]:
@@ -71,7 +67,7 @@ class Classification:
 
     def metrics(self, classes: Sequence[str], truth: Sequence[str],
                 guesses: Sequence[str]) -> dict[str, Any]:
-        """Accuracy (exact match for multi-label), macro-F1 over the classes present in the
+        """Accuracy, macro-F1 over the classes present in the
         truth or the guesses, and the confusion matrix over every class the model knows (a
         label with no test item and no guess is a row and a column of zeros, not missing)."""
         present = set(truth) | set(guesses)
@@ -92,9 +88,53 @@ class Classification:
                 "confusion": {"labels": every, "matrix": confusion.tolist()}}
 
 
+@dataclass(frozen=True)
+class MultiLabelClassification:
+    """A set of labels per item (issue 21): each label is its own yes/no decision. A stored
+    value is the set's names joined by "|" in the project's label order; "" is an explicit
+    "none of these". The model gives one probability per label (one-vs-rest, 0.5 being the
+    label's tuned threshold), so it can predict a set nobody has chosen yet."""
+
+    kind: TaskKind = TaskKind.CLASSIFICATION
+    multi_label: bool = True
+
+    def check_label(self, value: str, labels: Sequence[str]) -> list[str]:
+        parts = split_labels(value)
+        for part in parts:
+            if not part:
+                raise ValueError(f"an empty label in {value!r}")
+            if part not in labels:
+                raise ValueError(f"unknown label {part!r}; the project has: {', '.join(labels)}")
+        twice = sorted({p for p in parts if parts.count(p) > 1})
+        if twice:
+            raise ValueError(f"label {twice[0]!r} twice in {value!r}")
+        return parts
+
+    def classes(self, labels: Sequence[str], train_labels: Sequence[str]) -> list[str]:
+        return list(labels)  # one probability per label, never per combination
+
+    def decode(self, classes: Sequence[str],
+               probs: NDArray[np.floating]) -> tuple[list[str], NDArray[np.floating]]:
+        """The labels at or above 0.5 (possibly none), and the probability of that set."""
+        chosen = multilabel.decide(probs)
+        names = [join_labels([classes[int(j)] for j in np.flatnonzero(row)], list(classes))
+                 for row in chosen]
+        return names, multilabel.set_confidence(probs)
+
+    def metrics(self, classes: Sequence[str], truth: Sequence[str],
+                guesses: Sequence[str]) -> dict[str, Any]:
+        """See ``alapp.al.multilabel.metrics``: subset accuracy as ``accuracy``, micro- and
+        macro-F1, Hamming loss and a per-label table (``per_label``) instead of a confusion."""
+        return multilabel.metrics(
+            classes, multilabel.indicator([split_labels(v) for v in truth], classes),
+            multilabel.indicator([split_labels(v) for v in guesses], classes))
+
+
 def task_for(settings: ProjectSettings) -> Task:
     """The project's task. One kind today; the span-labeling issue adds the second."""
     if settings.task == TaskKind.CLASSIFICATION:
-        return Classification(settings.multi_label)
+        if settings.multi_label:
+            return MultiLabelClassification()
+        return Classification()
     raise ValueError(f"unknown task {settings.task!r}")
 

@@ -31,7 +31,7 @@ from alapp.core.settings import ProjectSettings
 from alapp.core.types import Action, EventId, ItemId, Selection, Source
 from alapp.loop.round import RoundResult
 from alapp.store import browse, events, export, images, importer, queue, rounds, vectors
-from alapp.store.browse import UNLABELED, BrowseQuery, BrowseRow
+from alapp.store.browse import NONE_OF_THESE, UNLABELED, BrowseQuery, BrowseRow
 from alapp.store.events import Decision
 from alapp.store.events import RelabelBatch as RelabelBatch  # the token of relabel_many
 from alapp.store.importer import ImportReport, ImportSpec
@@ -41,6 +41,7 @@ from alapp.store.queue import QueueEntry
 __all__ = ["UNLABELED", "BrowseQuery", "BrowseRow", "BudgetSpentError", "Change", "Decision",
            "LabelingSession", "QueueEntry", "ReadOnlySessionError", "ReadOnlyWriter",
            "RoundResult", "read_only_reason"]
+__all__ += ["NONE_OF_THESE"]  # multi-label (issue 21)
 
 T = TypeVar("T")
 

@@ -134,6 +134,10 @@ def simulate_project(project: Project, cfg: SimulationConfig, featurizer: str,
                      test_size: int, split_seed: int,
                      progress: SimulationProgress | None = None) -> dict[str, Any]:
     check_config(cfg)
+    if project.multi_label:  # issue 21: sets, through the multi-label round
+        from alapp.app.simulate_multilabel import simulate_multilabel_project
+
+        return simulate_multilabel_project(project, cfg, test_size, split_seed, progress)
     x, y, splits, labels = labeled_arrays(project, featurizer, progress)
     test_size = test_size or len(y) // 5
     if (splits == Split.TEST.value).any():

@@ -52,3 +52,10 @@ def allowed(choices: type[StrEnum]) -> str:
     """``a, b or c`` for messages."""
     values = [c.value for c in choices]
     return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
+
+
+class MultiLabelModel(StrEnum):
+    """How a multi-label project models its labels (issue 21)."""
+
+    OVR = "ovr"  # one-vs-rest: one yes/no model per label (binary relevance)
+    CHAINS = "chains"  # a classifier chain: each label's model also reads the earlier labels

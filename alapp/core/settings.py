@@ -17,7 +17,15 @@ from typing import Any
 from alapp.core import options  # stream mode and validation (issue 16)
 from alapp.core.errors import AlappError
 from alapp.core.featurizer import FeaturizerSpec
-from alapp.core.options import BudgetUnit, Classifier, CostModel, Device, TaskKind, allowed
+from alapp.core.options import (
+    BudgetUnit,
+    Classifier,
+    CostModel,
+    Device,
+    MultiLabelModel,  # multi-label (issue 21)
+    TaskKind,
+    allowed,
+)
 
 
 class SettingWarning(UserWarning):
@@ -69,6 +77,8 @@ class ProjectSettings:
     finetune_lr: float = 2e-5
     finetune_epochs: int = 3
     finetune_batch_size: int = 16
+    # multi-label (issue 21)
+    multilabel_model: str = MultiLabelModel.OVR.value  # options.MultiLabelModel: ovr | chains
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -132,6 +142,7 @@ def _unknown(key: str) -> str:
 _CHOICES: dict[str, type[StrEnum]] = {"classifier": Classifier, "device": Device,
                                       "cost_model": CostModel, "budget_unit": BudgetUnit,
                                       "task": TaskKind}
+_CHOICES["multilabel_model"] = MultiLabelModel  # multi-label (issue 21)
 # (holds for the value, what is allowed) for the fields with a range or a shape.
 _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "seed": (lambda v: v >= 0, "a whole number of at least 0"),

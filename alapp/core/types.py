@@ -93,4 +93,5 @@ def join_labels(chosen: set[str] | list[str], order: list[str]) -> str:
 
 
 def split_labels(value: str) -> list[str]:
-    return value.split(LABEL_SEPARATOR)
+    """The labels of a stored multi-label value; "" is the empty set ("none of these")."""
+    return value.split(LABEL_SEPARATOR) if value else []

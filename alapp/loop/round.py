@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from alapp.al import stopping, stratify
+from alapp.al import multilabel, stopping, stratify
 from alapp.al.batch import BatchRequest, Pick, compose_batch, subset
 from alapp.al.costmodel import CostEstimate, estimate_costs, text_stats, with_uncertainty
 from alapp.al.drift import ValidationSets
@@ -72,8 +72,8 @@ class Snapshot:
         return task_for(self.settings)
 
     def classes(self, train_labels: list[str]) -> list[str]:
-        """What the classifier predicts (the task decides: a multi-label project's label
-        powerset adds every combination seen in the labels)."""
+        """What the classifier predicts (the task decides: one column per label, also in a
+        multi-label project, whose model gives each label its own probability)."""
         return self.task.classes(self.labels, train_labels)
 
 
@@ -101,6 +101,20 @@ class RoundResult:
     stream_seen: list[tuple[ItemId, int, float | None, float | None]] = field(
         default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the round fell back to, in words
+    # multi-label (issue 21): the pool's per-label probabilities (ids, (n, labels) array,
+    # labels), for the toggles; None for single-label rounds.
+    label_probs: tuple[np.ndarray, np.ndarray, list[str]] | None = None
+
+    def label_probs_of(self, item_id: ItemId) -> dict[str, float] | None:
+        """The model's probability for each label of a pool item (0.5: the label's tuned
+        threshold), when this multi-label round scored it."""
+        if self.label_probs is None:
+            return None
+        ids, probs, labels = self.label_probs
+        rows = np.flatnonzero(ids == item_id)
+        if not len(rows):
+            return None
+        return {name: float(p) for name, p in zip(labels, probs[rows[0]], strict=True)}
 
     @property
     def test_accuracy(self) -> float | None:
@@ -202,11 +216,12 @@ class RoundRunner:
         self._uncertainty = UncertaintyMemory()  # the cost model's difficulty feature
         self._validation = ValidationSets()  # refreshed random samples for drift (issue 16)
 
-    def _stable_codes(self, classes: list[str], probs: np.ndarray) -> np.ndarray:
-        """Predicted classes as codes that mean the same in every round, even when a
-        multi-label project's powerset gains a class (indices would shift)."""
-        return np.array([self._codes.setdefault(classes[k], len(self._codes))
-                         for k in probs.argmax(axis=1)], dtype=int)
+    def _stable_codes(self, task: Task, classes: list[str], probs: np.ndarray) -> np.ndarray:
+        """Predicted labels (a multi-label project's predicted sets) as codes that mean the
+        same in every round."""
+        guesses, _ = task.decode(classes, probs)
+        return np.array([self._codes.setdefault(g, len(self._codes)) for g in guesses],
+                        dtype=int)
 
     def _text_stats_for(self, snap: Snapshot) -> np.ndarray:
         """The cost model's text statistics for every item, computed once: a Python loop over
@@ -254,6 +269,8 @@ class RoundRunner:
             target_embeddings=_test_embeddings(snap, features),
             n_labeled=len(train_rows), round_index=snap.round_index,
             strata=_strata(snap, pool_rows))
+        if s.multi_label and train_labels:  # multi-label (issue 21): labels per labeled item
+            state.label_cardinality = multilabel.mean_cardinality(train_labels)
         predicted: dict[ItemId, tuple[str, float]] = {}
         metrics: dict[str, Any] = {}
         model: Classifier | None = None
@@ -318,7 +335,7 @@ class RoundRunner:
         progress.report("done", 1.0)
         chosen_by = next((p.strategy for p in picks if not p.is_random),
                          picks[0].strategy if picks and s.passive_labels else s.strategy)
-        top_two = (_top_two(picks, state, classes)
+        top_two = (_top_two(picks, state, classes, s.multi_label)
                    if model is not None and state.probs is not None else {})
         self._uncertainty.remember(picks, state, difficulty)
         result = RoundResult(picks, predicted, len(train_rows), metrics,
@@ -327,6 +344,8 @@ class RoundRunner:
                              model.weights() if model is not None else None, cost, signals,
                              top_two, notes=notes)
         result.stream_seen = streamed.seen if streamed is not None else []
+        if s.multi_label and model is not None and state.probs is not None:  # issue 21
+            result.label_probs = (state.ids.copy(), state.probs, list(classes))
         return result
 
     def run_stand_in(self, snap: Snapshot, pending: int,
@@ -385,21 +404,27 @@ class RoundRunner:
         out = [stopping.target_metric(metrics.get("accuracy"), s.target_accuracy,
                                       n=metrics.get("test_items"),
                                       confidence=s.test_confidence)] \
-            if s.target_accuracy > 0 else []
+            if s.target_accuracy > 0 and not s.multi_label else []
+        if s.target_accuracy > 0 and s.multi_label:  # issue 21: the target is on micro-F1
+            out.append(stopping.target_metric(metrics.get("micro_f1"), s.target_accuracy,
+                                              "micro-F1"))
         # A fixed random set of pool items (seeded, so the same across rounds and restarts).
         pool_rows = [r for r, split in enumerate(snap.splits) if split == Split.POOL]
         rng = np.random.default_rng(s.seed)
         stop_rows = np.sort(rng.permutation(pool_rows)[: s.stop_set_size])
         if len(stop_rows):
             x = features.input_for(model)
-            self._stop_history.append(self._stable_codes(classes,
+            self._stop_history.append(self._stable_codes(snap.task, classes,
                                                          model.predict_proba(x[stop_rows])))
             out.append(stopping.stabilizing_predictions(self._stop_history))
         if state.probs is not None and len(state.probs):
-            out.append(stopping.overall_uncertainty(state.probs))
-            out.append(stopping.max_confidence(state.probs))
+            # multi-label: over every (item, label) yes/no decision (issue 21)
+            decisions = multilabel.binary_view(state.probs) if s.multi_label else state.probs
+            out.append(stopping.overall_uncertainty(decisions))
+            out.append(stopping.max_confidence(decisions))
             current = dict(zip(state.ids.tolist(),
-                               self._stable_codes(classes, state.probs).tolist(), strict=True))
+                               self._stable_codes(snap.task, classes, state.probs).tolist(),
+                               strict=True))
             common = [i for i in current if i in self._previous_pool]
             if common:
                 out.append(stopping.classification_change(
@@ -486,9 +511,11 @@ def _derived(snap: Snapshot, needs: frozenset[Need], state: PoolState, pool_rows
     return notes
 
 
-def _top_two(picks: list[Pick], state: PoolState,
-             classes: list[str]) -> dict[ItemId, tuple[tuple[str, float], tuple[str, float]]]:
-    """Each pick's two likeliest labels and their probabilities, as the model saw them."""
+def _top_two(picks: list[Pick], state: PoolState, classes: list[str],
+             multi_label: bool = False) -> dict[ItemId, tuple[tuple[str, float],
+                                                             tuple[str, float]]]:
+    """Each pick's two likeliest labels and their probabilities, as the model saw them
+    (multi-label: the two labels closest to their thresholds, the ones it was unsure of)."""
     if state.probs is None or state.probs.ndim != 2 or state.probs.shape[1] < 2:
         return {}
     row = {int(i): r for r, i in enumerate(state.ids.tolist())}
@@ -498,7 +525,7 @@ def _top_two(picks: list[Pick], state: PoolState,
         if r is None:
             continue
         p = state.probs[r]
-        first, second = np.argsort(-p, kind="stable")[:2]
+        first, second = np.argsort(np.abs(p - 0.5) if multi_label else -p, kind="stable")[:2]
         out[ItemId(pick.item_id)] = ((classes[int(first)], float(p[first])),
                                      (classes[int(second)], float(p[second])))
     return out
@@ -555,13 +582,17 @@ def _random_baseline(snap: Snapshot, index: dict[ItemId, int], features: Feature
                      classes: list[str], train_rows: list[int]) -> dict[str, float]:
     """Test accuracy of the same model trained on the batches' random share alone: what random
     sampling would have bought with that many labels, measured on this project's data."""
-    from alapp.ml.classifier import LogisticClassifier
+    from alapp.ml.factory import baseline_model
 
     rows = [r for r in train_rows if snap.ids[r] in snap.random_share]
     labels = [snap.current[snap.ids[r]] for r in rows]
     if len(set(labels)) < 2:
         return {}
-    baseline = LogisticClassifier(classes, seed=snap.settings.seed)
+    baseline = baseline_model(classes, snap.settings)
     baseline.fit(features.matrix[rows], labels)
-    accuracy = _test_metrics(snap, index, baseline, features, classes)["accuracy"]
-    return {"random_baseline_accuracy": accuracy, "random_baseline_labels": float(len(rows))}
+    measured = _test_metrics(snap, index, baseline, features, classes)
+    out = {"random_baseline_accuracy": measured["accuracy"],
+           "random_baseline_labels": float(len(rows))}
+    if "micro_f1" in measured:  # multi-label (issue 21): the curve's measure
+        out["random_baseline_micro_f1"] = measured["micro_f1"]
+    return out

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from alapp.al.needs import DERIVED, FROM_MODEL, FROM_VALIDATION, Need
-from alapp.al.registry import get_strategy
+from alapp.al.registry import MULTI_LABEL_STRATEGIES, get_strategy
 from alapp.core import options
 from alapp.core.errors import AlappError
 from alapp.core.settings import ProjectSettings
@@ -25,6 +25,7 @@ from alapp.ml.families import mixed_member
 from alapp.ml.finetune import TransformerClassifier
 from alapp.ml.fusion import LateFusionClassifier
 from alapp.ml.mlp import MLPClassifier, MLPConfig
+from alapp.ml.multilabel import MultiLabelClassifier
 
 FUSION = "fusion"  # chosen automatically for several inputs, never asked for by name
 # Needs a model is built for (an extra head): a change of them builds a new model.
@@ -134,6 +135,8 @@ class ModelKeeper:
                   several_inputs: bool = False) -> Classifier:
         """The classifier for these settings and labels: the kept one while nothing it was
         built from changed, else a new one."""
+        if settings.multi_label:
+            return self._multi_label(settings, labels, dim)
         kind = choose_kind(settings, several_inputs)
         needs = get_strategy(settings.strategy).all_needs
         key = (kind, tuple(labels), dim, settings.featurizer, settings.seed, settings.device,
@@ -144,3 +147,43 @@ class ModelKeeper:
         if key != self._key or self.model is None:
             self._key, self.model = key, KINDS[kind].build(labels, settings, needs)
         return self.model
+
+    def _multi_label(self, settings: ProjectSettings, labels: Sequence[str],
+                     dim: int) -> Classifier:
+        """A multi-label project's model: one logistic regression per label or a chain
+        (``multilabel_model``); it provides per-label probabilities only."""
+        spec = get_strategy(settings.strategy)
+        missing = sorted((frozenset(spec.needs) & FROM_MODEL) - MultiLabelClassifier.provides)
+        if missing:
+            need = ", ".join(f"{n} ({n.description})" for n in missing)
+            raise AlappError(f"strategy {spec.name!r} needs {need}, which the multi-label "
+                             "model does not provide; choose a multi-label strategy "
+                             "(alapp strategies)")
+        if settings.classifier != options.Classifier.LOGREG:
+            raise AlappError(f"classifier={settings.classifier!r} has no multi-label head yet; "
+                             "a multi-label project trains one logistic regression per label: "
+                             "set classifier=logreg")
+        if Need.PROBS in spec.needs and spec.name not in MULTI_LABEL_STRATEGIES:
+            raise AlappError(f"strategy {spec.name!r} reads the probabilities as one choice "
+                             "among the labels; a multi-label project needs a multi-label "
+                             f"strategy ({', '.join(sorted(MULTI_LABEL_STRATEGIES))}), or a "
+                             "diversity one (cluster, coreset) or random")
+        key = ("multi-label", settings.multilabel_model, tuple(labels), dim,
+               settings.featurizer, settings.seed)
+        if key != self._key or self.model is None:
+            self._key = key
+            self.model = multi_label_model(labels, settings)
+        return self.model
+
+
+def multi_label_model(labels: Sequence[str], settings: ProjectSettings) -> Classifier:
+    return MultiLabelClassifier(labels, chains=settings.multilabel_model == "chains",
+                                seed=settings.seed)
+
+
+def baseline_model(labels: Sequence[str], settings: ProjectSettings) -> Classifier:
+    """The plain model the random-share baseline trains: logistic regression, per label in a
+    multi-label project."""
+    if settings.multi_label:
+        return multi_label_model(labels, settings)
+    return LogisticClassifier(labels, seed=settings.seed)

@@ -10,6 +10,7 @@ from alapp.core.types import ItemId
 from alapp.store.project import Project
 
 UNLABELED = "(unlabeled)"
+NONE_OF_THESE = "(none of these)"  # multi-label: labeled with the empty set
 STATUSES = ("", "flagged", "skipped")  # "" for any
 FLAG_NOTE_MAX = 200  # a flag's comment is short: one line in the browse table and the export
 
@@ -75,8 +76,11 @@ def find_items(project: Project, query: BrowseQuery,
         args += [f"%{escaped}%"] * 2
     if query.label == UNLABELED:
         where.append("c.label IS NULL")
+    elif query.label == NONE_OF_THESE:  # multi-label: the explicit empty set (issue 21)
+        where.append("c.label = ''")
     elif query.label:
-        where.append("c.label = ?")
+        # a label, alone or in a multi-label set ("a|b"); names never hold "|"
+        where.append("instr('|' || c.label || '|', '|' || ? || '|') > 0")
         args.append(query.label)
     if query.annotator:
         where.append("c.annotator = ?")

@@ -19,7 +19,6 @@ from typing import IO, Any
 
 from alapp.core.errors import AlappError
 from alapp.core.files import atomic_output, refuse_protected
-from alapp.core.types import split_labels
 from alapp.store.project import Project
 
 EXPORT_FORMATS = ("jsonl", "csv", "prodigy")
@@ -29,7 +28,7 @@ CSV_COLUMNS = ("id", "text", "label", "split", "annotator", "labeled_at", "start
 # The event that set each item's current label, with its item and its latest flag's comment
 # (NULL: never flagged; '' flagged without a comment).
 _LABELED_SQL = """
-    SELECT i.ext_id, i.text, i.split, i.meta, e.label, e.annotator, e.started_at,
+    SELECT e.id, i.ext_id, i.text, i.split, i.meta, e.label, e.annotator, e.started_at,
            e.submitted_at, e.active_ms, e.source, e.strategy, flag.note, i.text_b
     FROM label_events e
     JOIN (SELECT item_id, MAX(id) AS id FROM label_events
@@ -49,7 +48,10 @@ def _iso(ts: float | None) -> str | None:
 
 
 def labeled_rows(project: Project) -> Iterator[dict[str, Any]]:
-    for (ext_id, text, split, meta, label, annotator, started, submitted, active_ms,
+    """Each labeled item; ``labels`` is the set a multi-label decision chose (read from its
+    ``event_labels`` rows, in the label order; empty: "none of these"), else ``[label]``."""
+    multi = project.multi_label
+    for (event_id, ext_id, text, split, meta, label, annotator, started, submitted, active_ms,
          source, strategy, flag_note, text_b) in project._conn.execute(_LABELED_SQL):
         # A sentence pair's second text follows the first (only pairs have the key).
         pair = {} if text_b is None else {"text_b": text_b}
@@ -59,7 +61,7 @@ def labeled_rows(project: Project) -> Iterator[dict[str, Any]]:
             "active_seconds": None if active_ms is None else round(active_ms / 1000, 3),
             "source": source, "strategy": strategy, "meta": json.loads(meta) if meta else None,
             "flagged": flag_note is not None, "flag_note": flag_note or "",
-            "labels": split_labels(label),  # the set, for multi-label projects
+            "labels": project.label_set(event_id) if multi else [label],
             "_submitted": submitted,
         }
 
@@ -76,32 +78,45 @@ def export_labels(project: Project, out: str | Path, fmt: str | None = None,
         raise AlappError(f"{out}: already exists; choose another name or allow overwriting")
     if not out.parent.is_dir():
         raise AlappError(f"{out.parent}: no such folder")
+    labels = project.labels() if project.multi_label else None
     with atomic_output(out, newline="", protect=(project.path,)) as stream:
-        count = _WRITERS[fmt](labeled_rows(project), stream)
+        extra = {} if labels is None else {"multi": labels}  # a multi-label project's labels
+        count = _WRITERS[fmt](labeled_rows(project), stream, **extra)
     return count
 
 
-def _write_jsonl(rows: Iterator[dict[str, Any]], stream: IO[str]) -> int:
+def _write_jsonl(rows: Iterator[dict[str, Any]], stream: IO[str],
+                 multi: list[str] | None = None) -> int:
+    """One object per item; a multi-label project's rows carry the set as ``labels`` (a
+    list, [] for "none of these") next to the joined ``label``."""
     count = 0
     for row in rows:
         row.pop("_submitted")
-        if len(row["labels"]) == 1:
+        if multi is None:
             row.pop("labels")  # single-label rows keep the plain layout
         stream.write(json.dumps(row, ensure_ascii=False) + "\n")
         count += 1
     return count
 
 
-def _write_csv(rows: Iterator[dict[str, Any]], stream: IO[str]) -> int:
+def _write_csv(rows: Iterator[dict[str, Any]], stream: IO[str],
+               multi: list[str] | None = None) -> int:
+    """One row per item; a multi-label project adds one column per label ("label:NAME", 1 or
+    0) after the joined ``label`` column ("a|b", empty for "none of these")."""
     stream.write("\ufeff")  # so Excel opens UTF-8 Russian and Chinese text correctly
     first = next(rows, None)
     columns = list(CSV_COLUMNS)
     if first is not None and "text_b" in first:  # a project of pairs: all rows have one
         columns.insert(columns.index("text") + 1, "text_b")
+    if multi is not None:
+        at = columns.index("label") + 1
+        columns[at:at] = [f"label:{name}" for name in multi]
     writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     count = 0
     for row in itertools.chain([first] if first is not None else [], rows):
+        for name in multi or ():
+            row[f"label:{name}"] = 1 if name in row["labels"] else 0
         if row["meta"] is not None:
             row["meta"] = json.dumps(row["meta"], ensure_ascii=False)
         row["flagged"] = "true" if row["flagged"] else "false"
@@ -110,8 +125,10 @@ def _write_csv(rows: Iterator[dict[str, Any]], stream: IO[str]) -> int:
     return count
 
 
-def _write_prodigy(rows: Iterator[dict[str, Any]], stream: IO[str]) -> int:
-    """Prodigy's task layout: accepted text classification answers."""
+def _write_prodigy(rows: Iterator[dict[str, Any]], stream: IO[str],
+                   multi: list[str] | None = None) -> int:
+    """Prodigy's task layout: accepted text classification answers; a multi-label project's
+    as Prodigy's textcat choice tasks (every label an option, the chosen ones in ``accept``)."""
     count = 0
     for row in rows:
         # Only flagged items carry the flag in their meta, which Prodigy shows on the card.
@@ -123,6 +140,9 @@ def _write_prodigy(rows: Iterator[dict[str, Any]], stream: IO[str]) -> int:
             "answer": "accept", "meta": {"id": row["id"], **(row["meta"] or {}), **flag},
             "_timestamp": int(row["_submitted"]), "_annotator_id": row["annotator"],
         }
+        if multi is not None:
+            task.pop("label")
+            task["options"] = [{"id": name, "text": name} for name in multi]
         stream.write(json.dumps(task, ensure_ascii=False) + "\n")
         count += 1
     return count

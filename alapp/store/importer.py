@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from alapp.core.errors import AlappError, Cancelled, InputError
+from alapp.core.types import Action, Selection, Source, join_labels, split_labels
 from alapp.store.encoding import changed_error, locate_decode_error, open_checked
 from alapp.store.parsing import Chunk, ImportSpec, parse_chunks, text_hash
 from alapp.store.project import Project
@@ -63,6 +64,7 @@ class _Job:
     size: int  # the file's size and modification time when the import started: only that
     mtime_ns: int  # much is read, and a file that changes meanwhile is refused
     id_prefix: str  # for generated ids, one that no id in the project starts with
+    multi_label: bool = False  # label values are sets ("a|b", JSON lists): issue 21
 
 
 class _DryRunDone(Exception):
@@ -120,7 +122,7 @@ def _start(project: Project, path: Path, encoding: str, fmt: str, spec: ImportSp
     first = project._conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM items").fetchone()[0]
     return _Job(path, encoding, fmt, spec, import_id, first, set(project.labels()),
                 detected=not spec.encoding, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
-                id_prefix=_free_prefix(project, import_id))
+                id_prefix=_free_prefix(project, import_id), multi_label=project.multi_label)
 
 
 def _check_pairs_match(project: Project, path: Path, spec: ImportSpec) -> None:
@@ -156,7 +158,7 @@ def _parse_here(job: _Job) -> Iterator[Chunk]:
             as (stream, position):
         yield from parse_chunks(job.path, stream, job.fmt, job.spec, job.import_id,
                                 job.first_item_id, job.known_labels, position=position,
-                                id_prefix=job.id_prefix)
+                                id_prefix=job.id_prefix, multi_label=job.multi_label)
 
 
 def _child_main(job: _Job, out: Any) -> None:
@@ -230,9 +232,12 @@ def _write(project: Project, job: _Job, chunks: Iterator[Chunk], report: ImportR
             report.images += len(chunk.images)
         if chunk.items:
             last_line = chunk.items[-1][-1]
-        conn.executemany(
-            "INSERT INTO label_events (item_id, action, label, annotator, submitted_at, "
-            "source) VALUES (?, 'label', ?, 'import', ?, 'import')", chunk.events)
+        if job.multi_label:  # issue 21: each set in the label order, with its rows
+            insert_label_sets(project, chunk.events)
+        else:
+            conn.executemany(
+                "INSERT INTO label_events (item_id, action, label, annotator, submitted_at, "
+                "source) VALUES (?, 'label', ?, 'import', ?, 'import')", chunk.events)
         report.rows += len(chunk.items)
         report.labeled += len(chunk.events)
         for split, n in chunk.by_split.items():
@@ -313,3 +318,12 @@ def _report_duplicates(project: Project, import_id: int, report: ImportReport,
             "SELECT ext_id FROM items i WHERE import_id = ? AND EXISTS (SELECT 1 FROM items o "
             "WHERE o.hash = i.hash AND o.id != i.id) LIMIT 5", (import_id,))]
 
+
+def insert_label_sets(project: Project, events: list[tuple[Any, ...]]) -> None:
+    """Imported multi-label decisions (item, "a|b", time): the stored text in the project's
+    label order and one ``event_labels`` row per label (inside the import's transaction)."""
+    order = project.labels()
+    for item_id, label, submitted in events:
+        project._insert_event(item_id, Action.LABEL, join_labels(split_labels(label), order),
+                              "import", None, None, Selection(Source.IMPORT),
+                              submitted_at=submitted)

@@ -165,7 +165,8 @@ class Chunk:
 
 def parse_chunks(path: Path, stream: IO[str], fmt: str, spec: ImportSpec, import_id: int,
                  first_item_id: int, known_labels: set[str],
-                 position: Any = None, id_prefix: str | None = None) -> Iterator[Chunk]:
+                 position: Any = None, id_prefix: str | None = None,
+                 multi_label: bool = False) -> Iterator[Chunk]:
     """Read and validate rows, yielding chunks of item and label-event rows.
 
     ``position`` reports how many bytes were read (for progress), when given. Rows without an
@@ -194,7 +195,11 @@ def parse_chunks(path: Path, stream: IO[str], fmt: str, spec: ImportSpec, import
             if text_b is not None:
                 _check_unicode(path, line, text_b, None, None, None)
         item_id = first_item_id + rows - 1
-        if label is not None:
+        if label is not None and (multi_label or isinstance(label, LabelSet)
+                                  or "|" in label):
+            label = _label_set(path, line, label, spec, known_labels, chunk, multi_label)
+            chunk.events.append((item_id, label, now))
+        elif label is not None:
             if label not in known_labels:
                 if not spec.add_labels:
                     known = _listed(sorted(known_labels)) or "no labels"
@@ -323,8 +328,12 @@ def _row(path: Path, line: int, record: Record, mapping: _Mapping, spec: ImportS
             raise InputError(path, line, f"empty id in column {mapping.id!r}")
         if not (ext_id.isascii() and ext_id.isprintable()):  # else the common case: fine
             _check_name(path, line, "id", ext_id)
-    label = _scalar(record.get(mapping.label)) if mapping.label else None
-    if label is not None:
+    raw = record.get(mapping.label) if mapping.label else None
+    from_labels_key = raw is None and isinstance(record.get("labels"), list)
+    if from_labels_key:  # alapp's own multi-label JSONL export: the set as "labels"
+        raw = record["labels"]
+    label = _label_list(path, line, raw, spec) if isinstance(raw, list) else _scalar(raw)
+    if label is not None and not isinstance(label, LabelSet):
         label = _label(path, line, label, spec)
         if not (label.isascii() and label.isprintable()):
             _check_name(path, line, "label", label)
@@ -338,6 +347,8 @@ def _row(path: Path, line: int, record: Record, mapping: _Mapping, spec: ImportS
         fields = {c: v for c, v in record.items() if c not in mapping.used}
     else:
         fields = {c: record[c] for c in mapping.meta if c in record}
+    if from_labels_key:
+        fields.pop("labels", None)
     if fields:
         meta = json.dumps(fields, ensure_ascii=False)
         if "\x00" in meta:
@@ -384,3 +395,54 @@ def _label(path: Path, line: int, raw: str, spec: ImportSpec) -> str:
                          f"({len(spec.label_names)} names from {spec.label_base})") from None
 
 
+# -- multi-label label lists (issue 21) ---------------------------------------------------------
+
+class LabelSet(str):
+    """A label value that came as a JSON list (``"labels": ["a", "b"]``), joined by "|"; ""
+    is an empty list ("none of these")."""
+
+
+def _label_list(path: Path, line: int, raw: list[Any], spec: ImportSpec) -> LabelSet:
+    names: list[str] = []
+    for value in raw:
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise InputError(path, line, f"the label list holds {json.dumps(value)}, not a "
+                             "label name")
+        name = str(value).strip()
+        if not name:
+            raise InputError(path, line, "an empty label in the label list")
+        name = _label(path, line, name, spec)
+        if not (name.isascii() and name.isprintable()):
+            _check_name(path, line, "label", name)
+        if "|" in name:
+            raise InputError(path, line, f"label {name!r} contains '|', which joins the "
+                             "labels of a set; give the labels as a list")
+        names.append(name)
+    return LabelSet("|".join(names))
+
+
+def _label_set(path: Path, line: int, label: str, spec: ImportSpec, known_labels: set[str],
+               chunk: Chunk, multi_label: bool) -> str:
+    """A multi-label row's set ("a|b" in a CSV column, or a JSON list), checked: no empty
+    label, no label twice, every label known (or added with ``add_labels``)."""
+    if not multi_label:
+        shown = ", ".join(label.split("|")) or "an empty list"
+        raise InputError(path, line, f"several labels ({shown}) but this project takes one "
+                         "label per item; create a multi-label project for label sets")
+    parts = label.split("|") if label else []
+    if any(not p.strip() for p in parts):
+        raise InputError(path, line, f"an empty label in {label!r}")
+    parts = [p.strip() for p in parts]
+    twice = next((p for i, p in enumerate(parts) if p in parts[:i]), None)
+    if twice is not None:
+        raise InputError(path, line, f"label {twice!r} twice in the set {label!r}")
+    for part in parts:
+        if part not in known_labels:
+            if not spec.add_labels:
+                known = _listed(sorted(known_labels)) or "no labels"
+                raise InputError(path, line, f"unknown label {part!r} (the project has: "
+                                 f"{known}); add it to the project first, or import with "
+                                 "--add-labels")
+            known_labels.add(part)
+            chunk.new_labels.append(part)
+    return "|".join(parts)

@@ -48,6 +48,8 @@ from alapp.core.types import (
     Selection,
     Source,
     Split,
+    join_labels,
+    split_labels,
 )
 from alapp.store import queue
 from alapp.store.lock import ProjectLock, real_path
@@ -196,6 +198,10 @@ class Project:
         if unknown:
             raise AlappError(f"unknown setting {unknown[0]!r}; settings are "
                              f"{', '.join(setting_names())}")
+        if settings.get("multi_label") and "strategy" not in settings:  # issue 21
+            from alapp.al.multilabel_strategies import DEFAULT
+
+            settings = {**settings, "strategy": DEFAULT}
         initial = ProjectSettings(name=name or path.stem, **settings)
         initial.validate(strategies=STRATEGIES)  # before a file exists
         folder = real_path(path).parent
@@ -370,6 +376,10 @@ class Project:
             from alapp.store.stream import check_stratify_key
 
             check_stratify_key(self, merged.stratify_by)
+        if merged.multi_label != current.multi_label:  # issue 21: decisions are sets or not
+            raise AlappError(f"multi_label={merged.multi_label!r}: whether decisions are sets "
+                             "of labels is chosen when a project is created (this one is "
+                             f"{'multi' if current.multi_label else 'single'}-label)")
         with self.transaction():
             self._write_settings({k: getattr(merged, k) for k in changes})
         return merged
@@ -432,18 +442,18 @@ class Project:
                    started_at: float | None = None, active_ms: int | None = None,
                    selection: Selection | None = None) -> EventId:
         """Record one decision; durable when this returns. In a multi-label project the label
-        may be several names joined by "|" (see ``join_labels``)."""
+        is the set chosen, its names joined by "|" (see ``join_labels``; "" is an explicit
+        "none of these"): stored as one ``event_labels`` row per name, in the label order."""
         from alapp.al.task import task_for
 
+        labels = self.labels()
         try:
-            parts = task_for(self.settings()).check_label(label, self.labels())
+            parts = task_for(self.settings()).check_label(label, labels)
         except ValueError as e:
             raise AlappError(str(e)) from None
+        if self.multi_label:
+            label = join_labels(parts, labels)  # the same set is always the same text
         with self.transaction():
-            if len(parts) > 1:  # a multi-label set is a label row too, for the foreign key
-                self._conn.execute(
-                    "INSERT OR IGNORE INTO labels (name, position, combination) VALUES "
-                    "(?, (SELECT COALESCE(MAX(position), 0) + 1 FROM labels), 1)", (label,))
             event = self._insert_event(item_id, Action.LABEL, label, annotator, started_at,
                                        active_ms, selection)
             queue.take_off(self._conn, item_id)
@@ -505,7 +515,24 @@ class Project:
              submitted_at if submitted_at is not None else time.time(), active_ms, undoes, note,
              sel.round_id, sel.source, sel.strategy or None, sel.score, sel.predicted_cost,
              int(sel.source == Source.RANDOM)))
-        return EventId(int(cursor.lastrowid or 0))
+        event = EventId(int(cursor.lastrowid or 0))
+        if label is not None and self.multi_label:  # the set, one row per chosen label
+            self._conn.executemany("INSERT INTO event_labels (event_id, label) VALUES (?, ?)",
+                                   [(event, name) for name in split_labels(label)])
+        return event
+
+    @property
+    def multi_label(self) -> bool:
+        """Whether decisions are sets of labels (read from the file: one indexed row)."""
+        row = self._conn.execute(
+            "SELECT value FROM settings WHERE key = 'multi_label'").fetchone()
+        return row is not None and json.loads(row[0]) is True
+
+    def label_set(self, event_id: EventId) -> list[str]:
+        """The labels a multi-label event chose, in the project's label order (empty: none)."""
+        return [r[0] for r in self._conn.execute(
+            "SELECT s.label FROM event_labels s JOIN labels l ON l.name = s.label "
+            "WHERE s.event_id = ? ORDER BY l.position", (event_id,))]
 
     def events(self, item_id: ItemId | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM label_events"
@@ -520,8 +547,10 @@ class Project:
     def stats(self) -> dict[str, Any]:
         labels = self.current_labels()
         per_label = dict.fromkeys(self.labels(), 0)
+        multi = self.multi_label
         for label in labels.values():
-            per_label[label] = per_label.get(label, 0) + 1
+            for name in split_labels(label) if multi else [label]:  # a set counts each label
+                per_label[name] = per_label.get(name, 0) + 1
         split_of = dict(self._conn.execute("SELECT id, split FROM items"))
         labeled_by_split = dict.fromkeys(Split, 0)
         for item_id in labels:

@@ -169,6 +169,72 @@ V9_PAIR_TEXT = """
         ALTER TABLE items ADD COLUMN text_b TEXT
 """
 
+# A multi-label decision is the set of labels chosen, not one label row per combination (the
+# powerset of version 5): ``event_labels`` holds one row per chosen label, with its foreign key;
+# ``label_events.label`` keeps the set as readable text ("billing|delivery", "" for an explicit
+# "none of these") and so no longer references ``labels``: the table is rebuilt, keeping every
+# event and id. Every event of a multi-label project that carries a value gets its set; the
+# combination rows go. A strategy that reads the probabilities as one distribution over classes
+# becomes the multi-label default (``ml-margin-mean``, see docs/multilabel.md), and the
+# classifier logistic regression (the multi-label model is one per label). The undo column
+# references the new table by its own name, which the rename carries over, so dropping the old
+# table breaks no reference.
+V10_LABEL_SETS = """
+        CREATE TABLE label_events_v10 (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            action TEXT NOT NULL
+                CHECK (action IN ('label', 'undo', 'skip', 'skip_forever', 'flag')),
+            label TEXT,
+            annotator TEXT NOT NULL,
+            started_at REAL,
+            submitted_at REAL NOT NULL,
+            active_ms INTEGER,
+            undoes INTEGER REFERENCES label_events_v10(id),
+            note TEXT,
+            round_id INTEGER REFERENCES rounds(id),
+            strategy TEXT,
+            score REAL,
+            predicted_cost REAL,
+            is_random_share INTEGER NOT NULL DEFAULT 0,
+            source TEXT NOT NULL DEFAULT 'unknown'
+        );
+        INSERT INTO label_events_v10 (id, item_id, action, label, annotator, started_at,
+            submitted_at, active_ms, undoes, note, round_id, strategy, score, predicted_cost,
+            is_random_share, source)
+            SELECT id, item_id, action, label, annotator, started_at, submitted_at, active_ms,
+                undoes, note, round_id, strategy, score, predicted_cost, is_random_share, source
+            FROM label_events;
+        DROP TABLE label_events;
+        ALTER TABLE label_events_v10 RENAME TO label_events;
+        CREATE INDEX label_events_item ON label_events(item_id, id);
+        CREATE INDEX label_events_source ON label_events(source, action);
+        CREATE TABLE event_labels (
+            event_id INTEGER NOT NULL REFERENCES label_events(id),
+            label TEXT NOT NULL REFERENCES labels(name),
+            PRIMARY KEY (event_id, label)
+        ) WITHOUT ROWID;
+        WITH RECURSIVE parts(event_id, head, rest) AS (
+            SELECT id, '', label || '|' FROM label_events
+            WHERE label IS NOT NULL
+              AND (SELECT value FROM settings WHERE key = 'multi_label') = 'true'
+            UNION ALL
+            SELECT event_id, substr(rest, 1, instr(rest, '|') - 1),
+                   substr(rest, instr(rest, '|') + 1)
+            FROM parts WHERE rest != '')
+        INSERT OR IGNORE INTO event_labels (event_id, label)
+            SELECT event_id, head FROM parts WHERE head != '';
+        DELETE FROM labels WHERE combination;
+        UPDATE settings SET value = '"ml-margin-mean"'
+            WHERE key = 'strategy'
+              AND (SELECT value FROM settings WHERE key = 'multi_label') = 'true'
+              AND value IN ('"stratified-random"', '"least-confidence"', '"margin"',
+                            '"ratio"', '"entropy"', '"uncertainty-cluster"', '"schedule"');
+        UPDATE settings SET value = '"logreg"'
+            WHERE key = 'classifier'
+              AND (SELECT value FROM settings WHERE key = 'multi_label') = 'true'
+"""
+
 # One entry per schema version; never edit a released entry, append a new one.
 MIGRATIONS: list[str] = [
     V1_ITEMS_LABELS_EVENTS,
@@ -181,6 +247,7 @@ MIGRATIONS: list[str] = [
     V7_IMAGES,  # an item's image, shown next to its text
     V8_STREAM_SEEN,  # what stream mode has let arrive: asked or passed (issue 16)
     V9_PAIR_TEXT,  # the second text of a sentence pair (issue 16)
+    V10_LABEL_SETS,  # a multi-label decision is a set of labels (issue 21), not a combination
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

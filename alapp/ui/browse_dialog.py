@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from alapp.app.session import (
+    NONE_OF_THESE,
     UNLABELED,
     BrowseQuery,
     BrowseRow,
@@ -82,7 +83,8 @@ class BrowseModel(QAbstractTableModel):
 
 
 def _cells(row: BrowseRow) -> list[str]:
-    return [row.text.replace("\n", " ")[:400] or IMAGE_ONLY, row.label or "",
+    label = NONE_OF_THESE if row.label == "" else row.label or ""  # "": an empty set
+    return [row.text.replace("\n", " ")[:400] or IMAGE_ONLY, label,
             row.annotator or "", row.predicted or "",
             "" if row.confidence is None else f"{row.confidence:.0%}",
             row.split, _flag_cell(row.flag_note)]
@@ -99,7 +101,9 @@ class BrowseDialog(QDialog):
         labels = session.labels()
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search the text…")
-        self.label = _combo([ANY, UNLABELED, *labels])
+        # A multi-label project's explicit empty sets are found as "(none of these)".
+        none = [NONE_OF_THESE] if session.settings().multi_label else []
+        self.label = _combo([ANY, UNLABELED, *none, *labels])
         self.annotator = _combo([ANY, *session.annotators()])
         self.predicted = _combo([ANY, *labels])
         self.split = _combo([ANY, "pool", "test", "seed"])

@@ -66,10 +66,14 @@ class LearningCurve(pg.PlotWidget):  # type: ignore[misc]
 
     def show_history(self, history: list[tuple[int, dict[str, Any]]]) -> None:
         points = [(n, m) for n, m in history if "accuracy" in m]
-        self.model_line.setData([n for n, _ in points], [m["accuracy"] for _, m in points])
+        # multi-label (issue 21): the main line is micro-F1 (subset accuracy is too harsh)
+        measure = "micro_f1" if any("micro_f1" in m for _, m in points) else "accuracy"
+        points = [(n, m) for n, m in points if measure in m]
+        self.setLabel("left", "micro-F1" if measure == "micro_f1" else "accuracy")
+        self.model_line.setData([n for n, _ in points], [m[measure] for _, m in points])
         self.f1_line.setData([n for n, _ in points], [m["macro_f1"] for _, m in points])
-        base = [(m["random_baseline_labels"], m["random_baseline_accuracy"])
-                for _, m in points if "random_baseline_accuracy" in m]
+        base = [(m["random_baseline_labels"], m[f"random_baseline_{measure}"])
+                for _, m in points if f"random_baseline_{measure}" in m]
         shown = base if len(base) >= MIN_BASELINE_POINTS else []
         self.baseline_line.setData([n for n, _ in shown], [a for _, a in shown])
         self._legend(len(base))
@@ -120,5 +124,34 @@ class ConfusionTable(QTableWidget):
         for header in (self.horizontalHeader(), self.verticalHeader()):
             header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
             header.setMinimumSectionSize(row)
+        self.setMinimumHeight(self.horizontalHeader().sizeHint().height()
+                              + row * len(labels) + 2 * self.frameWidth() + 2)
+
+    def show_per_label(self, table: dict[str, Any], test_items: float | None = None) -> None:
+        """Multi-label (issue 21): one row per label with its test-set counts (support, true
+        and false positives, false negatives) and precision, recall and F1."""
+        self.clear()
+        labels = table["labels"]
+        columns = ["support", "TP", "FP", "FN", "precision", "recall", "F1"]
+        keys = ["support", "tp", "fp", "fn", "precision", "recall", "f1"]
+        n = int(test_items) if test_items is not None else 0
+        self.caption = f"{n} test item{'' if n == 1 else 's'}; one row per label"
+        self.setRowCount(len(labels))
+        self.setColumnCount(len(columns))
+        self.setHorizontalHeaderLabels(columns)
+        self.setVerticalHeaderLabels(labels)
+        self.setToolTip("Per label on the test set: support (items that have it), TP/FP/FN "
+                        "(true and false positives, false negatives), precision, recall, F1")
+        for r in range(len(labels)):
+            for c, key in enumerate(keys):
+                value = table[key][r]
+                cell = QTableWidgetItem(f"{value:.2f}" if isinstance(value, float)
+                                        else str(value))
+                if key == "f1":
+                    cell.setBackground(QColor.fromHsvF(0.33 * value, 0.5, 1.0))
+                self.setItem(r, c, cell)
+        row = max(ROW_HEIGHT, self.fontMetrics().height() + 2)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.verticalHeader().setMinimumSectionSize(row)
         self.setMinimumHeight(self.horizontalHeader().sizeHint().height()
                               + row * len(labels) + 2 * self.frameWidth() + 2)

@@ -264,6 +264,7 @@ class LabelView(QWidget):
         layout.addLayout(self.grid)
         layout.addWidget(self.hint)
         self.keys: dict[str, str] = {}
+        self.probs: dict[str, float] = {}  # multi-label: the model's probability per label
         self.set_labels(labels, multi_label)
 
     def set_labels(self, labels: list[str], multi_label: bool) -> None:
@@ -293,10 +294,15 @@ class LabelView(QWidget):
 
         for i, (name, button) in enumerate(self.buttons.items()):
             key = keys.get(f"label_{i + 1}", "")
-            button.setText(button_text(f"{shown(f'label_{i + 1}')}   {name}" if key else name))
+            text = f"{shown(f'label_{i + 1}')}   {name}" if key else name
+            if name in self.probs:  # multi-label: the model's probability for this label
+                text += f"   {self.probs[name]:.0%}"
+            button.setText(button_text(text))
         enter = "confirm the chosen labels" if self.multi_label else "accept the prediction"
+        none = (f"{shown('none_of_these')}: none of these · "
+                if self.multi_label and "none_of_these" in keys else "")
         self.hint.setText(
-            f"{shown('accept')}: {enter} · {shown('undo')}/{shown('undo_alt')}: undo · "
+            f"{shown('accept')}: {enter} · {none}{shown('undo')}/{shown('undo_alt')}: undo · "
             f"{shown('skip')}: skip · {shown('flag')}: flag · {shown('back')}/"
             f"{shown('forward')}: earlier decisions · Settings › Keyboard to change keys")
 
@@ -336,6 +342,8 @@ class LabelView(QWidget):
         self.show_content(entry.text, image)
         if entry.predicted:
             label, confidence = entry.predicted
+            if self.multi_label:
+                label = label.replace("|", " + ") or "none of these"
             self.prediction.setText(f"Model: {label} ({confidence:.0%})")
         else:
             self.prediction.setText("Model: no prediction yet")
@@ -351,6 +359,8 @@ class LabelView(QWidget):
                       image: bytes | None = None) -> None:
         """An earlier decision, editable: a label key changes it."""
         now = decision.label if decision.action in ("label", "undo") else decision.action
+        if self.multi_label and decision.label == "" and decision.action in ("label", "undo"):
+            now = "none of these"
         self.history_banner.setText(
             f"  Earlier decision ({steps_back} back): {now or 'no label'}. Press a label "
             "key to change it; → or Esc returns to the queue.")
@@ -361,11 +371,22 @@ class LabelView(QWidget):
         self.reason.clear()
         self.cost.clear()
         self._enable(True)
-        chosen = set((decision.label or "").split("|"))
+        chosen = set((decision.label or "").split("|")) - {""}
         for name, button in self.buttons.items():
             button.setDefault(name in chosen)
             if self.multi_label:
                 button.setChecked(name in chosen)
+
+    def show_label_probs(self, probs: dict[str, float] | None) -> None:
+        """Multi-label: each toggle shows the model's probability for its label (50% is the
+        label's tuned threshold); None clears them."""
+        probs = probs or {}
+        if probs != self.probs:
+            self.probs = probs
+            self.show_keys(self.keys)
+        for name, button in self.buttons.items():
+            button.setToolTip(f"The model: {probs[name]:.0%} for this label (50% is where it "
+                              "says yes)" if name in probs else "")
 
     def show_toggled(self, chosen: set[str]) -> None:
         if self.multi_label:

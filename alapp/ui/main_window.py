@@ -162,6 +162,8 @@ class MainWindow(QMainWindow):
         actions.update(accept=self.accept, undo=self.undo, undo_alt=self.undo, skip=self.skip,
                        flag=self.flag, back=self.history_back, forward=self.history_forward,
                        leave_history=self.leave_history)
+        if self.multi_label:  # issue 21
+            actions["none_of_these"] = self.none_of_these
         keys = {}
         self.shortcuts = []
         for action, slot in actions.items():
@@ -233,6 +235,15 @@ class MainWindow(QMainWindow):
             self.view.show_toggled(self.toggled)
         else:
             self.label_current(label)
+
+    def none_of_these(self) -> None:
+        """Multi-label: the item has none of the labels (an explicit empty set)."""
+        if not self.multi_label or not self._writable():
+            return
+        if self.history_index is not None:
+            self.relabel_history(None)
+        else:
+            self.label_current("")
 
     def label_current(self, label: str) -> None:
         if self.entry is None or not self._writable():
@@ -319,14 +330,18 @@ class MainWindow(QMainWindow):
                                 self.session.image(decision.item_id))
         self._disable_label_buttons()
 
-    def relabel_history(self, label: str) -> None:
+    def relabel_history(self, label: str | None) -> None:
+        """A label key on an earlier decision: sets that label (toggles it in a multi-label
+        set); ``None`` (multi-label): none of these."""
         assert self.history_index is not None
         if not self._writable():
             return
         decision = self.decisions[self.history_index]
         if self.multi_label:
             current = set((decision.label or "").split("|")) - {""}
-            label = join_labels(current ^ {label}, self.session.labels()) or label
+            label = "" if label is None else join_labels(current ^ {label},
+                                                         self.session.labels())
+        assert label is not None
         # A change is a decision: it costs its active time, and the budget counts it.
         self.session.relabel(decision.item_id, label, self.timer.stop_ms())
         self.timer.start()
@@ -336,7 +351,7 @@ class MainWindow(QMainWindow):
         self.decisions[self.history_index] = replace(decision, label=label, action="label")
         self._show_history()
         self.panel.show_history(self.session.history(15))
-        self.statusBar().showMessage(f"Changed to {label}", 3000)
+        self.statusBar().showMessage(f"Changed to {label or 'none of these'}", 3000)
 
     # -- display -------------------------------------------------------------------------------
 
@@ -357,6 +372,10 @@ class MainWindow(QMainWindow):
         cost = self.session.last_result.cost if self.session.last_result else None
         image = self.session.image(self.entry.item_id) if self.entry is not None else None
         self.view.show_entry(self.entry, waiting, cost, image)
+        if self.multi_label:  # issue 21: each toggle shows the model's probability
+            result = self.session.last_result
+            self.view.show_label_probs(result.label_probs_of(self.entry.item_id)
+                                       if result is not None and self.entry else None)
         self._disable_label_buttons()
         if not same_item:
             self.toggled = set()  # multi-label choices belong to the item they were made on

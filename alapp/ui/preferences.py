@@ -27,6 +27,7 @@ SHORTCUTS: dict[str, tuple[str, str]] = {
     "back": ("Earlier decision (history)", "Left"),
     "forward": ("Later decision / back to the queue", "Right"),
     "leave_history": ("Back to the queue", "Escape"),
+    "none_of_these": ("Multi-label: none of these labels", "0"),  # issue 21
 }
 
 

@@ -35,7 +35,14 @@ from alapp.al.registry import STRATEGIES
 from alapp.app.projects import check_model_folder
 from alapp.core.errors import AlappError
 from alapp.core.featurizer import KEYWORDS, VECTORS_PREFIX, FeaturizerSpec, PartKind
-from alapp.core.options import BudgetUnit, Classifier, CostModel, Device, SelectionMode
+from alapp.core.options import (
+    BudgetUnit,
+    Classifier,
+    CostModel,
+    Device,
+    MultiLabelModel,  # multi-label (issue 21)
+    SelectionMode,
+)
 from alapp.core.settings import ProjectSettings
 from alapp.ui import preferences
 
@@ -135,6 +142,10 @@ class SettingsDialog(QDialog):
         self.finetune_epochs = _spin(1, 100, s.finetune_epochs)
         self.finetune_epochs.setSuffix(" per round")
         self.finetune_batch = _spin(1, 1024, s.finetune_batch_size)
+        # multi-label (issue 21): one model per label, or a chain; multi-label projects only
+        self.multilabel_model = _choice(list(MultiLabelModel), s.multilabel_model)
+        self.multilabel_model.setToolTip("ovr: one yes/no model per label; chains: each "
+                                         "label's model also reads the earlier labels")
 
         sampling = QFormLayout()
         sampling.addRow("Strategy", self.strategy)
@@ -181,6 +192,8 @@ class SettingsDialog(QDialog):
         self._model_form = model
         self.classifier.currentIndexChanged.connect(self._show_finetune)
         self._show_finetune()
+        if s.multi_label:
+            model.addRow("Multi-label model", self.multilabel_model)
         cost = QFormLayout()
         cost.addRow("Cost model", self.cost_model)
         cost.addRow("", self.cost_aware)
@@ -276,6 +289,7 @@ class SettingsDialog(QDialog):
             "finetune_lr": round(self.finetune_lr.value(), 9),
             "finetune_epochs": self.finetune_epochs.value(),
             "finetune_batch_size": self.finetune_batch.value(),
+            "multilabel_model": self.multilabel_model.currentText(),
         }
 
     def _stream_group(self, s: ProjectSettings, meta_keys: list[str]) -> QGroupBox:

@@ -133,7 +133,12 @@ class SidePanel(QWidget):
         if self.curve is None or self.confusion is None:
             return
         self.curve.show_history(self._history)
-        last = next((m for _, m in reversed(self._history) if "confusion" in m), None)
+        last = next((m for _, m in reversed(self._history)
+                     if "confusion" in m or "per_label" in m), None)
+        if last is not None and "per_label" in last:  # multi-label (issue 21)
+            self.confusion.show_per_label(last["per_label"], last.get("test_items"))
+            self.confusion_box.setTitle(f"Per label ({self.confusion.caption})")
+            return
         self.confusion.show_confusion(last["confusion"] if last else None,
                                       last.get("test_items") if last else None)
         self.confusion_box.setTitle(f"Confusion matrix ({self.confusion.caption})")
@@ -155,6 +160,8 @@ class SidePanel(QWidget):
         for d in decisions:
             first_line = d.text.splitlines()[0] if d.text else IMAGE_ONLY
             what = d.label if d.action in ("label", "undo") and d.label else d.action
+            if d.action == "label" and d.label == "":  # multi-label: the empty set
+                what = "none of these"
             self.history.addItem(f"{what}: {first_line}")
 
     def show_budget(self, numbers: dict[str, float], unit: str,
@@ -196,6 +203,11 @@ class SidePanel(QWidget):
             self.model_state.setText(f"No labels yet: this batch is random ({result.strategy}). "
                                      "The first model trains after your first labels.")
             return
+        if "micro_f1" in result.metrics:  # multi-label (issue 21)
+            m = result.metrics
+            accuracy = (f"(exact set) {m['accuracy']:.1%}, micro-F1 {m['micro_f1']:.2f}, "
+                        f"macro-F1 {m['macro_f1']:.2f}, Hamming loss {m['hamming_loss']:.3f} "
+                        "on the test set")
         if result.n_labeled == 0:
             self.model_state.setText("No labels yet: this batch is cluster centres of the pool "
                                      "(cold start). The first model trains after your first "
