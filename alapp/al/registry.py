@@ -398,6 +398,13 @@ SOURCES: dict[str, str] = {
     "learning-loss-inverse": "001 (the inverse baseline: lowest predicted loss first)",
     "learning-loss-ideal": "001 (the ideal baseline: the true loss; simulation only)",
     "learning-loss-ideal-inverse": "001 (the ideal baseline inverted; simulation only)",
+    # Multi-label (issue 21): beyond the seeds, which treat one label per item.
+    "ml-margin-mean": "none (multi-label: per-label margin, averaged; small-text, Prodigy)",
+    "ml-margin-max": "none (multi-label: per-label margin, the least sure label)",
+    "ml-entropy-mean": "none (multi-label: per-label binary entropy, averaged)",
+    "ml-entropy-max": "none (multi-label: per-label binary entropy, the least sure label)",
+    "ml-mmc": "none (multi-label: Yang et al. 2009, maximum loss reduction, MMC)",
+    "ml-cardinality": "none (multi-label: Li & Guo 2013, label-cardinality inconsistency)",
 }
 # Cost-aware selection for the strategies without per-item scores: what an item is worth.
 UTILITIES: dict[str, tuple[str, ScoreFn]] = {
