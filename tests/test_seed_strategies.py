@@ -16,7 +16,14 @@ from alapp.al.batch import BatchRequest, compose_batch, cost_candidates
 from alapp.al.committee import bald
 from alapp.al.cost import roi
 from alapp.al.diversity import activation_rank, model_outlier_scores
-from alapp.al.registry import SOURCES, STRATEGIES, StrategyParams, strategy_params, top_k
+from alapp.al.registry import (
+    MULTI_LABEL_STRATEGIES,
+    SOURCES,
+    STRATEGIES,
+    StrategyParams,
+    strategy_params,
+    top_k,
+)
 from alapp.al.state import PoolState
 from alapp.cli import main
 from alapp.core.settings import ProjectSettings
@@ -394,7 +401,10 @@ def test_strategies_cli_lists_each_strategy_with_its_seed(capsys) -> None:
     assert list(listed) == list(STRATEGIES)
     for name, entry in listed.items():
         assert entry["seed"] == STRATEGIES[name].seed
-        assert entry["seed"][:3] in {"000", "001", "002", "003", "004"}
+        if name in MULTI_LABEL_STRATEGIES:  # beyond the seeds, and said so
+            assert entry["seed"].startswith("none (multi-label")
+        else:
+            assert entry["seed"][:3] in {"000", "001", "002", "003", "004"}
         assert entry["cost_aware"].startswith("ROI: ")
     for name in ("mc-entropy", "uncertainty-representative", "cluster-uncertainty",
                  "uncertainty-coreset"):
