@@ -202,7 +202,13 @@ def _parser() -> argparse.ArgumentParser:
                         "random,margin,entropy,uncertainty-cluster (stream mode: entropy)")
     g.add_argument("--seeds", type=int, default=5, help="repetitions with different seeds")
     g.add_argument("--batch", type=int, default=20)
-    g.add_argument("--budget", type=int, default=1000, help="labels to spend per run")
+    g.add_argument("--budget", type=int, default=1000,
+                   help="labels to spend per run (seconds with --cost-column)")
+    g.add_argument("--cost-column", default="", metavar="COLUMN",
+                   help="a column with each item's labeling time in seconds: strategies see it "
+                        "(--cost-aware, --set price_cap_s=S) and the budget is in seconds")
+    g.add_argument("--cost-aware", action="store_true",
+                   help="rank by value per predicted second (ROI), as the project setting")
     g.add_argument("--initial", choices=("cold-start", "random"), default="cold-start")
     g.add_argument("--featurizer", default="auto", help="auto, minilm, e5 or a model folder")
     g.add_argument("--classifier", default="logreg",
@@ -538,7 +544,10 @@ def _simulate(args: argparse.Namespace) -> int:
                            initial_labels=args.initial_labels, finetune_lr=args.finetune_lr,
                            finetune_epochs=args.finetune_epochs,
                            finetune_batch_size=args.finetune_batch_size,
-                           model_folder=args.model_folder)
+                           model_folder=args.model_folder, cost_column=args.cost_column,
+                           cost_aware=args.cost_aware)
+    if cfg.cost_aware and not cfg.cost_column:
+        raise AlappError("--cost-aware needs --cost-column: the time each item takes")
     check_config(cfg)
 
     show = _bar_printer(sys.stderr)

@@ -18,13 +18,14 @@ from alapp.core.errors import AlappError, ProjectLockedError
 from alapp.core.featurizer import FeaturizerSpec, PartKind
 from alapp.core.progress import Progress
 from alapp.core.settings import parse_setting, setting_names
-from alapp.core.types import Split
+from alapp.core.types import ItemId, Split
 from alapp.loop.embedding import MemoryVectors, ensure_embeddings
 from alapp.loop.simulate import SimulationConfig, SimulationProgress, check_config, simulate
 from alapp.ml.embedders import make_embedder
 from alapp.store.importer import ImportSpec, import_file
 from alapp.store.lock import ProjectLock
 from alapp.store.project import Project
+from alapp.store.stream import meta_values
 from alapp.store.vectors import cached_ids, load_vectors
 
 __all__ = ["SimulationConfig", "check_config", "labeled_arrays", "open_to_simulate",
@@ -130,6 +131,24 @@ def simulate_file(path: Path, spec: ImportSpec, cfg: SimulationConfig, featurize
     return result
 
 
+def item_seconds(project: Project, column: str, ids: list[ItemId]) -> np.ndarray:
+    """Each item's labeling time from its ``column`` metadata: a number of seconds above 0,
+    or a one-line error naming the item."""
+    seconds = np.empty(len(ids))
+    for row, (ext_id, value) in enumerate(meta_values(project, column, ids)):
+        try:
+            number = (float(value) if isinstance(value, (int, float, str))
+                      and not isinstance(value, bool) else None)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or not np.isfinite(number) or number <= 0:
+            shown = "missing" if value is None else repr(value)
+            raise AlappError(f"item {ext_id}: the cost column {column!r} is {shown}; it must "
+                             "be a number of seconds above 0")
+        seconds[row] = number
+    return seconds
+
+
 def simulate_project(project: Project, cfg: SimulationConfig, featurizer: str,
                      test_size: int, split_seed: int,
                      progress: SimulationProgress | None = None) -> dict[str, Any]:
@@ -139,6 +158,8 @@ def simulate_project(project: Project, cfg: SimulationConfig, featurizer: str,
 
         return simulate_multilabel_project(project, cfg, test_size, split_seed, progress)
     x, y, splits, labels = labeled_arrays(project, featurizer, progress)
+    seconds = (item_seconds(project, cfg.cost_column, sorted(project.current_labels()))
+               if cfg.cost_column else None)  # in the rows of ``x``
     test_size = test_size or len(y) // 5
     if (splits == Split.TEST.value).any():
         pool_rows = np.flatnonzero(splits != Split.TEST.value)
@@ -151,12 +172,13 @@ def simulate_project(project: Project, cfg: SimulationConfig, featurizer: str,
     used = sorted(set(y.tolist()))
     remap = {old: new for new, old in enumerate(used)}
     y = np.array([remap[v] for v in y])
+    costs = None if seconds is None else seconds[pool_rows]
     texts = None
     if cfg.classifier == "finetune":  # fine-tuning reads the texts (pairs joined), in row order
         every = project.texts(sorted(project.current_labels()))
         texts = [every[r] for r in (*pool_rows, *test_rows)]
     result = simulate(x[pool_rows], y[pool_rows], x[test_rows], y[test_rows], cfg,
-                      progress=progress, texts=texts)
+                      costs=costs, progress=progress, texts=texts)
     result["data"] = {"pool": len(pool_rows), "test": len(test_rows),
                       "classes": [labels[i] for i in used], "featurizer": featurizer,
                       "dim": int(x.shape[1])}

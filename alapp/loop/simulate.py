@@ -63,13 +63,17 @@ class SimulationConfig:
     finetune_epochs: int = 3
     finetune_batch_size: int = 16
     model_folder: str = ""  # blank: the bundled MiniLM
+    # Costs (issue 16): a metadata column with each item's labeling time in seconds. Selection
+    # sees it (cost-aware ranking, the price cap of ``--set price_cap_s=``) and the budget is
+    # then in seconds. Blank: every item costs one label.
+    cost_column: str = ""
 
 
 # Settings a replay sets itself, from the options above or for every run alike.
 OWN_SETTINGS = {"name": "", "seed": "--seeds", "strategy": "--strategies",
                 "batch_size": "--batch", "random_share": "the random share",
                 "featurizer": "--featurizer", "classifier": "--classifier",
-                "cost_aware": "cost-aware selection", "cost_model": "", "target_accuracy": "",
+                "cost_aware": "--cost-aware", "cost_model": "", "target_accuracy": "",
                 "stop_set_size": "", "candidate_factor": "--candidate-factor",
                 "diversity_ramp": "--diversity-ramp", "selection_mode": "--mode",
                 "stream_ask_rate": "--ask-rate", "finetune_lr": "--finetune-lr",

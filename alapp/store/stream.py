@@ -87,3 +87,12 @@ def check_stratify_key(project: Project, key: str) -> None:
     if key not in keys:
         have = f"their keys are {', '.join(keys)}" if keys else "no item has metadata"
         raise AlappError(f"stratify_by={key!r}: no item has metadata {key!r}; {have}")
+
+
+def meta_values(project: Project, key: str, ids: Sequence[ItemId]) -> list[tuple[str, object]]:
+    """(external id, the ``key`` metadata value or None) of each item in ``ids``, in order."""
+    rows = {ItemId(r[0]): (str(r[1]), r[2]) for r in project._conn.execute(
+        "SELECT i.id, i.ext_id, CASE WHEN json_valid(i.meta) THEN "
+        "(SELECT j.value FROM json_each(i.meta) j WHERE j.key = ?) END FROM items i",
+        (key,))}
+    return [rows[i] for i in ids]
