@@ -88,7 +88,7 @@ def test_a_project_stratifies_by_an_imported_metadata_column(tmp_path) -> None:
     project = create_demo_project(tmp_path / "p.alapp")
     assert stored.meta_keys(project) == ["lang"]
     with pytest.raises(AlappError, match="stratify_by='language': no item has metadata "
-                                         "'language'; their keys are lang"):
+                                         "'language'; the items' metadata keys are lang"):
         project.update_settings(stratify_by="language")
     project.update_settings(stratify_by="lang", featurizer="tfidf", batch_size=20,
                             random_share=0.3, drift_every=0)

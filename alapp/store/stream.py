@@ -85,7 +85,8 @@ def check_stratify_key(project: Project, key: str) -> None:
         return
     keys = meta_keys(project)
     if key not in keys:
-        have = f"their keys are {', '.join(keys)}" if keys else "no item has metadata"
+        have = (f"the items' metadata keys are {', '.join(keys)}" if keys else
+                "the items have no metadata (import the column with --meta)")
         raise AlappError(f"stratify_by={key!r}: no item has metadata {key!r}; {have}")
 
 
