@@ -204,11 +204,11 @@ def test_a_single_label_probability_strategy_is_refused_in_a_multilabel_round() 
         assert len(RoundRunner().run(replay.snapshot(settings, list(range(10)), 1)).picks) == 4
 
 
-def test_a_classifier_without_a_multilabel_head_is_refused() -> None:
-    replay = _replay(30, 10)
+def test_a_committee_is_refused_in_a_multilabel_round() -> None:
+    replay = _replay(30, 10)  # mlp, finetune and fusion have sigmoid heads (test_multilabel_heads)
     settings = ProjectSettings(multi_label=True, strategy="ml-mmc", featurizer="tfidf",
-                               classifier="mlp")
-    with pytest.raises(AlappError, match="classifier='mlp' has no multi-label head yet"):
+                               classifier="committee")
+    with pytest.raises(AlappError, match="classifier='committee' has no multi-label form"):
         RoundRunner().run(replay.snapshot(settings, list(range(10)), 1))
 
 

@@ -136,7 +136,7 @@ class ModelKeeper:
         """The classifier for these settings and labels: the kept one while nothing it was
         built from changed, else a new one."""
         if settings.multi_label:
-            return self._multi_label(settings, labels, dim)
+            return self._multi_label(settings, labels, dim, several_inputs)
         kind = choose_kind(settings, several_inputs)
         needs = get_strategy(settings.strategy).all_needs
         key = (kind, tuple(labels), dim, settings.featurizer, settings.seed, settings.device,
@@ -148,42 +148,82 @@ class ModelKeeper:
             self._key, self.model = key, KINDS[kind].build(labels, settings, needs)
         return self.model
 
-    def _multi_label(self, settings: ProjectSettings, labels: Sequence[str],
-                     dim: int) -> Classifier:
-        """A multi-label project's model: one logistic regression per label or a chain
-        (``multilabel_model``); it provides per-label probabilities only."""
+    def _multi_label(self, settings: ProjectSettings, labels: Sequence[str], dim: int,
+                     several_inputs: bool = False) -> Classifier:
+        """A multi-label project's model (issue 21): one logistic regression per label or a
+        chain (``multilabel_model``), or a sigmoid head on the MLP, the late-fusion model
+        (several inputs) or the fine-tuned transformer."""
         spec = get_strategy(settings.strategy)
-        missing = sorted((frozenset(spec.needs) & FROM_MODEL) - MultiLabelClassifier.provides)
+        kind = multi_label_kind(settings, several_inputs)
+        missing = sorted((frozenset(spec.needs) & FROM_MODEL) - MULTI_LABEL_PROVIDES[kind])
         if missing:
             need = ", ".join(f"{n} ({n.description})" for n in missing)
             raise AlappError(f"strategy {spec.name!r} needs {need}, which the multi-label "
                              "model does not provide; choose a multi-label strategy "
                              "(alapp strategies)")
-        if settings.classifier != options.Classifier.LOGREG:
-            raise AlappError(f"classifier={settings.classifier!r} has no multi-label head yet; "
-                             "a multi-label project trains one logistic regression per label: "
-                             "set classifier=logreg")
-        if Need.PROBS in spec.needs and spec.name not in MULTI_LABEL_STRATEGIES:
-            raise AlappError(f"strategy {spec.name!r} reads the probabilities as one choice "
+        reads = ("probabilities" if Need.PROBS in spec.needs else
+                 "dropout samples' probabilities" if Need.MC_PROBS in spec.needs else "")
+        if reads and spec.name not in MULTI_LABEL_STRATEGIES:
+            raise AlappError(f"strategy {spec.name!r} reads the {reads} as one choice "
                              "among the labels; a multi-label project needs a multi-label "
                              f"strategy ({', '.join(sorted(MULTI_LABEL_STRATEGIES))}), or a "
                              "diversity one (cluster, coreset) or random")
-        key = ("multi-label", settings.multilabel_model, tuple(labels), dim,
-               settings.featurizer, settings.seed)
+        key = ("multi-label", kind, settings.multilabel_model, tuple(labels), dim,
+               settings.featurizer, settings.seed, settings.device, settings.model_folder,
+               settings.freeze_batchnorm,
+               (settings.finetune_lr, settings.finetune_epochs, settings.finetune_batch_size)
+               if kind == options.Classifier.FINETUNE else None)
         if key != self._key or self.model is None:
             self._key = key
-            self.model = multi_label_model(labels, settings)
+            self.model = multi_label_model(labels, settings, several_inputs)
         return self.model
 
 
-def multi_label_model(labels: Sequence[str], settings: ProjectSettings) -> Classifier:
-    return MultiLabelClassifier(labels, chains=settings.multilabel_model == "chains",
-                                seed=settings.seed)
+def multi_label_kind(settings: ProjectSettings, several_inputs: bool = False) -> str:
+    """The classifier a multi-label project trains: the late-fusion model for several inputs
+    (as in a single-label project), else the asked-for one; a committee is refused."""
+    if several_inputs:
+        return FUSION
+    if settings.classifier not in MULTI_LABEL_PROVIDES:
+        raise AlappError(f"classifier={settings.classifier!r} has no multi-label form: its "
+                         "members vote for one label per item and there is no multi-label "
+                         "committee; set classifier=logreg, mlp or finetune")
+    return settings.classifier
+
+
+# What each multi-label model gives (per-label probabilities; the torch heads more).
+MULTI_LABEL_PROVIDES: dict[str, frozenset[Need]] = {
+    options.Classifier.LOGREG: MultiLabelClassifier.provides,
+    options.Classifier.MLP: MLPClassifier.provides_with(MLPConfig(multi_label=True)),
+    options.Classifier.FINETUNE: TransformerClassifier.provides,
+    FUSION: LateFusionClassifier.provides_with(MLPConfig(multi_label=True)),
+}
+
+
+def multi_label_model(labels: Sequence[str], settings: ProjectSettings,
+                      several_inputs: bool = False) -> Classifier:
+    """The multi-label model of ``multi_label_kind``; chains (``multilabel_model``) are a
+    form of the logistic regressions only."""
+    s = settings
+    kind = multi_label_kind(s, several_inputs)
+    if kind == options.Classifier.MLP:
+        return MLPClassifier(labels, MLPConfig(seed=s.seed, device=s.device,
+                                               freeze_bn_when_warm=s.freeze_batchnorm,
+                                               multi_label=True))
+    if kind == options.Classifier.FINETUNE:
+        return TransformerClassifier(labels, Path(s.model_folder) if s.model_folder else None,
+                                     device=s.device, seed=s.seed, epochs=s.finetune_epochs,
+                                     lr=s.finetune_lr, batch_size=s.finetune_batch_size,
+                                     multi_label=True)
+    if kind == FUSION:
+        return LateFusionClassifier(labels, seed=s.seed, device=s.device, multi_label=True)
+    return MultiLabelClassifier(labels, chains=s.multilabel_model == "chains", seed=s.seed)
 
 
 def baseline_model(labels: Sequence[str], settings: ProjectSettings) -> Classifier:
     """The plain model the random-share baseline trains: logistic regression, per label in a
     multi-label project."""
     if settings.multi_label:
-        return multi_label_model(labels, settings)
+        return MultiLabelClassifier(labels, chains=settings.multilabel_model == "chains",
+                                    seed=settings.seed)
     return LogisticClassifier(labels, seed=settings.seed)

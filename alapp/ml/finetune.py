@@ -9,6 +9,15 @@ Sentence pairs (core/pairs.py; seed 002, MRPC) are tokenized as a real pair,
 segments, as BERT does); when the pair is longer than ``max_length`` the longer text is cut
 first. Learning rate, epochs and batch size are project settings (``finetune_lr``,
 ``finetune_epochs``, ``finetune_batch_size``; the seed's run used 2e-5, 3 and 32).
+
+Multi-label (``multi_label=True``, issue 21): the head is one sigmoid per label
+(``problem_type="multi_label_classification"``: binary cross-entropy on each item's set).
+Per-label thresholds are tuned for F1 on a held-out share of the labeled items
+(``threshold_share``, drawn anew each fit so every item is trained on in some round) once that
+share holds ``alapp.ml.multilabel.MIN_TUNE`` items; below that every label's threshold is 0.5
+and the model trains on every item. Out-of-fold tuning, as the smaller heads do, would cost
+three more fine-tunes per round. The probabilities come out shifted so that 0.5 is each
+label's threshold.
 """
 
 from __future__ import annotations
@@ -41,7 +50,8 @@ class TransformerClassifier:
 
     def __init__(self, labels: Sequence[str], folder: Path | None = None, epochs: int = 3,
                  lr: float = 5e-5, batch_size: int = 16, max_length: int = 128,
-                 device: str = "auto", seed: int = 0) -> None:
+                 device: str = "auto", seed: int = 0, multi_label: bool = False,
+                 threshold_share: float = 0.2) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.labels = list(labels)
         self.classes: list[str] = []
@@ -49,6 +59,9 @@ class TransformerClassifier:
         check_model_folder(self.folder)
         self.epochs, self.lr, self.batch_size, self.max_length = epochs, lr, batch_size, max_length
         self.device, self.seed = device, seed
+        self.multi_label, self.threshold_share = multi_label, threshold_share
+        self.thresholds: NDArray[np.floating] = np.full(len(self.labels), 0.5)  # multi-label
+        self.fits = 0
         self._model: Any = None
         self._tokenizer: Any = None
         self.examples_per_second = 0.0
@@ -66,6 +79,8 @@ class TransformerClassifier:
         self._model = AutoModelForSequenceClassification.from_pretrained(
             self.folder, num_labels=len(self.labels), local_files_only=True,
             use_safetensors=True, trust_remote_code=False,
+            problem_type=("multi_label_classification" if self.multi_label
+                          else "single_label_classification"),
             id2label=dict(enumerate(self.labels)),
             label2id={label: i for i, label in enumerate(self.labels)})
         self._model.to(self.device)
@@ -85,23 +100,50 @@ class TransformerClassifier:
                                max_length=self.max_length, return_tensors="pt")
 
     def fit(self, texts: NDArray[Any] | Sequence[str], y: Sequence[str]) -> None:
-        import time
-
         import torch
 
         self._load()
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
-        self.classes = sorted(set(y), key=self.labels.index)
-        targets = torch.as_tensor([self.labels.index(label) for label in y])
+        rows_used = np.arange(len(y))
+        held = np.zeros(0, dtype=np.int64)
+        if self.multi_label:
+            from alapp.ml.multilabel import MIN_TUNE
+            from alapp.ml.multilabel import targets as label_matrix
+
+            truth = label_matrix(y, self.labels)
+            self.classes = [n for j, n in enumerate(self.labels) if truth[:, j].any()]
+            targets = torch.as_tensor(truth.astype(np.float32))
+            n_held = int(len(y) * self.threshold_share)
+            if n_held >= MIN_TUNE:
+                order = np.random.default_rng(self.seed + self.fits).permutation(len(y))
+                held, rows_used = np.sort(order[:n_held]), np.sort(order[n_held:])
+        else:
+            self.classes = sorted(set(y), key=self.labels.index)
+            targets = torch.as_tensor([self.labels.index(label) for label in y])
+        self._train(texts, targets, rows_used, rng)
+        if self.multi_label:
+            from alapp.ml.multilabel import held_out_thresholds
+
+            self.thresholds = held_out_thresholds(
+                truth[held], self._raw_proba([texts[int(i)] for i in held])) if len(held) \
+                else np.full(len(self.labels), 0.5)
+        self.fits += 1
+
+    def _train(self, texts: NDArray[Any] | Sequence[str], targets: Any,
+               rows_used: NDArray[np.int64], rng: np.random.Generator) -> None:
+        import time
+
+        import torch
+
         opt = torch.optim.AdamW(self._model.parameters(), lr=self.lr)
         amp = self.device == "cuda"
         scaler = torch.amp.GradScaler("cuda", enabled=amp)
         self._model.train()
         seen, started = 0, time.perf_counter()
         for _ in range(self.epochs):
-            order = rng.permutation(len(y))
-            for part in minibatch_slices(len(y), self.batch_size):
+            order = rows_used[rng.permutation(len(rows_used))]
+            for part in minibatch_slices(len(rows_used), self.batch_size):
                 rows = order[part]
                 batch = self._batch([texts[i] for i in rows])
                 with torch.autocast(self.device, enabled=amp, dtype=torch.float16):
@@ -115,6 +157,16 @@ class TransformerClassifier:
         self._model.eval()
 
     def predict_proba(self, texts: NDArray[Any] | Sequence[str]) -> NDArray[np.float32]:
+        """Softmax over the labels, or (multi-label) per-label sigmoids shifted so that 0.5 is
+        each label's tuned threshold."""
+        probs = self._raw_proba(texts)
+        if not self.multi_label:
+            return probs
+        from alapp.al.multilabel import shift_to_threshold
+
+        return np.asarray(shift_to_threshold(probs, self.thresholds), dtype=np.float32)
+
+    def _raw_proba(self, texts: NDArray[Any] | Sequence[str]) -> NDArray[np.float32]:
         import torch
 
         self._load()
@@ -124,7 +176,9 @@ class TransformerClassifier:
             for part in minibatch_slices(len(texts), 64):
                 rows = order[part]
                 logits = self._model(**self._batch([texts[i] for i in rows])).logits
-                out[rows] = torch.softmax(logits.float(), dim=1).cpu().numpy()
+                logits = logits.float()
+                out[rows] = (torch.sigmoid(logits) if self.multi_label
+                             else torch.softmax(logits, dim=1)).cpu().numpy()
         return out
 
     def outputs(self, texts: Any, needs: Collection[Need], mc_samples: int) -> Outputs:
@@ -133,10 +187,14 @@ class TransformerClassifier:
     def weights(self) -> bytes | None:
         if self._model is None:
             return None
+        import torch
         from safetensors.torch import save
 
-        return save({k: v.detach().cpu().contiguous()
-                     for k, v in self._model.state_dict().items()})
+        tensors = {k: v.detach().cpu().contiguous()
+                   for k, v in self._model.state_dict().items()}
+        if self.multi_label:  # the tuned per-label thresholds belong to the model
+            tensors["thresholds"] = torch.as_tensor(np.asarray(self.thresholds, np.float32))
+        return save(tensors)
 
     def save_folder(self, folder: Path) -> None:
         """A Hugging Face folder: loadable with AutoModelForSequenceClassification."""

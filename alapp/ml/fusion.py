@@ -22,6 +22,14 @@ inputs, activations, the loss heads and the will-be-wrong head) and takes the sa
 skew its statistics). As there, the will-be-wrong head learns from labels the model did not
 train on: a held-out share once there are ``min_held_out`` labels for one, out-of-fold
 predictions below that; ``notes`` says which.
+
+Multi-label mode (``multi_label`` in the config, issue 21): every head ends in one sigmoid per
+label, each head's loss is the binary cross-entropy over the labels, taken only over the items
+that have its input, and the prediction is the precision-weighted mean of the per-label
+probabilities of the heads the item has. Thresholds are tuned per label on out-of-fold
+predictions, as ``alapp.ml.mlp`` does in that mode, and the probabilities come out shifted so
+that 0.5 is each label's threshold. It then gives probabilities, per-label dropout samples,
+hidden units and activations (the loss and will-be-wrong heads are single-label only).
 """
 
 from __future__ import annotations
@@ -36,7 +44,13 @@ from numpy.typing import NDArray
 from alapp.al.minibatch import minibatch_slices
 from alapp.al.needs import FROM_VALIDATION, Need
 from alapp.ml.base import Outputs
-from alapp.ml.mlp import DETACH_AFTER, LOSS_WIDTH, MLPConfig, ranking_loss
+from alapp.ml.mlp import (
+    DETACH_AFTER,
+    LOSS_WIDTH,
+    MULTI_LABEL_PROVIDES,
+    MLPConfig,
+    ranking_loss,
+)
 
 Array = NDArray[np.float32]
 Mask = NDArray[np.bool_]
@@ -115,7 +129,8 @@ def _build(dims: list[int], k: int, cfg: MLPConfig) -> Any:
             have = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
             weight = have * torch.exp(-self.log_var)
             weight = weight / weight.sum(dim=1, keepdim=True)
-            probs = torch.stack([torch.softmax(o, dim=1) for o in logits], dim=1)
+            squash = torch.sigmoid if cfg.multi_label else (lambda o: torch.softmax(o, dim=1))
+            probs = torch.stack([squash(o) for o in logits], dim=1)
             return (weight.unsqueeze(-1) * probs).sum(dim=1)
 
         def layered(self, xs: list[torch.Tensor], mask: torch.Tensor, joined: torch.Tensor,
@@ -165,11 +180,15 @@ class LateFusionClassifier:
         self._wrong = ""  # how WRONG_PROB is given: "head", "confidence" or "" (not yet)
         self.notes: list[str] = []  # what the last fit fell back to, in words
         self.fits = 0
+        self.thresholds: NDArray[np.floating] = np.full(len(self.labels), 0.5)  # multi-label
 
     @classmethod
     def provides_with(cls, cfg: MLPConfig) -> frozenset[Need]:
         """The will-be-wrong head is fit only when asked for (``validation_share``), the
-        multi-layer loss module only built when asked for (``loss_layers``)."""
+        multi-layer loss module only built when asked for (``loss_layers``); a multi-label
+        model gives ``MULTI_LABEL_PROVIDES``."""
+        if cfg.multi_label:
+            return cls.provides & MULTI_LABEL_PROVIDES
         out = cls.provides if cfg.validation_share > 0 else cls.provides - FROM_VALIDATION
         return out if cfg.loss_layers > 1 else out - {Need.PREDICTED_LOSS_LAYERS}
 
@@ -190,6 +209,9 @@ class LateFusionClassifier:
         self._device = pick_device(self.cfg.device)
         torch.manual_seed(self.cfg.seed + self.fits)
         rng = np.random.default_rng(self.cfg.seed + self.fits)
+        if self.cfg.multi_label:
+            self._fit_multi_label(xs, y, rng)
+            return
         targets = np.array([self.labels.index(label) for label in y], dtype=np.int64)
         self.classes = sorted(set(y), key=self.labels.index)
         self.notes = []
@@ -205,6 +227,51 @@ class LateFusionClassifier:
             self._fit_wrong(xs, targets, train, valid, rng)
         self.fits += 1
 
+    def _fit_multi_label(self, xs: MultiInput, y: Sequence[str],
+                         rng: np.random.Generator) -> None:
+        """``y``: each item's set as stored ("a|b"; "" for none of these)."""
+        from alapp.ml.multilabel import out_of_fold_thresholds, targets
+
+        truth = targets(y, self.labels)
+        self.classes = [name for j, name in enumerate(self.labels) if truth[:, j].any()]
+        self.notes = []
+        dims = [p.shape[1] for p in xs.parts]
+        warm = self._net is not None and dims == self._dims
+        if not warm:
+            self._net = self._new_net(dims)
+            self._dims = dims
+        target = truth.astype(np.float32)
+
+        def fit_predict(train: NDArray[np.int64], held: NDArray[np.int64]) -> Array:
+            net = self._new_net(dims)
+            self._train(net, xs[train], target[train], self.cfg.epochs, rng)
+            return self._raw_probs(net, xs[held])
+
+        self.thresholds = out_of_fold_thresholds(truth, fit_predict, self.cfg.seed + self.fits,
+                                                 self.cfg.folds)
+        self._train(self._net, xs, target, self.cfg.warm_epochs if warm else self.cfg.epochs,
+                    rng)
+        self.fits += 1
+
+    def _raw_probs(self, net: Any, xs: MultiInput) -> Array:
+        """The combined probabilities as the net gives them (multi-label: before the
+        thresholds)."""
+        import torch
+
+        parts, mask = self._tensors(xs)
+        net.eval()
+        with torch.no_grad():
+            probs = net(parts, mask)[1]
+        return np.asarray(probs.float().cpu().numpy(), dtype=np.float32)
+
+    def _shifted(self, probs: Array) -> Array:
+        """Multi-label: per-label probabilities moved so that 0.5 is each tuned threshold."""
+        if not self.cfg.multi_label:
+            return probs
+        from alapp.al.multilabel import shift_to_threshold
+
+        return np.asarray(shift_to_threshold(probs, self.thresholds), dtype=np.float32)
+
     def _new_net(self, dims: list[int]) -> Any:
         return _build(dims, len(self.labels), self.cfg).to(self._device)
 
@@ -217,13 +284,16 @@ class LateFusionClassifier:
             n_valid = 0
         return order[n_valid:], order[:n_valid]
 
-    def _train(self, net: Any, xs: MultiInput, y: NDArray[np.int64], epochs: int,
+    def _train(self, net: Any, xs: MultiInput, y: NDArray[Any], epochs: int,
                rng: np.random.Generator) -> None:
+        """``y``: class indices, or (multi-label) an (n, labels) 0/1 matrix."""
         import torch
         from torch.nn import functional
 
         parts, mask = self._tensors(xs)
-        target = torch.as_tensor(y, dtype=torch.long, device=self._device)
+        multi = self.cfg.multi_label
+        target = torch.as_tensor(y, dtype=torch.float32 if multi else torch.long,
+                                 device=self._device)
         opt = torch.optim.AdamW(net.parameters(), lr=self.cfg.lr,
                                 weight_decay=self.cfg.weight_decay)
         net.train()
@@ -241,9 +311,18 @@ class LateFusionClassifier:
                     count = have[:, i].sum()
                     if count == 0:
                         continue  # no item in this batch has this input: nothing to learn
-                    per_item = functional.cross_entropy(out, t, reduction="none")
+                    if multi:  # one binary decision per label
+                        per_item = functional.binary_cross_entropy_with_logits(
+                            out, t, reduction="none").mean(dim=1)
+                    else:
+                        per_item = functional.cross_entropy(out, t, reduction="none")
                     head_loss = (per_item * have[:, i]).sum() / count
                     loss = loss + torch.exp(-net.log_var[i]) * head_loss + net.log_var[i]
+                if multi:  # the loss heads are single-label only
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    continue
                 # Learning loss: the loss head learns each item's (log) loss of the prediction.
                 nll = -torch.log(probs.gather(1, t[:, None]).squeeze(1).clamp_min(1e-8))
                 loss = loss + LOSS_HEAD_WEIGHT * functional.mse_loss(
@@ -352,7 +431,9 @@ class LateFusionClassifier:
                                          strict=True):
                     if value is not None:
                         bucket.append(value.float().cpu().numpy())
-        return [np.concatenate(b) if b else np.zeros((0,), np.float32) for b in outs]
+        out = [np.concatenate(b) if b else np.zeros((0,), np.float32) for b in outs]
+        out[0] = self._shifted(out[0])
+        return out
 
     def predict_proba(self, xs: MultiInput) -> Array:
         return self._forward(xs)[0]
@@ -370,7 +451,8 @@ class LateFusionClassifier:
         if Need.PREDICTED_LOSS_LAYERS in self.provides:
             found[Need.PREDICTED_LOSS_LAYERS] = layered
         out: Outputs = {Need.PROBS: probs}
-        out.update({need: value for need, value in found.items() if need in needs})
+        out.update({need: value for need, value in found.items()
+                    if need in needs and need in self.provides})
         if Need.MC_PROBS in needs:
             out[Need.MC_PROBS] = self.mc_probs(xs, mc_samples)
         return out
@@ -391,7 +473,8 @@ class LateFusionClassifier:
                 pre = net.encode(parts, mask)
                 for s in range(samples):
                     logits, _ = net.tail(pre, mask)
-                    out[s, start:start + len(mask)] = net.combine(logits, mask).cpu().numpy()
+                    out[s, start:start + len(mask)] = self._shifted(
+                        net.combine(logits, mask).float().cpu().numpy())
         net.eval()
         return out
 
@@ -400,7 +483,10 @@ class LateFusionClassifier:
     def weights(self) -> bytes | None:
         if self._net is None:
             return None
+        import torch
         from safetensors.torch import save
 
-        return save({k: v.detach().cpu().contiguous() for k, v in
-                     self._net.state_dict().items()})
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self._net.state_dict().items()}
+        if self.cfg.multi_label:  # the tuned per-label thresholds belong to the model
+            tensors["thresholds"] = torch.as_tensor(np.asarray(self.thresholds, np.float32))
+        return save(tensors)

@@ -14,6 +14,13 @@ The will-be-wrong head learns from labels the model did not train on: a held-out
 there are enough labels for one (``min_held_out``), and below that out-of-fold predictions
 (each label predicted by a model trained on the other folds), so it works from the first
 labels. What it did is said in ``notes``.
+
+Multi-label mode (``multi_label``, issue 21): the output layer is one sigmoid unit per label,
+trained with binary cross-entropy on each item's set; per-label thresholds are tuned for F1 on
+out-of-fold predictions (``alapp.ml.multilabel.out_of_fold_thresholds``, as the logistic
+regressions do) and the probabilities come out shifted so that 0.5 is each label's threshold.
+It gives probabilities, dropout samples (per-label), hidden units and activations; the loss and
+will-be-wrong heads are single-label only.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from numpy.typing import NDArray
 from alapp.al.minibatch import minibatch_slices
 from alapp.al.needs import FROM_VALIDATION, Need
 from alapp.ml.base import Outputs
+
+MULTI_LABEL_PROVIDES = frozenset({Need.PROBS, Need.MC_PROBS, Need.HIDDEN, Need.ACTIVATIONS})
 
 Array = NDArray[np.float32]
 LOSS_WIDTH = 16  # units of each layer's reduction in the multi-layer loss module
@@ -52,6 +61,7 @@ class MLPConfig:
     loss_layers: int = 1  # > 1: also a loss module on 2 (hidden, logits) or 3 (+ input) layers
     min_held_out: int = 20  # labels a held-out share needs; fewer: cross-fitted instead
     folds: int = 3  # cross-fitting folds (at most one per label): 3 extra trainings
+    multi_label: bool = False  # one sigmoid per label (issue 21), see the module
 
 
 def _build(d: int, k: int, cfg: MLPConfig) -> Any:
@@ -126,11 +136,15 @@ class MLPClassifier:
         self._wrong = ""  # how WRONG_PROB is given: "head", "confidence" or "" (not yet)
         self.notes: list[str] = []  # what the last fit fell back to, in words
         self.fits = 0
+        self.thresholds: NDArray[np.floating] = np.full(len(self.labels), 0.5)  # multi-label
 
     @classmethod
     def provides_with(cls, cfg: MLPConfig) -> frozenset[Need]:
         """The will-be-wrong head is fit only when asked for (``validation_share``), the
-        multi-layer loss module only built when asked for (``loss_layers``)."""
+        multi-layer loss module only built when asked for (``loss_layers``); a multi-label
+        head gives ``MULTI_LABEL_PROVIDES``."""
+        if cfg.multi_label:
+            return cls.provides & MULTI_LABEL_PROVIDES
         out = cls.provides if cfg.validation_share > 0 else cls.provides - FROM_VALIDATION
         return out if cfg.loss_layers > 1 else out - {Need.PREDICTED_LOSS_LAYERS}
 
@@ -142,6 +156,9 @@ class MLPClassifier:
         self._device = pick_device(self.cfg.device)
         self._seed(self.cfg.seed + self.fits)
         rng = np.random.default_rng(self.cfg.seed + self.fits)
+        if self.cfg.multi_label:
+            self._fit_multi_label(x, y, rng)
+            return
         targets = np.array([self.labels.index(label) for label in y])
         self.classes = sorted(set(y), key=self.labels.index)
         self.notes = []
@@ -155,6 +172,50 @@ class MLPClassifier:
         if self.cfg.validation_share > 0:
             self._fit_wrong(x, targets, train, valid, rng)
         self.fits += 1
+
+    def _fit_multi_label(self, x: Array, y: Sequence[str], rng: np.random.Generator) -> None:
+        """``y``: each item's set as stored ("a|b"; "" for none of these)."""
+        from alapp.ml.multilabel import out_of_fold_thresholds, targets
+
+        truth = targets(y, self.labels)
+        self.classes = [name for j, name in enumerate(self.labels) if truth[:, j].any()]
+        self.notes = []
+        warm = self._net is not None and self._net.inp.in_features == x.shape[1]
+        if not warm:
+            self._net = _build(x.shape[1], len(self.labels), self.cfg).to(self._device)
+        epochs = self.cfg.warm_epochs if warm else self.cfg.epochs
+        target = truth.astype(np.float32)
+
+        def fit_predict(train: NDArray[np.int64], held: NDArray[np.int64]) -> Array:
+            net = _build(x.shape[1], len(self.labels), self.cfg).to(self._device)
+            self._train(net, x[train], target[train], self.cfg.epochs, rng, freeze_bn=False)
+            return self._sigmoid(net, x[held])
+
+        self.thresholds = out_of_fold_thresholds(truth, fit_predict, self.cfg.seed + self.fits,
+                                                 self.cfg.folds)
+        self._train(self._net, x, target, epochs, rng,
+                    freeze_bn=warm and self.cfg.freeze_bn_when_warm)
+        self.fits += 1
+
+    def _sigmoid(self, net: Any, x: Array) -> Array:
+        import torch
+
+        net.eval()
+        with torch.no_grad():
+            logits = net(torch.as_tensor(x, dtype=torch.float32, device=self._device))[0]
+        return np.asarray(torch.sigmoid(logits).cpu().numpy(), dtype=np.float32)
+
+    def _to_probs(self, logits: Any) -> Array:
+        """Softmax over the classes, or (multi-label) per-label sigmoids shifted so that 0.5
+        is each label's tuned threshold."""
+        import torch
+
+        if not self.cfg.multi_label:
+            return np.asarray(torch.softmax(logits.float(), 1).cpu().numpy())
+        from alapp.al.multilabel import shift_to_threshold
+
+        raw = torch.sigmoid(logits.float()).cpu().numpy()
+        return np.asarray(shift_to_threshold(raw, self.thresholds), dtype=np.float32)
 
     @staticmethod
     def _seed(seed: int) -> None:
@@ -171,15 +232,18 @@ class MLPClassifier:
             n_valid = 0
         return order[n_valid:], order[:n_valid]
 
-    def _train(self, net: Any, x: Array, y: NDArray[np.int64], epochs: int,
+    def _train(self, net: Any, x: Array, y: NDArray[Any], epochs: int,
                rng: np.random.Generator, freeze_bn: bool) -> None:
+        """``y``: class indices, or (multi-label) an (n, labels) 0/1 matrix."""
         import torch
         from torch.nn import functional
 
         opt = torch.optim.AdamW(net.parameters(), lr=self.cfg.lr,
                                 weight_decay=self.cfg.weight_decay)
         xt = torch.as_tensor(x, dtype=torch.float32, device=self._device)
-        yt = torch.as_tensor(y, dtype=torch.long, device=self._device)
+        multi = self.cfg.multi_label
+        yt = torch.as_tensor(y, dtype=torch.float32 if multi else torch.long,
+                             device=self._device)
         net.train()
         if freeze_bn and self.cfg.batch_norm:
             net.norm.eval()  # active phase: keep the statistics of the first training
@@ -192,6 +256,12 @@ class MLPClassifier:
                     continue  # batch norm cannot train on a single example
                 logits, _, _, loss_pred, layered = net(xt[rows],
                                                        detach_taps=epoch >= detach_from)
+                if multi:  # one binary decision per label, independent of the others
+                    loss = functional.binary_cross_entropy_with_logits(logits, yt[rows])
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    continue
                 per_example = functional.cross_entropy(logits, yt[rows], reduction="none")
                 # Learning loss: the head learns to predict each example's (log) loss.
                 head_loss = functional.mse_loss(loss_pred,
@@ -290,7 +360,8 @@ class MLPClassifier:
                 xt = torch.as_tensor(x[start:start + batch], device=self._device)
                 logits, pre, hidden, loss_pred, layered = self._net(xt)
                 wrong = torch.sigmoid(self._net.wrong_head(hidden).squeeze(-1))
-                values = (torch.softmax(logits, 1), pre, hidden, loss_pred, wrong, layered)
+                values = (torch.as_tensor(self._to_probs(logits)), pre, hidden, loss_pred,
+                          wrong, layered)
                 for bucket, value in zip(outs, values, strict=True):
                     if value is not None:
                         bucket.append(value.float().cpu().numpy())
@@ -312,7 +383,8 @@ class MLPClassifier:
         if Need.PREDICTED_LOSS_LAYERS in self.provides:
             found[Need.PREDICTED_LOSS_LAYERS] = layered
         out: Outputs = {Need.PROBS: probs}
-        out.update({need: value for need, value in found.items() if need in needs})
+        out.update({need: value for need, value in found.items()
+                    if need in needs and need in self.provides})
         if Need.MC_PROBS in needs:
             out[Need.MC_PROBS] = self.mc_probs(x, mc_samples)
         return out
@@ -333,7 +405,7 @@ class MLPClassifier:
                 act = torch.relu(pre)
                 for s in range(samples):  # only the cheap tail is repeated per sample
                     logits = net.out(net.drop(act))
-                    out[s, start:start + len(xt)] = torch.softmax(logits, 1).cpu().numpy()
+                    out[s, start:start + len(xt)] = self._to_probs(logits)
         net.eval()
         return out
 
@@ -342,7 +414,10 @@ class MLPClassifier:
     def weights(self) -> bytes | None:
         if self._net is None:
             return None
+        import torch
         from safetensors.torch import save
 
-        return save({k: v.detach().cpu().contiguous() for k, v in
-                     self._net.state_dict().items()})
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self._net.state_dict().items()}
+        if self.cfg.multi_label:  # the tuned per-label thresholds belong to the model
+            tensors["thresholds"] = torch.as_tensor(np.asarray(self.thresholds, np.float32))
+        return save(tensors)

@@ -23,7 +23,7 @@ co-occurring labels inform each other.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -61,7 +61,7 @@ class MultiLabelClassifier:
 
     def fit(self, x: Any, y: Sequence[str]) -> None:
         """``y``: each item's set as stored ("a|b"; "" for none of these)."""
-        truth = multilabel.indicator([split_labels(v) for v in y], self.labels)
+        truth = targets(y, self.labels)
         self._columns = _used_columns(x)
         x = self._narrow(x)
         self._models = self._fit_all(x, truth)
@@ -87,16 +87,10 @@ class MultiLabelClassifier:
         return models
 
     def _tune(self, x: Any, truth: NDArray[np.bool_]) -> NDArray[np.floating]:
-        n = len(truth)
-        if n < MIN_TUNE:
-            return np.full(len(self.labels), 0.5)
-        folds = np.random.default_rng(self._seed).permutation(n) % min(FOLDS, n)
-        out_of_fold = np.zeros(truth.shape)
-        for k in np.unique(folds):
-            train, held = folds != k, folds == k
-            models = self._fit_all(x[np.flatnonzero(train)], truth[train])
-            out_of_fold[held] = self._raw_proba(models, x[np.flatnonzero(held)])
-        return multilabel.tune_thresholds(out_of_fold, truth)
+        def fit_predict(train: NDArray[np.int64], held: NDArray[np.int64]) -> NDArray[Any]:
+            return self._raw_proba(self._fit_all(x[train], truth[train]), x[held])
+
+        return out_of_fold_thresholds(truth, fit_predict, self._seed)
 
     # -- prediction ---------------------------------------------------------------------------
 
@@ -148,6 +142,40 @@ class MultiLabelClassifier:
         if self._columns is not None:
             arrays["columns"] = self._columns  # which input columns the coefficients are for
         return save_arrays(arrays)
+
+
+def targets(y: Sequence[str], labels: Sequence[str]) -> NDArray[np.bool_]:
+    """(n, labels) booleans from the stored sets ("a|b"; "" for none of these)."""
+    return multilabel.indicator([split_labels(v) for v in y], labels)
+
+
+def out_of_fold_thresholds(truth: NDArray[np.bool_],
+                           fit_predict: Callable[[NDArray[np.int64], NDArray[np.int64]],
+                                                 NDArray[Any]],
+                           seed: int, folds: int = FOLDS) -> NDArray[np.floating]:
+    """Per-label thresholds tuned for F1 on out-of-fold probabilities: ``fit_predict(train,
+    held)`` trains a fresh model on the rows ``train`` and returns its raw per-label
+    probabilities for the rows ``held``. 0.5 for every label under ``MIN_TUNE`` items (and,
+    in ``tune_thresholds``, for a label without a positive). Shared by every multi-label head
+    (logistic regressions here, the sigmoid heads of ``mlp`` and ``fusion``)."""
+    n = len(truth)
+    if n < MIN_TUNE:
+        return np.full(truth.shape[1], 0.5)
+    fold_of = np.random.default_rng(seed).permutation(n) % min(folds, n)
+    out_of_fold = np.zeros(truth.shape)
+    for k in np.unique(fold_of):
+        train, held = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
+        out_of_fold[held] = fit_predict(train, held)
+    return multilabel.tune_thresholds(out_of_fold, truth)
+
+
+def held_out_thresholds(truth: NDArray[np.bool_], held_probs: NDArray[Any]
+                        ) -> NDArray[np.floating]:
+    """Per-label thresholds tuned for F1 on held-out rows' raw probabilities (0.5 under
+    ``MIN_TUNE`` held-out rows)."""
+    if len(truth) < MIN_TUNE:
+        return np.full(truth.shape[1], 0.5)
+    return multilabel.tune_thresholds(held_probs, truth)
 
 
 def _used_columns(x: Any) -> NDArray[np.int64] | None:
