@@ -314,3 +314,42 @@ def test_dropout_strategies_are_refused_with_a_sigmoid_head() -> None:
     with pytest.raises(AlappError, match="'bald' reads the dropout samples' probabilities as "
                                          "one choice among the labels"):
         _round(settings)
+
+
+def test_an_exported_multilabel_model_says_how_to_decide_and_keeps_its_thresholds(
+        tmp_path) -> None:
+    """export-model of a multi-label project: the README says sigmoid per label (not a
+    softmax) and alapp-model.json holds each label's tuned threshold."""
+    import json
+
+    from alapp.app.export_model import export_model
+    from alapp.app.rounds import save_result, snapshot_of
+    from alapp.loop.round import RoundRunner
+    from alapp.store.project import Project
+
+    rows = [("refund please", "billing"), ("parcel is late", "delivery"),
+            ("refund and late parcel", "billing|delivery"), ("hello there", "")]
+    path = tmp_path / "ml.alapp"
+    with Project.create(path, ["billing", "delivery"], multi_label=True,
+                        featurizer="vectors:v", stop_set_size=0) as project:
+        data = tmp_path / "items.jsonl"
+        data.write_text("\n".join(json.dumps({"text": f"{t} {i}"}) for i in range(6)
+                                  for t, _ in rows), "utf-8")
+        from alapp.store.importer import import_file
+        from alapp.store.vectors import import_npy
+
+        import_file(project, data)
+        words = ("refund", "parcel", "late", "hello")
+        vectors = np.array([[float(w in t) for w in words] for i in range(6) for t, _ in rows])
+        np.save(tmp_path / "v.npy", vectors + np.random.default_rng(0).normal(
+            0, 0.05, vectors.shape))
+        import_npy(project, "v", tmp_path / "v.npy", None)
+        for item, (_, labels) in zip(project.item_ids(), rows * 6, strict=True):
+            project.label_item(item, labels, "tester")
+        save_result(project, RoundRunner().run(snapshot_of(project)))
+        out = tmp_path / "model"
+        export_model(project, out)
+    readme = (out / "README.md").read_text("utf-8")
+    assert "sigmoid(output)" in readme and "not a softmax" in readme
+    info = json.loads((out / "alapp-model.json").read_text("utf-8"))
+    assert len(info["thresholds"]) == 2 and all(0 < t < 1 for t in info["thresholds"])

@@ -65,6 +65,16 @@ MARKER = "alapp-model.json"
 FORMAT = "alapp-model/1"
 
 
+MULTI_LABEL_README = """
+Multi-label project: each output column is one label's own yes/no score. Take sigmoid(output)
+per label (for a one-vs-rest or chained logistic regression: sigmoid(x @ coef_j + intercept_j)
+for label j; a chain appends the earlier labels' 0/1 decisions to x), not a softmax over the
+labels. A label is predicted when its probability reaches its tuned threshold: "thresholds"
+in alapp-model.json (one per label, in the order of "labels"). An item may get several
+labels, or none.
+"""
+
+
 def export_model(project: Project, out: Path, overwrite: bool = False) -> dict[str, Any]:
     out = Path(out)
     stored = latest_model(project)
@@ -170,6 +180,9 @@ def _write_folder(project: Project, out: Path, stored: Any, version: int, kind: 
         (out / "weights.safetensors").write_bytes(weights)
         readme = _README.get(kind, "Weights of a {featurizer} model.\n").format(
             featurizer=params.get("featurizer"))
+    if project.multi_label:  # issue 21: per-label sigmoid outputs, not one softmax
+        readme += MULTI_LABEL_README
+        info["thresholds"] = _thresholds(weights)
     metrics = ", ".join(f"{k} {v:.3f}" for k, v in info["metrics"].items()
                         if isinstance(v, int | float))  # not the confusion matrix
     (out / "README.md").write_text(
@@ -179,6 +192,14 @@ def _write_folder(project: Project, out: Path, stored: Any, version: int, kind: 
     info = {"format": FORMAT, **info, "files": sorted(_files_in(out))}
     (out / MARKER).write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
     return info
+
+
+def _thresholds(weights: bytes) -> list[float] | None:
+    """The per-label decision thresholds a multi-label model saved with its weights."""
+    from safetensors.numpy import load
+
+    found = load(weights).get("thresholds")
+    return None if found is None else [round(float(t), 6) for t in found.ravel()]
 
 
 def _hf_folder(out: Path, weights: bytes, params: dict[str, Any], labels: list[str]) -> None:
