@@ -127,6 +127,9 @@ class LabelingSession:
         self._owns_writer = writer is None
         self._settings: ProjectSettings | None = None
         self._counts: dict[str, int] | None = None
+        # The items' metadata keys, read once: only an import changes them (and an import
+        # from outside needs the lock this session holds). Settings opens without a scan.
+        self._meta_keys: list[str] | None = None
         self._paid: tuple[int, int] | None = None  # labels_paid, until this session writes one
         self.writer = writer or ProjectWriter(Path(path))
         try:
@@ -348,11 +351,14 @@ class LabelingSession:
     def image(self, item_id: ItemId) -> bytes | None:
         """The item's image bytes (imported with it), or None: one indexed read."""
         return images.image_of(self.reader, item_id)
+
     def meta_keys(self) -> list[str]:
         """The items' metadata keys: what the random share may be stratified by."""
         from alapp.store.stream import meta_keys
 
-        return meta_keys(self.reader)
+        if self._meta_keys is None:
+            self._meta_keys = meta_keys(self.reader)
+        return list(self._meta_keys)
 
     def export_labels(self, out: Path, overwrite: bool = False) -> int:
         """Every labeled item, to JSONL or CSV by the file name (written atomically)."""
@@ -378,6 +384,7 @@ class LabelingSession:
         (bytes read, total) is called there and stops the import by raising ``Cancelled``."""
         self._counts = None
         self._paid = None
+        self._meta_keys = None
         return self.writer.call(lambda p: importer.import_file(
             p, path, spec, progress=progress, parallel=None, dry_run=dry_run))
 

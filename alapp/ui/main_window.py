@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 import getpass
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -136,6 +137,7 @@ class MainWindow(QMainWindow):
         self.show_side_panel(preferences.side_panel_shown())
         self.shortcuts: list[QShortcut] = []
         self.bind_shortcuts()
+        self._warm_settings_dialog()
         QApplication.instance().installEventFilter(self)  # type: ignore[union-attr]
         preferences.remember_project(self.session.path)
         self.refresh()
@@ -639,7 +641,8 @@ class MainWindow(QMainWindow):
         self.work.cancel()
         self.embedding.cancel()  # the round after the import starts it again for every item
         self.importing = True
-        self.wizard = ImportWizard(self.session, self)
+        with self._building():
+            self.wizard = ImportWizard(self.session, self)
         self.wizard.finished.connect(self._import_finished)
         self.wizard.work.failed.connect(self._log_failure)
         self.wizard.open()
@@ -657,7 +660,8 @@ class MainWindow(QMainWindow):
     def browse(self) -> None:
         from alapp.ui.browse_dialog import BrowseDialog
 
-        self.browser = BrowseDialog(self.session, self)
+        with self._building():
+            self.browser = BrowseDialog(self.session, self)
         self.browser.relabeled.connect(self.refresh)
         for button in self.browser.relabel_buttons if self.read_only else []:
             button.setEnabled(False)
@@ -667,9 +671,10 @@ class MainWindow(QMainWindow):
     def settings_dialog(self) -> None:
         from alapp.ui.settings_dialog import SettingsDialog
 
-        self.settings_window = SettingsDialog(self.session.settings(),
-                                              self.session.imported_vector_names(), self,
-                                              meta_keys=self.session.meta_keys())
+        with self._building():
+            self.settings_window = SettingsDialog(self.session.settings(),
+                                                  self.session.imported_vector_names(), self,
+                                                  meta_keys=self.session.meta_keys())
         self.settings_window.accepted.connect(self._settings_changed)
         self.settings_window.compare_requested.connect(self.compare_strategies)
         buttons = self.settings_window.findChild(QDialogButtonBox)
@@ -792,6 +797,27 @@ class MainWindow(QMainWindow):
         return not self.read_only
 
     # -- activity and closing ------------------------------------------------------------------
+
+    def _warm_settings_dialog(self) -> None:
+        """Build and drop one Settings dialog before the window shows: the first instance of
+        its widget kinds costs Qt about 25 ms of one-time setup, which was half of the first
+        open's stall (bench/bench_gui.py); paid here, while nothing is on screen yet."""
+        from alapp.ui.settings_dialog import SettingsDialog
+
+        SettingsDialog(self.session.settings(), [], self).deleteLater()
+
+    @contextmanager
+    def _building(self) -> Iterator[None]:
+        """A dialog under construction posts thousands of events (child added, polish,
+        layout), none of them the user's; the app-wide activity filter below would run
+        Python for each (about 10 ms for Settings), so it steps aside meanwhile."""
+        app = QApplication.instance()
+        assert app is not None
+        app.removeEventFilter(self)
+        try:
+            yield
+        finally:
+            app.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
