@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from alapp.al.minibatch import minibatch_slices
 from alapp.al.needs import FROM_VALIDATION, Need
 from alapp.ml.base import Outputs
+from alapp.ml.wrong_head import WillBeWrong
 
 MULTI_LABEL_PROVIDES = frozenset({Need.PROBS, Need.MC_PROBS, Need.HIDDEN, Need.ACTIVATIONS})
 
@@ -117,7 +118,7 @@ def ranking_loss(predicted: Any, target: Any, margin: float = LOSS_MARGIN) -> An
     return torch.clamp(margin - sign * (p_i - p_j), min=0).mean()
 
 
-class MLPClassifier:
+class MLPClassifier(WillBeWrong):
     # Everything the head can give; an instance configured without the will-be-wrong head or
     # the multi-layer loss module gives less (``provides_with``).
     provides = frozenset({Need.PROBS, Need.MC_PROBS, Need.HIDDEN, Need.ACTIVATIONS,
@@ -274,53 +275,10 @@ class MLPClassifier:
                 opt.step()
         net.eval()
 
-    def _fit_wrong(self, x: Array, y: NDArray[np.int64], train: NDArray[np.int64],
-                   valid: NDArray[np.int64], rng: np.random.Generator) -> None:
-        """Active transfer (000): where would the model be wrong? Learnt from labels the model
-        did not train on: the held-out share, or out-of-fold predictions when there are too
-        few labels to hold any out."""
-        if len(valid):
-            wrong = (self._predict(self._net, x[valid]) != y[valid]).astype(np.float32)
-            rows, how = valid, (f"will-be-wrong head fit on {len(valid)} held-out labels (the "
-                                f"model trained on the other {len(train)})")
-        elif len(y) >= 2:
-            folds = min(self.cfg.folds, len(y))
-            wrong = self._out_of_fold_wrong(x, y, folds, rng)
-            rows = np.arange(len(y))
-            how = (f"will-be-wrong head cross-fitted: {len(y)} labels are too few to hold "
-                   f"{self.cfg.min_held_out} out, so each label's error comes from a "
-                   f"{folds}-fold model that did not train on it")
-        else:
-            self._wrong = "confidence"
-            self.notes.append("will-be-wrong head: one label, no errors to learn from yet; "
-                              "using 1 - confidence instead")
-            return
-        if wrong.min() == wrong.max():
-            self._wrong = "confidence"
-            seen = "right" if wrong[0] == 0 else "wrong"
-            self.notes.append(f"{how}; every prediction was {seen}, nothing to tell apart, "
-                              "so using 1 - confidence instead")
-            return
-        self._fit_wrong_head(x[rows], wrong)
-        self._wrong = "head"
-        self.notes.append(how)
-
-    def _out_of_fold_wrong(self, x: Array, y: NDArray[np.int64], folds: int,
-                           rng: np.random.Generator) -> NDArray[np.float32]:
-        """1 where a model trained without the label predicts it wrongly (cross-fitting). A
-        fold whose training part holds one class predicts that class, as any model would."""
-        fold_of = rng.permutation(np.arange(len(y)) % folds)
-        wrong = np.zeros(len(y), dtype=np.float32)
-        for fold in range(folds):
-            held, rest = np.flatnonzero(fold_of == fold), np.flatnonzero(fold_of != fold)
-            if len(set(y[rest].tolist())) == 1:
-                guess = np.full(len(held), y[rest][0])
-            else:
-                net = _build(x.shape[1], len(self.labels), self.cfg).to(self._device)
-                self._train(net, x[rest], y[rest], self.cfg.epochs, rng, freeze_bn=False)
-                guess = self._predict(net, x[held])
-            wrong[held] = (guess != y[held]).astype(np.float32)
-        return wrong
+    def _fresh_fit(self, x: Array, y: NDArray[np.int64], rng: np.random.Generator) -> Any:
+        net = _build(x.shape[1], len(self.labels), self.cfg).to(self._device)
+        self._train(net, x, y, self.cfg.epochs, rng, freeze_bn=False)
+        return net
 
     def _predict(self, net: Any, x: Array) -> NDArray[np.int64]:
         import torch
