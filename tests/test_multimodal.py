@@ -420,3 +420,39 @@ def _progress():
     from alapp.core.progress import Progress
 
     return Progress()
+
+
+PNG_1PX = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw"
+           "AAAABJRU5ErkJggg==")
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_an_export_with_images_imports_back_whole(tmp_path, suffix) -> None:
+    """Images travel in the export as data: URIs, so an image-only post is not lost (its
+    text is empty) and the export imports back with the same pictures."""
+    import base64
+    import json
+
+    from alapp.store.export import export_labels
+    from alapp.store.images import image_of
+    from alapp.store.importer import import_file
+    from alapp.store.project import Project
+
+    data = tmp_path / "posts.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "p1", "text": "a cat on the sofa", "image": PNG_1PX, "label": "cats"},
+        {"id": "p2", "image": PNG_1PX, "label": "cars"},  # an image-only post
+        {"id": "p3", "text": "no picture here", "label": "cars"}]), "utf-8")
+    with Project.create(tmp_path / "a.alapp", ["cats", "cars"]) as first:
+        import_file(first, data)
+        out = tmp_path / f"export{suffix}"
+        assert export_labels(first, out) == 3
+    with Project.create(tmp_path / "b.alapp", ["cats", "cars"]) as again:
+        import_file(again, out)
+        by_ext = {again.item(i).ext_id: i for i in again.item_ids()}
+        assert set(by_ext) == {"p1", "p2", "p3"}
+        assert again.item(by_ext["p2"]).text == ""
+        picture = base64.b64decode(PNG_1PX)
+        assert image_of(again, by_ext["p1"]) == image_of(again, by_ext["p2"]) == picture
+        assert image_of(again, by_ext["p3"]) is None
+        assert again.current_labels()[by_ext["p2"]] == "cars"

@@ -9,6 +9,7 @@ symbolic link or a hard link to it is the same file.
 
 from __future__ import annotations
 
+import base64
 import csv
 import itertools
 import json
@@ -29,7 +30,8 @@ CSV_COLUMNS = ("id", "text", "label", "split", "annotator", "labeled_at", "start
 # (NULL: never flagged; '' flagged without a comment).
 _LABELED_SQL = """
     SELECT e.id, i.ext_id, i.text, i.split, i.meta, e.label, e.annotator, e.started_at,
-           e.submitted_at, e.active_ms, e.source, e.strategy, flag.note, i.text_b
+           e.submitted_at, e.active_ms, e.source, e.strategy, flag.note, i.text_b,
+           img.format, img.data
     FROM label_events e
     JOIN (SELECT item_id, MAX(id) AS id FROM label_events
           WHERE action IN ('label', 'undo') GROUP BY item_id) last ON e.id = last.id
@@ -38,6 +40,7 @@ _LABELED_SQL = """
                JOIN (SELECT item_id, MAX(id) AS id FROM label_events
                      WHERE action = 'flag' GROUP BY item_id) lf ON f.id = lf.id) flag
            ON flag.item_id = i.id
+    LEFT JOIN images img ON img.item_id = i.id
     WHERE e.label IS NOT NULL
     ORDER BY i.id
 """
@@ -51,12 +54,17 @@ def labeled_rows(project: Project) -> Iterator[dict[str, Any]]:
     """Each labeled item; ``labels`` is the set a multi-label decision chose (read from its
     ``event_labels`` rows, in the label order; empty: "none of these"), else ``[label]``."""
     multi = project.multi_label
+    # A project with images exports each item's image as a data: URI (empty without one), so
+    # the export imports back whole, image-only posts included.
+    with_images = project._conn.execute("SELECT 1 FROM images LIMIT 1").fetchone() is not None
     for (event_id, ext_id, text, split, meta, label, annotator, started, submitted, active_ms,
-         source, strategy, flag_note, text_b) in project._conn.execute(_LABELED_SQL):
+         source, strategy, flag_note, text_b, image_format, image) in project._conn.execute(
+            _LABELED_SQL):
         # A sentence pair's second text follows the first (only pairs have the key).
         pair = {} if text_b is None else {"text_b": text_b}
+        picture = {"image": _data_uri(image_format, image)} if with_images else {}
         yield {
-            "id": ext_id, "text": text, **pair, "label": label, "split": split,
+            "id": ext_id, "text": text, **pair, **picture, "label": label, "split": split,
             "annotator": annotator, "labeled_at": _iso(submitted), "started_at": _iso(started),
             "active_seconds": None if active_ms is None else round(active_ms / 1000, 3),
             "source": source, "strategy": strategy, "meta": json.loads(meta) if meta else None,
@@ -64,6 +72,12 @@ def labeled_rows(project: Project) -> Iterator[dict[str, Any]]:
             "labels": project.label_set(event_id) if multi else [label],
             "_submitted": submitted,
         }
+
+
+def _data_uri(image_format: str | None, data: bytes | None) -> str:
+    if data is None:
+        return ""
+    return f"data:image/{image_format};base64,{base64.b64encode(bytes(data)).decode('ascii')}"
 
 
 def export_labels(project: Project, out: str | Path, fmt: str | None = None,
@@ -108,6 +122,8 @@ def _write_csv(rows: Iterator[dict[str, Any]], stream: IO[str],
     columns = list(CSV_COLUMNS)
     if first is not None and "text_b" in first:  # a project of pairs: all rows have one
         columns.insert(columns.index("text") + 1, "text_b")
+    if first is not None and "image" in first:  # a project with images
+        columns.insert(columns.index("text") + 1, "image")
     if multi is not None:
         at = columns.index("label") + 1
         columns[at:at] = [f"label:{name}" for name in multi]
@@ -135,8 +151,9 @@ def _write_prodigy(rows: Iterator[dict[str, Any]], stream: IO[str],
         flag = {"flagged": True, "flag_note": row["flag_note"]} if row["flagged"] else {}
         if "text_b" in row:
             flag["text_b"] = row["text_b"]
+        picture = {"image": row["image"]} if row.get("image") else {}
         task = {
-            "text": row["text"], "label": row["label"], "accept": row["labels"],
+            **picture, "text": row["text"], "label": row["label"], "accept": row["labels"],
             "answer": "accept", "meta": {"id": row["id"], **(row["meta"] or {}), **flag},
             "_timestamp": int(row["_submitted"]), "_annotator_id": row["annotator"],
         }
