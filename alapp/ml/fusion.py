@@ -34,7 +34,7 @@ hidden units and activations (the loss and will-be-wrong heads are single-label 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -43,7 +43,6 @@ from numpy.typing import NDArray
 
 from alapp.al.minibatch import minibatch_slices
 from alapp.al.needs import FROM_VALIDATION, Need
-from alapp.ml.base import Outputs
 from alapp.ml.mlp import (
     DETACH_AFTER,
     LOSS_WIDTH,
@@ -51,7 +50,7 @@ from alapp.ml.mlp import (
     MLPConfig,
     ranking_loss,
 )
-from alapp.ml.wrong_head import WillBeWrong
+from alapp.ml.torch_head import TorchHead
 
 Array = NDArray[np.float32]
 Mask = NDArray[np.bool_]
@@ -158,7 +157,7 @@ def _build(dims: list[int], k: int, cfg: MLPConfig) -> Any:
     return Net()
 
 
-class LateFusionClassifier(WillBeWrong):
+class LateFusionClassifier(TorchHead):
     # What the torch head gives (``alapp.ml.mlp``); an instance configured without the
     # will-be-wrong head or the multi-layer loss module gives less (``provides_with``).
     provides = frozenset({Need.PROBS, Need.MC_PROBS, Need.HIDDEN, Need.ACTIVATIONS,
@@ -396,25 +395,6 @@ class LateFusionClassifier(WillBeWrong):
 
     def predict_proba(self, xs: MultiInput) -> Array:
         return self._forward(xs)[0]
-
-    def outputs(self, xs: MultiInput, needs: Collection[Need], mc_samples: int = 20) -> Outputs:
-        """Probabilities and what of ``needs`` the model gives, from one pass over the pool
-        (plus the dropout samples when asked)."""
-        probs, pre, joined, loss_pred, wrong, layered = self._forward(xs)
-        found: Outputs = {Need.ACTIVATIONS: pre, Need.HIDDEN: joined,
-                          Need.PREDICTED_LOSS: loss_pred}
-        if self._wrong == "head":
-            found[Need.WRONG_PROB] = wrong
-        elif self._wrong == "confidence":
-            found[Need.WRONG_PROB] = 1.0 - probs.max(axis=1)
-        if Need.PREDICTED_LOSS_LAYERS in self.provides:
-            found[Need.PREDICTED_LOSS_LAYERS] = layered
-        out: Outputs = {Need.PROBS: probs}
-        out.update({need: value for need, value in found.items()
-                    if need in needs and need in self.provides})
-        if Need.MC_PROBS in needs:
-            out[Need.MC_PROBS] = self.mc_probs(xs, mc_samples)
-        return out
 
     def mc_probs(self, xs: MultiInput, samples: int = 20, batch: int = 8192) -> Array:
         """Monte-Carlo dropout over every head: the encoders run once, each sample draws new

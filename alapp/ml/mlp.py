@@ -25,7 +25,7 @@ will-be-wrong heads are single-label only.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +34,7 @@ from numpy.typing import NDArray
 
 from alapp.al.minibatch import minibatch_slices
 from alapp.al.needs import FROM_VALIDATION, Need
-from alapp.ml.base import Outputs
-from alapp.ml.wrong_head import WillBeWrong
+from alapp.ml.torch_head import TorchHead
 
 MULTI_LABEL_PROVIDES = frozenset({Need.PROBS, Need.MC_PROBS, Need.HIDDEN, Need.ACTIVATIONS})
 
@@ -118,7 +117,7 @@ def ranking_loss(predicted: Any, target: Any, margin: float = LOSS_MARGIN) -> An
     return torch.clamp(margin - sign * (p_i - p_j), min=0).mean()
 
 
-class MLPClassifier(WillBeWrong):
+class MLPClassifier(TorchHead):
     # Everything the head can give; an instance configured without the will-be-wrong head or
     # the multi-layer loss module gives less (``provides_with``).
     provides = frozenset({Need.PROBS, Need.MC_PROBS, Need.HIDDEN, Need.ACTIVATIONS,
@@ -327,25 +326,6 @@ class MLPClassifier(WillBeWrong):
 
     def predict_proba(self, x: Array) -> Array:
         return self._forward(x)[0]
-
-    def outputs(self, x: Array, needs: Collection[Need], mc_samples: int = 20) -> Outputs:
-        """Probabilities and what of ``needs`` the head gives, from one pass over the pool
-        (plus the dropout samples when asked)."""
-        probs, pre, hidden, loss_pred, wrong, layered = self._forward(x)
-        found: Outputs = {Need.ACTIVATIONS: pre, Need.HIDDEN: hidden,
-                          Need.PREDICTED_LOSS: loss_pred}
-        if self._wrong == "head":
-            found[Need.WRONG_PROB] = wrong
-        elif self._wrong == "confidence":
-            found[Need.WRONG_PROB] = 1.0 - probs.max(axis=1)
-        if Need.PREDICTED_LOSS_LAYERS in self.provides:
-            found[Need.PREDICTED_LOSS_LAYERS] = layered
-        out: Outputs = {Need.PROBS: probs}
-        out.update({need: value for need, value in found.items()
-                    if need in needs and need in self.provides})
-        if Need.MC_PROBS in needs:
-            out[Need.MC_PROBS] = self.mc_probs(x, mc_samples)
-        return out
 
     def mc_probs(self, x: Array, samples: int = 20, batch: int = 8192) -> Array:
         """Monte-Carlo dropout: dropout stays on, batch norm uses its running statistics."""

@@ -1,17 +1,22 @@
-"""Active transfer's will-be-wrong head (seed 000), shared by the torch head and the fused
-model: where would the model be wrong? It is learnt from labels the model did not train on:
+"""What the torch head (``ml/mlp.py``) and the fused model (``ml/fusion.py``) share: the
+outputs a round reads from one pass over the pool, and active transfer's will-be-wrong head
+(seed 000): where would the model be wrong? It is learnt from labels the model did not train on:
 the held-out share, or, when there are too few labels to hold any out, out-of-fold predictions
 of fresh models (cross-fitting). The notes say which, in words."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from alapp.al.needs import Need
+from alapp.ml.base import Outputs
 
-class WillBeWrong:
+
+class TorchHead:
     """Mixed into a classifier that has ``cfg`` (``folds``, ``min_held_out``), ``notes``,
     ``_net`` and ``_wrong``, and that implements the three hooks below."""
 
@@ -19,6 +24,35 @@ class WillBeWrong:
     notes: list[str]
     _net: Any
     _wrong: str  # how WRONG_PROB is given: "head", "confidence" or "" (not yet)
+
+    provides: frozenset[Need]
+
+    def _forward(self, x: Any) -> list[Any]:
+        """probs, activations, hidden, predicted loss, P(wrong) by the head, multi-layer
+        predicted loss (empty without the module), in batches."""
+        raise NotImplementedError
+
+    def mc_probs(self, x: Any, samples: int = 20) -> Any:
+        raise NotImplementedError
+
+    def outputs(self, x: Any, needs: Collection[Need], mc_samples: int = 20) -> Outputs:
+        """Probabilities and what of ``needs`` the model gives, from one pass over the pool
+        (plus the dropout samples when asked)."""
+        probs, pre, hidden, loss_pred, wrong, layered = self._forward(x)
+        found: Outputs = {Need.ACTIVATIONS: pre, Need.HIDDEN: hidden,
+                          Need.PREDICTED_LOSS: loss_pred}
+        if self._wrong == "head":
+            found[Need.WRONG_PROB] = wrong
+        elif self._wrong == "confidence":
+            found[Need.WRONG_PROB] = 1.0 - probs.max(axis=1)
+        if Need.PREDICTED_LOSS_LAYERS in self.provides:
+            found[Need.PREDICTED_LOSS_LAYERS] = layered
+        out: Outputs = {Need.PROBS: probs}
+        out.update({need: value for need, value in found.items()
+                    if need in needs and need in self.provides})
+        if Need.MC_PROBS in needs:
+            out[Need.MC_PROBS] = self.mc_probs(x, mc_samples)
+        return out
 
     def _fresh_fit(self, x: Any, y: NDArray[np.int64], rng: np.random.Generator) -> Any:
         """A new network trained from scratch on (x, y): one fold's model."""
