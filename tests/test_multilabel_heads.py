@@ -13,8 +13,9 @@ from alapp.core.errors import AlappError
 from alapp.core.settings import ProjectSettings
 from alapp.ml.base import load_arrays
 from alapp.ml.fusion import LateFusionClassifier, MultiInput
-from alapp.ml.mlp import MULTI_LABEL_PROVIDES, MLPClassifier, MLPConfig
+from alapp.ml.mlp import MLPClassifier, MLPConfig
 from alapp.ml.multilabel import MIN_TUNE, out_of_fold_thresholds
+from alapp.ml.torch_head import MULTI_LABEL_PROVIDES
 
 pytest.importorskip("torch")
 

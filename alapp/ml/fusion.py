@@ -42,11 +42,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from alapp.al.minibatch import minibatch_slices
-from alapp.al.needs import FROM_VALIDATION, Need
+from alapp.al.needs import Need
 from alapp.ml.mlp import (
     DETACH_AFTER,
     LOSS_WIDTH,
-    MULTI_LABEL_PROVIDES,
     MLPConfig,
     ranking_loss,
 )
@@ -181,16 +180,6 @@ class LateFusionClassifier(TorchHead):
         self.notes: list[str] = []  # what the last fit fell back to, in words
         self.fits = 0
         self.thresholds: NDArray[np.floating] = np.full(len(self.labels), 0.5)  # multi-label
-
-    @classmethod
-    def provides_with(cls, cfg: MLPConfig) -> frozenset[Need]:
-        """The will-be-wrong head is fit only when asked for (``validation_share``), the
-        multi-layer loss module only built when asked for (``loss_layers``); a multi-label
-        model gives ``MULTI_LABEL_PROVIDES``."""
-        if cfg.multi_label:
-            return cls.provides & MULTI_LABEL_PROVIDES
-        out = cls.provides if cfg.validation_share > 0 else cls.provides - FROM_VALIDATION
-        return out if cfg.loss_layers > 1 else out - {Need.PREDICTED_LOSS_LAYERS}
 
     # -- training ------------------------------------------------------------------------------
 

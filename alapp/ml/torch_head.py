@@ -12,8 +12,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from alapp.al.needs import Need
+from alapp.al.needs import FROM_VALIDATION, Need
 from alapp.ml.base import Outputs
+
+# What a multi-label (sigmoid) head gives: no will-be-wrong head or loss modules.
+MULTI_LABEL_PROVIDES = frozenset({Need.PROBS, Need.MC_PROBS, Need.HIDDEN, Need.ACTIVATIONS})
 
 
 class TorchHead:
@@ -26,6 +29,16 @@ class TorchHead:
     _wrong: str  # how WRONG_PROB is given: "head", "confidence" or "" (not yet)
 
     provides: frozenset[Need]
+
+    @classmethod
+    def provides_with(cls, cfg: Any) -> frozenset[Need]:
+        """The will-be-wrong head is fit only when asked for (``validation_share``), the
+        multi-layer loss module only built when asked for (``loss_layers``); a multi-label
+        head gives ``MULTI_LABEL_PROVIDES``."""
+        if cfg.multi_label:
+            return cls.provides & MULTI_LABEL_PROVIDES
+        out = cls.provides if cfg.validation_share > 0 else cls.provides - FROM_VALIDATION
+        return out if cfg.loss_layers > 1 else out - {Need.PREDICTED_LOSS_LAYERS}
 
     def _forward(self, x: Any) -> list[Any]:
         """probs, activations, hidden, predicted loss, P(wrong) by the head, multi-layer
