@@ -170,6 +170,7 @@ def test_simulation_starts_with_the_passive_phase() -> None:
     ({"seed": 3}, "set by the simulation itself; use --seeds"),
     ({"temperature": 0.0}, "temperature=0.0 is not allowed"),
     ({"colour": 1}, "unknown setting 'colour'"),
+    ({"stratify_by": "lang"}, "cannot be replayed: a simulation does not carry"),
 ])
 def test_simulation_settings_are_checked(settings, message) -> None:
     with pytest.raises(AlappError, match=message):

@@ -118,6 +118,9 @@ def check_config(cfg: SimulationConfig) -> None:
         if key in OWN_SETTINGS:
             how = f"; use {OWN_SETTINGS[key]}" if OWN_SETTINGS[key] else ""
             raise AlappError(f"setting {key!r} is set by the simulation itself{how}")
+        if key == "stratify_by" and value:  # it would be ignored without a word
+            raise AlappError("setting 'stratify_by' cannot be replayed: a simulation does not "
+                             "carry the items' metadata; stratify in the project instead")
         problem = check_setting(key, value, STRATEGIES)  # also: an unknown setting
         if problem is not None:
             raise AlappError(problem)
