@@ -37,6 +37,7 @@ class Device(StrEnum):
 
 class TaskKind(StrEnum):
     CLASSIFICATION = "classification"
+    SPANS = "spans"  # entities as character spans over tokens (issue 18)
 
 
 class SelectionMode(StrEnum):
