@@ -15,6 +15,7 @@ import numpy as np
 
 from alapp.al.batch import Pick
 from alapp.al.registry import get_strategy
+from alapp.core.spans import TokenOffsets
 from alapp.core.types import ItemId, Source, Split
 
 if TYPE_CHECKING:  # project.py writes decisions through take_off/put_first: no import cycle
@@ -40,6 +41,11 @@ class QueueEntry:
     top_two: tuple[tuple[str, float], tuple[str, float]] | None = None
     cluster: tuple[int, int, str] | None = None
     text_b: str | None = None  # the second text of a sentence pair
+    # Span projects (issue 18): the item's stored tokens, and each token's uncertainty under the
+    # latest model (what the span view highlights as "why chosen"); ``predicted`` then holds the
+    # suggested spans as ``core.spans.encode_spans`` text.
+    tokens: TokenOffsets | None = None
+    token_uncertainty: list[float] | None = None
 
     @property
     def is_random(self) -> bool:
