@@ -4,11 +4,13 @@ Krippendorff's alpha, overall and per label (one-vs-rest), with confidence inter
 The input is a :class:`Ratings` matrix, annotators x items, of label codes with ``-1`` for "this
 annotator did not label this item" (``ratings_from_triples`` builds one from
 ``(item, annotator, label)`` triples). Each statistic is computed from a small table summed over
-items (Cohen: the two annotators' confusion table; Fleiss: per-label counts and squared counts;
-Krippendorff: the coincidence matrix), so a bootstrap over items only has to redraw how many
-times each distinct item *pattern* occurs: a resample of ``n`` items with replacement has
-multinomial pattern counts. The intervals are percentile intervals of that bootstrap (seeded,
-so a figure reproduces); Cohen's kappa also has the analytic large-sample standard error of
+items (Cohen: each annotator's label counts and the agreements per label; Fleiss: per-label
+counts and squared counts; Krippendorff: value counts, self-coincidences and the observed
+disagreement, or the whole coincidence matrix at the ordinal level), so a bootstrap over items
+only has to redraw how many times each distinct item *pattern* occurs: a resample of ``n``
+items with replacement has multinomial pattern counts. The intervals are percentile intervals
+of that bootstrap (seeded, so a figure reproduces; resamples where the figure is undefined are
+left out); Cohen's kappa also has the analytic large-sample standard error of
 Fleiss, Cohen & Everitt (1969), and Fleiss' kappa the standard error under "no agreement beyond
 chance" of Fleiss, Nee & Landis (1979). Formulas, the published examples the tests check and
 how to read the intervals: ``docs/agreement.md``.
@@ -239,8 +241,8 @@ def _cohen_stat(k: int) -> Statistic:
     items both put in ``j`` and the items neither did."""
 
     def stat(sums: Floats) -> Floats:
-        rows, cols, diag, n = sums[..., :k], sums[..., k:2 * k], sums[..., 2 * k:3 * k], \
-            sums[..., 3 * k]
+        rows, cols = sums[..., :k], sums[..., k:2 * k]
+        diag, n = sums[..., 2 * k:3 * k], sums[..., 3 * k]
         overall = _kappa(diag.sum(axis=-1), rows, cols, n)
         n_l = n[..., None]
         agree = n_l - rows - cols + 2.0 * diag
@@ -289,6 +291,8 @@ def cohen_kappa(ratings: Ratings, first: int = 0, second: int = 1, *, boot: int 
     """Cohen's kappa between annotators ``first`` and ``second`` (rows of ``ratings``) on the
     items both labeled, overall and per label, with analytic and bootstrap intervals."""
     _check_level(level, boot)
+    if first == second:
+        raise ValueError("Cohen's kappa compares two different annotators")
     k = len(ratings.labels)
     a, b = ratings.codes[first], ratings.codes[second]
     both = (a >= 0) & (b >= 0)
