@@ -122,7 +122,7 @@ def _conll(path: Path, stream: IO[str], scheme: str) -> Iterator[SpanRecord]:
         if len(parts) < 2:
             raise InputError(path, number, "a token without a tag: expected 'token TAG' "
                              "(tab- or space-separated)")
-        if not parts[0] or any(ch.isspace() for ch in parts[0]):
+        if len(parts[0].split()) != 1:  # empty, or holding white space (tab-separated)
             raise InputError(path, number, f"the token {parts[0]!r} is empty or holds white "
                              "space")
         words.append(parts[0])
@@ -135,6 +135,8 @@ def _conll(path: Path, stream: IO[str], scheme: str) -> Iterator[SpanRecord]:
 def _blank(text: str) -> bool:
     """Nothing visible: white space and format characters only (WNUT-17's dev file ends with a
     line holding a lone BOM)."""
+    if not text or "!" <= text[0] <= "~":
+        return not text  # the common cases: an empty line, or one that starts with a token
     return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
 
 
