@@ -15,6 +15,7 @@ from alapp.core.types import ItemId, Split
 from alapp.store.export import export_labels
 from alapp.store.importer import ImportSpec, import_file
 from alapp.store.project import Project
+from alapp.store.span_import import read_span_file
 from alapp.store.span_readers import read_spans
 from alapp.store.spans import span_items, tokens_of
 from tests.conftest import write
@@ -183,6 +184,8 @@ BAD_JSONL = [
      "is not the text at (0, 4)"),
     ('{"text": "   ", "spans": []}', "empty text"),
     ('{"spans": []}', "no \"text\""),
+    ('{"text": "bad \\ud800 escape", "spans": []}', "lone surrogate"),
+    ('{"text": "fine text", "note": "bad \\udfff"}', "lone surrogate"),
     ('{"text": "Bob", "id": "a"}\n{"text": "Anna", "spans": [], "id": "a"}',
      "duplicate id 'a' (first on line 2)"),
 ]
@@ -209,11 +212,32 @@ def test_empty_files_are_refused(tmp_path) -> None:
         _nothing_written(project)
 
 
+def test_a_dry_run_checks_everything_and_writes_nothing(tmp_path) -> None:
+    data = write(tmp_path / "in.conll", CONLL_BIO)
+    with _project(tmp_path) as project:
+        report = import_file(project, data, ImportSpec(), dry_run=True)
+        assert (report.rows, report.labeled) == (3, 3)
+        _nothing_written(project)
+
+
 def test_add_labels_adds_the_files_types(tmp_path) -> None:
     data = write(tmp_path / "in.conll", "Anna B-PER\nin O\nParis B-CITY\n")
     with _project(tmp_path, labels=("PER",)) as project:
         report = import_file(project, data, ImportSpec(add_labels=True))
         assert report.new_labels == ["CITY"] and project.labels() == ["PER", "CITY"]
+
+
+def test_a_span_file_reads_without_a_project(tmp_path) -> None:
+    data = write(tmp_path / "in.conll", CONLL_BIO)
+    got = read_span_file(data)
+    assert (got.format, got.encoding, got.types) == ("conll", "utf-8", ["ORG", "MISC", "PER",
+                                                                        "LOC"])
+    assert [len(r.spans or []) for r in got.records] == [2, 2, 1]
+    raw = read_span_file(write(tmp_path / "raw.txt", "我爱北京\nAnna in Paris\n"))
+    assert raw.format == "txt" and all(r.spans is None for r in raw.records)
+    assert [len(r.tokens or []) for r in raw.records] == [4, 3]  # Han: one token each
+    with pytest.raises(InputError, match="line 3: entity type 'MISC' is not in the project"):
+        read_span_file(data, types=["ORG", "PER", "LOC"])
 
 
 def test_cli_init_import_export(tmp_path, capsys) -> None:

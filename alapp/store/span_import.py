@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from alapp.core.errors import Cancelled, InputError
@@ -48,25 +49,14 @@ def import_spans(project: Project, path: Path, spec: ImportSpec, progress: Progr
     ``spec.scheme``: the CoNLL tags' scheme; ``spec.language``: the tokenizer's language for
     texts without tokens (None: the project's, else detected from the file)."""
     started = time.perf_counter()
-    if not path.is_file():
-        raise InputError(path, None, "no such file")
-    encoding = normalize_encoding(spec.encoding) if spec.encoding else detect_encoding(path)
+    path = Path(path)
+    fmt, encoding, records = _read(path, spec.format, spec.encoding, spec.scheme,
+                                   spec.max_chars)
     stat = path.stat()
-    try:
-        with open(path, encoding=encoding, errors="replace", newline="") as f:
-            fmt = spec.format or guess_span_format(path, f.read(1 << 16))
-        with open_checked(path, encoding, not spec.encoding,
-                          (stat.st_size, stat.st_mtime_ns)) as (stream, _position):
-            records = list(read_spans(path, stream, fmt, spec.scheme, spec.max_chars))
-    except UnicodeDecodeError:
-        raise locate_decode_error(path, encoding, detected=not spec.encoding) from None
-    if not records:
-        raise InputError(path, None, "no texts found (the file is empty or has only blank "
-                         "lines)")
     report = ImportReport(str(path), fmt, encoding)
     labels = project.labels()
     new_labels = _new_types(path, records, labels, spec.add_labels)
-    _tokenize(project, records, spec.language)
+    _tokenize(records, spec.language or project.settings().span_language)
     for record in records:
         check_record(path, record, labels + new_labels)
     _check_ids(project, path, records)
@@ -83,6 +73,54 @@ def import_spans(project: Project, path: Path, spec: ImportSpec, progress: Progr
         progress(stat.st_size, stat.st_size)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+@dataclass
+class SpanFile:
+    """A span file read whole, every text with its tokens, every span checked."""
+
+    path: Path
+    format: str
+    encoding: str
+    records: list[SpanRecord]
+    types: list[str]  # the entity types, as given or in order of first appearance
+
+
+def read_span_file(path: str | Path, fmt: str | None = None, scheme: str = "bio",
+                   encoding: str | None = None, language: str | None = None,
+                   types: list[str] | None = None, max_chars: int = 1_000_000) -> SpanFile:
+    """Read a CoNLL, span JSONL or raw text file without a project (simulation, benchmarks,
+    a preview): as the import reads it, texts without tokens tokenized in ``language`` (None:
+    detected), spans checked against ``types`` (None: any type the file uses). Errors are the
+    import's: ``InputError`` with the file and line."""
+    path = Path(path)
+    fmt, encoding, records = _read(path, fmt, encoding, scheme, max_chars)
+    _tokenize(records, language)
+    if types is None:
+        types = list(dict.fromkeys(s.label for r in records for s in r.spans or []))
+    for record in records:
+        check_record(path, record, types)
+    return SpanFile(path, fmt, encoding, records, types)
+
+
+def _read(path: Path, fmt: str | None, encoding: str | None, scheme: str,
+          max_chars: int) -> tuple[str, str, list[SpanRecord]]:
+    if not path.is_file():
+        raise InputError(path, None, "no such file")
+    named = normalize_encoding(encoding) if encoding else detect_encoding(path)
+    stat = path.stat()
+    try:
+        with open(path, encoding=named, errors="replace", newline="") as f:
+            fmt = fmt or guess_span_format(path, f.read(1 << 16))
+        with open_checked(path, named, not encoding,
+                          (stat.st_size, stat.st_mtime_ns)) as (stream, _position):
+            records = list(read_spans(path, stream, fmt, scheme, max_chars))
+    except UnicodeDecodeError:
+        raise locate_decode_error(path, named, detected=not encoding) from None
+    if not records:
+        raise InputError(path, None, "no texts found (the file is empty or has only blank "
+                         "lines)")
+    return fmt, named, records
 
 
 def _new_types(path: Path, records: list[SpanRecord], labels: list[str],
@@ -105,14 +143,13 @@ def _new_types(path: Path, records: list[SpanRecord], labels: list[str],
     return new
 
 
-def _tokenize(project: Project, records: list[SpanRecord], language: str | None) -> None:
-    """Tokens for the texts the file gave none: in ``language``, else the project's, else the
-    language of those texts."""
+def _tokenize(records: list[SpanRecord], language: str | None) -> None:
+    """Tokens for the texts the file gave none: in ``language``, else in the language of
+    those texts."""
     bare = [r for r in records if r.tokens is None]
     if not bare:
         return
-    language = (language or project.settings().span_language
-                or detect_language(r.text for r in bare))
+    language = language or detect_language(r.text for r in bare)
     for record in bare:
         record.tokens = tokenize(record.text, language)
 

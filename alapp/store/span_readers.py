@@ -18,6 +18,7 @@ Every error names the file and line; nothing is returned half-read.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -41,6 +42,7 @@ _BY_SUFFIX = {".conll": "conll", ".bio": "conll", ".iob": "conll", ".iob1": "con
               ".iob2": "conll", ".bioes": "conll", ".jsonl": "jsonl", ".ndjson": "jsonl",
               ".txt": "txt"}
 _TAG = re.compile(r"^(O|[BIES]-\S+)$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _RESERVED = ("text", "tokens", "spans", "id")  # the keys a span JSONL record gives meaning to
 
 
@@ -166,6 +168,11 @@ def _jsonl(path: Path, stream: IO[str], max_chars: int) -> Iterator[SpanRecord]:
             raise InputError(path, line, "empty text")
         if "\x00" in text:
             raise InputError(path, line, "the text contains a NUL byte")
+        surrogate = _SURROGATE.search(text)
+        if surrogate is not None:
+            raise InputError(path, line, f"the text contains a lone surrogate "
+                             f"(\\u{ord(surrogate.group()):04x}), which is not a character: "
+                             "a broken \\u escape in the JSON?")
         tokens = _tokens(path, line, text, record["tokens"]) if "tokens" in record else None
         spans = _spans(path, line, text, record["spans"]) if "spans" in record else None
         ext_id = record.get("id")
@@ -173,6 +180,10 @@ def _jsonl(path: Path, stream: IO[str], max_chars: int) -> Iterator[SpanRecord]:
                                    or not str(ext_id).strip()):
             raise InputError(path, line, f"the id {ext_id!r} is not a text or a number")
         extra = {k: v for k, v in record.items() if k not in _RESERVED}
+        others = json.dumps([ext_id, extra, [s.label for s in spans or []]], ensure_ascii=False)
+        if _SURROGATE.search(others):
+            raise InputError(path, line, "an id, label or other field contains a lone "
+                             "surrogate, which is not a character: a broken \\u escape?")
         yield SpanRecord(line, text, tokens, spans,
                          None if ext_id is None else str(ext_id).strip(), extra,
                          given=tokens is not None)
