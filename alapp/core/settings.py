@@ -79,6 +79,8 @@ class ProjectSettings:
     finetune_batch_size: int = 16
     # multi-label (issue 21)
     multilabel_model: str = MultiLabelModel.OVR.value  # options.MultiLabelModel: ovr | chains
+    # span projects: models and active learning (issue 18, spanml)
+    span_model: str = options.SpanModel.CRF.value  # options.SpanModel: crf | token-head
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -173,6 +175,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 # stream mode and validation (issue 16)
 _CHOICES["selection_mode"] = options.SelectionMode
+_CHOICES["span_model"] = options.SpanModel  # span projects (issue 18)
 _RULES.update({
     "stream_ask_rate": (lambda v: 0 < v <= 1, "a share above 0 and at most 1"),
     "drift_every": (lambda v: v >= 0, "a whole number of labels, at least 0 (0: off)"),
