@@ -35,7 +35,7 @@ BAD = [
     ("name", 3, "a text"),
     ("seed", -1, "at least 0"),
     ("seed", 1.5, "a whole number"),
-    ("task", "lists", "classification or spans"),  # spans: issue 18
+    ("task", "ner", "classification or spans"),
     ("multi_label", "yes", "true or false"),
     ("strategy", "psychic", "one of random, stratified-random"),
     ("batch_size", 0, "at least 1"),

@@ -46,6 +46,8 @@ def test_labels_and_classes_single_and_multi() -> None:
 
 def test_the_project_task_is_chosen_once_and_validated(tmp_path) -> None:
     assert task_for(ProjectSettings()).kind == "classification"
+    with pytest.raises(AlappError, match="task='ner' is not allowed"):
+        Project.create(tmp_path / "p.alapp", ["a"], task="ner")
     # a span project takes sequence strategies only (issue 18)
     with pytest.raises(AlappError, match="strategy='margin' is not allowed; .* mnlp"):
         Project.create(tmp_path / "p.alapp", ["a"], task="spans", strategy="margin")
