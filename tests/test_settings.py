@@ -88,6 +88,7 @@ BAD = [
     ("finetune_batch_size", 0, "from 1 to 1024"),
     ("multilabel_model", "powerset", "ovr or chains"),  # multi-label (issue 21)
     ("span_model", "hmm", "crf or token-head"),  # span projects (issue 18)
+    ("natasha_suggestions", "yes", "true or false"),
 ]
 
 

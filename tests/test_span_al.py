@@ -22,7 +22,7 @@ from alapp.al.sequence import (
 )
 from alapp.core.errors import AlappError
 from alapp.core.settings import ProjectSettings
-from alapp.core.spans import Span, decode_spans, encode_spans
+from alapp.core.spans import encode_spans
 
 # Sentence A: one token, 50/50. Sentence B: two tokens, 0.9/0.1 and 0.8/0.2; the CRF says the
 # best path of A has probability 0.5 and of B 0.6.
@@ -162,7 +162,7 @@ def test_crf_learns_a_toy_pattern_and_gives_marginals() -> None:
 # -- the span round ---------------------------------------------------------------------------
 
 def _sentence(words: list[str], tags: list[str]) -> tuple[str, list[tuple[int, int]], str]:
-    from alapp.loop.span_round import bio_to_spans
+    from alapp.core.spans import tags_to_spans
 
     text, tokens = "", []
     for w in words:
@@ -170,34 +170,7 @@ def _sentence(words: list[str], tags: list[str]) -> tuple[str, list[tuple[int, i
             text += " "
         tokens.append((len(text), len(text) + len(w)))
         text += w
-    return text, tokens, encode_spans(bio_to_spans(tags, tokens))
-
-
-def test_bio_and_spans_round_trip_on_offsets() -> None:
-    from alapp.loop.span_round import bio_to_spans, spans_to_bio
-
-    text, tokens, value = _sentence(["Mr", "Hugo", "Ball", "left", "Oslo"],
-                                    ["O", "B-PER", "I-PER", "O", "B-LOC"])
-    spans = decode_spans(value)
-    assert spans == [Span(3, 12, "PER"), Span(18, 22, "LOC")]
-    assert [text[s.start:s.end] for s in spans] == ["Hugo Ball", "Oslo"]
-    assert spans_to_bio(spans, tokens) == ["O", "B-PER", "I-PER", "O", "B-LOC"]
-    # an I- that does not continue its type starts an entity (conlleval)
-    assert bio_to_spans(["I-PER", "I-LOC"], tokens[:2]) == [Span(0, 2, "PER"),
-                                                            Span(3, 7, "LOC")]
-
-
-def test_entity_metrics_exact_match() -> None:
-    from alapp.loop.span_round import entity_metrics
-
-    truth = [[Span(0, 4, "PER"), Span(10, 14, "LOC")], [Span(0, 3, "LOC")]]
-    guess = [[Span(0, 4, "PER"), Span(10, 13, "LOC")], [Span(0, 3, "LOC")]]
-    m = entity_metrics(truth, guess, ["PER", "LOC"])
-    assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 3)
-    assert m["micro_f1"] == pytest.approx(2 / 3)
-    assert m["per_type"]["PER"]["f1"] == 1.0
-    assert m["per_type"]["LOC"]["f1"] == pytest.approx(0.5)
-    assert m["accuracy"] == 0.5
+    return text, tokens, encode_spans(tags_to_spans(tokens, tags))
 
 
 def _snapshot(strategy: str, labeled: int):
@@ -323,3 +296,89 @@ def test_span_round_with_the_token_head_and_bald(wordpiece_bert) -> None:
     assert result.model_kind == "TokenHead" and len(result.picks) == 3
     assert "micro_f1" in result.metrics
     assert result.picks[0].strategy == "seq-bald" and result.picks[0].score is not None
+
+
+# -- natasha ----------------------------------------------------------------------------------
+
+def test_natasha_types_map_by_name_and_spans_snap_to_tokens() -> None:
+    from alapp.ml.natasha_ner import snap_spans, snap_to_tokens, type_map
+
+    assert type_map(["Person", "ORG", "Product"]) == {"PER": "Person", "ORG": "ORG"}
+    assert type_map(["персона", "место"]) == {"PER": "персона", "LOC": "место"}
+    text = "В «Газпром-нефти»  работает Иван"
+    tokens = [(0, 1), (2, 3), (3, 16), (16, 17), (19, 27), (28, 32)]
+    assert [text[a:b] for a, b in tokens] == ["В", "«", "Газпром-нефти", "»", "работает",
+                                              "Иван"]
+    # natasha cut inside a token ("Газпром" of "Газпром-нефти") and took the quote mark
+    assert snap_to_tokens(2, 10, tokens) == (2, 16)
+    assert snap_to_tokens(17, 19, tokens) is None  # only the spaces
+    spans = snap_spans([(3, 10, "ORG"), (28, 32, "PER"), (2, 17, "ORG"), (0, 1, "LOC")],
+                       tokens, {"PER": "P", "ORG": "O"})
+    # LOC has no project type; the second ORG overlaps the first: dropped
+    assert [(text[s.start:s.end], s.label) for s in spans] == [("«Газпром-нефти»", "O"),
+                                                              ("Иван", "P")]
+
+
+def test_natasha_suggests_at_cold_start_on_our_tokens() -> None:
+    pytest.importorskip("natasha")
+    from alapp.core.spans import decode_spans, tokenize
+    from alapp.core.types import ItemId
+    from alapp.loop.embedding import MemoryVectors
+    from alapp.loop.round import RoundRunner, Snapshot
+    from alapp.ml.natasha_ner import NatashaAnnotator
+
+    texts = ["Алексей Миллер прилетел в Москву.", "Газпром открыл офис в Казани."]
+    tokens = [tokenize(t, "ru") for t in texts]
+    settings = ProjectSettings(task="spans", strategy="mnlp", batch_size=2, random_share=0.0,
+                               natasha_suggestions=True, stop_set_size=0)
+    snap = Snapshot(MemoryVectors(), ["персона", "место"], settings, [ItemId(0), ItemId(1)],
+                    texts, ["pool", "pool"], {}, set(), 0, measured=[], tokens=tokens)
+    result = RoundRunner().run(snap)
+    first = decode_spans(result.predicted[ItemId(0)][0])
+    assert [(texts[0][s.start:s.end], s.label) for s in first] == [("Алексей Миллер", "персона"),
+                                                                   ("Москву", "место")]
+    starts, ends = {a for a, _ in tokens[0]}, {b for _, b in tokens[0]}
+    assert all(s.start in starts and s.end in ends for s in first)
+    second = decode_spans(result.predicted[ItemId(1)][0])
+    assert [texts[1][s.start:s.end] for s in second] == ["Казани"]  # ORG has no project type
+    assert any("natasha" in n for n in result.notes)
+    with pytest.raises(AlappError, match="matches natasha"):
+        NatashaAnnotator(["Product"])
+
+
+def test_natasha_missing_is_one_clear_line(monkeypatch) -> None:
+    import builtins
+
+    from alapp.ml.natasha_ner import MISSING, NatashaAnnotator
+
+    real = builtins.__import__
+
+    def no_natasha(name, *args, **kwargs):
+        if name.partition(".")[0] == "natasha":
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_natasha)
+    with pytest.raises(AlappError) as e:
+        NatashaAnnotator(["PER"])
+    assert str(e.value) == MISSING and "alapp[russian]" in MISSING and "\n" not in MISSING
+
+
+# -- simulation -------------------------------------------------------------------------------
+
+def test_span_simulation_runs_every_strategy_against_random() -> None:
+    from alapp.loop.span_simulate import SpanSimConfig, corpus_from_tags, simulate_spans
+
+    words, tags = _toy(NAMES, CITIES)
+    pool = corpus_from_tags(list(zip(words[:12], tags[:12], strict=True)))
+    test = corpus_from_tags(list(zip(words[12:], tags[12:], strict=True)), pool.types)
+    assert pool.types == ["LOC", "PER"]
+    out = simulate_spans(pool, test, SpanSimConfig(["mnlp"], grid=[2, 4, 6], seeds=2))
+    assert set(out["strategies"]) == {"mnlp", "seq-random"}
+    mnlp_ = out["strategies"]["mnlp"]
+    assert mnlp_["sentences"] == [2, 4, 6] and len(mnlp_["f1_ci95"]) == 3
+    assert mnlp_["tokens_mean"][-1] == 42  # every toy sentence has 7 tokens
+    assert out["full_training"]["f1"] == 1.0 and out["full_training"]["tokens"] == 84
+    assert out["recommendation"]["strategy"] in {"mnlp", "seq-random"}
+    with pytest.raises(AlappError, match="unknown sequence strategy"):
+        simulate_spans(pool, test, SpanSimConfig(["margin"], grid=[2]))

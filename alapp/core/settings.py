@@ -81,6 +81,7 @@ class ProjectSettings:
     multilabel_model: str = MultiLabelModel.OVR.value  # options.MultiLabelModel: ovr | chains
     # span projects: models and active learning (issue 18, spanml)
     span_model: str = options.SpanModel.CRF.value  # options.SpanModel: crf | token-head
+    natasha_suggestions: bool = False  # Russian: natasha's PER/LOC/ORG before a model exists
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:

@@ -20,6 +20,7 @@ import numpy as np
 from alapp.al import stopping
 from alapp.al.batch import Pick, interleave, random_share_count, round_rng
 from alapp.al.costmodel import CostEstimate, trust_level
+from alapp.al.entities import entity_metrics
 from alapp.al.sequence import (
     Scored,
     SequencePool,
@@ -28,16 +29,18 @@ from alapp.al.sequence import (
     token_cost,
 )
 from alapp.al.stopping import Signal
+from alapp.al.task import Spans
 from alapp.core import options
 from alapp.core.errors import AlappError
 from alapp.core.progress import Progress
 from alapp.core.settings import ProjectSettings
-from alapp.core.spans import Span, TokenOffsets, decode_spans, encode_spans
+from alapp.core.spans import decode_spans, encode_spans, spans_to_tags, tags_to_spans
 from alapp.core.types import ItemId, Split
 from alapp.ml.crf import Tagged
 
 if TYPE_CHECKING:  # the round imports this module lazily: no import cycle at run time
     from alapp.loop.round import RoundResult, Snapshot
+    from alapp.ml.natasha_ner import NatashaAnnotator
 
 FEATURE_CACHE_MAX = 300_000  # sentences whose CRF features are kept between rounds
 
@@ -55,69 +58,9 @@ class SpanTagger(Protocol):
     def weights(self) -> bytes | None: ...
 
 
-# -- tags <-> spans ---------------------------------------------------------------------------
-
 def bio_tags(types: Sequence[str]) -> list[str]:
-    """The BIO tag set of entity ``types``: O, then B- and I- of each type."""
-    return ["O", *[f"{p}-{t}" for t in types for p in ("B", "I")]]
-
-
-def spans_to_bio(spans: Sequence[Span], tokens: TokenOffsets) -> list[str]:
-    """One BIO tag per token: a span's first token B-, the rest I-; a token is inside a span
-    when it lies within the span's characters (spans start and end on token boundaries)."""
-    tags = ["O"] * len(tokens)
-    for span in sorted(spans):
-        inside = [k for k, (a, b) in enumerate(tokens) if a >= span.start and b <= span.end]
-        for n, k in enumerate(inside):
-            tags[k] = ("B-" if n == 0 else "I-") + span.label
-    return tags
-
-
-def bio_to_spans(tags: Sequence[str], tokens: TokenOffsets) -> list[Span]:
-    """Spans of a BIO tag sequence (an I- that does not continue its type starts an entity,
-    as conlleval reads it)."""
-    out: list[Span] = []
-    start: int | None = None
-    label = ""
-    for k, tag in enumerate([*tags, "O"]):
-        kind, _, name = tag.partition("-")
-        continues = kind == "I" and start is not None and name == label
-        if start is not None and not continues:
-            out.append(Span(tokens[start][0], tokens[k - 1][1], label))
-            start = None
-        if kind in ("B", "I") and not continues:
-            start, label = k, name
-    return out
-
-
-def entity_metrics(truth: Sequence[Sequence[Span]], guesses: Sequence[Sequence[Span]],
-                   types: Sequence[str]) -> dict[str, Any]:
-    """Exact-match entity precision, recall and F1 (micro over every entity, and per type),
-    and the share of sentences whose entities are all right (``accuracy``)."""
-    per: dict[str, list[int]] = {t: [0, 0, 0] for t in types}  # hits, guessed, true
-    exact = 0
-    for t_spans, g_spans in zip(truth, guesses, strict=True):
-        t_set, g_set = set(t_spans), set(g_spans)
-        exact += t_set == g_set
-        for span in g_set:
-            per.setdefault(span.label, [0, 0, 0])[1] += 1
-            if span in t_set:
-                per[span.label][0] += 1
-        for span in t_set:
-            per.setdefault(span.label, [0, 0, 0])[2] += 1
-
-    def prf(hits: int, guessed: int, true: int) -> dict[str, float]:
-        p = hits / guessed if guessed else 0.0
-        r = hits / true if true else 0.0
-        return {"precision": p, "recall": r,
-                "f1": 2 * p * r / (p + r) if p + r > 0 else 0.0, "support": float(true)}
-
-    total = [sum(v[i] for v in per.values()) for i in range(3)]
-    micro = prf(*total)
-    return {"micro_f1": micro["f1"], "precision": micro["precision"], "recall": micro["recall"],
-            "accuracy": exact / len(truth) if len(truth) else 0.0,
-            "test_items": float(len(truth)), "entities": float(total[2]),
-            "per_type": {t: prf(*v) for t, v in per.items()}}
+    """The BIO tag set of entity ``types`` (the ``Spans`` task's classes)."""
+    return Spans().classes(types, [])
 
 
 # -- the default model ------------------------------------------------------------------------
@@ -177,9 +120,10 @@ def make_tagger(settings: ProjectSettings, tags: list[str],
 class SpanRoundRunner:
     """Span rounds, one at a time; keeps the CRF features and the stopping history."""
 
-    def __init__(self) -> None:
-        self._cache: dict[tuple[str, ...], Any] = {}
+    def __init__(self, cache: dict[tuple[str, ...], Any] | None = None) -> None:
+        self._cache: dict[tuple[str, ...], Any] = {} if cache is None else cache
         self._stop_history: list[np.ndarray] = []
+        self._annotator: tuple[list[str], NatashaAnnotator] | None = None
 
     def run(self, snap: Snapshot, progress: Progress | None = None) -> RoundResult:
         from alapp.loop.round import RoundResult
@@ -229,7 +173,7 @@ class SpanRoundRunner:
                 pool.mc_marginals = tagged.mc_marginals
                 for row, best, lp in zip(pool_rows, tagged.best, tagged.best_logprob,
                                          strict=True):
-                    spans = bio_to_spans(best, snap.tokens[row])
+                    spans = tags_to_spans(snap.tokens[row], best, strict=False)
                     predicted[snap.ids[row]] = (encode_spans(spans), float(np.exp(lp)))
             if test_rows:
                 metrics = self._test_metrics(snap, model, test_rows, words)
@@ -246,6 +190,8 @@ class SpanRoundRunner:
         timings["select"] = time.perf_counter() - t
         if model is None:
             notes.append("no labeled sentences yet: a random first batch")
+            if s.natasha_suggestions:
+                notes += self._natasha(snap, picks, index, predicted)
         token_uncertainty: dict[ItemId, list[float]] = {}
         if scored is not None and pool.marginals is not None:
             for item_id, values in zip(pool.ids.tolist(), pool.split(scored.token),
@@ -261,24 +207,45 @@ class SpanRoundRunner:
         result.token_uncertainty = token_uncertainty
         return result
 
+    def _natasha(self, snap: Snapshot, picks: list[Pick], index: dict[ItemId, int],
+                 predicted: dict[ItemId, tuple[str, float]]) -> list[str]:
+        """natasha's spans on the picked sentences as suggestions (confidence 0: not this
+        project's model); a note instead when natasha cannot give any."""
+        from alapp.ml.natasha_ner import NatashaAnnotator
+
+        assert snap.tokens is not None
+        try:
+            if self._annotator is None or self._annotator[0] != snap.labels:
+                self._annotator = (list(snap.labels), NatashaAnnotator(snap.labels))
+        except AlappError as exc:
+            return [str(exc)]
+        annotator = self._annotator[1]
+        for pick in picks:
+            row = index[ItemId(pick.item_id)]
+            spans = annotator.spans(snap.texts[row], snap.tokens[row])
+            predicted[ItemId(pick.item_id)] = (encode_spans(spans), 0.0)
+        return [f"suggestions from natasha ({', '.join(annotator.mapping)}), not yet from a "
+                "model of this project"]
+
     @staticmethod
     def _gold_tags(snap: Snapshot, row: int, words: list[list[str]]) -> list[str]:
-        try:
-            spans = decode_spans(snap.current[snap.ids[row]])
-        except ValueError as exc:
-            raise AlappError(f"item {snap.ids[row]}: stored spans are not readable: {exc}") \
-                from None
         assert snap.tokens is not None
-        return spans_to_bio(spans, snap.tokens[row])
+        try:
+            return spans_to_tags(snap.tokens[row], decode_spans(snap.current[snap.ids[row]]))
+        except ValueError as exc:
+            raise AlappError(f"item {snap.ids[row]}: its stored spans do not fit its tokens: "
+                             f"{exc}") from None
 
     def _test_metrics(self, snap: Snapshot, model: SpanTagger, rows: list[int],
                       words: list[list[str]]) -> dict[str, Any]:
         assert snap.tokens is not None
         out = model.tag_words([words[r] for r in rows])
-        guesses = [bio_to_spans(best, snap.tokens[r]) for r, best in zip(rows, out.best,
-                                                                         strict=True)]
-        truth = [bio_to_spans(self._gold_tags(snap, r, words), snap.tokens[r]) for r in rows]
-        return entity_metrics(truth, guesses, snap.labels)
+        guesses = [tags_to_spans(snap.tokens[r], best, strict=False)
+                   for r, best in zip(rows, out.best, strict=True)]
+        truth = [decode_spans(snap.current[snap.ids[r]]) for r in rows]
+        metrics = entity_metrics(snap.labels, truth, guesses)
+        metrics["accuracy"] = metrics["micro_f1"]  # what the curve and the stops read (Spans)
+        return metrics
 
     def _signals(self, snap: Snapshot, model: SpanTagger, words: list[list[str]],
                  usable: list[int], metrics: dict[str, Any], tagged: Tagged | None) -> list[Signal]:
