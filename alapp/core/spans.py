@@ -243,6 +243,16 @@ _BIG = 1 << 62
 # bioes: B-X begins, I-X continues, E-X ends, S-X is a one-token entity; anything else errs.
 
 SCHEMES = ("bio", "bioes", "iob1")
+
+
+class TagError(ValueError):
+    """Tags that break their scheme; ``index`` is the token where it shows (a file reader
+    turns it into a line number)."""
+
+    def __init__(self, index: int, problem: str) -> None:
+        self.index = index
+        self.problem = problem
+        super().__init__(f"token {index}: {problem}")
 _PREFIXES = {"bio": "BI", "iob1": "BI", "bioes": "BIES"}
 
 
@@ -251,7 +261,7 @@ def _parse_tag(tag: str, index: int, scheme: str) -> tuple[str, str]:
         return "O", ""
     prefix, dash, kind = tag.partition("-")
     if not dash or len(prefix) != 1 or prefix not in _PREFIXES[scheme] or not kind:
-        raise ValueError(f"token {index}: tag {tag!r} is not a {scheme.upper()} tag")
+        raise TagError(index, f"tag {tag!r} is not a {scheme.upper()} tag")
     return prefix, kind
 
 
@@ -294,10 +304,10 @@ def tags_to_spans(tokens: TokenOffsets, tags: Sequence[str], scheme: str = "bio"
             continue
         if scheme == "bioes":
             if prefix in "BSO" and open_kind:
-                raise ValueError(f"token {i}: {tag} before the {open_kind} entity begun at "
-                                 f"token {open_at} has ended (E-{open_kind})")
+                raise TagError(i, f"{tag} before the {open_kind} entity begun at token "
+                                     f"{open_at} has ended (E-{open_kind})")
             if prefix in "IE" and open_kind != kind:
-                raise ValueError(f"token {i}: {tag} does not continue a B-{kind} or I-{kind}")
+                raise TagError(i, f"{tag} does not continue a B-{kind} or I-{kind}")
             if prefix in "BS":
                 open_kind, open_at = kind, i
             if prefix in "ES":
@@ -307,13 +317,14 @@ def tags_to_spans(tokens: TokenOffsets, tags: Sequence[str], scheme: str = "bio"
             close(i - 1)
         elif prefix == "B" or open_kind != kind:
             if prefix == "I" and scheme == "bio":
-                raise ValueError(f"token {i}: {tag} without B-{kind} before it (BIO); if the "
-                                 "file uses I- to begin entities, it is IOB1")
+                raise TagError(i, f"{tag} without B-{kind} before it (BIO); a file that "
+                                  "begins entities with I- (or has stray I- tags) reads as "
+                                  "IOB1")
             close(i - 1)
             open_kind, open_at = kind, i
     if open_kind and scheme == "bioes" and strict:
-        raise ValueError(f"token {len(tags) - 1}: the {open_kind} entity begun at token "
-                         f"{open_at} has no E-{open_kind}")
+        raise TagError(len(tags) - 1, f"the {open_kind} entity begun at token {open_at} "
+                       f"has no E-{open_kind}")
     close(len(tags) - 1)
     return spans
 
