@@ -382,3 +382,33 @@ def test_span_simulation_runs_every_strategy_against_random() -> None:
     assert out["recommendation"]["strategy"] in {"mnlp", "seq-random"}
     with pytest.raises(AlappError, match="unknown sequence strategy"):
         simulate_spans(pool, test, SpanSimConfig(["margin"], grid=[2]))
+
+
+def _conll_file(path, sentences) -> None:
+    path.write_text("-DOCSTART- O\n\n" + "\n\n".join(
+        "\n".join(f"{w} {t}" for w, t in zip(words, tags, strict=True))
+        for words, tags in sentences) + "\n", encoding="utf-8")
+
+
+def test_cli_simulate_spans_on_conll_files(tmp_path, capsys) -> None:
+    import json
+
+    from alapp.cli import main
+
+    words, tags = _toy(NAMES, CITIES)
+    _conll_file(tmp_path / "train.conll", list(zip(words[:12], tags[:12], strict=True)))
+    _conll_file(tmp_path / "test.conll", list(zip(words[12:], tags[12:], strict=True)))
+    out = tmp_path / "sim.json"
+    assert main(["simulate", str(tmp_path / "train.conll"), "--spans", "--test-file",
+                 str(tmp_path / "test.conll"), "--strategies", "mnlp", "--batch", "3",
+                 "--budget", "9", "--seeds", "2", "--json", str(out),
+                 "--plot", str(tmp_path / "sim.svg")]) == 0
+    result = json.loads(out.read_text("utf-8"))
+    assert result["grid"] == [3, 6, 9] and set(result["strategies"]) == {"mnlp", "seq-random"}
+    assert result["full_training"]["f1"] == 1.0
+    assert "<svg" in (tmp_path / "sim.svg").read_text("utf-8")
+    assert "full training (12 sentences) entity F1 1.000" in capsys.readouterr().out
+    (tmp_path / "bad.conll").write_text("Anna B-PER\nflew O\nto\n", encoding="utf-8")
+    assert main(["simulate", str(tmp_path / "bad.conll"), "--spans"]) != 0
+    err = capsys.readouterr().err
+    assert "bad.conll" in err and "line 3" in err

@@ -374,6 +374,8 @@ class RoundRunner:
         export (its weights are dropped): it reads TF-IDF, not the configured featurizer. The
         next round after the embeddings are done uses them."""
         progress = progress or Progress()
+        if snap.settings.task == options.TaskKind.SPANS:  # issue 18: the CRF needs no vectors
+            return self.run(snap, progress)
         if not any(snap.splits[r] != Split.TEST for r, i in enumerate(snap.ids)
                    if i in snap.current):
             result = self._random_batch(snap, progress)

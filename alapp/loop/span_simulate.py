@@ -196,7 +196,9 @@ def summarize_spans(curves: list[SpanCurve], cfg: SpanSimConfig, full_f1: float,
                     full_seconds: float = 0.0) -> dict[str, Any]:
     out: dict[str, Any] = {"full_training": {"f1": full_f1, "sentences": pool_sentences,
                                              "tokens": pool_tokens, "seconds": full_seconds},
-                           "grid": cfg.grid, "seeds": cfg.seeds, "strategies": {}}
+                           "grid": cfg.grid, "seeds": cfg.seeds, "strategies": {},
+                           # what the learning-curve plot reads (app/plot_svg)
+                           "full_pool": {"accuracy": full_f1}, "measure": "entity micro-F1"}
     for strategy in cfg.strategies:
         mine = [c for c in curves if c.strategy == strategy]
         if not mine:
@@ -207,6 +209,7 @@ def summarize_spans(curves: list[SpanCurve], cfg: SpanSimConfig, full_f1: float,
         entry: dict[str, Any] = {
             "sentences": mine[0].sentences, "tokens_mean": tokens, "f1_mean": f1,
             "f1_ci95": ci, "per_seed_f1": [c.f1 for c in mine],
+            "spent": x, "accuracy_mean": f1, "accuracy_ci95": ci,
             "aulc_accuracy": _aulc(x, f1), "per_seed_aulc": [_aulc(x, c.f1) for c in mine],
             "seconds_per_round": float(np.mean([np.mean(c.round_seconds) for c in mine]))}
         for p in (0.95, 0.98, 0.99):
