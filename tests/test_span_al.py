@@ -412,3 +412,38 @@ def test_cli_simulate_spans_on_conll_files(tmp_path, capsys) -> None:
     assert main(["simulate", str(tmp_path / "bad.conll"), "--spans"]) != 0
     err = capsys.readouterr().err
     assert "bad.conll" in err and "line 3" in err
+
+
+def test_span_project_round_reaches_the_queue(tmp_path) -> None:
+    """A span project made, labeled from CoNLL, unlabeled text added; the application's round
+    trains the CRF on the stored spans and the queue entries carry suggestions and token
+    uncertainty on the stored tokens."""
+    from alapp.app.rounds import snapshot_of
+    from alapp.app.session import LabelingSession
+    from alapp.core.spans import decode_spans
+    from alapp.loop.round import RoundRunner
+    from alapp.store.importer import ImportSpec, import_file
+    from alapp.store.project import Project
+
+    words, tags = _toy(NAMES[:6], CITIES[:6])
+    _conll_file(tmp_path / "labeled.conll", list(zip(words, tags, strict=True)))
+    unlabeled = tmp_path / "new.txt"
+    unlabeled.write_text("yesterday mr Hugo flew to Tomsk .\nwe met in Riga with mr Galina\n",
+                         encoding="utf-8")
+    with Project.create(tmp_path / "p.alapp", ["PER", "LOC"], task="spans",
+                        batch_size=2, random_share=0.0, featurizer="tfidf") as project:
+        assert project.settings().strategy == "mnlp"  # a span project's default
+        import_file(project, tmp_path / "labeled.conll", ImportSpec())
+        import_file(project, unlabeled, ImportSpec())
+        session = LabelingSession.inline(project, "tester")
+        result = RoundRunner().run(snapshot_of(project))
+        session.finish_round(result)
+        entries = session.queue()
+        assert len(entries) == 2 and result.model_kind == "CrfSpanModel"
+        texts = {e.text: e for e in entries}
+        entry = texts["yesterday mr Hugo flew to Tomsk ."]
+        assert entry.tokens is not None and len(entry.token_uncertainty or []) == 7
+        assert entry.predicted is not None
+        spans = decode_spans(entry.predicted[0])
+        assert [(entry.text[s.start:s.end], s.label) for s in spans] == [("Hugo", "PER"),
+                                                                        ("Tomsk", "LOC")]
