@@ -447,3 +447,17 @@ def test_span_project_round_reaches_the_queue(tmp_path) -> None:
         spans = decode_spans(entry.predicted[0])
         assert [(entry.text[s.start:s.end], s.label) for s in spans] == [("Hugo", "PER"),
                                                                         ("Tomsk", "LOC")]
+
+
+def test_cost_aware_span_round_ranks_by_score_per_token_second() -> None:
+    from dataclasses import replace
+
+    from alapp.loop.round import RoundRunner
+
+    snap, _ = _snapshot("mnlp", labeled=6)
+    plain = RoundRunner().run(replace(snap, settings=replace(snap.settings, random_share=0.0)))
+    costly = RoundRunner().run(replace(snap, settings=replace(
+        snap.settings, random_share=0.0, cost_aware=True)))
+    assert {p.strategy for p in costly.picks} == {"mnlp / cost"}
+    # every toy sentence has 7 tokens: the same cost, so the same sentences as plain MNLP
+    assert [p.item_id for p in costly.picks] == [p.item_id for p in plain.picks]

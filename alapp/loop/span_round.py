@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from alapp.al import stopping
-from alapp.al.batch import Pick, interleave, random_share_count, round_rng
+from alapp.al.batch import COST_SUFFIX, Pick, interleave, random_share_count, round_rng
+from alapp.al.cost import roi
 from alapp.al.costmodel import CostEstimate, trust_level
 from alapp.al.entities import entity_metrics
 from alapp.al.sequence import (
@@ -27,7 +29,9 @@ from alapp.al.sequence import (
     get_sequence_strategy,
     seconds_per_token,
     token_cost,
+    top,
 )
+from alapp.al.state import Selected
 from alapp.al.stopping import Signal
 from alapp.al.task import Spans
 from alapp.core import options
@@ -297,7 +301,15 @@ class SpanRoundRunner:
         n_random = random_share_count(n, s.random_share)
         if pool.marginals is None:  # nothing to score yet: all random
             spec, n_random = get_sequence_strategy("seq-random"), 0
-        chosen, scored = spec.select(pool, n - n_random, rng, s.candidate_factor)
+        if s.cost_aware and not spec.random and pool.marginals is not None:
+            # ROI, as for classification: the normalised score per predicted second (tokens)
+            scored = spec.score(pool)
+            value = roi(scored.sentence, costs)
+            idx = top(value, n - n_random, rng)
+            chosen = Selected(idx, value[idx])
+            spec = replace(spec, name=spec.name + COST_SUFFIX)
+        else:
+            chosen, scored = spec.select(pool, n - n_random, rng, s.candidate_factor)
         rest = np.setdiff1d(np.arange(pool.size), chosen.indices)
         randoms = rng.permutation(rest)[:n_random]
 
