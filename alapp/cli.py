@@ -252,6 +252,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="--classifier finetune: mini-batch size (default 16)")
     g.add_argument("--model-folder", default="", help="--classifier finetune: the transformer "
                    "to fine-tune (default: the bundled MiniLM)")
+    g.add_argument("--spans", action="store_true",  # issue 18
+                   help="span labeling: FILE and --test-file are CoNLL files; sequence "
+                        "strategies (default mnlp,total-token-entropy,least-confident-seq, and "
+                        "seq-random) on the CRF, --batch sentences per round up to --budget")
     p.set_defaults(run=_simulate)
 
     p = sub.add_parser("strategies", help="list the query strategies with what each does")
@@ -551,6 +555,8 @@ def _simulate(args: argparse.Namespace) -> int:
             raise AlappError(f"{out.parent}: no such folder")
         if out is not None:  # before minutes of work, not after
             refuse_protected(out, (args.project, args.file))
+    if args.spans:  # issue 18
+        return _simulate_spans(args)
     strategies = args.strategies or ("entropy" if args.mode == "stream"
                                      else "random,margin,entropy,uncertainty-cluster")
     cfg = SimulationConfig(_csv_arg(strategies), batch=args.batch, budget=args.budget,
@@ -601,6 +607,46 @@ def _simulate(args: argparse.Namespace) -> int:
             print(f"  {'':<22} asked {s['ask_rate_achieved']:.1%} of {s['arrived'][-1]:.0f} "
                   f"arrived items (target {s['ask_rate_target']:.0%}"
                   + (f"; {after:.1%} once a threshold was set)" if after is not None else ")"))
+    return 0
+
+
+def _simulate_spans(args: argparse.Namespace) -> int:
+    """`alapp simulate --spans`: every sequence strategy vs random on CoNLL files."""
+    from alapp.app.plot_svg import learning_curves_svg
+    from alapp.app.simulate_file import parse_settings
+    from alapp.app.simulate_spans import (
+        DEFAULT_STRATEGIES,
+        SpanSimConfig,
+        grid_of,
+        read_corpus,
+        simulate_span_files,
+    )
+
+    if args.file is None or args.project is not None:
+        raise AlappError("--spans: give a CoNLL FILE (the pool) and --test-file")
+    pool = read_corpus(args.file, args.scheme)  # fails early, with file:line
+    share = 1.0 if args.test_file is not None else 0.8
+    cfg = SpanSimConfig(_csv_arg(args.strategies or DEFAULT_STRATEGIES),
+                        grid=grid_of(args.batch, args.budget, int(len(pool.texts) * share)),
+                        seeds=args.seeds, settings=parse_settings(args.set))
+    result = simulate_span_files(args.file, args.test_file, cfg, args.scheme, args.split_seed,
+                                 lambda c: print(f"  {c.strategy} seed {c.seed}: final F1 "
+                                                 f"{c.f1[-1]:.3f}", file=sys.stderr))
+    protect = (args.file, args.test_file)
+    if args.json:
+        write_atomic(args.json, json.dumps(result, indent=1), protect=protect)
+    if args.plot:
+        write_atomic(args.plot, learning_curves_svg(result, f"alapp simulate: {args.file.name}"),
+                     protect=protect)
+    full = result["full_training"]
+    print(f"full training ({full['sentences']:,} sentences) entity F1 {full['f1']:.3f}; "
+          f"recommended: {result['recommendation']['text']}")
+    for name, s in result["strategies"].items():
+        at = s["sentences_to_95pct_of_full"]
+        reach = (f"{at:.0f} sentences ({s['sentence_share_to_95pct_of_full']:.0%}), "
+                 f"{s['tokens_to_95pct_of_full']:.0f} tokens" if at is not None else "-")
+        print(f"  {name:<22} AULC {s['aulc_accuracy']:.3f}  final {s['f1_mean'][-1]:.3f}  "
+              f"95% of full at {reach}")
     return 0
 
 

@@ -88,6 +88,8 @@ BAD = [
     ("finetune_batch_size", 0, "from 1 to 1024"),
     ("multilabel_model", "powerset", "ovr or chains"),  # multi-label (issue 21)
     ("span_language", "Russian", "a language code such as en, ru or zh"),  # spans (issue 18)
+    ("span_model", "hmm", "crf or token-head"),  # span projects (issue 18)
+    ("natasha_suggestions", "yes", "true or false"),
 ]
 
 

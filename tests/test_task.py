@@ -48,6 +48,9 @@ def test_the_project_task_is_chosen_once_and_validated(tmp_path) -> None:
     assert task_for(ProjectSettings()).kind == "classification"
     with pytest.raises(AlappError, match="task='ner' is not allowed"):
         Project.create(tmp_path / "p.alapp", ["a"], task="ner")
+    # a span project takes sequence strategies only (issue 18)
+    with pytest.raises(AlappError, match=r"strategy='margin' is not allowed; .* mnlp"):
+        Project.create(tmp_path / "p.alapp", ["a"], task="spans", strategy="margin")
     with Project.create(tmp_path / "q.alapp", ["a", "b"]) as project:
         assert project.settings().task == "classification"
         with pytest.raises(AlappError, match="chosen when it is created"):

@@ -18,7 +18,9 @@ from alapp.al.diversity import (
     representative_scores,
 )
 from alapp.al.needs import Need
+from alapp.al.sequence import SEQUENCE_STRATEGIES
 from alapp.al.state import Floats, Ints, PoolState, Selected, require
+from alapp.core.options import TaskKind
 from alapp.core.settings import ProjectSettings
 
 
@@ -437,3 +439,15 @@ def get_strategy(name: str) -> StrategySpec:
     except KeyError:
         raise ValueError(f"unknown strategy {name!r}; choose one of "
                          f"{', '.join(STRATEGIES)}") from None
+
+
+# Span projects (issue 18): the sequence strategies (``alapp.al.sequence``) are a task's own
+# list; a span project accepts only them and a classification project never does.
+SOURCES.update({name: spec.source for name, spec in SEQUENCE_STRATEGIES.items()})
+
+
+def strategies_for(task: str) -> list[str]:
+    """The strategy names a project of ``task`` (``core.options.TaskKind``) accepts."""
+    if task == TaskKind.SPANS:
+        return list(SEQUENCE_STRATEGIES)
+    return list(STRATEGIES)

@@ -107,6 +107,7 @@ def configure(path: Path, changes: list[str]) -> tuple[ProjectSettings, list[str
 
     from alapp.al.needs import FROM_GOLD
     from alapp.al.registry import STRATEGIES
+    from alapp.al.sequence import SEQUENCE_STRATEGIES
 
     parsed: dict[str, Any] = {}
     for change in changes:
@@ -116,10 +117,12 @@ def configure(path: Path, changes: list[str]) -> tuple[ProjectSettings, list[str
             raise AlappError(f"{change!r}: expected KEY=VALUE with KEY one of "
                              f"{', '.join(setting_names())}")
         value = parse_setting(key, raw)  # the type: "budget_amount=lots" is refused here
-        problem = check_setting(key, value, STRATEGIES)  # the range or the choices
+        # the range or the choices; a strategy of the other task kind is refused by the
+        # project's own check (issue 18: a span project takes sequence strategies only)
+        problem = check_setting(key, value, [*STRATEGIES, *SEQUENCE_STRATEGIES])
         if problem:
             raise AlappError(problem)
-        if key == "strategy" and STRATEGIES[value].all_needs & FROM_GOLD:
+        if key == "strategy" and value in STRATEGIES and STRATEGIES[value].all_needs & FROM_GOLD:
             raise AlappError(f"strategy={value!r} reads the true labels of unlabeled items, "
                              "which only `alapp simulate` knows; choose another strategy")
         parsed[key] = value

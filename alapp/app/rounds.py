@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from alapp.core.progress import Progress
+from alapp.core.spans import TokenOffsets
 from alapp.core.types import ItemId
 from alapp.loop.embedding import BACKGROUND_ABOVE, embed_all, embedders_of, pending_embeddings
 from alapp.loop.round import RoundResult, RoundRunner, Snapshot
@@ -50,7 +51,16 @@ def read_snapshot(reader: Project, write: Write) -> Snapshot:
     return Snapshot(ProjectVectors(reader, write), rows.labels, rows.settings, rows.ids,
                     rows.texts, rows.splits, rows.current, rows.excluded, rows.round_index,
                     rows.measured, rows.random_share, stream_seen=rows.stream.seen,
-                    imports=rows.stream.imports, strata=rows.stream.strata)
+                    imports=rows.stream.imports, strata=rows.stream.strata,
+                    tokens=_tokens(reader, rows.ids) if reader.spans else None)
+
+
+def _tokens(reader: Project, ids: Sequence[ItemId]) -> list[TokenOffsets]:
+    """A span project's stored tokens, in the snapshot's item order (issue 18)."""
+    from alapp.store.spans import span_items
+
+    by_id = {item.item_id: item.tokens for item in span_items(reader, labeled=None)}
+    return [by_id.get(i, []) for i in ids]
 
 
 def snapshot_of(project: Project) -> Snapshot:

@@ -317,7 +317,9 @@ class LabelingSession:
             cached = (result, views)
             self._model_views = cached
         top_two, cluster = cached[1].get(entry.item_id, (None, None))
-        return replace(entry, top_two=top_two, cluster=cluster)
+        # span projects (issue 18): each token's uncertainty under the latest model
+        uncertain = result.token_uncertainty.get(entry.item_id, entry.token_uncertainty)
+        return replace(entry, top_two=top_two, cluster=cluster, token_uncertainty=uncertain)
 
     def skip(self, entry: QueueEntry, active_ms: int | None, started_at: float | None,
              forever: bool = False) -> Change:

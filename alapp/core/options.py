@@ -60,3 +60,11 @@ class MultiLabelModel(StrEnum):
 
     OVR = "ovr"  # one-vs-rest: one yes/no model per label (binary relevance)
     CHAINS = "chains"  # a classifier chain: each label's model also reads the earlier labels
+
+
+class SpanModel(StrEnum):
+    """A span project's tagger (issue 18): the CRF (any language, trains in seconds, the
+    default and cold-start model) or a token-classification head on the local encoder."""
+
+    CRF = "crf"
+    TOKEN_HEAD = "token-head"

@@ -82,6 +82,9 @@ class ProjectSettings:
     # spans (issue 18): how texts without given tokens are tokenized (core/spans.tokenize):
     # "en", "ru", "zh", another code (the default rule); "": detected per imported file
     span_language: str = ""
+    # span projects: models and active learning (issue 18, spanml)
+    span_model: str = options.SpanModel.CRF.value  # options.SpanModel: crf | token-head
+    natasha_suggestions: bool = False  # Russian: natasha's PER/LOC/ORG before a model exists
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -176,6 +179,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 # stream mode and validation (issue 16)
 _CHOICES["selection_mode"] = options.SelectionMode
+_CHOICES["span_model"] = options.SpanModel  # span projects (issue 18)
 _RULES.update({
     "stream_ask_rate": (lambda v: 0 < v <= 1, "a share above 0 and at most 1"),
     "drift_every": (lambda v: v >= 0, "a whole number of labels, at least 0 (0: off)"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,12 +27,16 @@ from alapp.core.errors import AlappError
 from alapp.core.featurizer import FeaturizerPart, FeaturizerSpec, PartKind
 from alapp.core.progress import Progress
 from alapp.core.settings import ProjectSettings
+from alapp.core.spans import TokenOffsets
 from alapp.core.types import ItemId, Split
 from alapp.loop import stream_round
 from alapp.loop.difficulty import Difficulty, UncertaintyMemory
 from alapp.loop.embedding import VectorSource, ensure_embeddings
 from alapp.ml.base import Classifier
 from alapp.ml.factory import ModelKeeper
+
+if TYPE_CHECKING:
+    from alapp.loop.span_round import SpanRoundRunner
 
 MIN_TIMED_MS = 500
 VALIDATION_SAMPLE = 500  # unlabeled pool items the model-outlier ranks are taken against
@@ -66,6 +70,8 @@ class Snapshot:
     # Every item's true label (rows of ``ids``): a simulation's hidden answers, never a
     # project's. Only research baselines that cheat on purpose read it (``FROM_GOLD``).
     gold: list[str] | None = None
+    # Span projects (issue 18): each item's stored tokens (rows of ``ids``).
+    tokens: list[TokenOffsets] | None = None
 
     @property
     def task(self) -> Task:
@@ -104,6 +110,8 @@ class RoundResult:
     # multi-label (issue 21): the pool's per-label probabilities (ids, (n, labels) array,
     # labels), for the toggles; None for single-label rounds.
     label_probs: tuple[np.ndarray, np.ndarray, list[str]] | None = None
+    # Span projects (issue 18): each pool item's per-token uncertainty ("why chosen").
+    token_uncertainty: dict[ItemId, list[float]] = field(default_factory=dict)
 
     def label_probs_of(self, item_id: ItemId) -> dict[str, float] | None:
         """The model's probability for each label of a pool item (0.5: the label's tuned
@@ -243,6 +251,8 @@ class RoundRunner:
         limit_threads()
         progress = progress or Progress()
         s = snap.settings
+        if s.task == options.TaskKind.SPANS:  # issue 18: the span round
+            return self._span_runner().run(snap, progress)
         timings: dict[str, float] = {}
         t = time.perf_counter()
         features = self._features_for(snap, progress)
@@ -348,6 +358,14 @@ class RoundRunner:
             result.label_probs = (state.ids.copy(), state.probs, list(classes))
         return result
 
+    def _span_runner(self) -> SpanRoundRunner:
+        from alapp.loop.span_round import SpanRoundRunner
+
+        runner: SpanRoundRunner | None = getattr(self, "_spans", None)
+        if runner is None:
+            runner = self._spans = SpanRoundRunner()
+        return runner
+
     def run_stand_in(self, snap: Snapshot, pending: int,
                      progress: Progress | None = None) -> RoundResult:
         """A round that waits for no embeddings, while ``pending`` texts are embedded in the
@@ -356,6 +374,8 @@ class RoundRunner:
         export (its weights are dropped): it reads TF-IDF, not the configured featurizer. The
         next round after the embeddings are done uses them."""
         progress = progress or Progress()
+        if snap.settings.task == options.TaskKind.SPANS:  # issue 18: the CRF needs no vectors
+            return self.run(snap, progress)
         if not any(snap.splits[r] != Split.TEST for r, i in enumerate(snap.ids)
                    if i in snap.current):
             result = self._random_batch(snap, progress)

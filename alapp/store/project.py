@@ -192,7 +192,8 @@ class Project:
         if path.exists():
             raise AlappError(f"{path}: already exists; open it instead, or choose another name")
         _check_label_names(labels)
-        from alapp.al.registry import STRATEGIES
+        from alapp.al.registry import strategies_for
+        from alapp.core.options import TaskKind
         from alapp.core.settings import setting_names
 
         unknown = sorted(set(settings) - set(setting_names()))
@@ -210,8 +211,12 @@ class Project:
             from alapp.al.multilabel_strategies import DEFAULT
 
             settings = {**settings, "strategy": DEFAULT}
+        if settings.get("task") == TaskKind.SPANS and "strategy" not in settings:  # issue 18
+            from alapp.al.sequence import DEFAULT_SEQUENCE_STRATEGY
+
+            settings = {**settings, "strategy": DEFAULT_SEQUENCE_STRATEGY}
         initial = ProjectSettings(name=name or path.stem, **settings)
-        initial.validate(strategies=STRATEGIES)  # before a file exists
+        initial.validate(strategies=strategies_for(initial.task))  # before a file exists
         folder = real_path(path).parent
         if not folder.is_dir():
             raise AlappError(f"{path.parent}: no such folder")
@@ -359,11 +364,12 @@ class Project:
         read as its default, with a ``SettingWarning``; the stored row is left as it is."""
         import warnings
 
-        from alapp.al.registry import STRATEGIES
+        from alapp.al.registry import strategies_for
         from alapp.core.settings import SettingWarning
 
         rows = {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM settings")}
-        settings, repaired = ProjectSettings.from_stored(rows, STRATEGIES)
+        settings, repaired = ProjectSettings.from_stored(
+            rows, strategies_for(rows.get("task", "classification")))
         for problem in repaired:
             warnings.warn(f"{self.path}: stored {problem}", SettingWarning, stacklevel=2)
         return settings
@@ -371,7 +377,7 @@ class Project:
     def update_settings(self, **changes: Any) -> ProjectSettings:
         """Change settings; an ``AlappError`` naming the key, the value and what is allowed
         when one is not, and then nothing is written."""
-        from alapp.al.registry import STRATEGIES
+        from alapp.al.registry import strategies_for
         from alapp.core.settings import setting_names
 
         unknown = sorted(set(changes) - set(setting_names()))
@@ -383,7 +389,7 @@ class Project:
             raise AlappError(f"task={changes['task']!r}: a project's task is chosen when it is "
                              f"created (this one is {current.task!r})")
         merged = ProjectSettings.from_rows({**current.as_rows(), **changes})
-        merged.validate(strategies=STRATEGIES)
+        merged.validate(strategies=strategies_for(merged.task))
         if changes.get("stratify_by"):  # a metadata key the items have (issue 16)
             from alapp.store.stream import check_stratify_key
 
