@@ -1,0 +1,639 @@
+"""The span editor: one text drawn with its tokens, where entities are selected, typed, changed,
+deleted and undone with the mouse and the keyboard (issue 18).
+
+The widget lays the whole text out once in a ``QTextLayout`` (bidi, Chinese, emoji, tabs and
+line breaks are Qt's), keeps each token's rectangles, and paints entities, the selection and
+the token cursor as shapes under the text: a key press changes a few numbers and repaints, it
+never lays the text out again. Everything it stores and emits is in Python code points; Qt's
+UTF-16 positions are converted here, by ``Utf16Index``, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import itertools
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QHelpEvent,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+    QTextLayout,
+    QTextLine,
+    QTextOption,
+)
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
+
+from alapp.core.spans import Span, TokenOffsets, encode_spans
+
+# Entity colours by the type's place in the project's labels (the project keeps no colours).
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
+           "#17becf", "#bcbd22", "#7f7f7f"]
+UNKNOWN_COLOUR = "#555555"  # a stored type the project no longer has
+UNCERTAIN = QColor(240, 150, 0)
+SELECTION = QColor(40, 110, 230, 70)
+CURSOR = QColor(20, 70, 180)
+MARGIN = 10.0
+# Characters that Qt would draw as boxes or not break on: swapped for ones of the same UTF-16
+# length, so positions stay as they are. CR before LF becomes a zero-width space, every other
+# line end a line separator (which QTextLayout breaks on).
+LINE_BREAKS = set("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2029")
+MAX_UNDO = 200
+
+
+def label_colour(labels: list[str], label: str) -> QColor:
+    if label in labels:
+        return QColor(PALETTE[labels.index(label) % len(PALETTE)])
+    return QColor(UNKNOWN_COLOUR)
+
+
+class Utf16Index:
+    """Python code point offsets of one text <-> Qt's UTF-16 positions (a character outside
+    the Basic Multilingual Plane, such as most emoji, is one code point and two UTF-16 units).
+    The one place the span work converts between them."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.identity = all(ord(c) <= 0xFFFF for c in text)
+        self._starts: list[int] = []
+        if not self.identity:
+            unit = 0
+            for ch in text:
+                self._starts.append(unit)
+                unit += 2 if ord(ch) > 0xFFFF else 1
+            self._starts.append(unit)
+
+    def to_utf16(self, offset: int) -> int:
+        """The UTF-16 position of code point ``offset`` (0..len(text))."""
+        if not 0 <= offset <= len(self.text):
+            raise ValueError(f"offset {offset} outside a text of {len(self.text)} characters")
+        return offset if self.identity else self._starts[offset]
+
+    def to_code_point(self, position: int) -> int:
+        """The code point offset of UTF-16 ``position``; a position inside a surrogate pair
+        counts as the character it is in."""
+        if self.identity:
+            return max(0, min(position, len(self.text)))
+        return max(0, bisect_right(self._starts, position) - 1)
+
+
+def display_text(text: str) -> str:
+    """``text`` as the layout draws it: the same UTF-16 length, line ends Qt breaks on."""
+    if not any(c in LINE_BREAKS or (c < " " and c != "\t") for c in text):
+        return text
+    out = []
+    for i, ch in enumerate(text):
+        if ch == "\r" and text[i + 1:i + 2] == "\n":
+            out.append("\u200b")
+        elif ch in LINE_BREAKS:
+            out.append("\u2028")
+        elif ch < " " and ch != "\t":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """An entity in token indices (``first``..``last`` inclusive); ``suggested``: the model's,
+    not yet confirmed by the annotator."""
+
+    first: int
+    last: int
+    label: str
+    suggested: bool = False
+
+    def covers(self, token: int) -> bool:
+        return self.first <= token <= self.last
+
+    def overlaps(self, first: int, last: int) -> bool:
+        return self.first <= last and first <= self.last
+
+
+class SpanEditor(QWidget):
+    """One text and its entities. ``accepted`` carries the sentence's decision as
+    ``encode_spans`` text; ``message`` a short line for the annotator (a refused overlap)."""
+
+    accepted = Signal(str)
+    message = Signal(str)
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(False)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.labels: list[str] = []
+        self.label_keys: dict[str, int] = {str(i + 1): i for i in range(9)}
+        self.text = ""
+        self.tokens: TokenOffsets = []
+        self.entities: list[Entity] = []
+        self.undo_stack: list[list[Entity]] = []
+        self.uncertainty: list[float] = []
+        self.caret = 0
+        self.anchor: int | None = None
+        self.editable = False
+        self.placeholder = ""
+        self.ensure_visible: Callable[[QRectF], None] | None = None
+        self._press: int | None = None
+        self._dragging = False
+        self._layout: QTextLayout | None = None
+        self._laid_width = -1.0
+        self._rects: list[list[tuple[int, QRectF]]] = []  # per token: (line, rect) pieces
+        self._line_tokens: list[list[int]] = []
+        self._line_boxes: list[QRectF] = []
+        self._levels: list[float] = []
+        self._tag_font = QFont(self.font())
+        self._set_fonts(self.font())
+
+    # -- content -------------------------------------------------------------------------------
+
+    def set_text_font(self, font: QFont) -> None:
+        self.setFont(font)
+        self._set_fonts(font)
+        self._relayout(force=True)
+
+    def _set_fonts(self, font: QFont) -> None:
+        self._tag_font = QFont(font)
+        self._tag_font.setPointSizeF(max(7.0, font.pointSizeF() * 0.55))
+        self._tag_font.setBold(True)
+        tag_height = QFontMetricsF(self._tag_font).height()
+        self._spacing = tag_height + 4  # room under each line for the entities' type tags
+
+    def set_labels(self, labels: list[str]) -> None:
+        self.labels = list(labels)
+        self.update()
+
+    def set_label_keys(self, keys: dict[str, int]) -> None:
+        """Key sequence (``QKeySequence`` portable text) -> the label's index."""
+        self.label_keys = {QKeySequence(k).toString(): i for k, i in keys.items() if k}
+
+    def set_item(self, text: str, tokens: TokenOffsets | None, spans: list[Span],
+                 suggestions: Sequence[Span] = (), uncertainty: list[float] | None = None,
+                 ) -> list[Span]:
+        """Show ``text``; returns the spans (given or suggested) that are not on token
+        boundaries or overlap an earlier one, which are left out."""
+        self.text = text
+        self.tokens = [(int(a), int(b)) for a, b in tokens or []]
+        self.editable = bool(self.tokens)
+        self.placeholder = ""
+        self.undo_stack = []
+        self.caret, self.anchor = 0, None
+        self._press, self._dragging = None, False
+        self.uncertainty = list(uncertainty or [])[:len(self.tokens)]
+        top = max(self.uncertainty, default=0.0)
+        # Shown as a subtle underline: the strongest quarter of the scale, relative to the
+        # item's most uncertain token.
+        self._levels = [u / top if top > 0 and u / top >= 0.25 else 0.0
+                        for u in self.uncertainty]
+        starts = {a: i for i, (a, _) in enumerate(self.tokens)}
+        ends = {b: i for i, (_, b) in enumerate(self.tokens)}
+        self.entities, dropped = [], []
+        for span, suggested in [(s, False) for s in spans] + [(s, True) for s in suggestions]:
+            first, last = starts.get(span.start), ends.get(span.end)
+            if (first is None or last is None or last < first
+                    or any(e.overlaps(first, last) for e in self.entities)):
+                dropped.append(span)
+                continue
+            self.entities.append(Entity(first, last, span.label, suggested))
+        self._relayout(force=True)
+        return dropped
+
+    def show_placeholder(self, text: str) -> None:
+        """No item: a line of text instead, nothing to edit."""
+        self.set_item(text, None, [])
+        self.placeholder = text
+
+    def spans(self) -> list[Span]:
+        return sorted(Span(self.tokens[e.first][0], self.tokens[e.last][1], e.label)
+                      for e in self.entities)
+
+    def value(self) -> str:
+        """The decision this sentence gets on Enter: suggestions count as accepted."""
+        return encode_spans(self.spans())
+
+    # -- layout --------------------------------------------------------------------------------
+
+    def _relayout(self, force: bool = False) -> None:
+        width = max(50.0, self.width() - 2 * MARGIN)
+        if not force and width == self._laid_width and self._layout is not None:
+            return
+        self._laid_width = width
+        index = Utf16Index(self.text)
+        layout = QTextLayout(display_text(self.text), self.font())
+        option = QTextOption()
+        option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        option.setTextDirection(Qt.LayoutDirection.LeftToRight)
+        option.setTabStopDistance(QFontMetricsF(self.font()).horizontalAdvance(" ") * 8)
+        layout.setTextOption(option)
+        layout.setCacheEnabled(True)
+        layout.beginLayout()
+        y = MARGIN
+        boxes = []
+        while True:
+            line = layout.createLine()
+            if not line.isValid():
+                break
+            line.setLineWidth(width)
+            line.setPosition(QPointF(MARGIN, y))
+            boxes.append(QRectF(MARGIN, y, width, line.height()))
+            y += line.height() + self._spacing
+        layout.endLayout()
+        self._layout = layout
+        self._line_boxes = boxes
+        self._rects = []
+        self._line_tokens = [[] for _ in boxes]
+        for t, (start, end) in enumerate(self.tokens):
+            a, b = index.to_utf16(start), index.to_utf16(end)
+            pieces = []
+            first = layout.lineForTextPosition(a).lineNumber()
+            last = layout.lineForTextPosition(max(a, b - 1)).lineNumber()
+            for n in range(max(first, 0), max(first, last) + 1):
+                line = layout.lineAt(n)
+                s = max(a, line.textStart())
+                e = min(b, line.textStart() + line.textLength())
+                if e <= s:
+                    continue
+                # Leading edges of the first character and of the one after the token:
+                # both are grapheme boundaries (a trailing edge inside a surrogate pair or
+                # before a combining mark would be moved on by Qt).
+                x1, x2 = _x(line, s), _x(line, e)
+                left, right = min(x1, x2), max(x1, x2)
+                pieces.append((n, QRectF(left, line.y(), max(right - left, 2.0),
+                                         line.height())))
+                self._line_tokens[n].append(t)
+            self._rects.append(pieces)
+        self.setMinimumHeight(int(y + MARGIN))
+        self.update()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._relayout()
+
+    def token_rect(self, token: int) -> QRectF:
+        """The bounding box of a token's pieces (in widget coordinates)."""
+        box = QRectF()
+        for _, rect in self._rects[token]:
+            box = box.united(rect)
+        return box
+
+    def token_at(self, pos: QPointF) -> int | None:
+        """The token under ``pos``, else the nearest one on that line (so a drag that ends
+        in the space between words snaps to a word), else the nearest line's."""
+        if not self.tokens or not self._line_boxes:
+            return None
+        best_line, best_dy = 0, float("inf")
+        for n, box in enumerate(self._line_boxes):
+            if not self._line_tokens[n]:
+                continue
+            dy = 0.0 if box.top() <= pos.y() <= box.bottom() + self._spacing else min(
+                abs(pos.y() - box.top()), abs(pos.y() - box.bottom()))
+            if dy < best_dy:
+                best_line, best_dy = n, dy
+        best, best_dx = None, float("inf")
+        for t in self._line_tokens[best_line]:
+            for n, rect in self._rects[t]:
+                if n != best_line:
+                    continue
+                dx = 0.0 if rect.left() <= pos.x() <= rect.right() else min(
+                    abs(pos.x() - rect.left()), abs(pos.x() - rect.right()))
+                if dx < best_dx:
+                    best, best_dx = t, dx
+        return best
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def selection(self) -> tuple[int, int] | None:
+        """The selected tokens (first, last), or None when only the cursor is set."""
+        if self.anchor is None or not self.tokens:
+            return None
+        return min(self.anchor, self.caret), max(self.anchor, self.caret)
+
+    def current_entity(self) -> Entity | None:
+        """The entity under the cursor when nothing is selected: what a type key changes and
+        Delete removes."""
+        if self.anchor is not None or not self.tokens:
+            return None
+        return next((e for e in self.entities if e.covers(self.caret)), None)
+
+    def can_undo(self) -> bool:
+        return bool(self.undo_stack)
+
+    def can_delete(self) -> bool:
+        chosen = self.selection()
+        if chosen is not None:
+            return any(e.overlaps(*chosen) for e in self.entities)
+        return self.current_entity() is not None
+
+    def _edit(self, entities: list[Entity]) -> None:
+        self.undo_stack.append(self.entities)
+        del self.undo_stack[:-MAX_UNDO]
+        self.entities = entities
+        self.message.emit("")
+        self.changed.emit()
+        self.update()
+
+    def step(self, delta: int, extend: bool = False) -> None:
+        """Move the token cursor; ``extend`` grows the selection from where it started."""
+        if not self.editable:
+            return
+        if extend and self.anchor is None:
+            self.anchor = self.caret
+        elif not extend:
+            self.anchor = None
+        self.caret = max(0, min(len(self.tokens) - 1, self.caret + delta))
+        self._show_cursor()
+
+    def select(self, first: int, last: int) -> None:
+        """Select tokens ``first``..``last`` (the cursor ends on ``last``)."""
+        if not self.editable:
+            return
+        self.anchor, self.caret = first, last
+        self._show_cursor()
+
+    def set_cursor(self, token: int) -> None:
+        if not self.editable:
+            return
+        self.anchor, self.caret = None, token
+        self._show_cursor()
+
+    def clear_selection(self) -> bool:
+        if self.anchor is None:
+            return False
+        self.anchor = None
+        self.update()
+        return True
+
+    def _show_cursor(self) -> None:
+        if self.ensure_visible is not None and self.tokens:
+            self.ensure_visible(self.token_rect(self.caret))
+        self.update()
+
+    def assign(self, index: int) -> bool:
+        """The type key ``index`` (0-based): the selection becomes an entity of that type;
+        with only a cursor, the entity under it changes type, or the cursor's token becomes
+        one. An overlap with another entity is refused with a message."""
+        if not self.editable or not 0 <= index < len(self.labels):
+            return False
+        label = self.labels[index]
+        chosen = self.selection()
+        current = self.current_entity()
+        if chosen is None and current is not None:
+            kept = [e for e in self.entities if e is not current]
+            self._edit([*kept, Entity(current.first, current.last, label)])
+            return True
+        first, last = chosen if chosen is not None else (self.caret, self.caret)
+        same = next((e for e in self.entities if (e.first, e.last) == (first, last)), None)
+        if same is not None:
+            self._edit([e for e in self.entities if e is not same]
+                       + [Entity(first, last, label)])
+        else:
+            clash = next((e for e in self.entities if e.overlaps(first, last)), None)
+            if clash is not None:
+                surface = self.text[self.tokens[clash.first][0]:self.tokens[clash.last][1]]
+                self.message.emit(
+                    f"Refused: entities cannot overlap; “{one_line(surface)}” "
+                    f"({clash.label}) is there. Delete it or change its type first.")
+                return False
+            self._edit([*self.entities, Entity(first, last, label)])
+        self.anchor, self.caret = None, last
+        self.update()
+        return True
+
+    def delete(self) -> bool:
+        """Delete/Backspace: the entity under the cursor, or every entity the selection
+        touches. False when there is none."""
+        chosen = self.selection()
+        if chosen is not None:
+            kept = [e for e in self.entities if not e.overlaps(*chosen)]
+        else:
+            current = self.current_entity()
+            kept = [e for e in self.entities if e is not current]
+        if len(kept) == len(self.entities):
+            return False
+        self._edit(kept)
+        self.anchor = None
+        return True
+
+    def undo(self) -> bool:
+        """Undo the last edit of this sentence; False when there is none."""
+        if not self.undo_stack:
+            return False
+        self.entities = self.undo_stack.pop()
+        self.message.emit("")
+        self.changed.emit()
+        self.update()
+        return True
+
+    def accept(self) -> bool:
+        """Enter: the sentence is done as shown (suggestions included)."""
+        if not self.editable:
+            return False
+        self.entities = [replace(e, suggested=False) for e in self.entities]
+        self.update()
+        self.accepted.emit(self.value())
+        return True
+
+    # -- keyboard ------------------------------------------------------------------------------
+
+    def _label_index(self, event: QKeyEvent) -> int | None:
+        combo = event.keyCombination()
+        modifiers = combo.keyboardModifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        text = QKeySequence(combo.key().value | modifiers.value).toString()
+        return self.label_keys.get(text)
+
+    def event(self, event: QEvent) -> bool:
+        # A window shortcut would take these keys (Backspace undoes a decision, Escape leaves
+        # the history); while the span editor has a use for them, they are its own.
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
+            key = event.key()
+            shift = event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+            if ((key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.can_delete())
+                    or (key == Qt.Key.Key_Escape and self.anchor is not None)
+                    or (shift and key in (Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Home,
+                                          Qt.Key.Key_End))):
+                event.accept()
+                return True
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            self._tooltip(event)
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        extend = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        index = self._label_index(event)
+        done = True
+        if key == Qt.Key.Key_Left:
+            self.step(-1, extend)
+        elif key == Qt.Key.Key_Right:
+            self.step(1, extend)
+        elif key == Qt.Key.Key_Home:
+            self.step(-len(self.tokens), extend)
+        elif key == Qt.Key.Key_End:
+            self.step(len(self.tokens), extend)
+        elif index is not None:
+            self.assign(index)
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            done = self.accept()
+        elif key == Qt.Key.Key_Z and ctrl:
+            done = self.undo()
+        elif key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            done = self.delete()
+        elif key == Qt.Key.Key_Escape:
+            done = self.clear_selection()
+        else:
+            done = False
+        if not done:
+            super().keyPressEvent(event)
+
+    # -- mouse ---------------------------------------------------------------------------------
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or not self.editable:
+            return super().mousePressEvent(event)
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        self._press = self.token_at(event.position())
+        self._dragging = False
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._press is None or not event.buttons() & Qt.MouseButton.LeftButton:
+            return
+        token = self.token_at(event.position())
+        if token is not None and (self._dragging or token != self._press):
+            self._dragging = True
+            self.select(self._press, token)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._press is not None and not self._dragging:
+            self.set_cursor(self._press)  # a click: the cursor (and the entity) there
+        self._press, self._dragging = None, False
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        token = self.token_at(event.position()) if self.editable else None
+        if token is not None:
+            self.select(token, token)
+        self._press, self._dragging = None, False
+
+    def _tooltip(self, event: QHelpEvent) -> None:
+        token = self.token_at(QPointF(event.pos()))
+        shown = ""
+        if token is not None and self.token_rect(token).contains(QPointF(event.pos())):
+            entity = next((e for e in self.entities if e.covers(token)), None)
+            if entity is not None:
+                shown = (f"{entity.label} (suggested by the model: Enter accepts it)"
+                         if entity.suggested else entity.label)
+            if token < len(self.uncertainty) and self._levels[token] > 0:
+                shown += ("\n" if shown else "") + (
+                    f"Model uncertainty here: {self.uncertainty[token]:.2f}")
+        if shown:
+            QToolTip.showText(event.globalPos(), shown, self)
+        else:
+            QToolTip.hideText()
+            event.ignore()
+
+    # -- painting ------------------------------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("white"))
+        if self._layout is None:
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for t, level in enumerate(self._levels):
+            if level > 0:
+                colour = QColor(UNCERTAIN)
+                colour.setAlpha(int(60 + 140 * level))
+                for _, rect in self._rects[t]:
+                    painter.fillRect(QRectF(rect.left(), rect.bottom() - 1, rect.width(), 3),
+                                     colour)
+        current = self.current_entity() if self.hasFocus() or self._press is None else None
+        for entity in self.entities:
+            self._paint_entity(painter, entity, entity is current)
+        chosen = self.selection()
+        if chosen is not None:
+            for t in range(chosen[0], chosen[1] + 1):
+                for _, rect in self._rects[t]:
+                    painter.fillRect(rect, SELECTION)
+            self._fill_gaps(painter, chosen[0], chosen[1], SELECTION)
+        painter.setPen(self.palette().text().color())
+        self._layout.draw(painter, QPointF(0, 0))
+        if self.editable and self.tokens:
+            pen = QPen(CURSOR if self.hasFocus() else QColor(150, 150, 150), 2)
+            painter.setPen(pen)
+            for _, rect in self._rects[self.caret]:
+                y = rect.bottom() + 3
+                painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
+        painter.end()
+
+    def _pieces(self, first: int, last: int) -> list[QRectF]:
+        """One rectangle per line across tokens ``first``..``last`` (the gaps included)."""
+        lines: dict[int, QRectF] = {}
+        for t in range(first, last + 1):
+            for n, rect in self._rects[t]:
+                lines[n] = lines[n].united(rect) if n in lines else QRectF(rect)
+        return [lines[n] for n in sorted(lines)]
+
+    def _fill_gaps(self, painter: QPainter, first: int, last: int, colour: QColor) -> None:
+        if first == last:
+            return
+        covered: dict[int, list[QRectF]] = {}
+        for t in range(first, last + 1):
+            for n, rect in self._rects[t]:
+                covered.setdefault(n, []).append(rect)
+        for piece in self._pieces(first, last):
+            n = next(k for k, rs in covered.items() if piece.contains(rs[0]))
+            rects = sorted(covered[n], key=QRectF.left)
+            for left, right in itertools.pairwise(rects):
+                if right.left() > left.right():
+                    painter.fillRect(QRectF(left.right(), piece.top(),
+                                            right.left() - left.right(), piece.height()), colour)
+
+    def _paint_entity(self, painter: QPainter, entity: Entity, current: bool) -> None:
+        colour = label_colour(self.labels, entity.label)
+        pieces = self._pieces(entity.first, entity.last)
+        fill = QColor(colour)
+        fill.setAlpha(28 if entity.suggested else 70)
+        pen = QPen(colour.darker(115), 3.0 if current else 1.5)
+        if entity.suggested:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        for rect in pieces:
+            box = rect.adjusted(-2, -1, 2, 1)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(fill)
+            painter.drawRoundedRect(box, 3, 3)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(box, 3, 3)
+        if pieces:
+            last = pieces[-1]
+            tag = entity.label + ("?" if entity.suggested else "")
+            painter.setFont(self._tag_font)
+            painter.setPen(colour.darker(130))
+            metrics = QFontMetricsF(self._tag_font)
+            painter.drawText(QPointF(last.left() + 1, last.bottom() + 2 + metrics.ascent()), tag)
+            painter.setFont(self.font())
+
+
+def _x(line: QTextLine, position: int) -> float:
+    """The x of a UTF-16 position on a laid-out line (PySide returns it with the position)."""
+    found: tuple[float, int] = line.cursorToX(position)  # type: ignore[assignment]
+    return float(found[0])
+
+
+def one_line(text: str, limit: int = 40) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
