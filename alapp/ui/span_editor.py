@@ -146,6 +146,7 @@ class SpanEditor(QWidget):
         self.anchor: int | None = None
         self.editable = False
         self.placeholder = ""
+        self.problem = ""
         self.ensure_visible: Callable[[QRectF], None] | None = None
         self._press: int | None = None
         self._dragging = False
@@ -187,8 +188,12 @@ class SpanEditor(QWidget):
         boundaries or overlap an earlier one, which are left out."""
         self.text = text
         self.tokens = [(int(a), int(b)) for a, b in tokens or []]
-        self.editable = bool(self.tokens)
         self.placeholder = ""
+        self.problem = ""  # why the item cannot be edited, if it cannot
+        if not tokens_fit(self.tokens, len(text)):
+            self.problem = "its stored tokens do not fit its text"
+            self.tokens = []
+        self.editable = bool(self.tokens)
         self.undo_stack = []
         self.caret, self.anchor = 0, None
         self._press, self._dragging = None, False
@@ -255,25 +260,33 @@ class SpanEditor(QWidget):
         self._line_boxes = boxes
         self._rects = []
         self._line_tokens = [[] for _ in boxes]
+        # Per line once (each Qt call costs microseconds from Python); tokens come in text
+        # order, so one pointer walks the lines.
+        lines = [layout.lineAt(n) for n in range(len(boxes))]
+        line_starts = [line.textStart() for line in lines]
+        line_ends = [start + line.textLength() for start, line in zip(line_starts, lines,
+                                                                       strict=True)]
+        n = 0
         for t, (start, end) in enumerate(self.tokens):
             a, b = index.to_utf16(start), index.to_utf16(end)
+            while n < len(lines) - 1 and line_ends[n] <= a:
+                n += 1
             pieces = []
-            first = layout.lineForTextPosition(a).lineNumber()
-            last = layout.lineForTextPosition(max(a, b - 1)).lineNumber()
-            for n in range(max(first, 0), max(first, last) + 1):
-                line = layout.lineAt(n)
-                s = max(a, line.textStart())
-                e = min(b, line.textStart() + line.textLength())
-                if e <= s:
-                    continue
-                # Leading edges of the first character and of the one after the token:
-                # both are grapheme boundaries (a trailing edge inside a surrogate pair or
-                # before a combining mark would be moved on by Qt).
-                x1, x2 = _x(line, s), _x(line, e)
-                left, right = min(x1, x2), max(x1, x2)
-                pieces.append((n, QRectF(left, line.y(), max(right - left, 2.0),
-                                         line.height())))
-                self._line_tokens[n].append(t)
+            m = n
+            while m < len(lines):
+                s, e = max(a, line_starts[m]), min(b, line_ends[m])
+                if e > s:
+                    # Leading edges of the first character and of the one after the token:
+                    # both are grapheme boundaries (a trailing edge inside a surrogate pair
+                    # or before a combining mark would be moved on by Qt).
+                    x1, x2 = _x(lines[m], s), _x(lines[m], e)
+                    box = boxes[m]
+                    pieces.append((m, QRectF(min(x1, x2), box.top(),
+                                             max(abs(x2 - x1), 2.0), box.height())))
+                    self._line_tokens[m].append(t)
+                if b <= line_ends[m]:
+                    break
+                m += 1
             self._rects.append(pieces)
         self.setMinimumHeight(int(y + MARGIN))
         self.update()
@@ -549,11 +562,20 @@ class SpanEditor(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("white"))
+        clip = QRectF(event.rect())
+        painter.fillRect(clip, QColor("white"))
         if self._layout is None:
             return
+        # Only the lines in the exposed area (a long text in the scroll area paints a screen).
+        shown = [n for n, box in enumerate(self._line_boxes)
+                 if box.adjusted(-MARGIN, -4, MARGIN, self._spacing + 4).intersects(clip)]
+        if not shown:
+            return
+        top, bottom = shown[0], shown[-1]
+        tokens = [t for n in shown for t in self._line_tokens[n]]
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        for t, level in enumerate(self._levels):
+        for t in tokens:
+            level = self._levels[t] if t < len(self._levels) else 0.0
             if level > 0:
                 colour = QColor(UNCERTAIN)
                 colour.setAlpha(int(60 + 140 * level))
@@ -562,7 +584,9 @@ class SpanEditor(QWidget):
                                      colour)
         current = self.current_entity() if self.hasFocus() or self._press is None else None
         for entity in self.entities:
-            self._paint_entity(painter, entity, entity is current)
+            if (self._rects[entity.first][0][0] <= bottom
+                    and self._rects[entity.last][-1][0] >= top):
+                self._paint_entity(painter, entity, entity is current)
         chosen = self.selection()
         if chosen is not None:
             for t in range(chosen[0], chosen[1] + 1):
@@ -570,7 +594,7 @@ class SpanEditor(QWidget):
                     painter.fillRect(rect, SELECTION)
             self._fill_gaps(painter, chosen[0], chosen[1], SELECTION)
         painter.setPen(self.palette().text().color())
-        self._layout.draw(painter, QPointF(0, 0))
+        self._layout.draw(painter, QPointF(0, 0), [], clip)
         if self.editable and self.tokens:
             pen = QPen(CURSOR if self.hasFocus() else QColor(150, 150, 150), 2)
             painter.setPen(pen)
@@ -626,6 +650,16 @@ class SpanEditor(QWidget):
             metrics = QFontMetricsF(self._tag_font)
             painter.drawText(QPointF(last.left() + 1, last.bottom() + 2 + metrics.ascent()), tag)
             painter.setFont(self.font())
+
+
+def tokens_fit(tokens: TokenOffsets, length: int) -> bool:
+    """Tokens in text order, each non-empty, inside the text and apart from the next."""
+    end = 0
+    for start, stop in tokens:
+        if not end <= start < stop <= length:
+            return False
+        end = stop
+    return True
 
 
 def _x(line: QTextLine, position: int) -> float:

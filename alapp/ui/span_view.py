@@ -194,7 +194,9 @@ class SpanView(LabelView):
         self.notice.clear()
         dropped = self.editor.set_item(entry.text, entry.tokens, [], suggestions,
                                        entry.token_uncertainty)
-        if entry.tokens is None:
+        if self.editor.problem:
+            self.notice.setText(f"This sentence cannot be edited: {self.editor.problem}.")
+        elif entry.tokens is None:
             self.notice.setText("This item has no stored tokens, so its spans cannot be "
                                 "edited; import it into the span project again.")
         elif dropped:
