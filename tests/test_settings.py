@@ -35,7 +35,7 @@ BAD = [
     ("name", 3, "a text"),
     ("seed", -1, "at least 0"),
     ("seed", 1.5, "a whole number"),
-    ("task", "spans", "classification"),  # the only kind so far
+    ("task", "ner", "classification or spans"),
     ("multi_label", "yes", "true or false"),
     ("strategy", "psychic", "one of random, stratified-random"),
     ("batch_size", 0, "at least 1"),
@@ -87,6 +87,7 @@ BAD = [
     ("finetune_epochs", 0, "from 1 to 100"),
     ("finetune_batch_size", 0, "from 1 to 1024"),
     ("multilabel_model", "powerset", "ovr or chains"),  # multi-label (issue 21)
+    ("span_language", "Russian", "a language code such as en, ru or zh"),  # spans (issue 18)
 ]
 
 

@@ -46,8 +46,8 @@ def test_labels_and_classes_single_and_multi() -> None:
 
 def test_the_project_task_is_chosen_once_and_validated(tmp_path) -> None:
     assert task_for(ProjectSettings()).kind == "classification"
-    with pytest.raises(AlappError, match="task='spans' is not allowed"):
-        Project.create(tmp_path / "p.alapp", ["a"], task="spans")
+    with pytest.raises(AlappError, match="task='ner' is not allowed"):
+        Project.create(tmp_path / "p.alapp", ["a"], task="ner")
     with Project.create(tmp_path / "q.alapp", ["a", "b"]) as project:
         assert project.settings().task == "classification"
         with pytest.raises(AlappError, match="chosen when it is created"):

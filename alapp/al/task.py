@@ -17,8 +17,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from alapp.al import multilabel
+from alapp.al.entities import entity_metrics
 from alapp.core.options import TaskKind
 from alapp.core.settings import ProjectSettings
+from alapp.core.spans import check_no_overlap, decode_spans
 from alapp.core.types import join_labels, split_labels
 
 
@@ -130,8 +132,64 @@ class MultiLabelClassification:
             multilabel.indicator([split_labels(v) for v in guesses], classes))
 
 
+@dataclass(frozen=True)
+class Spans:
+    """Entities as character spans over an item's tokens (issue 18). A stored value is a span
+    set as ``core.spans.encode_spans`` text (``"[]"``: accepted with no entities); the project's
+    labels are the entity types. A token model predicts one BIO tag per token: ``classes`` are
+    those tags and ``decode`` reads one text's token rows. ``metrics`` are entity-level, exact
+    match (``al/entities.py``); the entity micro-F1 is reported as ``accuracy`` too, the key the
+    learning curve, the target stop and the forecast read, as a multi-label project reports
+    its subset accuracy there (the curve, seeing ``micro_f1``, labels its axis micro-F1)."""
+
+    kind: TaskKind = TaskKind.SPANS
+    multi_label: bool = False
+    scheme: str = "bio"
+
+    def check_label(self, value: str, labels: Sequence[str]) -> list[str]:
+        """The entity types the decision uses, in the project's order; ``ValueError`` for a
+        value that is no span list, an unknown type or two overlapping spans. Whether the
+        spans fit the item's text and tokens is checked by the store, which has them."""
+        found = decode_spans(value)
+        known = set(labels)
+        for span in found:
+            if span.label not in known:
+                raise ValueError(f"span ({span.start}, {span.end}, {span.label!r}): unknown "
+                                 f"label {span.label!r}; the project has: {', '.join(labels)}")
+        check_no_overlap(found)
+        used = {s.label for s in found}
+        return [name for name in labels if name in used]
+
+    def classes(self, labels: Sequence[str], train_labels: Sequence[str]) -> list[str]:
+        """The tags a token model predicts: "O", then B- and I- of each type in label order."""
+        return ["O", *(f"{p}-{name}" for name in labels for p in "BI")]
+
+    def decode(self, classes: Sequence[str],
+               probs: NDArray[np.floating]) -> tuple[list[str], NDArray[np.floating]]:
+        """Rows are the tokens of one text: each token's likeliest tag and its probability
+        (``core.spans.tags_to_spans(tokens, tags, strict=False)`` makes them spans)."""
+        best = probs.argmax(axis=1)
+        return [classes[int(k)] for k in best], probs[np.arange(len(best)), best]
+
+    def metrics(self, classes: Sequence[str], truth: Sequence[str],
+                guesses: Sequence[str]) -> dict[str, Any]:
+        """Entity precision, recall and F1 (micro, macro, per type) over the test texts'
+        stored span sets; ``accuracy`` is the micro-F1 (see the class)."""
+        types = list(dict.fromkeys(c.partition("-")[2] if c[:2] in _TAG_PREFIXES else c
+                                   for c in classes if c != "O"))
+        out = entity_metrics(types, [decode_spans(v) for v in truth],
+                             [decode_spans(v) for v in guesses])
+        out["accuracy"] = out["micro_f1"]
+        return out
+
+
+_TAG_PREFIXES = ("B-", "I-", "E-", "S-")
+
+
 def task_for(settings: ProjectSettings) -> Task:
-    """The project's task. One kind today; the span-labeling issue adds the second."""
+    """The project's task: classification (one label or a set) or spans."""
+    if settings.task == TaskKind.SPANS:
+        return Spans()
     if settings.task == TaskKind.CLASSIFICATION:
         if settings.multi_label:
             return MultiLabelClassification()

@@ -79,6 +79,9 @@ class ProjectSettings:
     finetune_batch_size: int = 16
     # multi-label (issue 21)
     multilabel_model: str = MultiLabelModel.OVR.value  # options.MultiLabelModel: ovr | chains
+    # spans (issue 18): how texts without given tokens are tokenized (core/spans.tokenize):
+    # "en", "ru", "zh", another code (the default rule); "": detected per imported file
+    span_language: str = ""
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -179,6 +182,9 @@ _RULES.update({
     "drift_sample_size": (lambda v: v >= 20, "a whole number of at least 20"),
     "stratify_by": (lambda v: v == v.strip(), "a metadata key without surrounding spaces"),
 })
+_RULES["span_language"] = (  # spans (issue 18)
+    lambda v: v == "" or (v.isascii() and v.isalpha() and v.islower() and 2 <= len(v) <= 3),
+    'a language code such as en, ru or zh ("": detected per imported file)')
 _TYPE_NAMES = {"bool": "true or false", "int": "a whole number", "float": "a number",
                "str": "a text"}
 

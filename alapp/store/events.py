@@ -76,6 +76,8 @@ def relabel_many(project: Project, item_ids: Sequence[ItemId], label: str,
         raise AlappError(str(e)) from None
     if "|" in label:
         raise AlappError("relabel several items with one label at a time")
+    if project.spans:  # issue 18: a span set belongs to one text
+        raise AlappError("in a span project, label each text's spans on their own")
     written: list[tuple[ItemId, EventId]] = []
     with project.transaction() as conn:
         for item_id in dict.fromkeys(item_ids):  # each item once, in order

@@ -39,6 +39,7 @@ from alapp.core.errors import (
 )
 from alapp.core.pairs import join_pair
 from alapp.core.settings import ProjectSettings
+from alapp.core.spans import decode_spans
 from alapp.core.types import (
     LABEL_SEPARATOR,
     Action,
@@ -198,6 +199,13 @@ class Project:
         if unknown:
             raise AlappError(f"unknown setting {unknown[0]!r}; settings are "
                              f"{', '.join(setting_names())}")
+        if settings.get("task") == "spans":  # issue 18: entity types, one span set per item
+            from alapp.store.spans import check_type_names
+
+            if settings.get("multi_label"):
+                raise AlappError("a span project cannot be multi-label: its decision is a set "
+                                 "of spans already")
+            check_type_names(labels)
         if settings.get("multi_label") and "strategy" not in settings:  # issue 21
             from alapp.al.multilabel_strategies import DEFAULT
 
@@ -338,6 +346,10 @@ class Project:
         existing = set(self.labels())
         new = [n for n in dict.fromkeys(names) if n not in existing]
         _check_label_names(new)
+        if new and self.spans:  # issue 18
+            from alapp.store.spans import check_type_names
+
+            check_type_names(new)
         start = len(existing)
         self.db.table("labels").insert_all(
             [{"name": n, "position": start + i} for i, n in enumerate(new)])
@@ -453,6 +465,10 @@ class Project:
             raise AlappError(str(e)) from None
         if self.multi_label:
             label = join_labels(parts, labels)  # the same set is always the same text
+        if self.spans:  # issue 18: checked against the item's text and tokens
+            from alapp.store.spans import checked_decision
+
+            label = checked_decision(self, item_id, label, labels)
         with self.transaction():
             event = self._insert_event(item_id, Action.LABEL, label, annotator, started_at,
                                        active_ms, selection)
@@ -519,6 +535,10 @@ class Project:
         if label is not None and self.multi_label:  # the set, one row per chosen label
             self._conn.executemany("INSERT INTO event_labels (event_id, label) VALUES (?, ?)",
                                    [(event, name) for name in split_labels(label)])
+        elif label is not None and self.spans:  # issue 18: one row per span
+            from alapp.store.spans import insert_event_spans
+
+            insert_event_spans(self._conn, event, label)
         return event
 
     @property
@@ -527,6 +547,17 @@ class Project:
         row = self._conn.execute(
             "SELECT value FROM settings WHERE key = 'multi_label'").fetchone()
         return row is not None and json.loads(row[0]) is True
+
+    @property
+    def spans(self) -> bool:
+        """Whether this is a span project (issue 18); fixed at creation, so read once."""
+        known = self.__dict__.get("_spans")
+        if known is None:
+            row = self._conn.execute("SELECT value FROM settings WHERE key = 'task'").fetchone()
+            known = row is not None and json.loads(row[0]) == "spans"
+            if row is not None:
+                self.__dict__["_spans"] = known
+        return bool(known)
 
     def label_set(self, event_id: EventId) -> list[str]:
         """The labels a multi-label event chose, in the project's label order (empty: none)."""
@@ -547,9 +578,11 @@ class Project:
     def stats(self) -> dict[str, Any]:
         labels = self.current_labels()
         per_label = dict.fromkeys(self.labels(), 0)
-        multi = self.multi_label
+        multi, spans = self.multi_label, self.spans
         for label in labels.values():
-            for name in split_labels(label) if multi else [label]:  # a set counts each label
+            # a set counts each label; a span set each entity (issue 18)
+            for name in (split_labels(label) if multi
+                         else [s.label for s in decode_spans(label)] if spans else [label]):
                 per_label[name] = per_label.get(name, 0) + 1
         split_of = dict(self._conn.execute("SELECT id, split FROM items"))
         labeled_by_split = dict.fromkeys(Split, 0)

@@ -17,6 +17,7 @@ from alapp.al.batch import Pick
 from alapp.al.registry import get_strategy
 from alapp.core.spans import TokenOffsets
 from alapp.core.types import ItemId, Source, Split
+from alapp.store.spans import decode_tokens
 
 if TYPE_CHECKING:  # project.py writes decisions through take_off/put_first: no import cycle
     from alapp.store.project import Project
@@ -109,8 +110,10 @@ def entries(project: Project) -> list[QueueEntry]:
     """The current batch, in order (decided items are already off it)."""
     rows = project._conn.execute(
         "SELECT q.item_id, i.text, q.source, q.strategy, q.score, q.predicted_cost, q.round_id, "
-        "i.text_b FROM queue q JOIN items i ON i.id = q.item_id ORDER BY q.position").fetchall()
-    return [QueueEntry(ItemId(r[0]), r[1], Source(r[2]), r[3], r[4], r[5], r[6], text_b=r[7])
+        "i.text_b, t.offsets FROM queue q JOIN items i ON i.id = q.item_id "
+        "LEFT JOIN item_tokens t ON t.item_id = q.item_id ORDER BY q.position").fetchall()
+    return [QueueEntry(ItemId(r[0]), r[1], Source(r[2]), r[3], r[4], r[5], r[6], text_b=r[7],
+                       tokens=None if r[8] is None else decode_tokens(r[8]))  # spans: issue 18
             for r in rows]
 
 

@@ -235,6 +235,26 @@ V10_LABEL_SETS = """
               AND (SELECT value FROM settings WHERE key = 'multi_label') = 'true'
 """
 
+# Span projects (issue 18): each item's tokens as stored (JSON ``[[start, end], ...]``, code
+# points into ``items.text``; ``given``: they came with the file, CoNLL or JSONL "tokens", rather
+# than from alapp's tokenizer), and a span decision's parts as rows with their foreign keys, as
+# ``event_labels`` holds a multi-label set; ``label_events.label`` keeps the set as canonical
+# text (``core.spans.encode_spans``, "[]" for a text with no entities). Nothing else changes.
+V11_SPANS = """
+        CREATE TABLE item_tokens (
+            item_id INTEGER PRIMARY KEY REFERENCES items(id),
+            offsets TEXT NOT NULL,
+            given INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE event_spans (
+            event_id INTEGER NOT NULL REFERENCES label_events(id),
+            start INTEGER NOT NULL CHECK (start >= 0),
+            end INTEGER NOT NULL CHECK (end > start),
+            label TEXT NOT NULL REFERENCES labels(name),
+            PRIMARY KEY (event_id, start)
+        ) WITHOUT ROWID
+"""
+
 # One entry per schema version; never edit a released entry, append a new one.
 MIGRATIONS: list[str] = [
     V1_ITEMS_LABELS_EVENTS,
@@ -248,6 +268,7 @@ MIGRATIONS: list[str] = [
     V8_STREAM_SEEN,  # what stream mode has let arrive: asked or passed (issue 16)
     V9_PAIR_TEXT,  # the second text of a sentence pair (issue 16)
     V10_LABEL_SETS,  # a multi-label decision is a set of labels (issue 21), not a combination
+    V11_SPANS,  # span projects: an item's tokens, a decision's spans as rows (issue 18)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
