@@ -135,6 +135,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", required=True, help="comma-separated label names")
     p.add_argument("--name", help="a display name (default: the file name)")
     p.add_argument("--seed", type=int, default=0, help="seed for reproducible batches")
+    p.add_argument("--task", choices=("classification", "spans"), default="classification",
+                   help="spans: label entities in texts; --labels are then the entity types")
+    p.add_argument("--language", default="", help="spans: the tokenizer's language (en, ru, "
+                   "zh, ...; default: detected from each imported file)")
     p.set_defaults(run=_init)
 
     p = sub.add_parser("import", help="import texts (CSV, TSV, JSONL, JSON, TXT) into a project")
@@ -154,8 +158,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export labeled items (JSONL, CSV, Prodigy JSONL)")
     p.add_argument("project", type=Path)
     p.add_argument("out", type=Path)
-    p.add_argument("--format", choices=("jsonl", "csv", "prodigy"),
-                   help="default: from the file name")
+    p.add_argument("--format", choices=("jsonl", "csv", "prodigy", "conll"),
+                   help="default: from the file name; a span project writes conll or jsonl")
+    p.add_argument("--scheme", choices=("bio", "bioes", "iob1"), default="bio",
+                   help="spans: the tag scheme of a CoNLL export (default bio)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(run=_export)
 
@@ -272,8 +278,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def add_import_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("reading the file")
-    g.add_argument("--format", choices=("csv", "tsv", "jsonl", "json", "txt", "labeled-txt"),
-                   help="default: from the file name; labeled-txt is '<label> <text>' per line")
+    g.add_argument("--format", choices=("csv", "tsv", "jsonl", "json", "txt", "labeled-txt",
+                                        "conll"),
+                   help="default: from the file name; labeled-txt is '<label> <text>' per line; "
+                   "a span project reads conll, jsonl (text and spans) or txt (one text a line)")
     g.add_argument("--encoding", help="utf-8, utf-16, cp1251, gb18030, latin-1, ... "
                    "(default: detected)")
     g.add_argument("--no-header", action="store_true", help="CSV/TSV without a header row; "
@@ -303,6 +311,12 @@ def add_import_options(p: argparse.ArgumentParser) -> None:
                    "'image' if present)")
     g.add_argument("--text-b", metavar="COLUMN", help="second text of a sentence pair (e.g. "
                    "MRPC's second sentence): items are classified as pairs; every row needs one")
+    g = p.add_argument_group("span projects")
+    g.add_argument("--scheme", choices=("bio", "bioes", "iob1"), default="bio",
+                   help="the tag scheme of a CoNLL file (default bio; CoNLL-2003's original "
+                   "files are iob1)")
+    g.add_argument("--language", help="the tokenizer's language for texts without tokens "
+                   "(en, ru, zh, ...; default: the project's, else detected)")
 
 
 def import_spec_from_args(args: argparse.Namespace) -> Any:
@@ -323,7 +337,8 @@ def import_spec_from_args(args: argparse.Namespace) -> Any:
         meta=meta, split=Split(args.split), split_column=args.split_column, label_names=names,
         label_base=args.label_base, add_labels=args.add_labels, max_chars=args.max_chars,
         image=_image_arg(getattr(args, "image", None)),
-        text_b=getattr(args, "text_b", None))
+        text_b=getattr(args, "text_b", None),
+        scheme=getattr(args, "scheme", "bio"), language=getattr(args, "language", None))
 
 
 def _image_arg(value: str | None) -> str | None:
@@ -341,8 +356,10 @@ def _init(args: argparse.Namespace) -> int:
     labels = _csv_arg(args.labels)
     if not labels:
         raise AlappError("--labels: give at least one label, e.g. --labels spam,ham")
-    create_project(args.project, labels, name=args.name, seed=args.seed)
-    print(f"created {args.project} with labels: {', '.join(labels)}")
+    spans = {"task": "spans", "span_language": args.language} if args.task == "spans" else {}
+    create_project(args.project, labels, name=args.name, seed=args.seed, **spans)
+    what = "entity types" if spans else "labels"
+    print(f"created {args.project} with {what}: {', '.join(labels)}")
     return 0
 
 
@@ -415,7 +432,8 @@ def _import_vectors(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from alapp.app.projects import export_labels
 
-    count = export_labels(args.project, args.out, args.format, overwrite=args.overwrite)
+    count = export_labels(args.project, args.out, args.format, overwrite=args.overwrite,
+                          scheme=args.scheme)
     print(f"exported {count:,} labeled items to {args.out}")
     return 0
 

@@ -59,9 +59,10 @@ def import_vectors(path: Path, name: str, matrix: Path, ids: Path | None) -> int
 
 
 def export_labels(path: Path, out: Path, fmt: str | None = None,
-                  overwrite: bool = False) -> int:
+                  overwrite: bool = False, scheme: str = "bio") -> int:
+    """``scheme``: the tag scheme of a span project's CoNLL export (issue 18)."""
     with Project.open(path, read_only=True) as project:
-        return export.export_labels(project, out, fmt, overwrite=overwrite)
+        return export.export_labels(project, out, fmt, overwrite=overwrite, scheme=scheme)
 
 
 def export_model(path: Path, out: Path, overwrite: bool = False) -> dict[str, Any]:

@@ -81,8 +81,13 @@ def _data_uri(image_format: str | None, data: bytes | None) -> str:
 
 
 def export_labels(project: Project, out: str | Path, fmt: str | None = None,
-                  overwrite: bool = False) -> int:
-    """Write every labeled item; returns how many."""
+                  overwrite: bool = False, scheme: str = "bio") -> int:
+    """Write every labeled item; returns how many. A span project writes CoNLL (tags in
+    ``scheme``) or span JSONL (``store/span_export.py``)."""
+    if project.spans:  # issue 18
+        from alapp.store.span_export import export_spans
+
+        return export_spans(project, out, fmt, scheme, overwrite)
     out = Path(out)
     fmt = fmt or {".csv": "csv", ".jsonl": "jsonl"}.get(out.suffix.lower())
     if fmt not in EXPORT_FORMATS:

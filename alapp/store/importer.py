@@ -88,6 +88,10 @@ def import_file(project: Project, path: str | Path, spec: ImportSpec | None = No
     """
     path = Path(path)
     spec = spec or ImportSpec()
+    if project.spans:  # issue 18: CoNLL, span JSONL or raw text, each text with its tokens
+        from alapp.store.span_import import import_spans
+
+        return import_spans(project, path, spec, progress, dry_run)
     fmt, encoding = format_and_encoding(path, spec.format, spec.encoding)
     report = ImportReport(str(path), fmt, encoding)
     started = time.perf_counter()

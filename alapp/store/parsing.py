@@ -52,6 +52,10 @@ class ImportSpec:
     # Sentence pairs (seed 002): the column of each item's second text, kept apart from
     # ``text`` (see core/pairs.py); every row needs one. None: single texts.
     text_b: str | None = None
+    # Span projects (issue 18): the scheme of CoNLL tags (bio, bioes, iob1), and the tokenizer's
+    # language for texts without given tokens (None: the project's, else detected).
+    scheme: str = "bio"
+    language: str | None = None
 
 
 def text_hash(text: str) -> bytes:
