@@ -9,7 +9,7 @@
   no project write here; bench_gui.py measures the store's).
 
 Texts: the first 300 tokens of docs/architecture.md (English) and the seeds 001 (Russian) and
-004 (Chinese, one token per character), tokenized by tests/span_samples.py's regex; every
+004 (Chinese, one token per character), tokenized by core.spans.tokenize; every
 tenth token starts a two-token entity, every third of those a suggestion; per-token
 uncertainty is seeded random. Prints JSON.
 Usage: QT_QPA_PLATFORM=offscreen python bench/bench_span_view.py [--repeats N] [--out FILE]
@@ -42,13 +42,13 @@ WARM_UP = 5
 
 def sentence(language: str, seed: int):
     from alapp.core.spans import Span
-    from tests.span_samples import TYPES, entry, regex_tokens
+    from tests.span_samples import TYPES, entry, tokens_of
 
     path = SOURCES[language]
     if not path.exists():  # a checkout elsewhere: the shared seeds beside the worktrees
         path = Path("/work/shared/seeds") / path.name
     text = path.read_text("utf-8")
-    tokens = regex_tokens(text)[:TOKENS]
+    tokens = tokens_of(text, language)[:TOKENS]
     text = text[:tokens[-1][1]]
     rng = random.Random(seed)
     spans = [Span(tokens[i][0], tokens[i + 1][1], TYPES[i // 10 % len(TYPES)])

@@ -1,26 +1,19 @@
 """Texts, tokens and entries for the span view's GUI tests, benchmark and screenshots.
 
-The tokens come from a plain regular expression here (the ui never tokenizes; the project
-stores its tokenizer's tokens with each item): a word with its combining marks, one Chinese
-character, or one other visible character (an emoji joined by
-zero-width joiners is one); spaces, tabs, line ends and direction marks are
-between tokens."""
+The tokens come from the project's tokenizer (``core.spans.tokenize``: razdel for Russian, one
+token per Han character); the ui never tokenizes, a span project stores them with each item."""
 
 from __future__ import annotations
 
-import re
-
 from alapp.app.session import QueueEntry
-from alapp.core.spans import Span, TokenOffsets, encode_spans
+from alapp.core.spans import Span, TokenOffsets, encode_spans, tokenize
 from alapp.core.types import ItemId, Source
 
-TOKEN = re.compile(r"[\u3400-\u9fff]|(?:[^\W\u3400-\u9fff][\u0300-\u036f]*)+"
-                   r"|[^\w\s\u200e\u200f\u0300-\u036f](?:\u200d[^\w\s])*")
 TYPES = ["PER", "LOC", "ORG", "MISC"]
 
 
-def regex_tokens(text: str) -> TokenOffsets:
-    return [(m.start(), m.end()) for m in TOKEN.finditer(text)]
+def tokens_of(text: str, language: str = "en") -> TokenOffsets:
+    return tokenize(text, language)
 
 
 def span_of(text: str, surface: str, label: str, nth: int = 0) -> Span:
@@ -37,7 +30,7 @@ def entry(text: str, suggestions: list[Span] = (), confidence: float = 0.7,
     return QueueEntry(ItemId(item_id), text, Source.AL, "mnlp", 0.4, 12.0, 1,
                       predicted=(encode_spans(list(suggestions)), confidence) if suggestions
                       else None,
-                      tokens=regex_tokens(text) if tokens is None else tokens,
+                      tokens=tokens_of(text) if tokens is None else tokens,
                       token_uncertainty=uncertainty)
 
 
@@ -63,7 +56,7 @@ def sample_entry(language: str) -> tuple[QueueEntry, list[Span]]:
     """A sample sentence with the model's suggestions and per-token uncertainty, and the
     entities an annotator has typed on it (for screenshots)."""
     text, typed, suggested = SAMPLES[language]
-    tokens = regex_tokens(text)
+    tokens = tokens_of(text, language)
     suggestions = [span_of(text, s, label) for s, label in suggested]
     uncertainty = [0.05] * len(tokens)
     for i, (a, _) in enumerate(tokens):

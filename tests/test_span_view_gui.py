@@ -15,9 +15,9 @@ from PySide6.QtGui import QFontMetricsF
 from PySide6.QtTest import QTest
 
 from alapp.core.spans import Span, encode_spans
-from alapp.ui.span_editor import Utf16Index, display_text
+from alapp.ui.span_editor import display_text
 from alapp.ui.span_view import SpanView
-from tests.span_samples import TYPES, entry, regex_tokens, sample_entry, span_of
+from tests.span_samples import TYPES, entry, sample_entry, span_of, tokens_of
 from tests.test_gui_workflow import settings_home  # noqa: F401 (a fixture)
 
 SCREENSHOTS = Path(os.environ.get("ALAPP_SCREENSHOTS_TO")
@@ -62,13 +62,10 @@ def _key(editor, key: Qt.Key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
     QTest.keyClick(editor, key, modifier)
 
 
-def test_utf16_index_counts_surrogate_pairs() -> None:
-    index = Utf16Index("a😀b\u0301")
-    assert [index.to_utf16(i) for i in range(5)] == [0, 1, 3, 4, 5]
-    assert [index.to_code_point(u) for u in range(6)] == [0, 1, 1, 2, 3, 4]
+def test_the_layout_text_keeps_every_utf16_position() -> None:
     assert display_text("a\r\nb\tc\rd\n") == "a\u200b\u2028b\tc\u2028d\u2028"
-    with pytest.raises(ValueError, match="outside"):
-        index.to_utf16(5)
+    text = "x😀\r\ny\u0301\x00z"
+    assert len(display_text(text).encode("utf-16-le")) == len(text.encode("utf-16-le"))
 
 
 def test_drag_snaps_to_token_boundaries(view) -> None:
@@ -190,13 +187,14 @@ HARD_TEXTS = {
                   "Ali\u200f Hassan"),
     "chinese": ("李明在上海的华为公司工作", ("华", "司"), "华为公司"),
     "whitespace": ("   \t Maria Curie won  \n", ("Maria", "Curie"), "Maria Curie"),
+    "flags, skin tones": ("🇫🇷 Marie 👍🏽 Curie won", ("Marie", "Curie"), "Marie 👍🏽 Curie"),
 }
 
 
 @pytest.mark.parametrize("name", list(HARD_TEXTS))
 def test_offsets_are_exact_for_hard_texts(view, qtbot, name) -> None:
     text, (first_surface, last_surface), surface = HARD_TEXTS[name]
-    tokens = regex_tokens(text)
+    tokens = tokens_of(text)
     editor = _show(view, text, tokens=tokens)
     words = [text[a:b] for a, b in tokens]
     first, last = words.index(first_surface), words.index(last_surface)
@@ -270,11 +268,8 @@ def qtbot_app():
 
 
 def _span_window(qtbot, tmp_path, monkeypatch):
-    """The real window on a span project whose queue holds two sentences with tokens (the
-    store gives tokens with spancore's work; here they are attached to the queue entries)."""
-    from dataclasses import replace
-
-    from alapp.app.session import LabelingSession
+    """The real window on a span project of two sentences (raw text, tokenized on import),
+    queued as a test set: no model is needed to label them."""
     from alapp.store.importer import ImportSpec, import_file
     from alapp.store.project import Project
     from alapp.ui.main_window import MainWindow
@@ -285,14 +280,6 @@ def _span_window(qtbot, tmp_path, monkeypatch):
     data.write_text(f"{TEXT}\nJohn lives in Paris.\n", "utf-8")
     import_file(project, data, ImportSpec(format="txt"))
     project.close()
-    queue = LabelingSession.queue
-    monkeypatch.setattr(LabelingSession, "queue", lambda self, *a, **k: [
-        e if e.tokens is not None else replace(e, tokens=regex_tokens(e.text))
-        for e in queue(self, *a, **k)])
-    decided: list[tuple[int, str]] = []
-    monkeypatch.setattr(LabelingSession, "label",
-                        lambda self, entry, value, *a, **k: decided.append(
-                            (int(entry.item_id), value)))
     monkeypatch.setattr(MainWindow, "request_round", lambda self: None)  # no model here
     window = MainWindow(path, annotator="tester")
     qtbot.addWidget(window)
@@ -302,14 +289,15 @@ def _span_window(qtbot, tmp_path, monkeypatch):
     window.show()
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
-    return window, decided
+    return window
 
 
 @pytest.mark.usefixtures("settings_home")
 def test_the_window_keys_reach_the_span_editor(qtbot, tmp_path, monkeypatch) -> None:
-    window, decided = _span_window(qtbot, tmp_path, monkeypatch)
+    window = _span_window(qtbot, tmp_path, monkeypatch)
     view = window.view
     assert isinstance(view, SpanView) and window.entry is not None
+    first = window.entry.item_id
     editor = view.editor
     assert editor.editable and editor.text == TEXT
     QTest.keyClick(editor, Qt.Key.Key_1)  # the window's label key types the cursor's token
@@ -328,14 +316,20 @@ def test_the_window_keys_reach_the_span_editor(qtbot, tmp_path, monkeypatch) -> 
     editor.set_cursor(6)
     QTest.keyClick(editor, Qt.Key.Key_2)
     view.buttons["ORG"].click()  # a type button types too: Berlin, LOC -> ORG
-    assert decided == []  # no key or button decided the sentence
-    QTest.keyClick(editor, Qt.Key.Key_Return)
-    assert decided == [(int(window.entry.item_id), '[[0,6,"PER"],[34,40,"ORG"]]')]
-    assert window.statusBar().currentMessage() == ""
-    editor.undo_stack.clear()
-    editor.set_cursor(2)  # "met": nothing to delete there
-    QTest.keyClick(editor, Qt.Key.Key_Backspace)  # no edit left: the last decision's undo
-    assert window.statusBar().currentMessage() == "Nothing to undo"
+    assert window.session.history(5) == []  # no key or button decided the sentence
+    QTest.keyClick(editor, Qt.Key.Key_Return)  # decided, stored, and the next sentence shown
+    (decision,) = window.session.history(5)
+    assert (decision.item_id, decision.label) == (first, '[[0,6,"PER"],[34,40,"ORG"]]')
+    assert editor.text == "John lives in Paris." and editor.value() == "[]"
+    assert not editor.can_undo()
+    QTest.keyClick(editor, Qt.Key.Key_Backspace)  # no edit here: the last decision's undo
+    assert window.entry.item_id == first and window.session.history(5) == []
+    QTest.keyClick(editor, Qt.Key.Key_Return)  # accepted with no entities: "[]"
+    assert window.session.history(5)[0].label == "[]"
+    QTest.keyClick(editor, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)  # history
+    assert window.history_index == 0 and "Earlier sentence" in view.history_banner.text()
+    QTest.keyClick(editor, Qt.Key.Key_Escape)
+    assert window.history_index is None
 
 
 def test_tokens_that_do_not_fit_the_text_are_not_edited(view) -> None:

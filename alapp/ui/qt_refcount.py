@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from collections.abc import Callable
 
 RESERVE = 1 << 40
 PROBES = 16
@@ -32,7 +33,9 @@ def leaked() -> list[object]:
 
     point, probe = QPoint(), Probe()
     found: list[object] = []
-    for singleton, call in ((None, lambda: point.setX(1)), (True, probe.ping.emit)):
+    probes: list[tuple[object, Callable[[], object]]] = [
+        (None, lambda: point.setX(1)), (True, lambda: probe.ping.emit())]
+    for singleton, call in probes:
         before = sys.getrefcount(singleton)
         for _ in range(PROBES):
             call()

@@ -5,13 +5,12 @@ The widget lays the whole text out once in a ``QTextLayout`` (bidi, Chinese, emo
 line breaks are Qt's), keeps each token's rectangles, and paints entities, the selection and
 the token cursor as shapes under the text: a key press changes a few numbers and repaints, it
 never lays the text out again. Everything it stores and emits is in Python code points; Qt's
-UTF-16 positions are converted here, by ``Utf16Index``, and nowhere else.
+UTF-16 positions are converted by ``core.spans.Utf16Map``, and nowhere else.
 """
 
 from __future__ import annotations
 
 import itertools
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -34,7 +33,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from alapp.core.spans import Span, TokenOffsets, encode_spans
+from alapp.core.spans import Span, TokenOffsets, Utf16Map, encode_spans
 
 # Entity colours by the type's place in the project's labels (the project keeps no colours).
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
@@ -55,36 +54,6 @@ def label_colour(labels: list[str], label: str) -> QColor:
     if label in labels:
         return QColor(PALETTE[labels.index(label) % len(PALETTE)])
     return QColor(UNKNOWN_COLOUR)
-
-
-class Utf16Index:
-    """Python code point offsets of one text <-> Qt's UTF-16 positions (a character outside
-    the Basic Multilingual Plane, such as most emoji, is one code point and two UTF-16 units).
-    The one place the span work converts between them."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.identity = all(ord(c) <= 0xFFFF for c in text)
-        self._starts: list[int] = []
-        if not self.identity:
-            unit = 0
-            for ch in text:
-                self._starts.append(unit)
-                unit += 2 if ord(ch) > 0xFFFF else 1
-            self._starts.append(unit)
-
-    def to_utf16(self, offset: int) -> int:
-        """The UTF-16 position of code point ``offset`` (0..len(text))."""
-        if not 0 <= offset <= len(self.text):
-            raise ValueError(f"offset {offset} outside a text of {len(self.text)} characters")
-        return offset if self.identity else self._starts[offset]
-
-    def to_code_point(self, position: int) -> int:
-        """The code point offset of UTF-16 ``position``; a position inside a surrogate pair
-        counts as the character it is in."""
-        if self.identity:
-            return max(0, min(position, len(self.text)))
-        return max(0, bisect_right(self._starts, position) - 1)
 
 
 def display_text(text: str) -> str:
@@ -236,7 +205,7 @@ class SpanEditor(QWidget):
         if not force and width == self._laid_width and self._layout is not None:
             return
         self._laid_width = width
-        index = Utf16Index(self.text)
+        index = Utf16Map(self.text)  # Qt's positions: converted there and nowhere else
         layout = QTextLayout(display_text(self.text), self.font())
         option = QTextOption()
         option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
