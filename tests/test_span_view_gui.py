@@ -252,7 +252,7 @@ def test_screenshot_at_1366(qtbot, language) -> None:
         editor.select(words.index(span.start), [b for _, b in editor.tokens].index(span.end))
         editor.assign(TYPES.index(span.label))
     editor.setFocus()
-    editor.set_cursor(len(editor.tokens) // 3)
+    editor.select(len(editor.tokens) - 3, len(editor.tokens) - 2)  # a selection, not typed yet
     qtbot.wait(10)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     assert widget.grab().save(str(SCREENSHOTS / f"span-view-1366-{language}.png"))
@@ -326,8 +326,19 @@ def test_the_window_keys_reach_the_span_editor(qtbot, tmp_path, monkeypatch) -> 
     assert window.entry.item_id == first and window.session.history(5) == []
     QTest.keyClick(editor, Qt.Key.Key_Return)  # accepted with no entities: "[]"
     assert window.session.history(5)[0].label == "[]"
+    QTest.keyClick(editor, Qt.Key.Key_1)  # "John", on the second sentence
+    QTest.keyClick(editor, Qt.Key.Key_Return)
+    assert [d.label for d in window.session.history(5)] == ['[[0,4,"PER"]]', "[]"]
     QTest.keyClick(editor, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)  # history
-    assert window.history_index == 0 and "Earlier sentence" in view.history_banner.text()
+    QTest.keyClick(editor, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    assert window.history_index == 1 and "Earlier sentence (2 back): 0 entities" in (
+        view.history_banner.text())
+    assert editor.editable and editor.text == TEXT and editor.value() == "[]"
+    editor.set_cursor(6)
+    QTest.keyClick(editor, Qt.Key.Key_2)
+    QTest.keyClick(editor, Qt.Key.Key_Return)  # the earlier sentence changed, in place
+    assert window.history_index == 1 and "1 entity" in view.history_banner.text()
+    assert {d.item_id: d.label for d in window.session.history(5)}[first] == '[[34,40,"LOC"]]'
     QTest.keyClick(editor, Qt.Key.Key_Escape)
     assert window.history_index is None
 

@@ -604,7 +604,7 @@ class SpanEditor(QWidget):
         if entity.suggested:
             pen.setStyle(Qt.PenStyle.DashLine)
         for rect in pieces:
-            box = rect.adjusted(-2, -1, 2, 1)
+            box = rect.adjusted(-1, -1, 1, 1)  # no further: Chinese has no gaps
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(fill)
             painter.drawRoundedRect(box, 3, 3)

@@ -210,7 +210,7 @@ class SpanView(LabelView):
         super().show_decision(decision, steps_back, image)
         spans, readable = _spans_of(decision.label if decision.action in ("label", "undo")
                                     else None)
-        tokens = getattr(decision, "tokens", None)
+        tokens = decision.tokens
         if decision.action not in ("label", "undo"):
             now = decision.action
         else:
@@ -221,12 +221,11 @@ class SpanView(LabelView):
             f"{HISTORY_KEYS['forward']} or Esc returns to the queue.")
         self.shown = ("history", int(decision.item_id))
         self.notice.clear()
-        if tokens is None:  # the history has no tokens: the entities shown, not editable
+        if tokens is None:  # an item without stored tokens: its entities shown, not editable
             self.editor.set_item(decision.text, sorted({(s.start, s.end) for s in spans}),
                                  spans)
             self.editor.editable = False
-            self.notice.setText("Shown read-only: open this sentence from Browse to change "
-                                "its entities.")
+            self.notice.setText("Shown read-only: this item has no stored tokens.")
         else:
             self.editor.set_item(decision.text, tokens, spans)
         self.accept_button.setEnabled(self.editor.editable)
