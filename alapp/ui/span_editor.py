@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
@@ -33,7 +32,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from alapp.core.spans import Span, TokenOffsets, Utf16Map, encode_spans
+from alapp.core.spans import Span, TokenOffsets, Utf16Map
+from alapp.ui.span_edits import Entity, SpanEdits
 
 # Entity colours by the type's place in the project's labels (the project keeps no colours).
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
@@ -47,7 +47,6 @@ MARGIN = 10.0
 # length, so positions stay as they are. CR before LF becomes a zero-width space, every other
 # line end a line separator (which QTextLayout breaks on).
 LINE_BREAKS = set("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2029")
-MAX_UNDO = 200
 
 
 def label_colour(labels: list[str], label: str) -> QColor:
@@ -73,24 +72,7 @@ def display_text(text: str) -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True)
-class Entity:
-    """An entity in token indices (``first``..``last`` inclusive); ``suggested``: the model's,
-    not yet confirmed by the annotator."""
-
-    first: int
-    last: int
-    label: str
-    suggested: bool = False
-
-    def covers(self, token: int) -> bool:
-        return self.first <= token <= self.last
-
-    def overlaps(self, first: int, last: int) -> bool:
-        return self.first <= last and first <= self.last
-
-
-class SpanEditor(QWidget):
+class SpanEditor(QWidget, SpanEdits):
     """One text and its entities. ``accepted`` carries the sentence's decision as
     ``encode_spans`` text; ``message`` a short line for the annotator (a refused overlap)."""
 
@@ -99,23 +81,14 @@ class SpanEditor(QWidget):
     changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        QWidget.__init__(self, parent)
+        SpanEdits.__init__(self)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setMouseTracking(False)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
-        self.labels: list[str] = []
         self.label_keys: dict[str, int] = {str(i + 1): i for i in range(9)}
-        self.text = ""
-        self.tokens: TokenOffsets = []
-        self.entities: list[Entity] = []
-        self.undo_stack: list[list[Entity]] = []
         self.uncertainty: list[float] = []
-        self.caret = 0
-        self.anchor: int | None = None
-        self.editable = False
         self.placeholder = ""
-        self.problem = ""
         self.ensure_visible: Callable[[QRectF], None] | None = None
         self._press: int | None = None
         self._dragging = False
@@ -153,35 +126,17 @@ class SpanEditor(QWidget):
     def set_item(self, text: str, tokens: TokenOffsets | None, spans: list[Span],
                  suggestions: Sequence[Span] = (), uncertainty: list[float] | None = None,
                  ) -> list[Span]:
-        """Show ``text``; returns the spans (given or suggested) that are not on token
-        boundaries or overlap an earlier one, which are left out."""
-        self.text = text
-        self.tokens = [(int(a), int(b)) for a, b in tokens or []]
+        """Show ``text`` with its entities and the model's suggestions; returns the spans left
+        out (``SpanEdits.load``)."""
+        dropped = self.load(text, tokens, spans, suggestions)
         self.placeholder = ""
-        self.problem = ""  # why the item cannot be edited, if it cannot
-        if not tokens_fit(self.tokens, len(text)):
-            self.problem = "its stored tokens do not fit its text"
-            self.tokens = []
-        self.editable = bool(self.tokens)
-        self.undo_stack = []
-        self.caret, self.anchor = 0, None
         self._press, self._dragging = None, False
         self.uncertainty = list(uncertainty or [])[:len(self.tokens)]
         top = max(self.uncertainty, default=0.0)
-        # Shown as a subtle underline: the strongest quarter of the scale, relative to the
-        # item's most uncertain token.
+        # Shown as a subtle underline: the strongest three quarters of the scale, relative
+        # to the item's most uncertain token.
         self._levels = [u / top if top > 0 and u / top >= 0.25 else 0.0
                         for u in self.uncertainty]
-        starts = {a: i for i, (a, _) in enumerate(self.tokens)}
-        ends = {b: i for i, (_, b) in enumerate(self.tokens)}
-        self.entities, dropped = [], []
-        for span, suggested in [(s, False) for s in spans] + [(s, True) for s in suggestions]:
-            first, last = starts.get(span.start), ends.get(span.end)
-            if (first is None or last is None or last < first
-                    or any(e.overlaps(first, last) for e in self.entities)):
-                dropped.append(span)
-                continue
-            self.entities.append(Entity(first, last, span.label, suggested))
         self._relayout(force=True)
         return dropped
 
@@ -189,14 +144,6 @@ class SpanEditor(QWidget):
         """No item: a line of text instead, nothing to edit."""
         self.set_item(text, None, [])
         self.placeholder = text
-
-    def spans(self) -> list[Span]:
-        return sorted(Span(self.tokens[e.first][0], self.tokens[e.last][1], e.label)
-                      for e in self.entities)
-
-    def value(self) -> str:
-        """The decision this sentence gets on Enter: suggestions count as accepted."""
-        return encode_spans(self.spans())
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -295,136 +242,24 @@ class SpanEditor(QWidget):
                     best, best_dx = t, dx
         return best
 
-    # -- state ---------------------------------------------------------------------------------
+    # -- state (SpanEdits) ---------------------------------------------------------------------
 
-    def selection(self) -> tuple[int, int] | None:
-        """The selected tokens (first, last), or None when only the cursor is set."""
-        if self.anchor is None or not self.tokens:
-            return None
-        return min(self.anchor, self.caret), max(self.anchor, self.caret)
-
-    def current_entity(self) -> Entity | None:
-        """The entity under the cursor when nothing is selected: what a type key changes and
-        Delete removes."""
-        if self.anchor is not None or not self.tokens:
-            return None
-        return next((e for e in self.entities if e.covers(self.caret)), None)
-
-    def can_undo(self) -> bool:
-        return bool(self.undo_stack)
-
-    def can_delete(self) -> bool:
-        chosen = self.selection()
-        if chosen is not None:
-            return any(e.overlaps(*chosen) for e in self.entities)
-        return self.current_entity() is not None
-
-    def _edit(self, entities: list[Entity]) -> None:
-        self.undo_stack.append(self.entities)
-        del self.undo_stack[:-MAX_UNDO]
-        self.entities = entities
-        self.message.emit("")
-        self.changed.emit()
+    def _changed(self, message: str = "") -> None:
+        self.message.emit(message)
+        if not message:
+            self.changed.emit()
         self.update()
 
-    def step(self, delta: int, extend: bool = False) -> None:
-        """Move the token cursor; ``extend`` grows the selection from where it started."""
-        if not self.editable:
-            return
-        if extend and self.anchor is None:
-            self.anchor = self.caret
-        elif not extend:
-            self.anchor = None
-        self.caret = max(0, min(len(self.tokens) - 1, self.caret + delta))
-        self._show_cursor()
-
-    def select(self, first: int, last: int) -> None:
-        """Select tokens ``first``..``last`` (the cursor ends on ``last``)."""
-        if not self.editable:
-            return
-        self.anchor, self.caret = first, last
-        self._show_cursor()
-
-    def set_cursor(self, token: int) -> None:
-        if not self.editable:
-            return
-        self.anchor, self.caret = None, token
-        self._show_cursor()
-
-    def clear_selection(self) -> bool:
-        if self.anchor is None:
-            return False
-        self.anchor = None
-        self.update()
-        return True
-
-    def _show_cursor(self) -> None:
+    def _moved(self) -> None:
         if self.ensure_visible is not None and self.tokens:
             self.ensure_visible(self.token_rect(self.caret))
         self.update()
-
-    def assign(self, index: int) -> bool:
-        """The type key ``index`` (0-based): the selection becomes an entity of that type;
-        with only a cursor, the entity under it changes type, or the cursor's token becomes
-        one. An overlap with another entity is refused with a message."""
-        if not self.editable or not 0 <= index < len(self.labels):
-            return False
-        label = self.labels[index]
-        chosen = self.selection()
-        current = self.current_entity()
-        if chosen is None and current is not None:
-            kept = [e for e in self.entities if e is not current]
-            self._edit([*kept, Entity(current.first, current.last, label)])
-            return True
-        first, last = chosen if chosen is not None else (self.caret, self.caret)
-        same = next((e for e in self.entities if (e.first, e.last) == (first, last)), None)
-        if same is not None:
-            self._edit([e for e in self.entities if e is not same]
-                       + [Entity(first, last, label)])
-        else:
-            clash = next((e for e in self.entities if e.overlaps(first, last)), None)
-            if clash is not None:
-                surface = self.text[self.tokens[clash.first][0]:self.tokens[clash.last][1]]
-                self.message.emit(
-                    f"Refused: entities cannot overlap; “{one_line(surface)}” "
-                    f"({clash.label}) is there. Delete it or change its type first.")
-                return False
-            self._edit([*self.entities, Entity(first, last, label)])
-        self.anchor, self.caret = None, last
-        self.update()
-        return True
-
-    def delete(self) -> bool:
-        """Delete/Backspace: the entity under the cursor, or every entity the selection
-        touches. False when there is none."""
-        chosen = self.selection()
-        if chosen is not None:
-            kept = [e for e in self.entities if not e.overlaps(*chosen)]
-        else:
-            current = self.current_entity()
-            kept = [e for e in self.entities if e is not current]
-        if len(kept) == len(self.entities):
-            return False
-        self._edit(kept)
-        self.anchor = None
-        return True
-
-    def undo(self) -> bool:
-        """Undo the last edit of this sentence; False when there is none."""
-        if not self.undo_stack:
-            return False
-        self.entities = self.undo_stack.pop()
-        self.message.emit("")
-        self.changed.emit()
-        self.update()
-        return True
 
     def accept(self) -> bool:
         """Enter: the sentence is done as shown (suggestions included)."""
         if not self.editable:
             return False
-        self.entities = [replace(e, suggested=False) for e in self.entities]
-        self.update()
+        self.confirm_all()
         self.accepted.emit(self.value())
         return True
 
@@ -621,22 +456,7 @@ class SpanEditor(QWidget):
             painter.setFont(self.font())
 
 
-def tokens_fit(tokens: TokenOffsets, length: int) -> bool:
-    """Tokens in text order, each non-empty, inside the text and apart from the next."""
-    end = 0
-    for start, stop in tokens:
-        if not end <= start < stop <= length:
-            return False
-        end = stop
-    return True
-
-
 def _x(line: QTextLine, position: int) -> float:
     """The x of a UTF-16 position on a laid-out line (PySide returns it with the position)."""
     found: tuple[float, int] = line.cursorToX(position)  # type: ignore[assignment]
     return float(found[0])
-
-
-def one_line(text: str, limit: int = 40) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
