@@ -170,6 +170,10 @@ def test_a_round_refresh_keeps_the_edits_of_the_sentence(view) -> None:
     _key(editor, Qt.Key.Key_2)
     view.show_entry(entry(TEXT, [span_of(TEXT, "Obama", "PER")]))  # the same item again
     assert editor.value() == '[[34,40,"LOC"]]'
+    view.show_entry(entry(TEXT, [span_of(TEXT, "Obama", "PER")], item_id=3))
+    editor.select(5, 6)  # no edit yet: a refresh brings the round's suggestions, and the
+    view.show_entry(entry(TEXT, [span_of(TEXT, "Obama", "PER")], item_id=3))  # selection stays
+    assert editor.value() == '[[7,12,"PER"]]' and editor.selection() == (5, 6)
     view.show_entry(entry("Another one.", item_id=2))
     assert editor.value() == "[]" and not editor.can_undo()
 

@@ -188,12 +188,17 @@ class SpanView(LabelView):
         if entry.token_uncertainty:
             self.reason.setText(self.reason.text() + "; the tokens the model is least sure "
                                 "of are underlined in orange")
-        self.shown = shown
+        same, self.shown = shown == self.shown, shown
         if keep:
             return
         self.notice.clear()
+        caret, anchor = self.editor.caret, self.editor.anchor
         dropped = self.editor.set_item(entry.text, entry.tokens, [], suggestions,
                                        entry.token_uncertainty)
+        if same and self.editor.editable:  # a round's new suggestions: the cursor stays
+            last = len(self.editor.tokens) - 1
+            self.editor.caret = min(caret, last)
+            self.editor.anchor = None if anchor is None else min(anchor, last)
         if self.editor.problem:
             self.notice.setText(f"This sentence cannot be edited: {self.editor.problem}.")
         elif entry.tokens is None:
