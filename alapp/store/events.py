@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from alapp.core.errors import AlappError
+from alapp.core.spans import TokenOffsets
 from alapp.core.types import Action, EventId, ItemId, Selection, Source
 from alapp.store import queue
 from alapp.store.project import CURRENT_LABEL_SQL, Project
+from alapp.store.spans import decode_tokens
 
 
 @dataclass(frozen=True)
@@ -18,18 +20,21 @@ class Decision:
     label: str | None
     action: str
     text_b: str | None = None  # the second text of a sentence pair
+    tokens: TokenOffsets | None = None  # span projects: the item's stored tokens (issue 18)
 
 
 def history(project: Project, annotator: str, limit: int = 20) -> list[Decision]:
     """The annotator's recent decisions, newest first, one per item; an undone one is not a
     decision any more (its item is back in the queue)."""
     rows = project._conn.execute(
-        "SELECT e.item_id, i.text, e.label, e.action, i.text_b FROM label_events e "
-        "JOIN items i ON i.id = e.item_id WHERE e.annotator = ? AND e.action != 'undo' "
+        "SELECT e.item_id, i.text, e.label, e.action, i.text_b, t.offsets FROM label_events e "
+        "JOIN items i ON i.id = e.item_id LEFT JOIN item_tokens t ON t.item_id = e.item_id "
+        "WHERE e.annotator = ? AND e.action != 'undo' "
         "AND e.id IN (SELECT MAX(id) FROM label_events WHERE annotator = ? "
         "AND action != 'flag' GROUP BY item_id) ORDER BY e.id DESC LIMIT ?",
         (annotator, annotator, limit)).fetchall()
-    return [Decision(ItemId(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+    return [Decision(ItemId(r[0]), r[1], r[2], r[3], r[4],
+                     None if r[5] is None else decode_tokens(r[5])) for r in rows]
 
 
 def recent_label_ms(project: Project, limit: int = 50) -> list[int]:

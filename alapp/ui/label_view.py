@@ -3,6 +3,8 @@ labels."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6 import QtGui
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QImage, QKeySequence, QPaintEvent, QPixmap, QResizeEvent
@@ -305,6 +307,12 @@ class LabelView(QWidget):
             f"{shown('accept')}: {enter} · {none}{shown('undo')}/{shown('undo_alt')}: undo · "
             f"{shown('skip')}: skip · {shown('flag')}: flag · {shown('back')}/"
             f"{shown('forward')}: earlier decisions · Settings › Keyboard to change keys")
+
+    def route_actions(self, actions: dict[str, Callable[[], None]]
+                      ) -> dict[str, Callable[[], None]]:
+        """The window's key actions (name -> slot) as this view wants them bound: the same
+        here; a view of another task kind gives keys its own meaning (span_view)."""
+        return actions
 
     def offer_test_set(self, on: bool) -> None:
         self.test_banner.setVisible(on)

@@ -47,10 +47,11 @@ from alapp.ui.background import Background
 from alapp.ui.budget_banner import BudgetBanner, budget_dialog, waiting_text
 from alapp.ui.label_view import BANNER_STYLE, LabelView, cost_accuracy, literal, plain_label
 from alapp.ui.side_panel import SidePanel
+from alapp.ui.span_view import SpanView
 
 TEST_SET_SIZE = 50
 # The view that labels one item, per task kind (the span-labeling issue adds its own).
-LABEL_VIEWS = {TaskKind.CLASSIFICATION: LabelView}
+LABEL_VIEWS = {TaskKind.CLASSIFICATION: LabelView, TaskKind.SPANS: SpanView}
 
 
 class MainWindow(QMainWindow):
@@ -166,6 +167,7 @@ class MainWindow(QMainWindow):
                        leave_history=self.leave_history)
         if self.multi_label:  # issue 21
             actions["none_of_these"] = self.none_of_these
+        actions = self.view.route_actions(actions)  # a span project: keys edit the spans
         keys = {}
         self.shortcuts = []
         for action, slot in actions.items():
