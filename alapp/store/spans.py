@@ -61,12 +61,6 @@ def tokens_of(project: Project, ids: Sequence[ItemId]) -> list[TokenOffsets | No
     return [found.get(i) for i in ids]
 
 
-def tokens_given(project: Project, item_id: ItemId) -> bool:
-    row = project._conn.execute("SELECT given FROM item_tokens WHERE item_id = ?",
-                                (item_id,)).fetchone()
-    return bool(row and row[0])
-
-
 def project_language(project: Project, texts: Sequence[str]) -> str:
     """The project's tokenizer language, or the one ``texts`` are written in when unset."""
     return project.settings().span_language or detect_language(texts)
