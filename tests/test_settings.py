@@ -87,6 +87,10 @@ BAD = [
     ("finetune_epochs", 0, "from 1 to 100"),
     ("finetune_batch_size", 0, "from 1 to 1024"),
     ("multilabel_model", "powerset", "ovr or chains"),  # multi-label (issue 21)
+    # cold start (issue 17)
+    ("cold_start", "kmeans", "typiclust or centroids"),
+    ("cold_start_labels", -1, "at least 0"),
+    ("label_prior", "yes", "true or false"),
 ]
 
 

@@ -60,3 +60,12 @@ class MultiLabelModel(StrEnum):
 
     OVR = "ovr"  # one-vs-rest: one yes/no model per label (binary relevance)
     CHAINS = "chains"  # a classifier chain: each label's model also reads the earlier labels
+
+
+class ColdStart(StrEnum):
+    """How the first rounds choose before a model can (issue 17): ``typiclust`` takes the most
+    typical item of each dense region the labels do not cover (Hacohen et al. 2022);
+    ``centroids`` the items nearest to cluster centres."""
+
+    TYPICLUST = "typiclust"
+    CENTROIDS = "centroids"

@@ -79,6 +79,10 @@ class ProjectSettings:
     finetune_batch_size: int = 16
     # multi-label (issue 21)
     multilabel_model: str = MultiLabelModel.OVR.value  # options.MultiLabelModel: ovr | chains
+    # cold start (issue 17): typical items first, then the strategy; label-name prior
+    cold_start: str = options.ColdStart.TYPICLUST.value  # options.ColdStart: first rounds
+    cold_start_labels: int = 0  # model-based strategies use the cold start until this many
+    label_prior: bool = True  # label names (and descriptions) as a zero-shot prior, few labels
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -179,6 +183,10 @@ _RULES.update({
     "drift_sample_size": (lambda v: v >= 20, "a whole number of at least 20"),
     "stratify_by": (lambda v: v == v.strip(), "a metadata key without surrounding spaces"),
 })
+# cold start (issue 17)
+_CHOICES["cold_start"] = options.ColdStart
+_RULES["cold_start_labels"] = (lambda v: v >= 0, "a whole number of labels, at least 0 "
+                               "(0: the first round only)")
 _TYPE_NAMES = {"bool": "true or false", "int": "a whole number", "float": "a number",
                "str": "a text"}
 

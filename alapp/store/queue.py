@@ -87,7 +87,8 @@ class QueueEntry:
 
 # Strategies that choose for coverage, not for what the model is unsure of: their reason is
 # the cluster or the distance, not the two likeliest labels.
-DIVERSITY = {"cold-start", "cluster", "coreset", "representative", "model-outliers"}
+DIVERSITY = {"cold-start", "cluster", "coreset", "representative", "model-outliers",
+             "typiclust"}
 CLUSTER_RULE_WORDS = {"centroid": "nearest to its centre", "outlier": "farthest from its centre",
                       "random": "a random member", "top": "the most uncertain in it"}
 
