@@ -45,6 +45,10 @@ ARMS: dict[str, tuple[str, dict[str, Any]]] = {
     "default+typiclust-64": ("uncertainty-cluster",
                              {**OLD, "cold_start": "typiclust", "cold_start_labels": 64}),
     "margin+typiclust-first": ("margin", {**OLD, "cold_start": "typiclust"}),
+    "default+prior": ("uncertainty-cluster", {**OLD, "label_prior": True}),
+    "default+typiclust-64+prior": ("uncertainty-cluster",
+                                   {**OLD, "cold_start": "typiclust", "cold_start_labels": 64,
+                                    "label_prior": True}),
 }
 
 
@@ -69,11 +73,18 @@ def run_dataset(name: str, arms: list[str], seeds: int, label_vectors: bool) -> 
     y_pool = np.array([code[c] for c in ds.pool_labels])
     y_test = np.array([code[c] for c in ds.test_labels])
     replay = Replay(x_pool, y_pool, x_test, y_test)
+    out_prior: dict[str, Any] = {}
     if label_vectors:
+        from alapp.al.prior import zero_shot
+
         replay.label_vectors = label_prototypes(ds)
+        guess = zero_shot(x_test, replay.label_vectors).argmax(axis=1)
+        out_prior = {"label_texts": [LABEL_TEXTS.get(name, {}).get(c, c) for c in ds.classes],
+                     "zero_shot_test_accuracy": round(float((guess == y_test).mean()), 4)}
+        print(f"{name} zero-shot: {out_prior}", file=sys.stderr, flush=True)
     cfg = SimulationConfig(["random"], batch=BATCH, budget=max(POINTS), seeds=seeds)
     out: dict[str, Any] = {"pool": len(y_pool), "test": len(y_test), "classes": ds.classes,
-                           "embedder": ds.embedder, "arms": {}}
+                           "embedder": ds.embedder, "label_prior": out_prior, "arms": {}}
     per_seed: dict[str, list[list[float]]] = {}
     for arm in arms:
         strategy, settings = ARMS[arm]
@@ -85,16 +96,25 @@ def run_dataset(name: str, arms: list[str], seeds: int, label_vectors: bool) -> 
         rows = [[c.accuracy[labels.index(p)] for p in POINTS] for c in curves]
         per_seed[arm] = rows
         acc, ci = mean_ci(rows)
+        blended, blended_ci = mean_ci([[c.prior_accuracy[labels.index(p)] for p in POINTS]
+                                       for c in curves])
         areas = [aulc(c.labels, c.accuracy) for c in curves]
         a_mean, a_ci = mean_ci([[a] for a in areas])
         out["arms"][arm] = {"strategy": strategy, "settings": settings,
                             "accuracy_mean": dict(zip(map(str, POINTS), acc, strict=True)),
                             "accuracy_ci95": dict(zip(map(str, POINTS), ci, strict=True)),
                             "aulc_16_128": a_mean[0], "aulc_ci95": a_ci[0],
+                            # the model blended with the label-name prior, as the round ranks
+                            # and predicts with it (= accuracy when the prior is off)
+                            "blended_accuracy_mean": dict(zip(map(str, POINTS), blended,
+                                                              strict=True)),
+                            "blended_accuracy_ci95": dict(zip(map(str, POINTS), blended_ci,
+                                                              strict=True)),
                             "per_seed_accuracy": [[round(v, 4) for v in r] for r in rows],
                             "seconds": round(time.perf_counter() - started, 1)}
         print(f"{name} {arm}: " + " ".join(f"{p}:{a:.3f}±{c:.3f}" for p, a, c
-                                          in zip(POINTS, acc, ci, strict=True)),
+                                          in zip(POINTS, acc, ci, strict=True))
+              + ("" if blended == acc else " blended " + " ".join(f"{b:.3f}" for b in blended)),
               file=sys.stderr, flush=True)
     for base in ("margin", "default"):
         if base not in per_seed:

@@ -50,7 +50,8 @@ def read_snapshot(reader: Project, write: Write) -> Snapshot:
     return Snapshot(ProjectVectors(reader, write), rows.labels, rows.settings, rows.ids,
                     rows.texts, rows.splits, rows.current, rows.excluded, rows.round_index,
                     rows.measured, rows.random_share, stream_seen=rows.stream.seen,
-                    imports=rows.stream.imports, strata=rows.stream.strata)
+                    imports=rows.stream.imports, strata=rows.stream.strata,
+                    label_descriptions=rows.descriptions)
 
 
 def snapshot_of(project: Project) -> Snapshot:
@@ -63,7 +64,8 @@ def save_result(project: Project, result: RoundResult, keep: ItemId | None = Non
     model = None
     if result.model_kind:
         model = rounds.ModelVersion(result.model_kind, result.n_labeled,
-                                    result.stored_metrics(), result.weights)
+                                    result.stored_metrics(), result.weights,
+                                    result.features_line)
     return rounds.save_round(project, result.picks, result.strategy, result.n_labeled, model,
                              keep, result.stream_seen)
 

@@ -75,6 +75,8 @@ class QueueEntry:
         if base in DIVERSITY and self.cluster is not None:
             number, of, rule = self.cluster
             seen = f"cluster {number} of {of}, {CLUSTER_RULE_WORDS.get(rule, rule)}"
+        elif base == "typiclust":  # issue 17
+            seen = "the most typical item of a dense region no label covers yet"
         elif base == "coreset" and self.score is not None:
             seen = f"farthest from everything labeled (distance {self.score:.2f})"
         elif base not in DIVERSITY and self.top_two is not None:
