@@ -79,7 +79,7 @@ def run_dataset(name: str, arms: list[str], seeds: int, label_vectors: bool) -> 
 
         replay.label_vectors = label_prototypes(ds)
         guess = zero_shot(x_test, replay.label_vectors).argmax(axis=1)
-        out_prior = {"label_texts": [LABEL_TEXTS.get(name, {}).get(c, c) for c in ds.classes],
+        out_prior = {"label_texts": [names_of(name).get(c, c) for c in ds.classes],
                      "zero_shot_test_accuracy": round(float((guess == y_test).mean()), 4)}
         print(f"{name} zero-shot: {out_prior}", file=sys.stderr, flush=True)
     cfg = SimulationConfig(["random"], batch=BATCH, budget=max(POINTS), seeds=seeds)
@@ -131,25 +131,38 @@ def label_prototypes(ds: bench_data.Dataset) -> np.ndarray:
     """The class names, embedded by the dataset's embedder (the app's label-name prior)."""
     from alapp.ml.embedders import make_embedder
 
-    texts = [LABEL_TEXTS.get(ds.name, {}).get(c, c) for c in ds.classes]
+    texts = [names_of(ds.name).get(c, c) for c in ds.classes]
     return np.asarray(make_embedder(ds.embedder, texts).embed(texts), dtype=np.float32)
 
 
-# What a user would type as label names where the file's codes are not words (TREC's coarse
-# classes are abbreviations): the names only, no tuning on the data.
+# What a user would type as label names where the file's labels are codes (TREC's coarse
+# classes are 0-5 in the shared file; the names are the dataset's own, read off examples):
+# the names only, no descriptions, nothing tuned. ``--raw-names`` embeds the codes instead
+# (the prior must then find them not meaningful).
 LABEL_TEXTS: dict[str, dict[str, str]] = {
-    "trec": {"ABBR": "abbreviation", "DESC": "description", "ENTY": "entity",
-             "HUM": "human", "LOC": "location", "NUM": "number"},
+    "trec": {"0": "description", "1": "entity", "2": "abbreviation", "3": "human",
+             "4": "location", "5": "number"},
 }
 
 
+RAW_NAMES = False  # --raw-names
+
+
+def names_of(dataset: str) -> dict[str, str]:
+    return {} if RAW_NAMES else LABEL_TEXTS.get(dataset, {})
+
+
 def main() -> None:
+    global RAW_NAMES
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default=",".join(bench_data.LOADERS))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument("--raw-names", action="store_true",
+                        help="embed the file's label codes as they are (TREC: 0-5)")
     args = parser.parse_args()
+    RAW_NAMES = args.raw_names
     arms = args.arms.split(",")
     unknown = [a for a in arms if a not in ARMS]
     if unknown:
@@ -158,7 +171,8 @@ def main() -> None:
     prior = any(ARMS[a][1].get("label_prior") for a in arms)
     results = {name: run_dataset(name, arms, args.seeds, prior)
                for name in args.only.split(",")}
-    report = {"benchmark": "cold_start", "batch": BATCH, "points": list(POINTS),
+    report = {"benchmark": "cold_start", "batch": BATCH, "raw_names": RAW_NAMES,
+              "points": list(POINTS),
               "seeds": args.seeds, "classifier": "logreg", "results": results,
               "seconds": round(time.perf_counter() - started, 1), "machine": machine()}
     text = json.dumps(report, indent=1)

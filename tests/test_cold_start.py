@@ -64,7 +64,8 @@ def test_the_prior_is_used_only_above_chance_and_fades() -> None:
     used = check(right, [0, 1] * 5, 2)
     assert used.used and used.weight == pytest.approx(1 - 10 / FADE)
     assert used.p_value == pytest.approx(0.5 ** 10)
-    assert "weight 0.90" in used.text and "100% right on 10 labeled items" in used.text
+    assert f"weight {1 - 10 / FADE:.2f}" in used.text
+    assert "100% right on 10 labeled items" in used.text
     half = check(right, [0, 0, 1, 1] * 2 + [0, 1], 2)  # 6 of 10: not above chance by a test
     assert not half.used and half.weight == 0 and "off, names not meaningful" in half.text
     # always guessing the majority class is no evidence: chance is the majority share
@@ -97,10 +98,10 @@ def test_the_first_round_predicts_from_the_label_names_and_later_rounds_blend() 
     assert len(first.predicted) == 40
     assert all(label == replay.truth[i] for i, (label, _) in first.predicted.items())
     assert any(n.startswith("label-name prior: no labels yet") for n in first.notes)
-    later = runner.run(replay.snapshot(settings, list(range(12)), 1))
+    later = runner.run(replay.snapshot(settings, list(range(8)), 1))
     note = next(n for n in later.notes if n.startswith("label-name prior"))
-    assert "weight 0.88" in note and "100% right on 12 labeled items" in note
-    assert later.metrics["prior_weight"] == pytest.approx(0.88)
+    assert f"weight {1 - 8 / FADE:.2f}" in note and "100% right on 8 labeled items" in note
+    assert later.metrics["prior_weight"] == pytest.approx(1 - 8 / FADE)
     assert "prior_blend_accuracy" in later.metrics
 
 
