@@ -145,6 +145,31 @@ LABEL_TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+def markdown(reports: list[dict[str, Any]]) -> str:
+    """Tables of accuracy mean ± 95% half-width per dataset and arm, from saved reports."""
+    lines: list[str] = []
+    for report in reports:
+        for name, result in report["results"].items():
+            zero = result.get("label_prior", {}).get("zero_shot_test_accuracy")
+            head = f"### {name} (pool {result['pool']:,}, test {result['test']:,}, " \
+                f"{result['embedder']}" + (f", zero-shot from label names {zero:.3f}"
+                                          if zero is not None else "") + ")"
+            lines += ["", head, "",
+                      "| arm | " + " | ".join(f"{p} labels" for p in POINTS) + " | AULC |",
+                      "|---|" + "---|" * (len(POINTS) + 1)]
+            for arm, v in result["arms"].items():
+                cells = [f"{v['accuracy_mean'][str(p)]:.3f} ± {v['accuracy_ci95'][str(p)]:.3f}"
+                         for p in POINTS]
+                blended = [v.get("blended_accuracy_mean", {}).get(str(p)) for p in POINTS]
+                if any(b is not None and b != v["accuracy_mean"][str(p)]
+                       for b, p in zip(blended, POINTS, strict=True)):
+                    cells = [f"{c} (blended {b:.3f})" if b is not None else c
+                             for c, b in zip(cells, blended, strict=True)]
+                lines.append(f"| {arm} | " + " | ".join(cells)
+                             + f" | {v['aulc_16_128']:.3f} ± {v['aulc_ci95']:.3f} |")
+    return "\n".join(lines)
+
+
 RAW_NAMES = False  # --raw-names
 
 
@@ -161,7 +186,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     parser.add_argument("--raw-names", action="store_true",
                         help="embed the file's label codes as they are (TREC: 0-5)")
+    parser.add_argument("--markdown", nargs="+", type=Path, metavar="JSON",
+                        help="print tables from saved reports instead of running")
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown([json.loads(p.read_text("utf-8")) for p in args.markdown]))
+        return
     RAW_NAMES = args.raw_names
     arms = args.arms.split(",")
     unknown = [a for a in arms if a not in ARMS]
