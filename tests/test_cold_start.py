@@ -86,7 +86,8 @@ def _replay(prior: bool) -> tuple[Replay, ProjectSettings]:
     replay = Replay(x_pool, y_pool, x_test, y_test)
     replay.label_vectors = centre.astype(np.float32)
     settings = ProjectSettings(featurizer=FEATURIZER, batch_size=4, random_share=0.0,
-                               stop_set_size=0, cost_model="equal", label_prior=prior)
+                               stop_set_size=0, cost_model="equal", label_prior=prior,
+                               cold_start="typiclust")
     return replay, settings
 
 

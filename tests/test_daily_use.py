@@ -366,10 +366,10 @@ def test_budget_is_worded_in_its_currency_and_moves_with_each_label(qtbot, tmp_p
 
 def test_why_says_what_the_strategy_saw(window, qtbot) -> None:
     entry = window.entry
-    assert entry.strategy == "typiclust"  # issue 17: the cold start takes typical items
+    assert entry.strategy == "cold-start"
     why = window.view.reason.text()
-    assert re.fullmatch(r"Why: typiclust: the most typical item of a dense region no label "
-                        r"covers yet; ~\d+ s to label", why), why
+    assert re.fullmatch(r"Why: cold-start: cluster \d+ of 18, nearest to its centre; "
+                        r"~\d+ s to label", why), why
     random_entry = next(e for e in window.session.queue() if e.is_random)
     assert re.fullmatch(r"random share \(checks the sampler\); ~\d+ s to label",
                         random_entry.reason)
@@ -400,7 +400,7 @@ def test_compare_menu_action_replays_my_labels_and_says_what_that_means(
     explained = dialog.explain.text()
     assert "Replays the loop on the 20 items you have labeled, not on the full pool of 240" \
         in explained
-    assert "were chosen by active learning (typiclust, uncertainty-cluster)" in explained
+    assert "were chosen by active learning (cold-start, uncertainty-cluster)" in explained
     assert "may favour" in explained and "labeled file" in explained
     _shot(dialog, "daily-compare-en")
 

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from alapp.al.batch import BatchRequest, Pick, compose_batch, interleave, random_positions
-from alapp.al.registry import StrategyParams
 from alapp.al.task import Classification
 from alapp.app.session import LabelingSession
 from alapp.core.types import ItemId, Source, Split
@@ -41,8 +40,7 @@ def test_interleave_keeps_every_pick_once() -> None:
 
 
 def test_cluster_picks_say_which_cluster() -> None:
-    picks = compose_batch(make_state(80, n_labeled=0), BatchRequest(  # the centroid cold start
-        "margin", 10, params=StrategyParams(cold_start="cold-start")))
+    picks = compose_batch(make_state(80, n_labeled=0), BatchRequest("margin", 10))
     cold = [p for p in picks if not p.is_random]
     assert [p.cluster for p in cold] == [(i + 1, 9, "centroid") for i in range(9)]
     mixed = compose_batch(make_state(80), BatchRequest("cluster", 6, random_share=0))

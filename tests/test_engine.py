@@ -35,7 +35,7 @@ def demo(tmp_path):
 
 def test_cold_start_round_then_trained_round(demo) -> None:
     first = RoundRunner().run(snapshot_of(demo))
-    assert first.n_labeled == 0 and first.strategy == "typiclust" and not first.model_kind
+    assert first.n_labeled == 0 and first.strategy == "cold-start" and not first.model_kind
     assert len(first.picks) == 10
     gold = _gold()
     pool = demo.item_ids("pool")

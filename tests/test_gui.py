@@ -53,7 +53,7 @@ def test_label_with_keys_undo_and_retrain(window, qtbot) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     window.grab().save(str(ARTIFACTS / "labeling-cold-start.png"))
     first = window.entry
-    assert first is not None and first.strategy == "typiclust"  # issue 17
+    assert first is not None and first.strategy == "cold-start"
 
     qtbot.keyClick(window, Qt.Key.Key_2)  # "delivery", and on to the next item
     assert _labels_in_file(path) == {first.item_id: "delivery"}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from alapp.al.batch import BatchRequest, compose_batch
-from alapp.al.registry import SOURCES, STRATEGIES, StrategyParams, strategy_params
+from alapp.al.registry import SOURCES, STRATEGIES, strategy_params
 from alapp.al.state import PoolState
 from alapp.al.typicality import cluster_count, typicality, typiclust
 from alapp.core.errors import AlappError
@@ -72,23 +72,24 @@ def state(n_labeled: int) -> PoolState:
                      labeled_embeddings=on_circle([1.0])[:n_labeled], n_labeled=n_labeled)
 
 
-def test_the_first_round_of_the_default_strategy_is_typiclust_unless_set_to_centroids() -> None:
-    settings = ProjectSettings()
-    assert settings.cold_start == "typiclust"
+def test_the_first_round_takes_typical_items_when_cold_start_is_typiclust() -> None:
+    settings = ProjectSettings(cold_start="typiclust")
     request = BatchRequest(settings.strategy, 2, 0.0, params=strategy_params(settings))
     picks = compose_batch(state(0), request)
-    assert {p.strategy for p in picks} == {"typiclust"}
-    request.params = StrategyParams(cold_start="cold-start")
+    assert [(p.item_id, p.strategy) for p in picks] == [(102, "typiclust"), (108, "typiclust")]
+    assert ProjectSettings().cold_start == "centroids"  # the default, by measurement
+    request.params = strategy_params(ProjectSettings())
     assert {p.strategy for p in compose_batch(state(0), request)} == {"cold-start"}
 
 
 def test_cold_start_labels_keeps_the_cold_start_while_labels_are_few() -> None:
-    params = strategy_params(ProjectSettings(cold_start_labels=2))
+    params = strategy_params(ProjectSettings(cold_start="typiclust", cold_start_labels=2))
     picks = compose_batch(state(1), BatchRequest("margin", 1, 0.0, params=params))
     # A is covered by the label; with the default 20 neighbours (all 4 others in B) the most
     # typical of B is 93 degrees (row 8: mean distance to the rest 6.75 degrees, 90's: 7.5)
     assert [(p.item_id, p.strategy) for p in picks] == [(108, "typiclust")]
-    params = strategy_params(ProjectSettings(cold_start_labels=1))  # reached: margin again
+    params = strategy_params(ProjectSettings(cold_start="typiclust",
+                                             cold_start_labels=1))  # reached: margin again
     picks = compose_batch(state(1), BatchRequest("margin", 1, 0.0, params=params))
     assert picks[0].strategy == "margin"
 

@@ -32,7 +32,7 @@ class StrategyParams:
     candidate_cap: int = 500  # batchbald: only the top BALD items are considered
     # cold start (issue 17): the strategy that stands in for a model-based one while fewer
     # than ``cold_start_labels`` labels exist (always in the first round, without labels)
-    cold_start: str = "typiclust"
+    cold_start: str = "cold-start"
     cold_start_labels: int = 0
 
 
