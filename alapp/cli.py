@@ -177,6 +177,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="e.g. strategy=badge batch_size=20 budget_unit=hours budget_amount=40")
     p.set_defaults(run=_config)
 
+    p = sub.add_parser("labels", help="list the labels with their descriptions, or describe "
+                       "one (the description joins the name as its zero-shot prototype)")
+    p.add_argument("project", type=Path)
+    p.add_argument("--describe", nargs=2, action="append", default=[], metavar=("NAME", "TEXT"),
+                   help='e.g. --describe Sports "games, teams, athletes" ("" clears it)')
+    p.set_defaults(run=_labels)
+
     p = sub.add_parser("stats", help="counts of items, labels, events and labeling time")
     p.add_argument("project", type=Path)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -450,6 +457,14 @@ def _config(args: argparse.Namespace) -> int:
         print(f"alapp: warning: {message}", file=sys.stderr)
     for key, value in settings.as_rows().items():
         print(f"{key:>16} = {value}")
+    return 0
+
+
+def _labels(args: argparse.Namespace) -> int:
+    from alapp.app.projects import describe_labels
+
+    for name, description in describe_labels(args.project, args.describe):
+        print(f"{name}: {description}" if description else name)
     return 0
 
 

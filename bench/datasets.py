@@ -17,7 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+# ../shared/data next to the clone; a git worktree lies one folder deeper (wt/NAME)
+DATA = next((p / "shared" / "data" for p in Path(__file__).resolve().parents[2:4]
+             if (p / "shared" / "data").is_dir()),
+            Path(__file__).resolve().parents[2] / "shared" / "data")
 DEFAULT_CACHE = Path("/tmp/alapp-bench-data")
 
 

@@ -102,9 +102,12 @@ def test_score_strategies_take_the_highest_scores() -> None:
     assert [pk.score for pk in picks] == pytest.approx(np.sort(margin)[::-1][:5])
 
 
-def test_cold_start_uses_cluster_centres_without_labels() -> None:
+def test_cold_start_uses_typical_items_or_cluster_centres_without_labels() -> None:
     picks = compose_batch(make_state(80, n_labeled=0), BatchRequest("margin", 8))
     assert {p.strategy for p in picks} == {"cold-start", "random share"}
+    picks = compose_batch(make_state(80, n_labeled=0), BatchRequest(
+        "margin", 8, params=StrategyParams(cold_start="typiclust")))  # issue 17
+    assert {p.strategy for p in picks} == {"typiclust", "random share"}
 
 
 def test_price_cap_and_roi() -> None:

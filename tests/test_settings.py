@@ -90,6 +90,10 @@ BAD = [
     ("span_language", "Russian", "a language code such as en, ru or zh"),  # spans (issue 18)
     ("span_model", "hmm", "crf or token-head"),  # span projects (issue 18)
     ("natasha_suggestions", "yes", "true or false"),
+    # cold start (issue 17)
+    ("cold_start", "kmeans", "typiclust or centroids"),
+    ("cold_start_labels", -1, "at least 0"),
+    ("label_prior", "yes", "true or false"),
 ]
 
 

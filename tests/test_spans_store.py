@@ -109,7 +109,7 @@ def test_a_version_10_file_migrates_keeping_everything(tmp_path) -> None:
               for t in ("settings", "labels", "items", "label_events", "event_labels")}
     conn.close()
     with Project.open(path) as project:
-        assert schema_version(project._conn) == SCHEMA_VERSION == 11
+        assert schema_version(project._conn) == SCHEMA_VERSION == 12
         for table, rows in before.items():
             assert project._conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() == rows
         assert project.current_labels() == {1: "a|b"} and project.label_set(1) == ["a", "b"]

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from alapp.al.cost import roi, within_price_cap
-from alapp.al.needs import PER_ITEM_AXIS, SHARED
+from alapp.al.needs import PER_ITEM_AXIS, SHARED, Need
 from alapp.al.registry import StrategyParams, StrategySpec, get_strategy, top_k
 from alapp.al.state import Ints, PoolState, Selected
 from alapp.al.stratify import random_rows as random_rows_of
@@ -99,6 +99,9 @@ CLUSTER_RULES: dict[str, tuple[str, ...] | None] = {
     "cold-start": ("centroid",), "uncertainty-cluster": ("top",), "cluster": None}
 
 
+COLD_START_NAMES = ("cold-start", "typiclust")  # what a first round without labels may use
+
+
 def cluster_roles(strategy: str, k: int,
                   params: StrategyParams) -> list[tuple[int, int, str]] | None:
     """For a cluster strategy's ``k`` picks in their order: (cluster, clusters, rule), as
@@ -129,9 +132,13 @@ def interleave(chosen: list[Pick], randoms: list[Pick]) -> list[Pick]:
 def _strategy_picks(pool: PoolState, request: BatchRequest, k: int,
                     rng: np.random.Generator) -> tuple[str, Selected]:
     spec = get_strategy(request.strategy)
-    if pool.n_labeled == 0 and spec.needs and spec.name != "cold-start":
-        # No model without labels: start from cluster centres, not from random items.
-        spec = get_strategy("cold-start" if pool.embeddings is not None else "random")
+    if pool.n_labeled == 0 and spec.needs and spec.name not in COLD_START_NAMES:
+        # No model without labels: start from typical items or cluster centres, not random ones.
+        spec = get_strategy(request.params.cold_start if pool.embeddings is not None
+                            else "random")
+    elif (pool.n_labeled < request.params.cold_start_labels and Need.PROBS in spec.needs
+          and pool.embeddings is not None):  # few labels (issue 17): still the cold start
+        spec = get_strategy(request.params.cold_start)
     missing = [need for need in spec.needs if pool.get(need) is None]
     if missing:
         raise ValueError(f"strategy {spec.name!r} needs {', '.join(missing)}; "

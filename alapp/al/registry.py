@@ -20,6 +20,7 @@ from alapp.al.diversity import (
 from alapp.al.needs import Need
 from alapp.al.sequence import SEQUENCE_STRATEGIES
 from alapp.al.state import Floats, Ints, PoolState, Selected, require
+from alapp.al.typicality import typiclust
 from alapp.core.options import TaskKind
 from alapp.core.settings import ProjectSettings
 
@@ -31,6 +32,10 @@ class StrategyParams:
     preselect_factor: int = 10  # uncertainty-cluster: candidates = factor x batch
     schedule_ramp: int = 200  # schedule: labels until selection is all uncertainty
     candidate_cap: int = 500  # batchbald: only the top BALD items are considered
+    # cold start (issue 17): the strategy that stands in for a model-based one while fewer
+    # than ``cold_start_labels`` labels exist (always in the first round, without labels)
+    cold_start: str = "cold-start"
+    cold_start_labels: int = 0
 
 
 def strategy_params(settings: ProjectSettings) -> StrategyParams:
@@ -39,7 +44,9 @@ def strategy_params(settings: ProjectSettings) -> StrategyParams:
     labels over which diversity gives way to uncertainty."""
     return StrategyParams(temperature=settings.temperature,
                           preselect_factor=settings.candidate_factor,
-                          schedule_ramp=settings.diversity_ramp)
+                          schedule_ramp=settings.diversity_ramp,
+                          cold_start=COLD_STARTS[settings.cold_start],
+                          cold_start_labels=settings.cold_start_labels)
 
 
 ScoreFn = Callable[[PoolState, StrategyParams], Floats]
@@ -166,6 +173,13 @@ def _cold_start(state: PoolState, k: int, rng: np.random.Generator,
     emb = require(state.embeddings, "embeddings", "cold-start")
     idx, sim = cluster_sample(emb, k, rng, picks=("centroid",))
     return Selected(idx, sim)
+
+
+def _typiclust(state: PoolState, k: int, rng: np.random.Generator,
+               _: StrategyParams) -> Selected:
+    emb = require(state.embeddings, "embeddings", "typiclust")
+    idx, typ = typiclust(emb, state.labeled_embeddings, k, rng)
+    return Selected(idx, typ)
 
 
 def _coreset(state: PoolState, k: int, rng: np.random.Generator, _: StrategyParams) -> Selected:
@@ -333,6 +347,9 @@ _SPECS = [
                 s.predicted_loss, "a loss head", "learning-loss").astype(float)),
     StrategySpec("cold-start", "No labels yet: the items closest to cluster centres.",
                  (Need.EMBEDDINGS,), _cold_start),
+    StrategySpec("typiclust", "Few labels: the most typical item of each dense region not "
+                 "yet labeled (TypiClust).", (Need.EMBEDDINGS,), _typiclust,
+                 optional=(Need.LABELED_EMBEDDINGS,)),
     # Issue 16: the seeds' remaining variants and combinations.
     _scored("mc-entropy", "Entropy of the prediction averaged over MC-dropout samples (DBAL).",
             (Need.MC_PROBS,), _mc_entropy),
@@ -392,6 +409,8 @@ SOURCES: dict[str, str] = {
     "active-transfer": "000 (active transfer learning)",
     "learning-loss": "001, 003, 004 (Yoo & Kweon 2019)",
     "cold-start": "000 (cluster centres at the start)",
+    "typiclust": "none (Hacohen, Dekel & Weinshall 2022, TypiClust: typical points of "
+                 "uncovered clusters for low budgets)",
     "mc-entropy": "001, 004 (DBAL: Gal et al. 2017)",
     "uncertainty-representative": "000 (representative combined with uncertainty)",
     "cluster-uncertainty": "003 (diversity first, then an uncertainty filter)",
@@ -429,6 +448,8 @@ def _completed(spec: StrategySpec) -> StrategySpec:
                    utility=spec.utility or fn, utility_name=spec.utility_name or name)
 
 
+# The ``cold_start`` setting's values and the strategy each names (issue 17).
+COLD_STARTS: dict[str, str] = {"typiclust": "typiclust", "centroids": "cold-start"}
 STRATEGIES: dict[str, StrategySpec] = {s.name: _completed(s) for s in _SPECS}
 MULTI_LABEL_STRATEGIES = frozenset(multilabel.NAMES)  # multi-label (issue 21)
 

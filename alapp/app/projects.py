@@ -20,7 +20,7 @@ from alapp.core.settings import (
 )
 from alapp.ml import embedders
 from alapp.store import backup, demo, export, importer, preview, readers, vectors
-from alapp.store.project import Project
+from alapp.store.project import MAX_DESCRIPTION, Project
 
 # The types and names the command line and the import wizard show, from their one home.
 ImportSpec = importer.ImportSpec
@@ -142,3 +142,21 @@ def configure(path: Path, changes: list[str]) -> tuple[ProjectSettings, list[str
         if not issubclass(w.category, SettingWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return settings, stale
+
+
+def describe_labels(path: Path, changes: list[list[str]]) -> list[tuple[str, str]]:
+    """Set label descriptions (``[name, text]`` pairs, all or none), then every label with
+    its description (issue 17)."""
+    with Project.open(path, read_only=not changes) as project:
+        known = project.labels()
+        for name, text in changes:  # check every change before writing any
+            if name not in known:
+                raise AlappError(f"no label {name!r} in {Path(path).name}; labels are "
+                                 f"{', '.join(known)}")
+            if len(" ".join(text.split())) > MAX_DESCRIPTION:
+                raise AlappError(f"the description of {name!r} is longer than "
+                                 f"{MAX_DESCRIPTION} characters")
+        for name, text in changes:
+            project.describe_label(name, text)
+        descriptions = project.label_descriptions()
+        return [(name, descriptions.get(name, "")) for name in known]

@@ -52,7 +52,8 @@ def read_snapshot(reader: Project, write: Write) -> Snapshot:
                     rows.texts, rows.splits, rows.current, rows.excluded, rows.round_index,
                     rows.measured, rows.random_share, stream_seen=rows.stream.seen,
                     imports=rows.stream.imports, strata=rows.stream.strata,
-                    tokens=_tokens(reader, rows.ids) if reader.spans else None)
+                    tokens=_tokens(reader, rows.ids) if reader.spans else None,
+                    label_descriptions=rows.descriptions)
 
 
 def _tokens(reader: Project, ids: Sequence[ItemId]) -> list[TokenOffsets]:
@@ -73,7 +74,8 @@ def save_result(project: Project, result: RoundResult, keep: ItemId | None = Non
     model = None
     if result.model_kind:
         model = rounds.ModelVersion(result.model_kind, result.n_labeled,
-                                    result.stored_metrics(), result.weights)
+                                    result.stored_metrics(), result.weights,
+                                    result.features_line)
     return rounds.save_round(project, result.picks, result.strategy, result.n_labeled, model,
                              keep, result.stream_seen)
 

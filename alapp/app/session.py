@@ -193,6 +193,10 @@ class LabelingSession:
     def labels(self) -> list[str]:
         return self.reader.labels()
 
+    def label_descriptions(self) -> dict[str, str]:
+        """Each label's description, for those that have one (issue 17)."""
+        return self.reader.label_descriptions()
+
     def update_settings(self, **changes: Any) -> ProjectSettings:
         self._settings = None
         self._settings = self.writer.call(lambda p: p.update_settings(**changes))

@@ -68,3 +68,10 @@ class SpanModel(StrEnum):
 
     CRF = "crf"
     TOKEN_HEAD = "token-head"
+class ColdStart(StrEnum):
+    """How the first rounds choose before a model can (issue 17): ``typiclust`` takes the most
+    typical item of each dense region the labels do not cover (Hacohen et al. 2022);
+    ``centroids`` the items nearest to cluster centres."""
+
+    TYPICLUST = "typiclust"
+    CENTROIDS = "centroids"

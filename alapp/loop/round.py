@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from alapp.al import multilabel, stopping, stratify
+from alapp.al import prior as label_prior
 from alapp.al.batch import BatchRequest, Pick, compose_batch, subset
 from alapp.al.costmodel import CostEstimate, estimate_costs, text_stats, with_uncertainty
 from alapp.al.drift import ValidationSets
@@ -72,6 +73,10 @@ class Snapshot:
     gold: list[str] | None = None
     # Span projects (issue 18): each item's stored tokens (rows of ``ids``).
     tokens: list[TokenOffsets] | None = None
+    # issue 17: each label's description, and (a simulation's) the labels' prototype vectors
+    # in the space of the features, rows in ``labels`` order (None: embedded by the round)
+    label_descriptions: dict[str, str] = field(default_factory=dict)
+    label_vectors: np.ndarray | None = None
 
     @property
     def task(self) -> Task:
@@ -112,6 +117,9 @@ class RoundResult:
     label_probs: tuple[np.ndarray, np.ndarray, list[str]] | None = None
     # Span projects (issue 18): each pool item's per-token uncertainty ("why chosen").
     token_uncertainty: dict[ItemId, list[float]] = field(default_factory=dict)
+    # cold start (issue 17): the features in words, for auto which embedder and why
+    # ("multilingual e5 (auto: 94% of the first 500 texts are not in Latin script)")
+    features_line: str = ""
 
     def label_probs_of(self, item_id: ItemId) -> dict[str, float] | None:
         """The model's probability for each label of a pool item (0.5: the label's tuned
@@ -223,6 +231,7 @@ class RoundRunner:
         self._stats: tuple[tuple[int, ...], np.ndarray] | None = None
         self._uncertainty = UncertaintyMemory()  # the cost model's difficulty feature
         self._validation = ValidationSets()  # refreshed random samples for drift (issue 16)
+        self._prototypes: tuple[tuple[Any, ...], np.ndarray | None] | None = None  # issue 17
 
     def _stable_codes(self, task: Task, classes: list[str], probs: np.ndarray) -> np.ndarray:
         """Predicted labels (a multi-label project's predicted sets) as codes that mean the
@@ -284,6 +293,19 @@ class RoundRunner:
         predicted: dict[ItemId, tuple[str, float]] = {}
         metrics: dict[str, Any] = {}
         model: Classifier | None = None
+        # issue 17: the label names' zero-shot prior, checked on the labeled items
+        prior = self._label_prior(snap, features, progress)
+        prior_check = None
+        if prior is not None:
+            code = {name: k for k, name in enumerate(snap.labels)}
+            prior_check = label_prior.check(prior[train_rows],
+                                            [code[label] for label in train_labels],
+                                            len(snap.labels))
+            notes.append(prior_check.text)
+            if not train_rows and len(pool_rows):  # no model yet: the names' guesses
+                guesses, confidence = snap.task.decode(snap.labels, prior[pool_rows])
+                for row, guess, p in zip(pool_rows, guesses, confidence, strict=True):
+                    predicted[snap.ids[row]] = (guess, float(p))
         if len(set(train_labels)) >= 1 and train_rows:
             progress.report(f"training on {len(train_rows)} labels", 0.5)
             t = time.perf_counter()
@@ -302,6 +324,9 @@ class RoundRunner:
             t = time.perf_counter()
             if len(pool_rows):
                 out = model.outputs(x[pool_rows], needs, s.mc_samples)
+                if prior is not None and prior_check is not None and prior_check.weight > 0:
+                    out[Need.PROBS] = label_prior.blend(out[Need.PROBS], prior[pool_rows],
+                                                        prior_check.weight)
                 for need, value in out.items():
                     state.put(need, value)
                 probs = out[Need.PROBS]
@@ -310,6 +335,9 @@ class RoundRunner:
                 for row, guess, p in zip(pool_rows, guesses, confidence, strict=True):
                     predicted[snap.ids[row]] = (guess, float(p))
             metrics = _test_metrics(snap, index, model, features, classes)
+            if prior is not None and prior_check is not None and prior_check.weight > 0:
+                metrics.update(_prior_metrics(snap, index, model, features, classes, prior,
+                                              prior_check.weight))
             metrics.update(stopping.interval_metrics(metrics, s.test_margin, s.test_confidence))
             if metrics and s.classifier == options.Classifier.LOGREG \
                     and not features.several_inputs:
@@ -356,6 +384,7 @@ class RoundRunner:
         result.stream_seen = streamed.seen if streamed is not None else []
         if s.multi_label and model is not None and state.probs is not None:  # issue 21
             result.label_probs = (state.ids.copy(), state.probs, list(classes))
+        result.features_line = _features_line(snap)  # issue 17
         return result
 
     def _span_runner(self) -> SpanRoundRunner:
@@ -365,6 +394,28 @@ class RoundRunner:
         if runner is None:
             runner = self._spans = SpanRoundRunner()
         return runner
+    def _label_prior(self, snap: Snapshot, features: Features,
+                     progress: Progress) -> np.ndarray | None:
+        """(items, labels) zero-shot probabilities from the labels' prototypes (issue 17), or
+        None: the setting is off, a multi-label project, or features without a space the
+        label names share (TF-IDF, imported vectors unless a simulation gives prototypes)."""
+        s = snap.settings
+        if not s.label_prior or s.multi_label or s.task != options.TaskKind.CLASSIFICATION:
+            return None
+        vectors = snap.label_vectors
+        if vectors is None:
+            key = (s.featurizer, tuple(snap.labels), tuple(sorted(snap.label_descriptions.items())),
+                   len(snap.ids))
+            if self._prototypes is None or self._prototypes[0] != key:
+                from alapp.ml.embedders import label_prototypes
+
+                progress.report("embedding the label names", 0.3)
+                self._prototypes = (key, label_prototypes(
+                    s.featurizer, snap.labels, snap.label_descriptions, snap.texts, s.device))
+            vectors = self._prototypes[1]
+        if vectors is None or vectors.shape[1] != features.embeddings.shape[1]:
+            return None
+        return label_prior.zero_shot(features.embeddings, vectors)
 
     def run_stand_in(self, snap: Snapshot, pending: int,
                      progress: Progress | None = None) -> RoundResult:
@@ -467,6 +518,14 @@ class RoundRunner:
                                         state.n_labeled, s.drift_every, s.drift_sample_size,
                                         s.seed)
         return [] if signal is None else [signal]
+
+
+def _features_line(snap: Snapshot) -> str:
+    """Which features the round used, in words (issue 17): for ``auto``, the embedder it chose
+    for the pool's language and the share of texts that decided it."""
+    from alapp.ml.embedders import features_line
+
+    return features_line(snap.settings.featurizer, snap.texts)
 
 
 def _strata(snap: Snapshot, pool_rows: np.ndarray) -> np.ndarray | None:
@@ -596,6 +655,24 @@ def _test_metrics(snap: Snapshot, index: dict[ItemId, int], model: Classifier,
     probs = model.predict_proba(features.input_for(model)[[r for r, _ in test]])
     guesses, _ = snap.task.decode(classes, probs)
     return snap.task.metrics(classes, [label for _, label in test], guesses)
+
+
+def _prior_metrics(snap: Snapshot, index: dict[ItemId, int], model: Classifier,
+                   features: Features, classes: list[str], prior: np.ndarray,
+                   weight: float) -> dict[str, float]:
+    """Test accuracy of the probabilities the round ranked and predicted with: the model's
+    blended with the label-name prior (issue 17). The exported model is the model alone,
+    whose accuracy stays the ``accuracy``."""
+    test = [(index[i], label) for i, label in snap.current.items()
+            if snap.splits[index[i]] == Split.TEST]
+    if not test:
+        return {}
+    rows = [r for r, _ in test]
+    probs = label_prior.blend(model.predict_proba(features.input_for(model)[rows]), prior[rows],
+                              weight)
+    guesses, _ = snap.task.decode(classes, probs)
+    right = sum(g == label for g, (_, label) in zip(guesses, test, strict=True))
+    return {"prior_blend_accuracy": right / len(test), "prior_weight": weight}
 
 
 def _random_baseline(snap: Snapshot, index: dict[ItemId, int], features: Features,

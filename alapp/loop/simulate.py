@@ -91,6 +91,9 @@ class Curve:
     macro_f1: list[float] = field(default_factory=list)
     round_seconds: list[float] = field(default_factory=list)
     model: str = ""  # the classifier the rounds trained (the round chooses it)
+    # issue 17: accuracy of what the round ranked and predicted with (the model blended with
+    # the label-name prior while that is used; else the model's accuracy)
+    prior_accuracy: list[float] = field(default_factory=list)
 
 
 def check_config(cfg: SimulationConfig) -> None:
@@ -171,6 +174,7 @@ class Replay:
         self.vectors = MemoryVectors()
         self.vectors.put(FEATURIZER, self.ids, np.concatenate([x_pool, x_test]))
         self.test_labels = {i: self.truth[i] for i in self.ids[self.n_pool:]}
+        self.label_vectors: NDArray[np.float32] | None = None  # issue 17: label prototypes
         self.costs = None if costs is None else \
             np.concatenate([np.asarray(costs, dtype=np.float64), np.full(n - self.n_pool, np.nan)])
 
@@ -183,7 +187,8 @@ class Replay:
         excluded = set(self.ids[:self.n_pool]) - set(current) if last else set()
         return Snapshot(self.vectors, self.classes, settings, self.ids, self.texts, self.splits,
                         current, excluded, round_index, measured=[],
-                        predicted_costs=self.costs, gold=self.truth)
+                        predicted_costs=self.costs, gold=self.truth,
+                        label_vectors=self.label_vectors)
 
 
 def run_settings(cfg: SimulationConfig, strategy: str, seed: int) -> ProjectSettings:
@@ -272,6 +277,8 @@ def _add_point(curve: Curve, result: RoundResult, labels: int, spent: float) -> 
     curve.accuracy.append(float(result.metrics["accuracy"]))
     curve.macro_f1.append(float(result.metrics["macro_f1"]))
     curve.model = result.model_kind
+    curve.prior_accuracy.append(float(result.metrics.get("prior_blend_accuracy",
+                                                         result.metrics["accuracy"])))
 
 
 Scores = tuple[float, float]  # test accuracy and macro-F1

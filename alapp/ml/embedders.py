@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from alapp.core.errors import AlappError
-from alapp.core.featurizer import FeaturizerPart, PartKind
+from alapp.core.featurizer import FeaturizerPart, FeaturizerSpec, PartKind
 from alapp.core.pairs import has_pairs, split_pair
 
 Vectors = NDArray[np.float32]
@@ -292,17 +292,53 @@ class PairEmbedder:
         return np.concatenate([u, v, np.abs(u - v), u * v], axis=1)
 
 
-def mostly_english(texts: Sequence[str], sample: int = 500) -> bool:
-    """Latin letters are most of the letters in a sample of the texts."""
-    latin = other = 0
+def language_sample(texts: Sequence[str], sample: int = 500) -> tuple[int, int]:
+    """(texts whose letters are mostly not Latin, texts with any letters) among the first
+    ``sample`` texts: the evidence the ``auto`` featurizer decides on."""
+    other_texts = lettered = 0
     for text in texts[:sample]:
+        latin = other = 0
         for ch in text:
             if ch.isalpha():
                 if ch.isascii():
                     latin += 1
                 else:
                     other += 1
-    return latin >= other
+        if latin or other:
+            lettered += 1
+            other_texts += other > latin
+    return other_texts, lettered
+
+
+def mostly_english(texts: Sequence[str], sample: int = 500) -> bool:
+    """At least half of the first ``sample`` texts are mostly Latin letters."""
+    other, lettered = language_sample(texts, sample)
+    return 2 * other <= lettered
+
+
+def auto_choice(texts: Sequence[str], sample: int = 500) -> tuple[PartKind, str]:
+    """What ``auto`` picks for these texts, and why in words."""
+    other, lettered = language_sample(texts, sample)
+    n = min(len(texts), sample)
+    if 2 * other <= lettered:
+        share = (lettered - other) / lettered if lettered else 1.0
+        return PartKind.MINILM, (f"English MiniLM (auto: {share:.0%} of the first {n:,} texts "
+                                 "are in Latin script)")
+    return PartKind.E5, (f"multilingual e5 (auto: {other / lettered:.0%} of the first {n:,} "
+                         "texts are not in Latin script)")
+
+
+def features_line(featurizer: str, texts: Sequence[str]) -> str:
+    """The features a round uses, in words; for ``auto`` which model it chose and why."""
+    words = {PartKind.MINILM: "English MiniLM (set)", PartKind.E5: "multilingual e5 (set)",
+             PartKind.TFIDF: "TF-IDF"}
+    parts = []
+    for part in FeaturizerSpec.parse(featurizer).parts:
+        if part.kind is PartKind.AUTO:
+            parts.append(auto_choice(texts)[1])
+        else:
+            parts.append(words.get(part.kind, str(part)))
+    return " + ".join(parts)
 
 
 def make_embedder(name: str, texts: Sequence[str] = (), device: str = "auto") -> Embedder:
@@ -314,7 +350,7 @@ def make_embedder(name: str, texts: Sequence[str] = (), device: str = "auto") ->
         return PairEmbedder(make_embedder(name, [split_pair(t)[0] for t in texts[:500]],
                                           device))
     if kind is PartKind.AUTO:
-        kind = PartKind.MINILM if mostly_english(texts) else PartKind.E5
+        kind = auto_choice(texts)[0]
     if kind is PartKind.MINILM:
         return HFEmbedder(device=device)
     if kind is PartKind.E5:
@@ -323,3 +359,21 @@ def make_embedder(name: str, texts: Sequence[str] = (), device: str = "auto") ->
         return HFEmbedder(Path(part.value), device=device)
     raise AlappError(f"featurizer {str(part)!r} is not a sentence embedder; choose auto, "
                      "minilm, e5 or a model folder")
+
+
+def label_texts(labels: Sequence[str], descriptions: dict[str, str]) -> list[str]:
+    """What a label's prototype embeds (issue 17): its name, and its description if any."""
+    return [f"{name}: {descriptions[name]}" if descriptions.get(name) else name
+            for name in labels]
+
+
+def label_prototypes(featurizer: str, labels: Sequence[str], descriptions: dict[str, str],
+                     texts: Sequence[str], device: str = "auto") -> Vectors | None:
+    """The labels' names (and descriptions) embedded by the embedder that reads the texts;
+    None when the features are not one sentence embedder (TF-IDF, imported vectors, several
+    inputs, sentence pairs): there is then no space the names share with the texts."""
+    spec = FeaturizerSpec.parse(featurizer)
+    if spec.several or not spec.parts[0].is_embedder or has_pairs(texts):
+        return None
+    embedder = make_embedder(featurizer, texts, device)
+    return np.asarray(embedder.embed(label_texts(labels, descriptions)), dtype=np.float32)

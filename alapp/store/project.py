@@ -57,6 +57,7 @@ from alapp.store.lock import ProjectLock, real_path
 from alapp.store.schema import APPLICATION_ID, SCHEMA_VERSION, migrate, schema_version
 
 # The latest event that sets or restores a label, per item. ``label`` NULL means "no label".
+MAX_DESCRIPTION = 500  # characters of a label's description (issue 17)
 CURRENT_LABEL_SQL = """
     SELECT e.item_id, e.label FROM label_events e
     JOIN (SELECT item_id, MAX(id) AS id FROM label_events
@@ -342,6 +343,24 @@ class Project:
     def labels(self) -> list[str]:
         return [r[0] for r in self._conn.execute(
             "SELECT name FROM labels WHERE NOT combination ORDER BY position")]
+
+    def label_descriptions(self) -> dict[str, str]:
+        """Each label's description (issue 17), for the labels that have one."""
+        return {r[0]: r[1] for r in self._conn.execute(
+            "SELECT name, description FROM labels WHERE NOT combination AND description != '' "
+            "ORDER BY position")}
+
+    def describe_label(self, name: str, description: str) -> None:
+        """Set a label's description (blank: none). One line, at most 500 characters."""
+        text = " ".join(description.split())
+        if name not in self.labels():
+            raise AlappError(f"no label {name!r} in {self.path.name}; labels are "
+                             f"{', '.join(self.labels())}")
+        if len(text) > MAX_DESCRIPTION:
+            raise AlappError(f"the description of {name!r} has {len(text)} characters; at most "
+                             f"{MAX_DESCRIPTION}")
+        with self.transaction() as conn:
+            conn.execute("UPDATE labels SET description = ? WHERE name = ?", (text, name))
 
     def add_labels(self, names: Sequence[str]) -> None:
         with self.transaction():

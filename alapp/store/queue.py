@@ -76,6 +76,8 @@ class QueueEntry:
         if base in DIVERSITY and self.cluster is not None:
             number, of, rule = self.cluster
             seen = f"cluster {number} of {of}, {CLUSTER_RULE_WORDS.get(rule, rule)}"
+        elif base == "typiclust":  # issue 17
+            seen = "the most typical item of a dense region no label covers yet"
         elif base == "coreset" and self.score is not None:
             seen = f"farthest from everything labeled (distance {self.score:.2f})"
         elif base not in DIVERSITY and self.top_two is not None:
@@ -88,7 +90,8 @@ class QueueEntry:
 
 # Strategies that choose for coverage, not for what the model is unsure of: their reason is
 # the cluster or the distance, not the two likeliest labels.
-DIVERSITY = {"cold-start", "cluster", "coreset", "representative", "model-outliers"}
+DIVERSITY = {"cold-start", "cluster", "coreset", "representative", "model-outliers",
+             "typiclust"}
 CLUSTER_RULE_WORDS = {"centroid": "nearest to its centre", "outlier": "farthest from its centre",
                       "random": "a random member", "top": "the most uncertain in it"}
 

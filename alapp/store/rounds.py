@@ -35,6 +35,7 @@ class ProjectRows:
     measured: list[tuple[ItemId, str, int]]  # (item, annotator, active ms) of timed labels
     random_share: set[ItemId] = field(default_factory=set)
     stream: StreamRows = field(default_factory=StreamRows)  # stream, drift, strata (issue 16)
+    descriptions: dict[str, str] = field(default_factory=dict)  # label -> description (17)
 
 
 def read_for_round(project: Project) -> ProjectRows:
@@ -53,7 +54,8 @@ def read_for_round(project: Project) -> ProjectRows:
                            [join_pair(r[1], r[3]) for r in rows], [r[2] for r in rows],
                            project.current_labels(),
                            project.skipped_forever(), rounds + 1, measured, random_share,
-                           stream.read(conn, settings.stratify_by))
+                           stream.read(conn, settings.stratify_by),
+                           project.label_descriptions())
     finally:
         conn.execute("COMMIT")
 
@@ -68,6 +70,7 @@ class ModelVersion:
     n_labeled: int
     metrics: dict[str, Any]
     weights: bytes | None
+    features: str = ""  # issue 17: the features in words (auto: which embedder and why)
 
 
 def save_round(project: Project, picks: Sequence[Pick], strategy: str, n_labeled: int,
@@ -86,7 +89,7 @@ def save_round(project: Project, picks: Sequence[Pick], strategy: str, n_labeled
                 (time.time(), model.kind,
                  json.dumps({"featurizer": s.featurizer, "classifier": s.classifier,
                              "strategy": s.strategy, "seed": s.seed,
-                             "model_folder": s.model_folder}),
+                             "model_folder": s.model_folder, "features": model.features}),
                  model.n_labeled, json.dumps(model.metrics), model.weights))
             version = int(cursor.lastrowid or 0)
             conn.execute("UPDATE models SET weights = NULL WHERE version <= ?",

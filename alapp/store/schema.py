@@ -256,6 +256,12 @@ V11_SPANS = """
 """
 
 # One entry per schema version; never edit a released entry, append a new one.
+# Issue 17: a label's description (what it means, in the annotator's words), embedded with
+# the label's name as its zero-shot prototype and shown as the label button's tooltip.
+V12_LABEL_DESCRIPTIONS = """
+        ALTER TABLE labels ADD COLUMN description TEXT NOT NULL DEFAULT ''
+"""
+
 MIGRATIONS: list[str] = [
     V1_ITEMS_LABELS_EVENTS,
     V2_ROUNDS_MODELS_SELECTION,  # rounds, model versions, why each item was selected
@@ -269,6 +275,7 @@ MIGRATIONS: list[str] = [
     V9_PAIR_TEXT,  # the second text of a sentence pair (issue 16)
     V10_LABEL_SETS,  # a multi-label decision is a set of labels (issue 21), not a combination
     V11_SPANS,  # span projects: an item's tokens, a decision's spans as rows (issue 18)
+    V12_LABEL_DESCRIPTIONS,  # a label's description: its prototype text and tooltip (issue 17)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

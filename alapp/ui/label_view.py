@@ -68,6 +68,7 @@ class LabelButton(QPushButton):
 
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
+        self.description = ""  # the label's description (issue 17), under the name
         # A push button's width policy makes its text width the minimum: let it shrink.
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.setToolTip(literal(text.replace("&&", "&")))
@@ -78,7 +79,8 @@ class LabelButton(QPushButton):
 
     def setText(self, text: str) -> None:
         super().setText(text)
-        self.setToolTip(literal(text.replace("&&", "&")))
+        shown = text.replace("&&", "&")
+        self.setToolTip(literal(f"{shown}\n{self.description}" if self.description else shown))
 
     def paintEvent(self, event: QPaintEvent) -> None:
         option = QStyleOptionButton()
@@ -284,6 +286,13 @@ class LabelView(QWidget):
             button.clicked.connect(lambda _=False, n=name: self.label_chosen.emit(n))
             self.grid.addWidget(button, i // 5, i % 5)
             self.buttons[name] = button
+        self.show_keys(self.keys)
+
+    def show_descriptions(self, descriptions: dict[str, str]) -> None:
+        """Each label's description in its button's tooltip (issue 17)."""
+        for name, button in self.buttons.items():
+            if isinstance(button, LabelButton):
+                button.description = descriptions.get(name, "")
         self.show_keys(self.keys)
 
     def show_keys(self, keys: dict[str, str]) -> None:

@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         self.embedding.idle.connect(self._embedding_idle)
 
         self.view = LABEL_VIEWS[TaskKind(settings.task)](self.session.labels(), self.multi_label)
+        self._show_descriptions()  # issue 17: label descriptions as tooltips
         self.view.label_chosen.connect(self.press_label)
         self.view.test_set_start.clicked.connect(self.start_test_set)
         self.view.test_set_later.clicked.connect(lambda: self.view.offer_test_set(False))
@@ -649,11 +650,17 @@ class MainWindow(QMainWindow):
         self.wizard.work.failed.connect(self._log_failure)
         self.wizard.open()
 
+    def _show_descriptions(self) -> None:
+        show = getattr(self.view, "show_descriptions", None)  # views with label buttons
+        if show is not None:
+            show(self.session.label_descriptions())
+
     def _import_finished(self, result: int) -> None:
         self.importing = False
         if result and self.wizard.report is not None:
             self.statusBar().showMessage(self.wizard.message.text(), 8000)
             self.view.set_labels(self.session.labels(), self.multi_label)
+            self._show_descriptions()
             self.bind_shortcuts()
             self.view.offer_test_set(self.session.count_items()["test"] == 0)
         self.request_round()

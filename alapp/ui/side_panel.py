@@ -208,15 +208,18 @@ class SidePanel(QWidget):
             accuracy = (f"(exact set) {m['accuracy']:.1%}, micro-F1 {m['micro_f1']:.2f}, "
                         f"macro-F1 {m['macro_f1']:.2f}, Hamming loss {m['hamming_loss']:.3f} "
                         "on the test set")
+        features = f"\nFeatures: {result.features_line}" if result.features_line else ""
         if result.n_labeled == 0:
-            self.model_state.setText("No labels yet: this batch is cluster centres of the pool "
-                                     "(cold start). The first model trains after your first "
-                                     "labels.")
+            chosen = ("the most typical item of each dense region of the pool (TypiClust)"
+                      if result.strategy == "typiclust" else "cluster centres of the pool")
+            self.model_state.setText(f"No labels yet: this batch is {chosen} (cold start). The "
+                                     f"first model trains after your first labels.{features}")
             return
         text = (f"Round {result.round_index}: trained on {result.n_labeled} labels; accuracy "
                 f"{accuracy}; batch by {result.strategy}")
         if interval:
             text += f"\nTest set: {interval}"
+        text += features
         text += "".join(f"\nNote: {note}" for note in result.notes)
         if result.cost is not None:
             c = result.cost
