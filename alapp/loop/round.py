@@ -104,6 +104,8 @@ class RoundResult:
     # multi-label (issue 21): the pool's per-label probabilities (ids, (n, labels) array,
     # labels), for the toggles; None for single-label rounds.
     label_probs: tuple[np.ndarray, np.ndarray, list[str]] | None = None
+    # issue 17: contrastive encoder: the encoder in use, in words (the model tab's line)
+    encoder: str = ""
 
     def label_probs_of(self, item_id: ItemId) -> dict[str, float] | None:
         """The model's probability for each label of a pool item (0.5: the label's tuned
