@@ -87,6 +87,12 @@ BAD = [
     ("finetune_epochs", 0, "from 1 to 100"),
     ("finetune_batch_size", 0, "from 1 to 1024"),
     ("multilabel_model", "powerset", "ovr or chains"),  # multi-label (issue 21)
+    # issue 17: contrastive encoder
+    ("contrastive_encoder", "yes", "true or false"),
+    ("contrastive_every", 0, "at least 1"),
+    ("contrastive_min_gain", 1.5, "from -1 to 1"),
+    ("contrastive_epochs", 0, "from 1 to 20"),
+    ("contrastive_max_pairs", 1, "from 2 to 1,000,000"),
 ]
 
 
