@@ -1,10 +1,17 @@
 """Does the window stay responsive while the encoder is fine-tuned (issue 17)? The real
 MainWindow (offscreen) on AG News texts (bench/datasets.py): after the first round, the encoder
-job is due; a 5 ms heartbeat timer on the GUI thread runs from its submission until the window
-is idle again (fine-tuning, measuring, saving the encoder, embedding the pool with it, the
-status-bar updates and the round it asks for). The stall is the longest gap between beats
-beyond the timer's interval (the issue's limit: 50 ms). ``contrastive_min_gain`` is -1 so
-that the encoder is always taken and the re-embedding is measured too.
+job is due. From its submission until the window is idle again (fine-tuning, measuring,
+saving the encoder, embedding the pool with it, the status-bar updates and the round it asks
+for) the GUI thread does nothing but process its events and sleep 1 ms; the stall is the
+longest gap between two event-processing turns beyond that 1 ms (the issue's limit: 50 ms):
+time the GUI thread spent in handlers, or waiting for the GIL.
+
+Not a QTimer heartbeat as in bench_gui.py: with PySide6 6.12 on Python 3.11 every call of a
+Python slot from a QTimer drops one reference to None too many (measured: -1 per call), and a
+5 ms heartbeat over a run of minutes crashes the interpreter ("none_dealloc").
+
+``contrastive_min_gain`` is -1 so that the encoder is always taken and the re-embedding is
+measured too.
 
 Prints JSON. Usage: QT_QPA_PLATFORM=offscreen python bench/bench_encoder_gui.py [--data FOLDER]
 [--pool 1000] [--labels 300] [--max-pairs 400]
@@ -32,13 +39,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=datasets.DATA)
-    parser.add_argument("--pool", type=int, default=1000)
-    parser.add_argument("--labels", type=int, default=300)
-    parser.add_argument("--max-pairs", type=int, default=400)
+    parser.add_argument("--pool", type=int, default=600)
+    parser.add_argument("--labels", type=int, default=200)
+    parser.add_argument("--max-pairs", type=int, default=200)
     args = parser.parse_args()
     datasets.DATA = args.data
 
-    from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
     from alapp.app.encoder import attempts
@@ -68,10 +74,13 @@ def main() -> None:
         def busy() -> bool:
             return window.work.busy or window.embedding.busy or window.encoder.busy
 
-        def wait_idle(limit_s: float = 1800) -> None:
+        turns: list[float] = []
+
+        def wait_idle(limit_s: float = 3600) -> None:
             deadline = time.monotonic() + limit_s
             while busy() and time.monotonic() < deadline:
                 app.processEvents()
+                turns.append(time.perf_counter())
                 time.sleep(0.001)
             app.processEvents()
 
@@ -81,18 +90,10 @@ def main() -> None:
             app.processEvents()
             time.sleep(0.001)
         first_round_s = time.perf_counter() - t
-        beats: list[int] = []
-        clock = QElapsedTimer()
-        clock.start()
-        heartbeat = QTimer()
-        heartbeat.setInterval(5)
-        heartbeat.timeout.connect(lambda: beats.append(clock.nsecsElapsed()))
-        heartbeat.start()
         t = time.perf_counter()
         wait_idle()
         job_s = time.perf_counter() - t
-        heartbeat.stop()
-        gaps_ms = np.diff(beats) / 1e6 - 5.0
+        gaps_ms = np.diff(turns) * 1000 - 1.0
         log = attempts(path)
         featurizer = window.session.settings().featurizer
         model_line = window.panel.model_state.text()
@@ -103,7 +104,7 @@ def main() -> None:
         "encoder_job_and_next_round_s": round(job_s, 1),
         "longest_stall_ms": round(float(gaps_ms.max()), 1),
         "stalls_over_50ms": int((gaps_ms > 50).sum()),
-        "p99_gap_ms": round(float(np.percentile(gaps_ms, 99)), 1), "beats": len(beats),
+        "p99_gap_ms": round(float(np.percentile(gaps_ms, 99)), 1), "turns": len(turns),
         "attempts": log, "encoder_in_use": Path(featurizer).name,
         "model_tab": model_line, "machine": machine()}, indent=2, ensure_ascii=False))
 
