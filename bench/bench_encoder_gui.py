@@ -47,6 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     datasets.DATA = args.data
     ballast = [None] * 10_000_000  # see the docstring: PySide6 6.12's None refcount leak
+    assert len(ballast)
 
     from PySide6.QtWidgets import QApplication
 
@@ -101,7 +102,6 @@ def main() -> None:
         featurizer = window.session.settings().featurizer
         model_line = window.panel.model_state.text()
         window.close()
-    del ballast
     print(json.dumps({
         "benchmark": "bench_encoder_gui", "pool": args.pool, "labels": args.labels,
         "max_pairs": args.max_pairs, "first_round_s": round(first_round_s, 1),
@@ -110,7 +110,9 @@ def main() -> None:
         "stalls_over_50ms": int((gaps_ms > 50).sum()),
         "p99_gap_ms": round(float(np.percentile(gaps_ms, 99)), 1), "turns": len(turns),
         "attempts": log, "encoder_in_use": Path(featurizer).name,
-        "model_tab": model_line, "machine": machine()}, indent=2, ensure_ascii=False))
+        "model_tab": model_line, "machine": machine()}, indent=2, ensure_ascii=False),
+        flush=True)
+    os._exit(0)  # never release the ballast: None's count may be below it by now
 
 
 if __name__ == "__main__":
