@@ -94,6 +94,12 @@ BAD = [
     ("cold_start", "kmeans", "typiclust or centroids"),
     ("cold_start_labels", -1, "at least 0"),
     ("label_prior", "yes", "true or false"),
+    # issue 17: contrastive encoder
+    ("contrastive_encoder", "yes", "true or false"),
+    ("contrastive_every", 0, "at least 1"),
+    ("contrastive_min_gain", 1.5, "from -1 to 1"),
+    ("contrastive_epochs", 0, "from 1 to 20"),
+    ("contrastive_max_pairs", 1, "from 2 to 1,000,000"),
 ]
 
 

@@ -180,6 +180,10 @@ def _write_folder(project: Project, out: Path, stored: Any, version: int, kind: 
         (out / "weights.safetensors").write_bytes(weights)
         readme = _README.get(kind, "Weights of a {featurizer} model.\n").format(
             featurizer=params.get("featurizer"))
+    encoder = _copy_encoder(out, params)  # issue 17: a fine-tuned encoder travels with its head
+    if encoder is not None:
+        info["encoder"] = encoder
+        readme += ENCODER_README
     if project.multi_label:  # issue 21: per-label sigmoid outputs, not one softmax
         readme += MULTI_LABEL_README
         info["thresholds"] = _thresholds(weights)
@@ -192,6 +196,33 @@ def _write_folder(project: Project, out: Path, stored: Any, version: int, kind: 
     info = {"format": FORMAT, **info, "files": sorted(_files_in(out))}
     (out / MARKER).write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
     return info
+
+
+ENCODER_README = """
+The features come from a fine-tuned sentence encoder (contrastive, from the project's labels),
+included as the Hugging Face folder encoder/ (safetensors). Embed a text as alapp did: mean of
+the last hidden states over the attention mask, then L2-normalised:
+
+    from transformers import AutoModel, AutoTokenizer
+    tok = AutoTokenizer.from_pretrained("encoder", trust_remote_code=False)
+    enc = AutoModel.from_pretrained("encoder", local_files_only=True, trust_remote_code=False)
+"""
+
+
+def _copy_encoder(out: Path, params: dict[str, Any]) -> dict[str, Any] | None:
+    """Copy the fine-tuned encoder the model's features came from into ``out/encoder``;
+    None when the featurizer is not one (the bundled models are installed packages)."""
+    from alapp.app.encoder import encoder_info
+    from alapp.ml.embedders import check_model_folder
+
+    featurizer = str(params.get("featurizer") or "")
+    info = encoder_info(featurizer)
+    if info is None:
+        return None
+    source = Path(featurizer)
+    check_model_folder(source)  # only safetensors and no code, whatever the folder holds now
+    shutil.copytree(source, out / "encoder", symlinks=False)
+    return {"folder": "encoder", "name": source.name, **info}
 
 
 def _thresholds(weights: bytes) -> list[float] | None:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from alapp.app.encoder import EncoderJob, describe
 from alapp.core.progress import Progress
 from alapp.core.spans import TokenOffsets
 from alapp.core.types import ItemId
@@ -93,6 +94,7 @@ class RoundJob:
         self.session = session
         self.runner = RoundRunner()
         self.embedding = EmbeddingJob(session)
+        self.encoder = EncoderJob(session)  # issue 17: contrastive fine-tuning, when due
 
     def __call__(self, progress: Progress) -> RoundResult:
         with Project.open(self.session.path, read_only=True) as reader:
@@ -103,6 +105,7 @@ class RoundJob:
             else:
                 result = self.runner.run(snap, progress)
         progress.check()  # a cancel before the save drops the round; after it, it is done
+        result.encoder = describe(snap.settings.featurizer, snap.settings)  # issue 17
         self.session.save_round(result)
         return result
 

@@ -91,6 +91,12 @@ class ProjectSettings:
     cold_start: str = options.ColdStart.CENTROIDS.value
     cold_start_labels: int = 0  # model-based strategies use the cold start until this many
     label_prior: bool = True  # label names (and descriptions) as a zero-shot prior, few labels
+    # issue 17: contrastive encoder
+    contrastive_encoder: bool = False  # fine-tune the sentence encoder on pairs from the labels
+    contrastive_every: int = 200  # new labels between fine-tunings (the first: at this many)
+    contrastive_min_gain: float = 0.01  # held-out head accuracy it must add to be used
+    contrastive_epochs: int = 1
+    contrastive_max_pairs: int = 2000  # pairs per epoch: about 4-10 min on two CPU cores
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -199,6 +205,15 @@ _RULES["span_language"] = (  # spans (issue 18)
 _CHOICES["cold_start"] = options.ColdStart
 _RULES["cold_start_labels"] = (lambda v: v >= 0, "a whole number of labels, at least 0 "
                                "(0: the first round only)")
+# issue 17: contrastive encoder
+_RULES.update({
+    "contrastive_every": (lambda v: v >= 1, "a whole number of labels, at least 1"),
+    "contrastive_min_gain": (lambda v: -1 <= v <= 1, "an accuracy gain from -1 to 1 (0.01: "
+                             "one point; -1: always take the new encoder)"),
+    "contrastive_epochs": (lambda v: 1 <= v <= 20, "a whole number of epochs from 1 to 20"),
+    "contrastive_max_pairs": (lambda v: 2 <= v <= 1_000_000, "a whole number of pairs from 2 "
+                              "to 1,000,000"),
+})
 _TYPE_NAMES = {"bool": "true or false", "int": "a whole number", "float": "a number",
                "str": "a text"}
 

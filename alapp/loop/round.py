@@ -120,6 +120,8 @@ class RoundResult:
     # cold start (issue 17): the features in words, for auto which embedder and why
     # ("multilingual e5 (auto: 94% of the first 500 texts are not in Latin script)")
     features_line: str = ""
+    # issue 17: contrastive encoder: the encoder in use, in words (the model tab's line)
+    encoder: str = ""
 
     def label_probs_of(self, item_id: ItemId) -> dict[str, float] | None:
         """The model's probability for each label of a pool item (0.5: the label's tuned

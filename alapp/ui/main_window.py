@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from alapp.al.budget import SPENT_RULES
+from alapp.app.encoder import encoder_due
 from alapp.app.rounds import RoundJob
 from alapp.app.session import (
     BudgetSpentError,
@@ -102,6 +103,13 @@ class MainWindow(QMainWindow):
         self.embedding.failed.connect(self._embedding_failed)
         self.embedding.progress.connect(self._embedding_progress)
         self.embedding.idle.connect(self._embedding_idle)
+        # issue 17: contrastive fine-tuning of the encoder, when due, on a thread of its own;
+        # its progress shares the status bar's embedding line.
+        self.encoder = Background("alapp-encoder", self)
+        self.encoder.done.connect(self._encoder_done)
+        self.encoder.failed.connect(self._encoder_failed)
+        self.encoder.progress.connect(self._embedding_progress)
+        self.encoder.idle.connect(self._embedding_idle)
 
         self.view = LABEL_VIEWS[TaskKind(settings.task)](self.session.labels(), self.multi_label)
         self._show_descriptions()  # issue 17: label descriptions as tooltips
@@ -428,6 +436,9 @@ class MainWindow(QMainWindow):
         self.session.apply_round(result)  # saved by the round job, through the writer
         if result.pending_embeddings and not self.read_only:
             self.embedding.submit(self.round_job.embedding)  # coalesces with a running one
+        elif (not self.read_only and not self.encoder.busy
+              and encoder_due(self.session.settings(), self.session.path, result.n_labeled)):
+            self.encoder.submit(self.round_job.encoder)  # issue 17
         self.panel.show_model(result)
         self.panel.show_history_chart(self.session.model_history())
         # The round left long-lived data (features, model, predictions for the whole pool).
@@ -497,10 +508,26 @@ class MainWindow(QMainWindow):
                             literal(line + "\nRounds go on with TF-IDF features; the next "
                                     "round tries the embeddings again."))
 
+    def _encoder_done(self, count: int) -> None:  # issue 17
+        if self.closed:
+            return
+        self.statusBar().showMessage(
+            f"Fine-tuned encoder in use ({count:,} texts embedded): the model retrains on it now"
+            if count else "Encoder fine-tuned, but it did not help the held-out labels enough: "
+            "kept the current one", 8000)
+        if count:
+            self.request_round()
+
+    def _encoder_failed(self, error: BaseException) -> None:  # issue 17
+        if self.closed:
+            return
+        self.statusBar().showMessage(
+            f"Fine-tuning the encoder failed: {self._failure_line(error)}", 15000)
+
     def _embedding_idle(self) -> None:
         if self.closed:
             return
-        if not self.embedding.busy:
+        if not self.embedding.busy and not self.encoder.busy:
             self.embedding_text.setVisible(False)
             self.embedding_bar.setVisible(False)
 
@@ -847,7 +874,9 @@ class MainWindow(QMainWindow):
         self.closed = True  # results already queued to this thread are dropped
         self.work.blockSignals(True)  # and nothing more is emitted
         self.embedding.blockSignals(True)
+        self.encoder.blockSignals(True)
         self.work.close()
         self.embedding.close()
+        self.encoder.close()
         self.session.close()
         event.accept()

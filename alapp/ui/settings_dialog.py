@@ -146,6 +146,15 @@ class SettingsDialog(QDialog):
         self.multilabel_model = _choice(list(MultiLabelModel), s.multilabel_model)
         self.multilabel_model.setToolTip("ovr: one yes/no model per label; chains: each "
                                          "label's model also reads the earlier labels")
+        # issue 17: contrastive encoder
+        self.contrastive_encoder = QCheckBox("Fine-tune the encoder on my labels (contrastive)")
+        self.contrastive_encoder.setChecked(s.contrastive_encoder)
+        self.contrastive_encoder.setToolTip(
+            "In the background, pairs of labeled texts (same label or not) tune the sentence "
+            "encoder; it is used only if it helps held-out labels. Minutes on a CPU; not "
+            "for e5")
+        self.contrastive_every = _spin(1, 1_000_000, s.contrastive_every)
+        self.contrastive_every.setSuffix(" new labels")
 
         sampling = QFormLayout()
         sampling.addRow("Strategy", self.strategy)
@@ -194,6 +203,9 @@ class SettingsDialog(QDialog):
         self._show_finetune()
         if s.multi_label:
             model.addRow("Multi-label model", self.multilabel_model)
+        else:  # issue 17: contrastive encoder (pairs need one label per item)
+            model.addRow("", self.contrastive_encoder)
+            model.addRow("Fine-tune encoder every", self.contrastive_every)
         cost = QFormLayout()
         cost.addRow("Cost model", self.cost_model)
         cost.addRow("", self.cost_aware)
@@ -290,6 +302,8 @@ class SettingsDialog(QDialog):
             "finetune_epochs": self.finetune_epochs.value(),
             "finetune_batch_size": self.finetune_batch.value(),
             "multilabel_model": self.multilabel_model.currentText(),
+            "contrastive_encoder": self.contrastive_encoder.isChecked(),  # issue 17
+            "contrastive_every": self.contrastive_every.value(),
         }
 
     def _stream_group(self, s: ProjectSettings, meta_keys: list[str]) -> QGroupBox:

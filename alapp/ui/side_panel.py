@@ -221,6 +221,8 @@ class SidePanel(QWidget):
             text += f"\nTest set: {interval}"
         text += features
         text += "".join(f"\nNote: {note}" for note in result.notes)
+        if result.encoder:  # issue 17: which encoder the features came from
+            text += f"\nEncoder: {result.encoder}"
         if result.cost is not None:
             c = result.cost
             on = f" on {c.error_basis}" if c.error_basis else ""

