@@ -79,6 +79,16 @@ class ProjectSettings:
     finetune_batch_size: int = 16
     # multi-label (issue 21)
     multilabel_model: str = MultiLabelModel.OVR.value  # options.MultiLabelModel: ovr | chains
+    # issue 17: self-training (pseudo-labels from the unlabeled pool, kNN-verified) and label
+    # propagation over the embeddings' kNN graph
+    self_training: bool = False
+    self_training_weight: float = 0.5  # a pseudo-label's weight in training (a human one: 1)
+    self_training_quantile: float = 0.5  # per-class confidence quantile (the class threshold)
+    self_training_cap: float = 3.0  # pseudo-labels per class: at most cap x its human labels
+    self_training_k: int = 7  # labeled neighbours in the kNN vote that can veto a pseudo-label
+    propagation_weight: float = 0.0  # blend of the spread labels into the probabilities; 0: off
+    propagation_k: int = 10  # neighbours per item in the kNN graph
+    propagation_alpha: float = 0.9  # label spreading: share of a node's labels from neighbours
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -178,6 +188,19 @@ _RULES.update({
     "drift_every": (lambda v: v >= 0, "a whole number of labels, at least 0 (0: off)"),
     "drift_sample_size": (lambda v: v >= 20, "a whole number of at least 20"),
     "stratify_by": (lambda v: v == v.strip(), "a metadata key without surrounding spaces"),
+})
+# issue 17: self-training and label propagation
+_RULES.update({
+    "self_training_weight": (lambda v: 0 < v <= 1, "a weight above 0, at most 1 (a human "
+                             "label's)"),
+    "self_training_quantile": (lambda v: 0 <= v < 1, "a quantile from 0 up to (not "
+                               "including) 1"),
+    "self_training_cap": (lambda v: 0 <= v <= 100, "a multiple of each class's labels, "
+                          "from 0 to 100"),
+    "self_training_k": (lambda v: 1 <= v <= 100, "a whole number from 1 to 100"),
+    "propagation_weight": (lambda v: 0 <= v <= 1, "a share from 0 to 1 (0: off)"),
+    "propagation_k": (lambda v: 2 <= v <= 100, "a whole number from 2 to 100"),
+    "propagation_alpha": (lambda v: 0 < v < 1, "a share above 0 and below 1"),
 })
 _TYPE_NAMES = {"bool": "true or false", "int": "a whole number", "float": "a number",
                "str": "a text"}

@@ -218,6 +218,8 @@ class SidePanel(QWidget):
         if interval:
             text += f"\nTest set: {interval}"
         text += "".join(f"\nNote: {note}" for note in result.notes)
+        if result.pseudo_label_text():  # issue 17: self-training
+            text += f"\n{result.pseudo_label_text()}"
         if result.cost is not None:
             c = result.cost
             on = f" on {c.error_basis}" if c.error_basis else ""
