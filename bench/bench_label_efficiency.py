@@ -221,12 +221,17 @@ def verdicts(result: dict[str, Any], candidate: str) -> list[str]:
         if me is None:
             continue
         worse = {b: me.get(f"vs_{b}", {}).get("worse_beyond_noise_at") for b in BASELINES}
-        said = "; ".join(f"worse than {b} beyond noise at {_list(v)} labels"
-                         for b, v in worse.items() if v is not None)
+        said = "; ".join(f"worse than {b} beyond noise: " + (
+            "never" if not v else f"at {_list(v)} labels") for b, v in worse.items()
+            if v is not None)
         gain = me.get("vs_margin", {})
-        line = (f"- {dataset}: {candidate} reaches {d['target_share']:.0%} of full-pool at "
-                f"{me['labels_to_target'] or 'not within ' + str(result['max_labels'])} labels"
-                f" (margin: {margin['labels_to_target'] if margin else '?'}); accuracy at "
+        def reach(s: dict[str, Any] | None) -> str:
+            if s is None:
+                return "not run"
+            got = s["labels_to_target"]
+            return f"{got} labels" if got else f"not within {result['max_labels']} labels"
+        line = (f"- {dataset}: {d['target_share']:.0%} of full-pool reached at {reach(me)} "
+                f"(margin: {reach(margin)}); accuracy at "
                 f"{AT}: {_fmt(me[f'accuracy_at_{AT}'])}; AULC vs margin "
                 f"{gain.get('aulc_gain', 0):+.4f} ± {gain.get('aulc_gain_ci95', 0):.4f}; {said}.")
         if dataset == "ag_news":
@@ -236,10 +241,14 @@ def verdicts(result: dict[str, Any], candidate: str) -> list[str]:
                      f"{'met' if at is not None and at >= 0.85 else 'NOT met'}.")
         elif dataset != "sms_spam" and margin is not None:
             reach, theirs = me["labels_to_target"], margin["labels_to_target"]
-            met = reach is not None and (theirs is None or reach <= theirs / 2)
-            line += (" Issue target (95% with half margin's labels): "
-                     f"{'met' if met else 'NOT met'}"
-                     f"{' (margin did not reach it within the budget)' if theirs is None else ''}.")
+            if reach is None:
+                verdict = "NOT met"
+            elif theirs is None:
+                verdict = ("undecided: reached, but margin did not within the budget (a "
+                           "larger --max-labels decides it)")
+            else:
+                verdict = "met" if reach <= theirs / 2 else "NOT met"
+            line += f" Issue target (95% with half margin's labels): {verdict}."
         out.append(line)
     return out
 
@@ -300,9 +309,10 @@ def write_doc(result: dict[str, Any], doc: Path, command: str) -> None:
                 f"{s['labels_to_target'] or 'not reached'} | {s['aulc_accuracy']:.4f} | {gain} "
                 f"| {_list(worse_m)} | {_list(worse_r)} | {s['seconds_per_run']:.0f} |")
         lines += ["", f"![{dataset}]({svg.name})", ""]
-    if result.get("conclusion"):
-        lines += [f"## Targets of issue 17 for `{result['candidate']}`", "",
-                  *result["conclusion"], ""]
+    for candidate in [p for p in pipelines if p not in (*BASELINES, "default")]:
+        lines += [f"## Targets of issue 17 for `{candidate}`", "",
+                  *verdicts(result, candidate), ""]
+    lines += result.get("notes", [])
     doc.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -327,9 +337,17 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the JSON result here")
     parser.add_argument("--doc", type=Path, default=DOC)
     parser.add_argument("--no-doc", action="store_true", help="write no markdown or SVG")
-    parser.add_argument("--candidate", help="the pipeline whose issue targets the report "
-                        "checks (default: the last one named)")
+    parser.add_argument("--candidate", help="the pipeline whose issue targets the JSON "
+                        "summary checks (default: the last one named)")
+    parser.add_argument("--from-json", type=Path, help="write the report (--doc) from a "
+                        "saved --json result instead of running")
+    parser.add_argument("--notes", type=Path, help="markdown appended to the report")
     args = parser.parse_args()
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text(encoding="utf-8"))
+        saved["notes"] = [args.notes.read_text(encoding="utf-8")] if args.notes else []
+        write_doc(saved, args.doc, saved["command"])
+        return
     known = dict(PIPELINES)
     for text in args.pipeline:
         name, spec = parse_pipeline(text)
