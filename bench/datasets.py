@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-# ../shared/data next to the clone; a git worktree lies one folder deeper (wt/NAME)
-DATA = next((p / "shared" / "data" for p in Path(__file__).resolve().parents[2:4]
-             if (p / "shared" / "data").is_dir()),
-            Path(__file__).resolve().parents[2] / "shared" / "data")
+# ../shared/data beside the clone (a git worktree one level deeper: ../../shared/data), or
+# ALAPP_BENCH_DATA.
+_HERE = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("ALAPP_BENCH_DATA") or next(
+    (p for p in (_HERE.parent / "shared" / "data", _HERE.parent.parent / "shared" / "data")
+     if p.is_dir()), _HERE.parent / "shared" / "data"))
 DEFAULT_CACHE = Path("/tmp/alapp-bench-data")
 
 

@@ -47,8 +47,8 @@ BAD = [
     ("featurizer", "vectors:", "NAME"),
     ("featurizer", "minilm++e5", "empty part"),
     ("featurizer", "tfidf+minilm", "cannot be fused"),
-    ("classifier", "forest", "mlp, committee, finetune or mixed-committee"),
-    ("classifier", "fusion", "mlp, committee, finetune or mixed-committee"),  # automatic, not asked
+    ("classifier", "forest", "mlp, committee, finetune, mixed-committee or propagation"),
+    ("classifier", "fusion", "finetune, mixed-committee or propagation"),  # automatic, not asked
     ("model_folder", None, "a text"),
     ("device", "tpu", "auto, cpu or cuda"),
     ("mc_samples", 0, "at least 1"),
@@ -100,6 +100,15 @@ BAD = [
     ("contrastive_min_gain", 1.5, "from -1 to 1"),
     ("contrastive_epochs", 0, "from 1 to 20"),
     ("contrastive_max_pairs", 1, "from 2 to 1,000,000"),
+    # issue 17: self-training and label propagation
+    ("self_training", "yes", "true or false"),
+    ("self_training_weight", 0.0, "above 0, at most 1"),
+    ("self_training_quantile", 1.0, "up to (not including) 1"),
+    ("self_training_cap", -1.0, "from 0 to 100"),
+    ("self_training_k", 0, "from 1 to 100"),
+    ("propagation_weight", 1.5, "from 0 to 1 (0: off)"),
+    ("propagation_k", 1, "from 2 to 100"),
+    ("propagation_alpha", 1.0, "above 0 and below 1"),
 ]
 
 

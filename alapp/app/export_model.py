@@ -59,6 +59,21 @@ log_var holds the learned loss weights (inputs first, fused last). loss_head and
 (and loss_taps.*/loss_join when present) score items for active learning only.
 """,
 }
+_README["PropagationClassifier"] = """Label spreading over a nearest-neighbour graph of the pool's
+{featurizer} features (issue 17): node_embeddings (unit length, float16) are the pool items,
+node_probs their spread label distributions (columns: "labels" in alapp-model.json), k the
+neighbours per item.
+
+    from safetensors.numpy import load_file
+    import numpy as np
+    w = load_file("weights.safetensors")
+    x = X / np.linalg.norm(X, axis=1, keepdims=True)          # X: (n, d) features
+    sims = x @ w["node_embeddings"].astype(np.float32).T
+    near = np.argsort(-sims, axis=1)[:, : int(w["k"][0])]
+    weight = np.maximum(np.take_along_axis(sims, near, axis=1), 0) ** 3 + 1e-9
+    p = np.einsum("nk,nkc->nc", weight, w["node_probs"][near])
+    p /= p.sum(axis=1, keepdims=True)
+"""
 
 
 MARKER = "alapp-model.json"

@@ -15,6 +15,7 @@ class Classifier(StrEnum):
     COMMITTEE = "committee"
     FINETUNE = "finetune"
     MIXED_COMMITTEE = "mixed-committee"  # logistic regression, a small MLP, naive Bayes
+    PROPAGATION = "propagation"  # label spreading over the embeddings' kNN graph (issue 17)
 
 
 class CostModel(StrEnum):

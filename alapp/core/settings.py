@@ -97,6 +97,16 @@ class ProjectSettings:
     contrastive_min_gain: float = 0.01  # held-out head accuracy it must add to be used
     contrastive_epochs: int = 1
     contrastive_max_pairs: int = 2000  # pairs per epoch: about 4-10 min on two CPU cores
+    # issue 17: self-training (pseudo-labels from the unlabeled pool, kNN-verified) and label
+    # propagation over the embeddings' kNN graph
+    self_training: bool = False
+    self_training_weight: float = 0.5  # a pseudo-label's weight in training (a human one: 1)
+    self_training_quantile: float = 0.5  # per-class confidence quantile (the class threshold)
+    self_training_cap: float = 3.0  # pseudo-labels per class: at most cap x its human labels
+    self_training_k: int = 7  # labeled neighbours in the kNN vote that can veto a pseudo-label
+    propagation_weight: float = 0.0  # blend of the spread labels into the probabilities; 0: off
+    propagation_k: int = 10  # neighbours per item in the kNN graph
+    propagation_alpha: float = 0.9  # label spreading: share of a node's labels from neighbours
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -213,6 +223,19 @@ _RULES.update({
     "contrastive_epochs": (lambda v: 1 <= v <= 20, "a whole number of epochs from 1 to 20"),
     "contrastive_max_pairs": (lambda v: 2 <= v <= 1_000_000, "a whole number of pairs from 2 "
                               "to 1,000,000"),
+})
+# issue 17: self-training and label propagation
+_RULES.update({
+    "self_training_weight": (lambda v: 0 < v <= 1, "a weight above 0, at most 1 (a human "
+                             "label's)"),
+    "self_training_quantile": (lambda v: 0 <= v < 1, "a quantile from 0 up to (not "
+                               "including) 1"),
+    "self_training_cap": (lambda v: 0 <= v <= 100, "a multiple of each class's labels, "
+                          "from 0 to 100"),
+    "self_training_k": (lambda v: 1 <= v <= 100, "a whole number from 1 to 100"),
+    "propagation_weight": (lambda v: 0 <= v <= 1, "a share from 0 to 1 (0: off)"),
+    "propagation_k": (lambda v: 2 <= v <= 100, "a whole number from 2 to 100"),
+    "propagation_alpha": (lambda v: 0 < v < 1, "a share above 0 and below 1"),
 })
 _TYPE_NAMES = {"bool": "true or false", "int": "a whole number", "float": "a number",
                "str": "a text"}

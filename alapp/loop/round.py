@@ -19,7 +19,9 @@ from alapp.al.batch import BatchRequest, Pick, compose_batch, subset
 from alapp.al.costmodel import CostEstimate, estimate_costs, text_stats, with_uncertainty
 from alapp.al.drift import ValidationSets
 from alapp.al.needs import FROM_GOLD, Need
+from alapp.al.propagation import KnnGraph, build_graph
 from alapp.al.registry import get_strategy, strategy_params
+from alapp.al.selftrain import SelfTrainParams, select_pseudo_labels
 from alapp.al.state import PoolState
 from alapp.al.stopping import Signal
 from alapp.al.task import Task, task_for
@@ -35,6 +37,7 @@ from alapp.loop.difficulty import Difficulty, UncertaintyMemory
 from alapp.loop.embedding import VectorSource, ensure_embeddings
 from alapp.ml.base import Classifier
 from alapp.ml.factory import ModelKeeper
+from alapp.ml.propagation import GraphBlend, PropagationClassifier
 
 if TYPE_CHECKING:
     from alapp.loop.span_round import SpanRoundRunner
@@ -122,6 +125,9 @@ class RoundResult:
     features_line: str = ""
     # issue 17: contrastive encoder: the encoder in use, in words (the model tab's line)
     encoder: str = ""
+    # issue 17: pseudo-labels the model trained on this round, per class (None: self-training
+    # off or not possible; the notes say why). Never labels: recomputed every round.
+    pseudo_labels: dict[str, int] | None = None
 
     def label_probs_of(self, item_id: ItemId) -> dict[str, float] | None:
         """The model's probability for each label of a pool item (0.5: the label's tuned
@@ -135,6 +141,19 @@ class RoundResult:
         return {name: float(p) for name, p in zip(labels, probs[rows[0]], strict=True)}
 
     @property
+    def pseudo_label_count(self) -> int | None:
+        """Issue 17: how many pseudo-labels the round's model trained on (None: none tried)."""
+        return None if self.pseudo_labels is None else sum(self.pseudo_labels.values())
+
+    def pseudo_label_text(self) -> str:
+        """The Model tab's line about self-training ("" when it was off)."""
+        if self.pseudo_labels is None:
+            return ""
+        per = ", ".join(f"{label} {n}" for label, n in self.pseudo_labels.items() if n)
+        return (f"Pseudo-labels used in the last round: {self.pseudo_label_count}"
+                + (f" ({per}); never stored as labels" if per else ""))
+
+    @property
     def test_accuracy(self) -> float | None:
         return self.metrics.get("accuracy")
 
@@ -142,6 +161,9 @@ class RoundResult:
         """Test metrics plus the stopping signals' values, kept per model version so forecasts
         (when will predictions stabilise?) survive a restart."""
         values = {f"signal_{s.name}": float(s.value) for s in self.signals if s.value is not None}
+        if self.pseudo_labels is not None:  # issue 17: the round's record keeps the count
+            values["pseudo_labels"] = float(self.pseudo_label_count or 0)
+            values["pseudo_labels_per_class"] = dict(self.pseudo_labels)  # type: ignore[assignment]
         return {**self.metrics, **values}
 
 
@@ -158,6 +180,8 @@ class Features:
         """What ``model`` reads, by what it declares (see ``alapp.ml.base``)."""
         if model.takes_texts:
             return self.texts
+        if getattr(model, "reads_rows", False):  # issue 17: a graph model, addressed by row
+            return np.arange(len(self.embeddings))
         if self.several_inputs and not model.several_inputs:
             return self.embeddings  # one input: the joined, normalised vectors
         if model.needs_dense and not self.dense:
@@ -234,6 +258,7 @@ class RoundRunner:
         self._uncertainty = UncertaintyMemory()  # the cost model's difficulty feature
         self._validation = ValidationSets()  # refreshed random samples for drift (issue 16)
         self._prototypes: tuple[tuple[Any, ...], np.ndarray | None] | None = None  # issue 17
+        self._graph: tuple[tuple[Any, ...], KnnGraph] | None = None  # issue 17: kNN graph
 
     def _stable_codes(self, task: Task, classes: list[str], probs: np.ndarray) -> np.ndarray:
         """Predicted labels (a multi-label project's predicted sets) as codes that mean the
@@ -308,6 +333,8 @@ class RoundRunner:
                 guesses, confidence = snap.task.decode(snap.labels, prior[pool_rows])
                 for row, guess, p in zip(pool_rows, guesses, confidence, strict=True):
                     predicted[snap.ids[row]] = (guess, float(p))
+        base: Classifier | None = None  # the kept classifier (model may wrap it, issue 17)
+        pseudo: dict[str, int] | None = None
         if len(set(train_labels)) >= 1 and train_rows:
             progress.report(f"training on {len(train_rows)} labels", 0.5)
             t = time.perf_counter()
@@ -318,21 +345,30 @@ class RoundRunner:
             model = self.keeper.model_for(
                 replace(s, freeze_batchnorm=s.freeze_batchnorm and active), classes,
                 features.embeddings.shape[1], features.several_inputs)
+            base = model
+            model = self._with_graph(snap, features, model, notes)  # issue 17
             x = features.input_for(model)
             model.fit(x[train_rows], train_labels)
             notes += getattr(model, "notes", [])
             timings["fit"] = time.perf_counter() - t
+            if s.self_training:  # issue 17
+                t = time.perf_counter()
+                pseudo = self._self_train(snap, features, model, x, train_rows, train_labels,
+                                          classes, notes)
+                timings["self_train"] = time.perf_counter() - t
             progress.report("scoring the pool", 0.75)
             t = time.perf_counter()
             if len(pool_rows):
                 out = model.outputs(x[pool_rows], needs, s.mc_samples)
-                if prior is not None and prior_check is not None and prior_check.weight > 0:
-                    out[Need.PROBS] = label_prior.blend(out[Need.PROBS], prior[pool_rows],
-                                                        prior_check.weight)
                 for need, value in out.items():
                     state.put(need, value)
                 probs = out[Need.PROBS]
                 notes += _derived(snap, needs, state, pool_rows, classes, probs)
+                if prior is not None and prior_check is not None and prior_check.weight > 0:
+                    # The names' prior sharpens the suggestions shown while labels are few;
+                    # selection keeps the classifier's own probabilities (a blended ranking
+                    # cost AG News 0.03 at 32 labels, docs/cold_start.md).
+                    probs = label_prior.blend(probs, prior[pool_rows], prior_check.weight)
                 guesses, confidence = snap.task.decode(classes, probs)
                 for row, guess, p in zip(pool_rows, guesses, confidence, strict=True):
                     predicted[snap.ids[row]] = (guess, float(p))
@@ -380,9 +416,10 @@ class RoundRunner:
         self._uncertainty.remember(picks, state, difficulty)
         result = RoundResult(picks, predicted, len(train_rows), metrics,
                              {k: round(v, 4) for k, v in timings.items()}, snap.round_index,
-                             chosen_by, type(model).__name__ if model is not None else "",
+                             chosen_by, type(base).__name__ if base is not None else "",
                              model.weights() if model is not None else None, cost, signals,
                              top_two, notes=notes)
+        result.pseudo_labels = pseudo
         result.stream_seen = streamed.seen if streamed is not None else []
         if s.multi_label and model is not None and state.probs is not None:  # issue 21
             result.label_probs = (state.ids.copy(), state.probs, list(classes))
@@ -396,6 +433,7 @@ class RoundRunner:
         if runner is None:
             runner = self._spans = SpanRoundRunner()
         return runner
+
     def _label_prior(self, snap: Snapshot, features: Features,
                      progress: Progress) -> np.ndarray | None:
         """(items, labels) zero-shot probabilities from the labels' prototypes (issue 17), or
@@ -418,6 +456,75 @@ class RoundRunner:
         if vectors is None or vectors.shape[1] != features.embeddings.shape[1]:
             return None
         return label_prior.zero_shot(features.embeddings, vectors)
+
+    def _graph_for(self, snap: Snapshot, features: Features) -> KnnGraph:
+        """The kNN graph of every item over the non-test items, built once per features."""
+        key = (self._features[0] if self._features else None, snap.settings.propagation_k,
+               tuple(r for r, split in enumerate(snap.splits) if split == Split.TEST))
+        if self._graph is None or self._graph[0] != key:
+            is_node = np.array([split != Split.TEST for split in snap.splits], dtype=bool)
+            self._graph = (key, build_graph(features.embeddings, is_node,
+                                            snap.settings.propagation_k))
+        return self._graph[1]
+
+    def _with_graph(self, snap: Snapshot, features: Features, model: Classifier,
+                    notes: list[str]) -> Classifier:
+        """Issue 17: hand a propagation classifier its graph, or blend label spreading into
+        the classifier's probabilities (``propagation_weight``) where the blend applies."""
+        s = snap.settings
+        if isinstance(model, PropagationClassifier):
+            model.use_graph(self._graph_for(snap, features), features.embeddings)
+            return model
+        if s.propagation_weight <= 0:
+            return model
+        why = ("a multi-label project's labels are not one choice" if s.multi_label else
+               "the classifier reads several inputs" if features.several_inputs else
+               "the classifier reads the texts" if model.takes_texts else "")
+        if why:
+            notes.append(f"label propagation not blended in: {why}")
+            return model
+        return GraphBlend(model, features.input_for(model), self._graph_for(snap, features),
+                          features.embeddings, s.propagation_weight, s.propagation_alpha)
+
+    def _self_train(self, snap: Snapshot, features: Features, model: Classifier, x: Any,
+                    train_rows: list[int], train_labels: list[str], classes: list[str],
+                    notes: list[str]) -> dict[str, int] | None:
+        """Issue 17: refit on the human labels plus the confident, kNN-verified pseudo-labels
+        of the unlabeled pool (``alapp.al.selftrain``), each weighted
+        ``self_training_weight``; no confidence below twice chance (at most 0.5) counts. The
+        test set is never a candidate and never tunes anything;
+        the pseudo-labels live in this round only. Returns the count per class (None: not
+        possible, with a note saying why)."""
+        s = snap.settings
+        why = ("a multi-label project's labels are not one choice" if s.multi_label else
+               f"the {type(model).__name__} takes no per-item weights (logistic regression "
+               "does)" if not getattr(model, "takes_weights", False) else
+               "it needs labels of two classes" if len(set(train_labels)) < 2 else "")
+        if why:
+            notes.append(f"self-training skipped: {why}")
+            return None
+        labeled = set(snap.current)
+        unlabeled = np.array([r for r, i in enumerate(snap.ids)
+                              if snap.splits[r] == Split.POOL and i not in labeled], dtype=int)
+        counts = dict.fromkeys(sorted(set(train_labels), key=classes.index), 0)
+        if not len(unlabeled):
+            return counts
+        code = {c: k for k, c in enumerate(classes)}
+        picked = select_pseudo_labels(
+            model.predict_proba(x[unlabeled]), features.embeddings[unlabeled],
+            features.embeddings[train_rows], np.array([code[y] for y in train_labels]),
+            SelfTrainParams(s.self_training_quantile, min(0.5, 2 / len(classes)),
+                            s.self_training_k, s.self_training_cap))
+        if not len(picked.rows):
+            return counts
+        rows = np.concatenate([np.array(train_rows, dtype=int), unlabeled[picked.rows]])
+        pseudo = [classes[c] for c in picked.codes.tolist()]
+        weight = np.concatenate([np.ones(len(train_rows)),
+                                 np.full(len(pseudo), s.self_training_weight)])
+        model.fit_weighted(x[rows], [*train_labels, *pseudo], weight)  # type: ignore[attr-defined]
+        for label in pseudo:
+            counts[label] = counts.get(label, 0) + 1
+        return counts
 
     def run_stand_in(self, snap: Snapshot, pending: int,
                      progress: Progress | None = None) -> RoundResult:

@@ -28,7 +28,7 @@ from alapp.loop.round import RoundResult, RoundRunner, Snapshot
 SimulationProgress = Callable[[float, str], None]  # (fraction done, what is running)
 FEATURIZER = "vectors:sim"  # the precomputed embeddings, as imported vectors are named
 # Classifiers a replay can train every round; fine-tuning reads texts and takes minutes a round.
-CLASSIFIERS = ("logreg", "mlp", "committee", "mixed-committee")
+CLASSIFIERS = ("logreg", "mlp", "committee", "mixed-committee", "propagation")
 # Asked for by name only (``alapp simulate --classifier finetune``, seed 002's replay): it needs
 # the texts (``simulate(texts=...)``), and the comparison dialog never picks it.
 TEXT_CLASSIFIERS = ("finetune",)
@@ -91,7 +91,7 @@ class Curve:
     macro_f1: list[float] = field(default_factory=list)
     round_seconds: list[float] = field(default_factory=list)
     model: str = ""  # the classifier the rounds trained (the round chooses it)
-    # issue 17: accuracy of what the round ranked and predicted with (the model blended with
+    # issue 17: accuracy of what the round predicted with (the model blended with
     # the label-name prior while that is used; else the model's accuracy)
     prior_accuracy: list[float] = field(default_factory=list)
 

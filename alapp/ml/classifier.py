@@ -20,6 +20,7 @@ class LogisticClassifier:
     takes_texts = False
     needs_dense = False  # reads sparse TF-IDF as it is
     several_inputs = False
+    takes_weights = True  # fit_weighted: self-training's pseudo-labels count less (issue 17)
 
     def __init__(self, labels: Sequence[str], c: float = 4.0, seed: int = 0) -> None:
         self.labels = list(labels)
@@ -28,6 +29,14 @@ class LogisticClassifier:
         self._model: Any = None
 
     def fit(self, x: Any, y: Sequence[str]) -> None:
+        self._fit(x, y, None)
+
+    def fit_weighted(self, x: Any, y: Sequence[str], sample_weight: NDArray[Any]) -> None:
+        """``fit`` with a weight per item (self-training, issue 17: pseudo-labels count less
+        than human labels); warm-started from the last fit like ``fit``."""
+        self._fit(x, y, np.asarray(sample_weight, dtype=np.float64))
+
+    def _fit(self, x: Any, y: Sequence[str], sample_weight: NDArray[Any] | None) -> None:
         from sklearn.linear_model import LogisticRegression
 
         present = sorted(set(y), key=self.labels.index)
@@ -37,7 +46,7 @@ class LogisticClassifier:
         self.classes = present
         if len(present) == 1:  # one class so far: nothing to separate yet
             return
-        self._model.fit(x, [present.index(label) for label in y])
+        self._model.fit(x, [present.index(label) for label in y], sample_weight=sample_weight)
 
     def weights(self) -> bytes | None:
         """``coef`` and ``intercept`` as safetensors (never pickled); None before two classes."""

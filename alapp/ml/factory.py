@@ -26,6 +26,7 @@ from alapp.ml.finetune import TransformerClassifier
 from alapp.ml.fusion import LateFusionClassifier
 from alapp.ml.mlp import MLPClassifier, MLPConfig
 from alapp.ml.multilabel import MultiLabelClassifier
+from alapp.ml.propagation import PropagationClassifier
 
 FUSION = "fusion"  # chosen automatically for several inputs, never asked for by name
 # Needs a model is built for (an extra head): a change of them builds a new model.
@@ -86,6 +87,11 @@ def _fusion(labels: Sequence[str], s: ProjectSettings, needs: frozenset[Need]) -
                                 loss_layers=layers)
 
 
+def _propagation(labels: Sequence[str], s: ProjectSettings, _: frozenset[Need]) -> Classifier:
+    """Issue 17: label spreading; the round hands it the kNN graph (``use_graph``)."""
+    return PropagationClassifier(labels, alpha=s.propagation_alpha)
+
+
 KINDS: dict[str, KindSpec] = {spec.name: spec for spec in (
     KindSpec(options.Classifier.LOGREG, LogisticClassifier, _logreg),
     KindSpec(options.Classifier.MLP, MLPClassifier, _mlp),
@@ -93,6 +99,7 @@ KINDS: dict[str, KindSpec] = {spec.name: spec for spec in (
     KindSpec(options.Classifier.FINETUNE, TransformerClassifier, _finetune),
     KindSpec(options.Classifier.MIXED_COMMITTEE, Committee, _mixed_committee),
     KindSpec(FUSION, LateFusionClassifier, _fusion),
+    KindSpec(options.Classifier.PROPAGATION, PropagationClassifier, _propagation),
 )}
 # Tried in this order when the asked-for kind lacks what the strategy needs (fine-tuning is
 # never a fallback: it is slow and needs a model folder).
@@ -143,7 +150,8 @@ class ModelKeeper:
                settings.model_folder, needs & BUILT_FOR, settings.freeze_batchnorm,
                # fine-tuning (issue 16): new hyper-parameters, a new fine-tune
                (settings.finetune_lr, settings.finetune_epochs, settings.finetune_batch_size)
-               if kind == options.Classifier.FINETUNE else None)
+               if kind == options.Classifier.FINETUNE else None,
+               settings.propagation_alpha if kind == options.Classifier.PROPAGATION else None)
         if key != self._key or self.model is None:
             self._key, self.model = key, KINDS[kind].build(labels, settings, needs)
         return self.model

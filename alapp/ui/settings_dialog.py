@@ -52,7 +52,9 @@ CLASSIFIER_HELP = {Classifier.LOGREG: "logistic regression (fast, the default)",
                    Classifier.COMMITTEE: "bagged committee (for vote entropy, consensus KL)",
                    Classifier.FINETUNE: "fine-tune the transformer (slow on CPU)",
                    Classifier.MIXED_COMMITTEE: "committee of logistic regression, a small "
-                                               "MLP and naive Bayes (vote entropy, KL)"}
+                                               "MLP and naive Bayes (vote entropy, KL)",
+                   Classifier.PROPAGATION: "label spreading over the embeddings' "
+                                           "nearest-neighbour graph (issue 17)"}
 
 
 class SettingsDialog(QDialog):

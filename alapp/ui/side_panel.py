@@ -223,6 +223,8 @@ class SidePanel(QWidget):
         text += "".join(f"\nNote: {note}" for note in result.notes)
         if result.encoder:  # issue 17: which encoder the features came from
             text += f"\nEncoder: {result.encoder}"
+        if result.pseudo_label_text():  # issue 17: self-training
+            text += f"\n{result.pseudo_label_text()}"
         if result.cost is not None:
             c = result.cost
             on = f" on {c.error_basis}" if c.error_basis else ""
