@@ -110,8 +110,10 @@ def test_a_version_10_file_migrates_keeping_everything(tmp_path) -> None:
     conn.close()
     with Project.open(path) as project:
         assert schema_version(project._conn) == SCHEMA_VERSION == 12
-        for table, rows in before.items():
-            assert project._conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() == rows
+        for table, rows in before.items():  # later versions may add columns after these
+            width = len(rows[0])
+            assert [row[:width] for row in project._conn.execute(
+                f"SELECT * FROM {table} ORDER BY 1").fetchall()] == rows
         assert project.current_labels() == {1: "a|b"} and project.label_set(1) == ["a", "b"]
         assert not project.spans and project.integrity_ok()
         assert project._conn.execute("SELECT COUNT(*) FROM item_tokens").fetchone()[0] == 0
