@@ -24,6 +24,7 @@ from alapp.al.registry import (
     strategy_params,
     top_k,
 )
+from alapp.al.sequence import SEQUENCE_STRATEGIES
 from alapp.al.state import PoolState
 from alapp.cli import main
 from alapp.core.settings import ProjectSettings
@@ -403,6 +404,8 @@ def test_strategies_cli_lists_each_strategy_with_its_seed(capsys) -> None:
         assert entry["seed"] == STRATEGIES[name].seed
         if name in MULTI_LABEL_STRATEGIES:  # beyond the seeds, and said so
             assert entry["seed"].startswith("none (multi-label")
+        elif name == "typiclust":  # issue 17's cold start: a paper, not a seed
+            assert entry["seed"].startswith("none (Hacohen")
         else:
             assert entry["seed"][:3] in {"000", "001", "002", "003", "004"}
         assert entry["cost_aware"].startswith("ROI: ")
@@ -413,7 +416,7 @@ def test_strategies_cli_lists_each_strategy_with_its_seed(capsys) -> None:
     assert listed["cluster-uncertainty"]["seed"].startswith("003")
     assert listed["uncertainty-representative"]["seed"].startswith("000")
     assert "DBAL" in listed["mc-entropy"]["seed"]
-    assert set(SOURCES) <= set(STRATEGIES)
+    assert set(SOURCES) <= set(STRATEGIES) | set(SEQUENCE_STRATEGIES)  # span projects' too
 
 
 # --- simulate runs the new strategies and the mixed committee (mc-entropy trains the torch
