@@ -203,8 +203,13 @@ class SidePanel(QWidget):
             self.model_state.setText(f"No labels yet: this batch is random ({result.strategy}). "
                                      "The first model trains after your first labels.")
             return
-        if "micro_f1" in result.metrics:  # multi-label (issue 21)
-            m = result.metrics
+        m = result.metrics
+        if "sentence_accuracy" in m:  # spans (issue 18): entities matched exactly
+            accuracy = (f"(entity micro-F1) {m['micro_f1']:.2f}: precision "
+                        f"{m['precision']:.2f}, recall {m['recall']:.2f}, macro-F1 "
+                        f"{m['macro_f1']:.2f}; {m['sentence_accuracy']:.1%} of test sentences "
+                        "exactly right")
+        elif "micro_f1" in m:  # multi-label (issue 21)
             accuracy = (f"(exact set) {m['accuracy']:.1%}, micro-F1 {m['micro_f1']:.2f}, "
                         f"macro-F1 {m['macro_f1']:.2f}, Hamming loss {m['hamming_loss']:.3f} "
                         "on the test set")
