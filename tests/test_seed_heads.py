@@ -56,7 +56,9 @@ def _data(seed: int = 0) -> Replay:
 def _settings(**changes) -> ProjectSettings:
     base = ProjectSettings(name="t", strategy="entropy", batch_size=5, random_share=0.0,
                            featurizer=FEATURIZER, classifier="logreg", cost_model="equal",
-                           stop_set_size=0, mc_samples=3)
+                           stop_set_size=0, mc_samples=3,
+                           # the scores are checked against the classifier's own probabilities
+                           self_training=False, propagation_weight=0.0)
     return replace(base, **changes)
 
 

@@ -202,6 +202,7 @@ def test_off_is_the_round_as_before(demo, monkeypatch) -> None:
     called: list[str] = []
     monkeypatch.setattr(round_module, "select_pseudo_labels",
                         lambda *a: called.append("select"))
+    demo.update_settings(self_training=False, propagation_weight=0.0)
     off = RoundRunner().run(snapshot_of(demo))
     again = RoundRunner().run(snapshot_of(demo))
     assert not called and off.pseudo_labels is None and off.pseudo_label_text() == ""

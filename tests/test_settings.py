@@ -109,6 +109,7 @@ BAD = [
     ("propagation_weight", 1.5, "from 0 to 1 (0: off)"),
     ("propagation_k", 1, "from 2 to 100"),
     ("propagation_alpha", 1.0, "above 0 and below 1"),
+    ("propagation_max_items", 10, "at least 100"),
 ]
 
 

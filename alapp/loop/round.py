@@ -483,6 +483,12 @@ class RoundRunner:
         if why:
             notes.append(f"label propagation not blended in: {why}")
             return model
+        nodes = sum(split != Split.TEST for split in snap.splits)
+        if nodes > s.propagation_max_items:
+            notes.append(f"label propagation skipped: {nodes:,} items is above "
+                         f"propagation_max_items ({s.propagation_max_items:,}); its kNN graph "
+                         "would take minutes to build")
+            return model
         return GraphBlend(model, features.input_for(model), self._graph_for(snap, features),
                           features.embeddings, s.propagation_weight, s.propagation_alpha)
 
@@ -497,8 +503,8 @@ class RoundRunner:
         possible, with a note saying why)."""
         s = snap.settings
         why = ("a multi-label project's labels are not one choice" if s.multi_label else
-               f"the {type(model).__name__} takes no per-item weights (logistic regression "
-               "does)" if not getattr(model, "takes_weights", False) else
+               f"the {type(getattr(model, 'base', model)).__name__} takes no per-item weights "
+               "(logistic regression does)" if not getattr(model, "takes_weights", False) else
                "it needs labels of two classes" if len(set(train_labels)) < 2 else "")
         if why:
             notes.append(f"self-training skipped: {why}")
