@@ -144,20 +144,10 @@ class ContrastiveEncoder:
     def _load(self) -> None:
         if self._model is not None:
             return
-        from transformers import AutoModel, AutoTokenizer
+        from alapp.ml.embedders import load_local_model
 
-        from alapp.ml.embedders import check_model_folder, pick_device, quiet_transformers
-        from alapp.ml.threads import limit_threads
-
-        limit_threads()
-        quiet_transformers()
-        self.device = pick_device(self.device)
-        check_model_folder(self.folder)  # again: the folder may have changed since
-        self._tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True,
-                                                        trust_remote_code=False)
-        self._model = AutoModel.from_pretrained(self.folder, local_files_only=True,
-                                                use_safetensors=True, trust_remote_code=False)
-        self._model.to(self.device).eval()
+        self._tokenizer, self._model, self.device = load_local_model(self.folder, self.device)
+        self._model.eval()
 
     def _pooled(self, texts: Sequence[str], max_length: int) -> Any:
         import torch

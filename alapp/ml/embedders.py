@@ -193,6 +193,27 @@ def pick_device(preference: str = "auto") -> str:
     return "cpu"
 
 
+def load_local_model(folder: Path, device: str, model_class: str = "AutoModel",
+                     **kwargs: Any) -> tuple[Any, Any, str]:
+    """A Hugging Face folder's tokenizer and model, the one way this app loads them: from the
+    folder only (``local_files_only``), safetensors only, never the folder's own code; the
+    folder checked again (it may have changed since it was chosen). Returns (tokenizer, model
+    on its device, device)."""
+    import transformers
+
+    from alapp.ml.threads import limit_threads
+
+    limit_threads()
+    quiet_transformers()
+    device = pick_device(device)
+    check_model_folder(folder)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True,
+                                                           trust_remote_code=False)
+    model = getattr(transformers, model_class).from_pretrained(
+        folder, local_files_only=True, use_safetensors=True, trust_remote_code=False, **kwargs)
+    return tokenizer, model.to(device), device
+
+
 class HFEmbedder:
     def __init__(self, folder: Path | None = None, device: str = "auto", batch_size: int = 64,
                  max_length: int = 256) -> None:
@@ -208,19 +229,8 @@ class HFEmbedder:
     def _load(self) -> None:
         if self._model is not None:
             return
-        from transformers import AutoModel, AutoTokenizer
-
-        from alapp.ml.threads import limit_threads
-
-        limit_threads()
-        quiet_transformers()
-        self.device = pick_device(self.device)
-        check_model_folder(self.folder)  # again: the folder may have changed since
-        self._tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True,
-                                                        trust_remote_code=False)
-        self._model = AutoModel.from_pretrained(self.folder, local_files_only=True,
-                                                use_safetensors=True, trust_remote_code=False)
-        self._model.eval().to(self.device)
+        self._tokenizer, self._model, self.device = load_local_model(self.folder, self.device)
+        self._model.eval()
 
     def embed(self, texts: Sequence[str],
               progress: Callable[[int], None] | None = None) -> Vectors:

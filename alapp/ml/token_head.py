@@ -27,8 +27,6 @@ from alapp.ml.crf import Tagged
 from alapp.ml.embedders import (
     check_model_folder,
     default_minilm_folder,
-    pick_device,
-    quiet_transformers,
 )
 
 IGNORE = -100  # the label PyTorch's cross-entropy skips
@@ -77,23 +75,16 @@ class TokenHead:
     def _load(self) -> None:
         if self._model is not None:
             return
-        from transformers import AutoModelForTokenClassification, AutoTokenizer
+        from alapp.ml.embedders import load_local_model
 
-        quiet_transformers()
-        self.device = pick_device(self.device)
-        check_model_folder(self.folder)
-        tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True,
-                                                  trust_remote_code=False)
+        tokenizer, self._model, self.device = load_local_model(
+            self.folder, self.device, "AutoModelForTokenClassification",
+            num_labels=len(self.tags), id2label=dict(enumerate(self.tags)),
+            label2id={t: i for i, t in enumerate(self.tags)})
         if not tokenizer.is_fast:
             raise ValueError(f"{self.folder}: the token head needs a fast tokenizer "
                              "(tokenizer.json) to align subwords with words")
         self._tokenizer = tokenizer
-        self._model = AutoModelForTokenClassification.from_pretrained(
-            self.folder, num_labels=len(self.tags), local_files_only=True,
-            use_safetensors=True, trust_remote_code=False,
-            id2label=dict(enumerate(self.tags)),
-            label2id={t: i for i, t in enumerate(self.tags)})
-        self._model.to(self.device)
 
     def encode(self, words: Sequence[Sequence[str]]) -> Any:
         """The tokenizer's batch for pre-split sentences (``word_ids`` per row)."""
