@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this clone's alapp
 from machine import machine
 
 from alapp.loop.span_simulate import SpanCorpus, SpanSimConfig, corpus_from_tags, simulate_spans
