@@ -33,16 +33,13 @@ from enum import StrEnum
 
 import numpy as np
 
+from alapp.core.options import TrainingLabelRule as Rule
+
 ItemKey = int | str
 Votes = Mapping[ItemKey, Mapping[str, str]]  # item -> annotator -> label
 
 
 _SAME = 1e-9  # accuracies this close are equal (EM stops at a 1e-10 change)
-
-
-class Rule(StrEnum):
-    MAJORITY = "majority"
-    RELIABLE = "reliable"
 
 
 class How(StrEnum):
@@ -137,37 +134,41 @@ def annotator_reliability(votes: Votes, adjudicated: Mapping[ItemKey, str] | Non
     return {a: Reliability(float(accuracy[r]), int(per_annotator[r])) for a, r in row.items()}
 
 
+def resolve_item(given: Mapping[str, str], adjudicated: str | None = None,
+                 rule: Rule | str = Rule.MAJORITY,
+                 reliability: Mapping[str, Reliability] | None = None
+                 ) -> tuple[str | None, How | None]:
+    """One item's training label and why: ``(None, None)`` without votes or adjudication,
+    ``(None, TIE)`` when the rule cannot decide. An annotator missing from ``reliability``
+    scores 0.5 (nothing known)."""
+    if adjudicated is not None:
+        return adjudicated, How.ADJUDICATED
+    distinct = set(given.values())
+    if not distinct:
+        return None, None
+    if len(distinct) == 1:
+        return next(iter(distinct)), How.SINGLE if len(given) == 1 else How.UNANIMOUS
+    if Rule(rule) is Rule.MAJORITY:
+        chosen = _majority(Counter(given.values()))
+        return (chosen, How.MAJORITY) if chosen is not None else (None, How.TIE)
+    scores = {a: (reliability or {}).get(a, Reliability(0.5, 0)).score for a in given}
+    best = max(scores.values())
+    top = {label for a, label in given.items() if scores[a] >= best - _SAME}
+    return (next(iter(top)), How.RELIABLE) if len(top) == 1 else (None, How.TIE)
+
+
 def resolve(votes: Votes, adjudicated: Mapping[ItemKey, str] | None = None,
             rule: Rule | str = Rule.MAJORITY) -> Resolution:
     """The training label of every item that has votes or an adjudication."""
-    rule = Rule(rule)
     adjudicated = adjudicated or {}
     reliability = annotator_reliability(votes, adjudicated)
     labels: dict[ItemKey, str] = {}
     how: dict[ItemKey, How] = {}
     for item in [*votes, *(i for i in adjudicated if i not in votes)]:
-        given = votes.get(item, {})
-        if item in adjudicated:
-            labels[item], how[item] = adjudicated[item], How.ADJUDICATED
-            continue
-        distinct = set(given.values())
-        if not distinct:
-            continue
-        if len(distinct) == 1:
-            labels[item] = next(iter(distinct))
-            how[item] = How.SINGLE if len(given) == 1 else How.UNANIMOUS
-            continue
-        if rule is Rule.MAJORITY:
-            chosen = _majority(Counter(given.values()))
-        else:
-            best = max(reliability[a].score for a in given)
-            top = {label for a, label in given.items()
-                   if reliability[a].score >= best - _SAME}
-            chosen = next(iter(top)) if len(top) == 1 else None
-        if chosen is None:
-            how[item] = How.TIE
-        else:
-            labels[item] = chosen
-            how[item] = How.MAJORITY if rule is Rule.MAJORITY else How.RELIABLE
+        label, why = resolve_item(votes.get(item, {}), adjudicated.get(item), rule, reliability)
+        if why is not None:
+            how[item] = why
+        if label is not None:
+            labels[item] = label
     ties = sorted((item for item, why in how.items() if why is How.TIE), key=_item_order)
     return Resolution(labels, how, ties, reliability)

@@ -76,3 +76,10 @@ class ColdStart(StrEnum):
 
     TYPICLUST = "typiclust"
     CENTROIDS = "centroids"
+
+
+class TrainingLabelRule(StrEnum):
+    """Which label an item trains on when several annotators disagree (issue 19)."""
+
+    MAJORITY = "majority"
+    RELIABLE = "reliable"

@@ -111,6 +111,10 @@ class ProjectSettings:
     # the kNN graph's build time grows with the square of the items (7 s for 16,000, 58 s for
     # 50,000 on two cores): above this many non-test items propagation is skipped, with a note
     propagation_max_items: int = 20_000
+    # issue 19: teams. An item several annotators labeled trains on the adjudicated label,
+    # else on this rule's: "majority" (a tie: no training label, for review) or "reliable"
+    # (the label of the annotator most often right, Dawid-Skene; store/resolution.py)
+    training_label_rule: str = options.TrainingLabelRule.MAJORITY.value
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -217,6 +221,7 @@ _RULES["span_language"] = (  # spans (issue 18)
     'a language code such as en, ru or zh ("": detected per imported file)')
 # cold start (issue 17)
 _CHOICES["cold_start"] = options.ColdStart
+_CHOICES["training_label_rule"] = options.TrainingLabelRule  # issue 19
 _RULES["cold_start_labels"] = (lambda v: v >= 0, "a whole number of labels, at least 0 "
                                "(0: the first round only)")
 # issue 17: contrastive encoder

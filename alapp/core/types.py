@@ -19,13 +19,14 @@ class Split(StrEnum):
 
 
 class Action(StrEnum):
-    """What one label event records. The current label is the latest LABEL or UNDO event."""
+    """What one label event records. An item's training label: store/resolution.py."""
 
     LABEL = "label"
     UNDO = "undo"  # restores the label the item had before the undone event (maybe none)
     SKIP = "skip"  # not now: the item may come back in a later batch
     SKIP_FOREVER = "skip_forever"  # never query this item again
     FLAG = "flag"  # needs a second look; does not change the label
+    ADJUDICATION = "adjudication"  # a reviewer's final label (issue 19); none: withdrawn
 
 
 class Source(StrEnum):
@@ -38,6 +39,7 @@ class Source(StrEnum):
     UNDO = "undo"  # back at the front of the queue after an undo
     RELABEL = "relabel"  # changed later (history, browse)
     IMPORT = "import"  # the label came with the imported file
+    REVIEW = "review"  # a reviewer's adjudication (issue 19)
     UNKNOWN = "unknown"  # events written before sources were recorded, with nothing to tell
 
 

@@ -42,11 +42,11 @@ class BrowseRow:
         return None if self.confidence is None else 1.0 - self.confidence
 
 
-# The current label is the latest label or undo event of an item (undo restores what was before).
+# Each item's training label (store/resolution.py) and who gave it; an item the annotators
+# disagree on has none (and no annotator).
 _CURRENT = """
-    SELECT e.item_id, e.label, e.annotator FROM label_events e
-    JOIN (SELECT item_id, MAX(id) AS last FROM label_events
-          WHERE action IN ('label', 'undo') GROUP BY item_id) m ON m.last = e.id
+    SELECT c.item_id, c.label, e.annotator FROM item_labels c
+    LEFT JOIN label_events e ON e.id = c.event_id
 """
 
 # The latest flag of each flagged item, with its comment.

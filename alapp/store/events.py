@@ -103,14 +103,14 @@ def undo_relabel(project: Project, batch: RelabelBatch, annotator: str) -> int:
     with project.transaction() as conn:
         for item_id, event in batch.events:
             latest = conn.execute(
-                "SELECT MAX(id) FROM label_events WHERE item_id = ? AND action IN "
-                "('label', 'undo')", (item_id,)).fetchone()[0]
+                "SELECT MAX(id) FROM label_events WHERE item_id = ? AND annotator = ? AND "
+                "action IN ('label', 'undo')", (item_id, annotator)).fetchone()[0]
             if latest != event:
                 continue
-            before = conn.execute(
-                "SELECT label FROM label_events WHERE item_id = ? AND id < ? "
+            before = conn.execute(  # their own: another annotator's vote is theirs
+                "SELECT label FROM label_events WHERE item_id = ? AND id < ? AND annotator = ? "
                 "AND action IN ('label', 'undo') ORDER BY id DESC LIMIT 1",
-                (item_id, event)).fetchone()
+                (item_id, event, annotator)).fetchone()
             project._insert_event(item_id, Action.UNDO, before[0] if before else None,
                                   annotator, None, None, None, undoes=event)
             restored += 1

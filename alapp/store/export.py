@@ -33,8 +33,7 @@ _LABELED_SQL = """
            e.submitted_at, e.active_ms, e.source, e.strategy, flag.note, i.text_b,
            img.format, img.data
     FROM label_events e
-    JOIN (SELECT item_id, MAX(id) AS id FROM label_events
-          WHERE action IN ('label', 'undo') GROUP BY item_id) last ON e.id = last.id
+    JOIN item_labels last ON e.id = last.event_id
     JOIN items i ON i.id = e.item_id
     LEFT JOIN (SELECT f.item_id, COALESCE(f.note, '') AS note FROM label_events f
                JOIN (SELECT item_id, MAX(id) AS id FROM label_events

@@ -26,6 +26,7 @@ from alapp.store.encoding import changed_error, locate_decode_error, open_checke
 from alapp.store.parsing import Chunk, ImportSpec, parse_chunks, text_hash
 from alapp.store.project import Project
 from alapp.store.readers import format_and_encoding
+from alapp.store.resolution import add_new_items
 
 __all__ = ["ImportReport", "ImportSpec", "import_file", "text_hash"]
 
@@ -221,6 +222,7 @@ def _write(project: Project, job: _Job, chunks: Iterator[Chunk], report: ImportR
     total = job.size
     last_line: int | None = None
     had_items = job.first_item_id > 1
+    events_before = conn.execute("SELECT COALESCE(MAX(id), 0) FROM label_events").fetchone()[0]
     # A big file: rebuilding the hash index once beats updating it per row (measured 2x on
     # 200k rows). DDL is transactional, so a failed import restores the index as it was.
     if bulk:
@@ -241,7 +243,10 @@ def _write(project: Project, job: _Job, chunks: Iterator[Chunk], report: ImportR
         else:
             conn.executemany(
                 "INSERT INTO label_events (item_id, action, label, annotator, submitted_at, "
-                "source) VALUES (?, 'label', ?, 'import', ?, 'import')", chunk.events)
+                "source, uid, workstation, seq) VALUES (?, 'label', ?, 'import', ?, 'import', "
+                "?, ?, ?)", [(*event, *origin) for event, origin
+                             in zip(chunk.events, project.origins(len(chunk.events)),
+                                    strict=True)])
         report.rows += len(chunk.items)
         report.labeled += len(chunk.events)
         for split, n in chunk.by_split.items():
@@ -249,6 +254,10 @@ def _write(project: Project, job: _Job, chunks: Iterator[Chunk], report: ImportR
         if progress is not None and not progress(chunk.bytes_read, total):
             raise Cancelled()
     _check_unchanged(job, last_line)
+    add_new_items(conn, events_before)  # their training labels (store/resolution.py)
+    if report.labeled:
+        conn.execute("INSERT OR IGNORE INTO annotators (name, added_at, how) "
+                     "VALUES ('import', ?, 'import')", (time.time(),))
     if bulk:
         conn.execute("CREATE INDEX items_hash ON items(hash)")
     if report.rows == 0:
@@ -330,4 +339,4 @@ def insert_label_sets(project: Project, events: list[tuple[Any, ...]]) -> None:
     for item_id, label, submitted in events:
         project._insert_event(item_id, Action.LABEL, join_labels(split_labels(label), order),
                               "import", None, None, Selection(Source.IMPORT),
-                              submitted_at=submitted)
+                              submitted_at=submitted, resolve=False)

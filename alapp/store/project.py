@@ -20,6 +20,7 @@ import sqlite3
 import stat
 import sys
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -54,16 +55,23 @@ from alapp.core.types import (
 )
 from alapp.store import queue
 from alapp.store.lock import ProjectLock, real_path
-from alapp.store.schema import APPLICATION_ID, SCHEMA_VERSION, migrate, schema_version
+from alapp.store.schema import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    TEAMS_VERSION,
+    migrate,
+    schema_version,
+)
 
 # The latest event that sets or restores a label, per item. ``label`` NULL means "no label".
 MAX_DESCRIPTION = 500  # characters of a label's description (issue 17)
-CURRENT_LABEL_SQL = """
-    SELECT e.item_id, e.label FROM label_events e
-    JOIN (SELECT item_id, MAX(id) AS id FROM label_events
-          WHERE action IN ('label', 'undo') GROUP BY item_id) last ON e.id = last.id
-    WHERE e.label IS NOT NULL
-"""
+# Each item's training label as the team rule resolves it (store/resolution.py; issue 19): with
+# one annotator, their latest label or undo.
+CURRENT_LABEL_SQL = "SELECT item_id, label FROM item_labels WHERE label IS NOT NULL"
+# The event that gave each item its training label (export and history read its details).
+CURRENT_EVENT_SQL = "SELECT item_id, event_id AS id FROM item_labels WHERE label IS NOT NULL"
+# Items the annotators disagree on and the rule cannot decide: no training label, not asked again.
+DISPUTED_SQL = "SELECT item_id FROM item_labels WHERE label IS NULL"
 # Items whose latest decision is "never ask again" (a later label or undo lifts it).
 SKIPPED_FOREVER_SQL = """
     SELECT e.item_id FROM label_events e
@@ -177,8 +185,12 @@ class Project:
     """An open project file. Use :meth:`create` or :meth:`open`, and close it (or use ``with``)."""
 
     def __init__(self, path: Path, conn: sqlite3.Connection, lock: ProjectLock | None,
-                 read_only: bool = False) -> None:
+                 read_only: bool = False, workstation: str | None = None) -> None:
+        from alapp.core.workstation import check_id, workstation_id
+
         self.path = path
+        # the machine this copy's events are made on (issue 19)
+        self.workstation = check_id(workstation) if workstation else workstation_id()
         self._conn = conn  # private: only store modules speak SQL
         self.db = sqlite_utils.Database(conn)
         self.read_only = read_only
@@ -188,7 +200,7 @@ class Project:
 
     @classmethod
     def create(cls, path: str | Path, labels: Sequence[str], name: str | None = None,
-               **settings: Any) -> Project:
+               workstation: str | None = None, **settings: Any) -> Project:
         path = Path(path)
         if path.exists():
             raise AlappError(f"{path}: already exists; open it instead, or choose another name")
@@ -235,7 +247,7 @@ class Project:
                 _configure_writer(conn)
                 lock.acquire_identity()  # the file exists now: hard links to it meet its lock
                 migrate(conn)
-                project = cls(path, conn, lock)
+                project = cls(path, conn, lock, workstation=workstation)
                 with project.transaction():
                     project._insert_labels(labels)
                     project._write_settings(initial.as_rows())
@@ -255,7 +267,7 @@ class Project:
 
     @classmethod
     def open(cls, path: str | Path, read_only: bool = False, take_lock: bool = True,
-             backup: bool = True) -> Project:
+             backup: bool = True, workstation: str | None = None) -> Project:
         """``take_lock=False`` is for a second connection of the process that already holds
         the project open (a background job writing its results). The one writer (``take_lock``)
         makes a backup when the newest is older than an hour, unless ``backup=False``."""
@@ -284,7 +296,13 @@ class Project:
                     raise ProjectFormatError(
                         f"{path}: needs an upgrade from schema {version}; open it for writing once")
                 migrate(conn)
-            project = cls(path, conn, lock, read_only)
+            project = cls(path, conn, lock, read_only, workstation)
+            if not read_only and version < TEAMS_VERSION <= SCHEMA_VERSION:
+                # an older file: its training labels by the team rule (issue 19)
+                from alapp.store.resolution import rebuild
+
+                with project.transaction() as tx:
+                    rebuild(tx)
         except sqlite3.DatabaseError as e:
             if conn is not None:
                 conn.close()
@@ -417,8 +435,12 @@ class Project:
             raise AlappError(f"multi_label={merged.multi_label!r}: whether decisions are sets "
                              "of labels is chosen when a project is created (this one is "
                              f"{'multi' if current.multi_label else 'single'}-label)")
-        with self.transaction():
+        with self.transaction() as conn:
             self._write_settings({k: getattr(merged, k) for k in changes})
+            if merged.training_label_rule != current.training_label_rule:  # issue 19
+                from alapp.store.resolution import rebuild
+
+                rebuild(conn)
         return merged
 
     def _write_settings(self, rows: dict[str, Any]) -> None:
@@ -464,15 +486,19 @@ class Project:
     # -- label events ------------------------------------------------------------------------------
 
     def current_labels(self) -> dict[ItemId, str]:
+        """Each item's training label (see store/resolution.py)."""
         return {ItemId(i): label for i, label in self._conn.execute(CURRENT_LABEL_SQL)}
+
+    def disputed(self) -> set[ItemId]:
+        """Items whose annotators disagree with no rule to decide: for review, not asked."""
+        return {ItemId(r[0]) for r in self._conn.execute(DISPUTED_SQL)}
 
     def skipped_forever(self) -> set[ItemId]:
         return {ItemId(r[0]) for r in self._conn.execute(SKIPPED_FOREVER_SQL)}
 
     def current_label(self, item_id: ItemId) -> str | None:
         row = self._conn.execute(
-            "SELECT label FROM label_events WHERE item_id = ? AND action IN ('label', 'undo') "
-            "ORDER BY id DESC LIMIT 1", (item_id,)).fetchone()
+            "SELECT label FROM item_labels WHERE item_id = ?", (item_id,)).fetchone()
         return None if row is None else row[0]
 
     def label_item(self, item_id: ItemId, label: str, annotator: str,
@@ -525,10 +551,10 @@ class Project:
             if row is None:
                 return None
             target, item_id = row
-            before = self._conn.execute(
-                "SELECT label FROM label_events WHERE item_id = ? AND id < ? "
+            before = self._conn.execute(  # their own: another annotator's vote is theirs
+                "SELECT label FROM label_events WHERE item_id = ? AND id < ? AND annotator = ? "
                 "AND action IN ('label', 'undo') ORDER BY id DESC LIMIT 1",
-                (item_id, target)).fetchone()
+                (item_id, target, annotator)).fetchone()
             event = self._insert_event(item_id, Action.UNDO, before[0] if before else None,
                                        annotator, None, None, None, undoes=target)
             queue.put_first(self._conn, ItemId(item_id), Source.UNDO)  # in the undo's transaction
@@ -546,17 +572,26 @@ class Project:
     def _insert_event(self, item_id: int, action: Action, label: str | None, annotator: str,
                       started_at: float | None, active_ms: int | None,
                       selection: Selection | None, undoes: int | None = None,
-                      note: str | None = None, submitted_at: float | None = None) -> EventId:
+                      note: str | None = None, submitted_at: float | None = None,
+                      resolve: bool = True) -> EventId:
+        """One event, inside the caller's transaction, with its identity (issue 19: a unique
+        id, this workstation and its next sequence number); the item's training label is
+        resolved again unless ``resolve`` is False (a bulk import does it once at the end)."""
         sel = selection or Selection(Source.UNDO if action == Action.UNDO else Source.UNKNOWN)
+        uid, workstation, seq = next(self.origins(1))
+        now = time.time()
         cursor = self._conn.execute(
             "INSERT INTO label_events (item_id, action, label, annotator, started_at, "
             "submitted_at, active_ms, undoes, note, round_id, source, strategy, score, "
-            "predicted_cost, is_random_share) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "predicted_cost, is_random_share, uid, workstation, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (item_id, action.value, label, annotator, started_at,
-             submitted_at if submitted_at is not None else time.time(), active_ms, undoes, note,
+             submitted_at if submitted_at is not None else now, active_ms, undoes, note,
              sel.round_id, sel.source, sel.strategy or None, sel.score, sel.predicted_cost,
-             int(sel.source == Source.RANDOM)))
+             int(sel.source == Source.RANDOM), uid, workstation, seq))
         event = EventId(int(cursor.lastrowid or 0))
+        self._conn.execute("INSERT OR IGNORE INTO annotators (name, added_at, how) "
+                           "VALUES (?, ?, 'labeled here')", (annotator, now))
         if label is not None and self.multi_label:  # the set, one row per chosen label
             self._conn.executemany("INSERT INTO event_labels (event_id, label) VALUES (?, ?)",
                                    [(event, name) for name in split_labels(label)])
@@ -564,7 +599,19 @@ class Project:
             from alapp.store.spans import insert_event_spans
 
             insert_event_spans(self._conn, event, label)
+        if resolve and action in (Action.LABEL, Action.UNDO, Action.ADJUDICATION):
+            from alapp.store.resolution import update_items
+
+            update_items(self._conn, [item_id])
         return event
+
+    def origins(self, count: int) -> Iterator[tuple[str, str, int]]:
+        """(uid, workstation, sequence) for the next ``count`` events made here (issue 19);
+        read inside the transaction that writes them."""
+        last = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM label_events "
+                                  "WHERE workstation = ?", (self.workstation,)).fetchone()[0]
+        for k in range(count):
+            yield uuid.uuid4().hex, self.workstation, int(last) + 1 + k
 
     @property
     def multi_label(self) -> bool:

@@ -180,7 +180,7 @@ def start_test_set(project: Project, size: int) -> int:
     front of the queue: the learning curve and the stopping signals are only honest on items
     the strategy did not choose."""
     seed = project.settings().seed
-    labeled = set(project.current_labels())
+    labeled = set(project.current_labels()) | project.disputed()
     candidates = [i for i in project.item_ids(Split.POOL) if i not in labeled]
     rng = np.random.default_rng(seed + 7919)  # not the stop set's draw
     chosen = sorted(rng.permutation(np.array(candidates, dtype=np.int64))[:size].tolist())

@@ -53,7 +53,9 @@ def read_for_round(project: Project) -> ProjectRows:
         return ProjectRows(project.labels(), settings, [ItemId(r[0]) for r in rows],
                            [join_pair(r[1], r[3]) for r in rows], [r[2] for r in rows],
                            project.current_labels(),
-                           project.skipped_forever(), rounds + 1, measured, random_share,
+                           # a disputed item is for review, not asked again (issue 19)
+                           project.skipped_forever() | project.disputed(), rounds + 1,
+                           measured, random_share,
                            stream.read(conn, settings.stratify_by),
                            project.label_descriptions())
     finally:

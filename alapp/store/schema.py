@@ -255,6 +255,76 @@ V11_SPANS = """
         ) WITHOUT ROWID
 """
 
+# Teams (issue 19). Every event gets an identity that survives a trip to another machine and
+# back: ``uid`` (unique everywhere), the ``workstation`` it was made on and that machine's own
+# ``seq`` (events are ordered by it, never by clocks that differ between machines). The action
+# ``adjudication`` (a reviewer's final word; the CHECK needs the table rebuilt, keeping every id).
+# ``identity`` names the project across its copies and packages; ``annotators`` lists who may
+# label it; ``item_labels`` holds each item's training label as the team rule resolves it
+# (store/resolution.py keeps it up to date on every write), so that every reader sees one
+# answer. Events made before carry the project's id and their own: copies of one file made
+# before this version agree on them. The project id of such a file comes from its first import
+# (time and first item), the same in every copy of it.
+V13_TEAMS = """
+        CREATE TABLE identity (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO identity (key, value) VALUES ('project_id', lower(hex(COALESCE(
+            (SELECT CAST(CAST(finished_at * 1000 AS INTEGER) AS TEXT) || '/' ||
+                    (SELECT hex(hash) FROM items ORDER BY id LIMIT 1)
+             FROM imports ORDER BY id LIMIT 1),
+            randomblob(16)))));
+        CREATE TABLE label_events_v13 (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            action TEXT NOT NULL CHECK (action IN
+                ('label', 'undo', 'skip', 'skip_forever', 'flag', 'adjudication')),
+            label TEXT,
+            annotator TEXT NOT NULL,
+            started_at REAL,
+            submitted_at REAL NOT NULL,
+            active_ms INTEGER,
+            undoes INTEGER REFERENCES label_events_v13(id),
+            note TEXT,
+            round_id INTEGER REFERENCES rounds(id),
+            strategy TEXT,
+            score REAL,
+            predicted_cost REAL,
+            is_random_share INTEGER NOT NULL DEFAULT 0,
+            source TEXT NOT NULL DEFAULT 'unknown',
+            uid TEXT NOT NULL UNIQUE,
+            workstation TEXT NOT NULL,
+            seq INTEGER NOT NULL
+        );
+        INSERT INTO label_events_v13 SELECT id, item_id, action, label, annotator, started_at,
+            submitted_at, active_ms, undoes, note, round_id, strategy, score, predicted_cost,
+            is_random_share, source,
+            (SELECT value FROM identity WHERE key = 'project_id') || ':' || id, 'legacy', id
+            FROM label_events;
+        DROP TABLE label_events;
+        ALTER TABLE label_events_v13 RENAME TO label_events;
+        CREATE INDEX label_events_item ON label_events(item_id, id);
+        CREATE INDEX label_events_source ON label_events(source, action);
+        CREATE UNIQUE INDEX label_events_origin ON label_events(workstation, seq);
+        CREATE TABLE annotators (
+            name TEXT PRIMARY KEY,
+            added_at REAL NOT NULL,
+            how TEXT NOT NULL DEFAULT ''
+        );
+        INSERT INTO annotators (name, added_at, how)
+            SELECT annotator, MIN(submitted_at), 'history' FROM label_events GROUP BY annotator;
+        CREATE TABLE item_labels (
+            item_id INTEGER PRIMARY KEY REFERENCES items(id),
+            event_id INTEGER REFERENCES label_events(id),
+            label TEXT,
+            how TEXT NOT NULL,
+            voters INTEGER NOT NULL
+        );
+        INSERT INTO item_labels (item_id, event_id, label, how, voters)
+            SELECT e.item_id, e.id, e.label, 'single', 1 FROM label_events e
+            JOIN (SELECT item_id, MAX(id) AS id FROM label_events
+                  WHERE action IN ('label', 'undo') GROUP BY item_id) last ON e.id = last.id
+            WHERE e.label IS NOT NULL
+"""
+
 # One entry per schema version; never edit a released entry, append a new one.
 # Issue 17: a label's description (what it means, in the annotator's words), embedded with
 # the label's name as its zero-shot prototype and shown as the label button's tooltip.
@@ -276,8 +346,10 @@ MIGRATIONS: list[str] = [
     V10_LABEL_SETS,  # a multi-label decision is a set of labels (issue 21), not a combination
     V11_SPANS,  # span projects: an item's tokens, a decision's spans as rows (issue 18)
     V12_LABEL_DESCRIPTIONS,  # a label's description: its prototype text and tooltip (issue 17)
+    V13_TEAMS,  # event identity and order across machines, annotators, training labels (19)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+TEAMS_VERSION = MIGRATIONS.index(V13_TEAMS) + 1  # events carry identity; item_labels exists
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -285,20 +357,33 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Bring the file up to ``target``; returns the version it had before."""
+    """Bring the file up to ``target``; returns the version it had before.
+
+    Foreign keys are off while a migration runs (a rebuilt table is dropped while others still
+    point at it: SQLite's own recipe for altering a table) and checked before it commits."""
     before = schema_version(conn)
-    for version in range(before, target):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # executescript would COMMIT first; statements one by one keep it atomic.
-            for statement in MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
-            if version == 0:
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    enforced = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    conn.execute("PRAGMA foreign_keys = OFF")  # outside a transaction, or it does nothing
+    try:
+        for version in range(before, target):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # executescript would COMMIT first; statements one by one keep it atomic.
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                broken = conn.execute("PRAGMA foreign_key_check").fetchone()
+                if broken is not None:
+                    raise sqlite3.IntegrityError(
+                        f"schema {version + 1}: a row of {broken[0]} points at nothing in "
+                        f"{broken[2]}")
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+                if version == 0:
+                    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+    finally:
+        conn.execute(f"PRAGMA foreign_keys = {'ON' if enforced else 'OFF'}")
     return before

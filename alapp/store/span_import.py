@@ -34,6 +34,7 @@ from alapp.store.importer import (
 )
 from alapp.store.parsing import text_hash
 from alapp.store.project import Project
+from alapp.store.resolution import add_new_items
 from alapp.store.span_readers import SpanRecord, check_record, guess_span_format, read_spans
 from alapp.store.spans import save_tokens
 
@@ -202,17 +203,22 @@ def _write(project: Project, path: Path, fmt: str, encoding: str, spec: ImportSp
     # for one decision, here for thousands).
     now = time.time()
     span_rows: list[tuple[int, int, int, str]] = []
-    for k, record in enumerate(records):
-        if record.spans is None:
-            continue
+    events_before = conn.execute("SELECT COALESCE(MAX(id), 0) FROM label_events").fetchone()[0]
+    labeled = [(k, r) for k, r in enumerate(records) if r.spans is not None]
+    for (k, record), origin in zip(labeled, project.origins(len(labeled)), strict=True):
+        assert record.spans is not None
         event = int(conn.execute(
-            "INSERT INTO label_events (item_id, action, label, annotator, submitted_at, source) "
-            "VALUES (?, 'label', ?, 'import', ?, 'import')",
-            (first + k, encode_spans(record.spans), now)).lastrowid or 0)
+            "INSERT INTO label_events (item_id, action, label, annotator, submitted_at, source, "
+            "uid, workstation, seq) VALUES (?, 'label', ?, 'import', ?, 'import', ?, ?, ?)",
+            (first + k, encode_spans(record.spans), now, *origin)).lastrowid or 0)
         span_rows.extend((event, s.start, s.end, s.label) for s in record.spans)
         report.labeled += 1
     conn.executemany("INSERT INTO event_spans (event_id, start, end, label) VALUES (?, ?, ?, ?)",
                      span_rows)
+    add_new_items(conn, events_before)  # their training labels (store/resolution.py)
+    if labeled:
+        conn.execute("INSERT OR IGNORE INTO annotators (name, added_at, how) "
+                     "VALUES ('import', ?, 'import')", (now,))
     report.rows = len(records)
     report.by_split[split] = len(records)
     conn.execute("UPDATE imports SET rows = ?, labeled = ?, finished_at = ? WHERE id = ?",

@@ -129,10 +129,7 @@ class SpanItem:
 _ITEMS_SQL = """
     SELECT i.id, i.text, t.offsets, cur.label, i.split FROM items i
     JOIN item_tokens t ON t.item_id = i.id
-    LEFT JOIN (SELECT e.item_id, e.label FROM label_events e
-               JOIN (SELECT item_id, MAX(id) AS id FROM label_events
-                     WHERE action IN ('label', 'undo') GROUP BY item_id) last ON e.id = last.id
-              ) cur ON cur.item_id = i.id
+    LEFT JOIN item_labels cur ON cur.item_id = i.id
 """
 
 
@@ -149,7 +146,7 @@ def span_items(project: Project, split: Split | None = None,
     if labeled is True:
         conditions.append("cur.label IS NOT NULL")
     elif labeled is False:
-        conditions.append("cur.label IS NULL")
+        conditions.append("cur.item_id IS NULL")  # a disputed item is not asked again
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
     return [SpanItem(ItemId(i), text, decode_tokens(offsets),
