@@ -28,7 +28,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from alapp.al.consensus import How, Reliability, annotator_reliability, resolve_item
+from alapp.al.consensus import How, ItemKey, Reliability, annotator_reliability, resolve_item
 from alapp.core.types import Source
 
 # ``How`` values stored in ``item_labels.how``; a tie is stored with a NULL label.
@@ -163,9 +163,9 @@ def add_new_items(conn: sqlite3.Connection, after_event: int) -> None:
 
 
 def _standing(by_item: Mapping[int, list[_Event]]
-              ) -> tuple[dict[int, dict[str, str]], dict[int, str]]:
-    votes: dict[int, dict[str, str]] = {}
-    adjudicated: dict[int, str] = {}
+              ) -> tuple[dict[ItemKey, dict[str, str]], dict[ItemKey, str]]:
+    votes: dict[ItemKey, dict[str, str]] = {}
+    adjudicated: dict[ItemKey, str] = {}
     for item_id, events in by_item.items():
         given = {a: e.label for a, e in votes_of(events).items() if e.label is not None}
         if given:
@@ -176,7 +176,8 @@ def _standing(by_item: Mapping[int, list[_Event]]
     return votes, adjudicated
 
 
-def all_votes(conn: sqlite3.Connection) -> tuple[dict[int, dict[str, str]], dict[int, str]]:
+def all_votes(conn: sqlite3.Connection
+              ) -> tuple[dict[ItemKey, dict[str, str]], dict[ItemKey, str]]:
     """Every item's standing votes (annotator -> label) and adjudicated labels."""
     return _standing(read_events(conn))
 
