@@ -75,6 +75,32 @@ neighbours per item.
     p /= p.sum(axis=1, keepdims=True)
 """
 
+# Issue 17: the default model is a classifier blended with label spreading; the export is the
+# blend whole, the model the learning curve measured.
+GRAPH_BLEND_README = """The classifier blended with label spreading over the pool (issue 17): what the
+app predicts with and what its test accuracy measures. Arrays:
+
+- base.*: the classifier ({base}), as described below with each key prefixed "base.";
+- spread.node_embeddings, spread.node_probs, spread.k: the spread labels of the pool items
+  (columns: "labels" in alapp-model.json);
+- blend_weight: w.
+
+    p_base = np.zeros((len(X), len(labels)))        # labels: "labels" in alapp-model.json
+    p_base[:, w["base_columns"]] = the classifier's probabilities (its columns are the labels
+                                   it was trained on: base_columns says which)
+    p_spread = the similarity-cubed-weighted mean of the k nearest nodes' node_probs:
+        x = X / np.linalg.norm(X, axis=1, keepdims=True)
+        sims = x @ w["spread.node_embeddings"].astype(np.float32).T
+        near = np.argsort(-sims, axis=1)[:, : int(w["spread.k"][0])]
+        weight = np.maximum(np.take_along_axis(sims, near, axis=1), 0) ** 3 + 1e-9
+        p_spread = np.einsum("nk,nkc->nc", weight, w["spread.node_probs"][near])
+        p_spread /= p_spread.sum(axis=1, keepdims=True)
+    p = (1 - w) * p_base + w * p_spread
+
+The classifier:
+
+"""
+
 
 MARKER = "alapp-model.json"
 FORMAT = "alapp-model/1"
@@ -193,8 +219,12 @@ def _write_folder(project: Project, out: Path, stored: Any, version: int, kind: 
                   "trust_remote_code=False)\n")
     else:
         (out / "weights.safetensors").write_bytes(weights)
-        readme = _README.get(kind, "Weights of a {featurizer} model.\n").format(
+        base = kind.removeprefix("GraphBlend(").removesuffix(")")
+        readme = _README.get(base, "Weights of a {featurizer} model.\n").format(
             featurizer=params.get("featurizer"))
+        if base != kind:  # issue 17: the classifier blended with label spreading
+            readme = GRAPH_BLEND_README.format(base=base) + readme
+            info["blend"] = {"classifier": base, "weight": _blend_weight(weights)}
     encoder = _copy_encoder(out, params)  # issue 17: a fine-tuned encoder travels with its head
     if encoder is not None:
         info["encoder"] = encoder
@@ -238,6 +268,12 @@ def _copy_encoder(out: Path, params: dict[str, Any]) -> dict[str, Any] | None:
     check_model_folder(source)  # only safetensors and no code, whatever the folder holds now
     shutil.copytree(source, out / "encoder", symlinks=False)
     return {"folder": "encoder", "name": source.name, **info}
+
+
+def _blend_weight(weights: bytes) -> float:
+    from safetensors.numpy import load
+
+    return float(load(weights)["blend_weight"][0])
 
 
 def _thresholds(weights: bytes) -> list[float] | None:

@@ -416,7 +416,7 @@ class RoundRunner:
         self._uncertainty.remember(picks, state, difficulty)
         result = RoundResult(picks, predicted, len(train_rows), metrics,
                              {k: round(v, 4) for k, v in timings.items()}, snap.round_index,
-                             chosen_by, type(base).__name__ if base is not None else "",
+                             chosen_by, _kind(model, base),
                              model.weights() if model is not None else None, cost, signals,
                              top_two, notes=notes)
         result.pseudo_labels = pseudo
@@ -770,6 +770,13 @@ def _test_metrics(snap: Snapshot, index: dict[ItemId, int], model: Classifier,
     probs = model.predict_proba(features.input_for(model)[[r for r, _ in test]])
     guesses, _ = snap.task.decode(classes, probs)
     return snap.task.metrics(classes, [label for _, label in test], guesses)
+
+
+def _kind(model: Classifier | None, base: Classifier | None) -> str:
+    """The stored model kind: the classifier's, or the blend's that wraps it (issue 17)."""
+    if isinstance(model, GraphBlend):
+        return model.kind
+    return type(base).__name__ if base is not None else ""
 
 
 def _prior_metrics(snap: Snapshot, index: dict[ItemId, int], model: Classifier,

@@ -132,4 +132,22 @@ class GraphBlend:
         return out
 
     def weights(self) -> bytes | None:
-        return self.base.weights()
+        """The blend whole, as the round measured it: the classifier's arrays under "base.",
+        the spread labels' under "spread." and the weight, so that an exported model is the
+        model the learning curve measured (issue 17's honesty rule)."""
+        from alapp.ml.base import load_arrays
+
+        base, spread = self.base.weights(), self.spread.weights()
+        if base is None or spread is None:
+            return base
+        arrays = {f"base.{k}": v for k, v in load_arrays(base).items()}
+        arrays.update({f"spread.{k}": v for k, v in load_arrays(spread).items()})
+        arrays["blend_weight"] = np.array([self.weight], dtype=np.float64)
+        arrays["base_columns"] = np.array([self.labels.index(c) for c in self.base.classes],
+                                          dtype=np.int64)
+        return save_arrays(arrays)
+
+    @property
+    def kind(self) -> str:
+        """The stored model kind: "GraphBlend(<the classifier's kind>)"."""
+        return f"GraphBlend({type(self.base).__name__})"
