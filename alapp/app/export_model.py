@@ -77,8 +77,8 @@ neighbours per item.
 
 # Issue 17: the default model is a classifier blended with label spreading; the export is the
 # blend whole, the model the learning curve measured.
-GRAPH_BLEND_README = """The classifier blended with label spreading over the pool (issue 17): what the
-app predicts with and what its test accuracy measures. Arrays:
+GRAPH_BLEND_README = """The classifier blended with label spreading over the pool (issue 17):
+what the app predicts with and what its test accuracy measures. Arrays:
 
 - base.*: the classifier ({base}), as described below with each key prefixed "base.";
 - spread.node_embeddings, spread.node_probs, spread.k: the spread labels of the pool items
