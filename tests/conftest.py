@@ -141,12 +141,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def isolated_settings(tmp_path_factory: pytest.TempPathFactory,
                       monkeypatch: pytest.MonkeyPatch) -> Path:
     """A settings folder of this test's own: alapp's preferences (recent projects, shortcuts,
-    window geometry) go to ``<folder>/alapp.ini`` and its error log to ``<folder>/alapp.log``,
+    window geometry) go to ``<folder>/alapp.ini``, its error log to ``<folder>/alapp.log`` and
+    its workstation id to ``<folder>/workstation-id``,
     inherited by the processes a test starts;
     where Qt is loaded, Qt's own per-user settings paths point there too."""
     folder = tmp_path_factory.mktemp("settings")
     monkeypatch.setenv("ALAPP_SETTINGS_FILE", str(folder / "alapp.ini"))
     monkeypatch.setenv("ALAPP_LOG_FILE", str(folder / "alapp.log"))  # never the user's log
+    # this test's own workstation id file (issue 19), never the user's
+    monkeypatch.setenv("ALAPP_WORKSTATION_FILE", str(folder / "workstation-id"))
+    monkeypatch.delenv("ALAPP_WORKSTATION_ID", raising=False)
     qt_core = sys.modules.get("PySide6.QtCore")
     if qt_core is not None:
         settings = qt_core.QSettings
