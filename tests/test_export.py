@@ -21,8 +21,8 @@ def labeled(project, tmp_path):
     a, b, _ = project.item_ids()
     project.label_item(a, "spam", "ann", started_at=1_700_000_000.0, active_ms=2500,
                        selection=Selection(Source.AL, "margin", 0.8))
-    project.label_item(b, "spam", "ann")
-    project.label_item(b, "ham", "bob")
+    project.label_item(b, "spam", "bob")
+    project.label_item(b, "ham", "bob")  # bob's second thought stands
     return project
 
 
