@@ -111,3 +111,49 @@ def predict(graph: KnnGraph, node_probs: Floats, rows: Ints) -> Floats:
     mixed = np.einsum("nk,nkc->nc", w, node_probs[graph.near[rows]])
     return _rows_to_probs(mixed)
 
+
+
+# Issue 17: the blend's weight, checked on the human labels each round. The blend helps where
+# the classes are clusters of the embedding and labels are few (AG News, THUCNews) and costs
+# accuracy where they are not (RuSentiTweet's sentiment) or where the classifier is already
+# near perfect (SMS spam beyond 400 labels): measured, docs/label_efficiency.md.
+MIN_LABELS_TO_CHECK = 20  # fewer: the folds say nothing; the setting's weight stands
+FOLDS = 5
+
+
+def check_folds(codes: Ints, folds: int = FOLDS, seed: int = 0) -> Ints | None:
+    """A fold number per labeled item, stratified by class (each class dealt round-robin
+    after a seeded shuffle); None when there are too few labels or a class too small to be
+    held out and still seed the spreading."""
+    codes = np.asarray(codes, dtype=np.int64)
+    counts = np.bincount(codes)
+    if len(codes) < MIN_LABELS_TO_CHECK or (counts[counts > 0] < 2).any():
+        return None
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(codes), dtype=np.int64)
+    start = 0
+    for c in np.flatnonzero(counts):
+        members = rng.permutation(np.flatnonzero(codes == c))
+        fold[members] = (start + np.arange(len(members))) % folds
+        start += len(members)
+    return fold
+
+
+def choose_blend_weight(codes: Ints, base_probs: Floats, spread_probs: Floats,
+                        weight: float) -> tuple[float, float, float]:
+    """``weight`` or 0: whichever predicts the held-out human labels better (out-of-fold
+    probabilities of the classifier alone and of the spreading, columns = classes); accuracy
+    decides, the log-likelihood of the true labels breaks a tie; a tie on both keeps
+    ``weight``. Returns (chosen weight, held-out accuracy alone, blended)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    rows = np.arange(len(codes))
+    blended = (1 - weight) * base_probs + weight * spread_probs
+
+    def score(p: Floats) -> tuple[float, float]:
+        return (float(np.mean(p.argmax(axis=1) == codes)),
+                float(np.mean(np.log(np.clip(p[rows, codes], 1e-9, 1.0)))))
+
+    alone, mixed = score(base_probs), score(blended)
+    worse = (alone[0] > mixed[0] if alone[0] != mixed[0]
+             else alone[1] > mixed[1] + 1e-9)  # rounding is no evidence
+    return (0.0 if worse else weight), alone[0], mixed[0]
