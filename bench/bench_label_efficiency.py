@@ -344,14 +344,18 @@ def main() -> None:
     parser.add_argument("--no-doc", action="store_true", help="write no markdown or SVG")
     parser.add_argument("--candidate", help="the pipeline whose issue targets the JSON "
                         "summary checks (default: the last one named)")
-    parser.add_argument("--from-json", type=Path, help="write the report (--doc) from a "
-                        "saved --json result instead of running")
+    parser.add_argument("--from-json", type=Path, nargs="+", help="write the report (--doc) "
+                        "from saved --json results instead of running (several: one run per "
+                        "dataset, same pipelines and seeds, joined)")
     parser.add_argument("--notes", type=Path, help="markdown appended to the report")
     args = parser.parse_args()
     if args.from_json:
-        saved = json.loads(args.from_json.read_text(encoding="utf-8"))
+        saved = _joined([json.loads(f.read_text(encoding="utf-8")) for f in args.from_json],
+                        args.candidate)
         saved["notes"] = [args.notes.read_text(encoding="utf-8")] if args.notes else []
         write_doc(saved, args.doc, saved["command"])
+        if args.json:
+            args.json.write_text(json.dumps(saved, indent=1), encoding="utf-8")
         return
     known = dict(PIPELINES)
     for text in args.pipeline:
@@ -401,6 +405,26 @@ def main() -> None:
     if not args.no_doc:
         write_doc(result, args.doc, result["command"])
     print(json.dumps(_short(result), indent=1))
+
+
+def _joined(results: list[dict[str, Any]], candidate: str | None) -> dict[str, Any]:
+    """Runs of one dataset each (same pipelines, seeds, batch and budget) as one result."""
+    first = results[0]
+    for other in results[1:]:
+        for key in ("pipelines", "seeds", "batch", "max_labels"):
+            if other[key] != first[key]:
+                raise SystemExit(f"--from-json: the results differ in {key}; join runs of the "
+                                 "same pipelines, seeds, batch and budget only")
+    if len(results) == 1:
+        return first
+    joined = {**first, "datasets": {}, "seconds": 0.0}
+    for r in results:
+        joined["datasets"].update(r["datasets"])
+        joined["seconds"] += r["seconds"]
+    joined["command"] = " && ".join(r["command"] for r in results)
+    joined["candidate"] = candidate or first["candidate"]
+    joined["conclusion"] = verdicts(joined, joined["candidate"])
+    return joined
 
 
 def _short(result: dict[str, Any]) -> dict[str, Any]:
