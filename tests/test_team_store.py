@@ -197,3 +197,17 @@ def test_an_older_file_migrates_with_identities_every_copy_agrees_on(tmp_path) -
             assert project._conn.execute("PRAGMA foreign_key_check").fetchone() is None
     assert dumps[0] == dumps[1]
     assert [r[1:] for r in dumps[0][1]] == [("legacy", 1), ("legacy", 2), ("legacy", 3)]
+
+
+def test_skipped_for_good_does_not_depend_on_the_order_events_arrived_in(tmp_path) -> None:
+    """Two workstations: one says never ask item 1, the other labels it (then undoes):
+    the item is skipped for good only while nobody's label stands, whichever event has the
+    higher local id."""
+    with _project(tmp_path) as project:
+        project.skip_item(ItemId(1), "ann1", forever=True)
+        assert project.skipped_forever() == {1}
+    with Project.open(tmp_path / "p.alapp", workstation="ws-two") as project:
+        project.label_item(ItemId(1), "a", "ann2")
+        assert project.skipped_forever() == set()  # a label stands
+        project.undo_last("ann2")
+        assert project.skipped_forever() == {1}  # ann1's decision stands again

@@ -73,12 +73,16 @@ CURRENT_EVENT_SQL = "SELECT item_id, event_id AS id FROM item_labels WHERE label
 # Items the annotators disagree on and the rule cannot decide: no training label, not asked again.
 DISPUTED_SQL = "SELECT item_id FROM item_labels WHERE label IS NULL"
 # Items whose latest decision is "never ask again" (a later label or undo lifts it).
+# Items without a training label that someone, at their latest decision on the item (by their
+# workstation's own sequence, so copies merged in any order agree: issue 19), said never to ask.
 SKIPPED_FOREVER_SQL = """
-    SELECT e.item_id FROM label_events e
-    JOIN (SELECT item_id, MAX(id) AS id FROM label_events
-          WHERE action IN ('label', 'undo', 'skip_forever') GROUP BY item_id) last
-      ON e.id = last.id
+    SELECT DISTINCT e.item_id FROM label_events e
+    JOIN (SELECT item_id, annotator, workstation, MAX(seq) AS seq FROM label_events
+          WHERE action IN ('label', 'undo', 'skip_forever')
+          GROUP BY item_id, annotator, workstation) last
+      ON e.item_id = last.item_id AND e.workstation = last.workstation AND e.seq = last.seq
     WHERE e.action = 'skip_forever'
+      AND e.item_id NOT IN (SELECT item_id FROM item_labels WHERE label IS NOT NULL)
 """
 
 
