@@ -121,6 +121,15 @@ def _check_out(out: Path, force: bool, protect: Sequence[Path]) -> None:
         raise AlappError(f"{out}: a package is not a project file; name it *{SUFFIX}")
 
 
+def _free_name(path: Path) -> Path:
+    """``path``, or with -2, -3, ... before its suffix when taken (a default name)."""
+    candidate, k = path, 1
+    while candidate.exists():
+        k += 1
+        candidate = path.with_name(f"{path.stem}-{k}{path.suffix}")
+    return candidate
+
+
 def write_package(out: Path, manifest: dict[str, Any], members: dict[str, bytes],
                   protect: Sequence[Path]) -> None:
     """The zip: the manifest (with every member's size and sha256), then the members; written
@@ -383,8 +392,8 @@ def results_of(project: Project, out: Path | None = None, force: bool = False) -
     if not events:
         raise AlappError(f"{project.path}: nothing labeled here yet; nothing to send back")
     annotator = identity.get("package_for", "")
-    out = Path(out) if out else project.path.with_name(
-        f"{project.path.stem}-results-{time.strftime('%Y%m%d-%H%M%S')}{SUFFIX}")
+    out = Path(out) if out else _free_name(project.path.with_name(
+        f"{project.path.stem}-results-{time.strftime('%Y%m%d-%H%M%S')}{SUFFIX}"))
     _check_out(out, force, [project.path])
     labels = sum(e["action"] == "label" for e in events)
     items = len({e["item"] for e in events})
