@@ -180,7 +180,7 @@ def test_merge_is_idempotent_and_keeps_every_event(main_project: Path, tmp_path:
     assert (report.new_events, report.already_present) == (2, 6)
     with Project.open(main_project, read_only=True) as project:
         undo = [e for e in project.events() if e["action"] == "undo"][-1]
-        target = [e for e in project.events() if e["id"] == undo["undoes"]][0]
+        target = next(e for e in project.events() if e["id"] == undo["undoes"])
         assert target["label"] == "technical" and target["annotator"] == "alice"
 
 
@@ -386,7 +386,7 @@ def test_multi_label_sets_are_merged_with_their_rows(tmp_path: Path) -> None:
 
 
 def test_span_decisions_are_checked_and_merged_with_their_rows(tmp_path: Path) -> None:
-    from alapp.core.spans import encode_spans, Span
+    from alapp.core.spans import Span, encode_spans
 
     main_path = tmp_path / "s.alapp"
     with Project.create(main_path, ["PER", "LOC"], task="spans", span_language="en",
