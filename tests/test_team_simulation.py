@@ -64,9 +64,8 @@ def work(opened: Path, annotator: str, workstation: str, truth: dict[str, str]) 
 
 
 def event_set(project: Project) -> set[tuple[Any, ...]]:
-    return {tuple(e[f] for f in sp.EVENT_FIELDS) + (json.dumps(e.get("labels")),
-                                                   json.dumps(e.get("spans")))
-            for e in sp.package_events(project)}
+    return {(*(e[f] for f in sp.EVENT_FIELDS), json.dumps(e.get("labels")),
+             json.dumps(e.get("spans"))) for e in sp.package_events(project)}
 
 
 def figures(project: Project) -> dict[str, Any]:

@@ -41,10 +41,11 @@ from alapp.core.progress import Progress
 from alapp.core.types import ItemId, Source, Split
 from alapp.loop.round import RoundRunner
 from alapp.store import packages
-from alapp.store.packages import MergeReport, PackedItem
+from alapp.store.packages import PackedItem
 from alapp.store.project import Project
 from alapp.store.team import check_name, project_id
 
+MergeReport = packages.MergeReport  # what a merge did (the window shows it)
 FORMAT = "alapp-package"
 FORMAT_VERSION = 1
 SUFFIX = ".alapppack"
@@ -445,7 +446,7 @@ def merge_into(project: Project, package: Path) -> MergeReport:
     return packages.merge_events(project, payload.get("events"), str(package))
 
 
-def merge_text(report: MergeReport, package: Path) -> str:
+def merge_text(report: MergeReport, package: Path | str) -> str:
     """What a merge did, in one line."""
     if not report.new_events:
         return (f"{package}: nothing new ({report.already_present} events already in the "
