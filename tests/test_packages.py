@@ -343,6 +343,7 @@ def test_a_conflicting_event_is_refused(flow: dict[str, Path], tmp_path: Path) -
 
 def test_an_assignment_package_is_not_merged(flow: dict[str, Path]) -> None:
     refused(flow["main"], flow["package"], "an assignment package .*not results")
+    refused(flow["opened"], flow["results"], "a package opened for alice, not the main")
     with pytest.raises(AlappError, match="a results package"):
         ap.open_package(flow["results"], flow["main"].with_name("x.alapp"))
 

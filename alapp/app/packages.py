@@ -431,6 +431,11 @@ def merge_into(project: Project, package: Path) -> MergeReport:
                          "machine (alapp open-package), label, and merge what alapp "
                          "pack-results writes; nothing was merged")
     ours = project_id(project)
+    opened_for = packages.package_identity(project).get("package_for")
+    if opened_for is not None:
+        raise AlappError(f"{project.path}: a package opened for {opened_for}, not the main "
+                         "project: merge results into the project the packages were made from; "
+                         "nothing was merged")
     if manifest["project_id"] != ours:
         raise AlappError(f"{package}: made for another project (project id "
                          f"{manifest['project_id'][:16]}, this one's is {ours[:16]}); nothing "

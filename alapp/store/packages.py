@@ -41,6 +41,8 @@ EVENT_FIELDS = ("uid", "item", "item_sha256", "action", "label", "annotator", "w
                 "seq", "started_at", "submitted_at", "active_ms", "note", "source", "strategy",
                 "score", "predicted_cost", "is_random_share", "undoes")
 
+_FIELD = {name: k for k, name in enumerate(EVENT_FIELDS)}
+
 
 def fingerprint(text: str, text_b: str | None) -> str:
     """The sha256 of an item's texts exactly as stored: a merge checks it is the same item."""
@@ -246,7 +248,7 @@ class _Incoming:
         return str(self.values[0])
 
     def get(self, name: str) -> Any:
-        return self.values[EVENT_FIELDS.index(name)]
+        return self.values[_FIELD[name]]
 
 
 def merge_events(project: Project, events: Any, where: str) -> MergeReport:
