@@ -138,3 +138,28 @@ def test_send_back_and_open_package_from_the_file_menu(qtbot, tmp_path: Path,
     assert "wrote 1 events (1 labels on 1 items, by bob)" in told[-1]
     window.close()
     assert ap.merge_package(main_path, out).new_events == 1
+
+
+def test_a_package_opened_from_the_start_screen_becomes_its_project(qtbot, tmp_path: Path
+                                                                      ) -> None:
+    from alapp.ui import preferences
+    from alapp.ui.app import Application
+
+    main_path = make_main(tmp_path)
+    package = ap.pack(main_path, "carol", 3, out=tmp_path / "c.alapppack").path
+    controller = Application()
+    try:
+        for _ in range(2):  # made the first time, the same project the second
+            controller.open(package)
+            assert controller.window is not None
+            qtbot.waitUntil(lambda: not controller.window.work.busy, timeout=120_000)
+            assert controller.window.session.path == tmp_path / "c.alapp"
+            assert controller.window.session.annotator == "carol"
+            controller.window.close()
+            controller.window = None
+        assert preferences.annotator(tmp_path / "c.alapp") == "carol"
+    finally:
+        if controller.window is not None:
+            controller.window.close()
+        if controller.start is not None:
+            controller.start.close()

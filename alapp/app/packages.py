@@ -369,6 +369,23 @@ def open_package(file: Path, out: Path | None = None) -> OpenReport:
                       manifest["package_id"])
 
 
+def project_for_package(file: Path) -> tuple[Path, str]:
+    """The project of an assignment package and the annotator it is for: opened beside it
+    (``FILE.alapp``) the first time, that same project afterwards."""
+    file = Path(file)
+    out = file.with_suffix(".alapp")
+    if not out.exists():
+        report = open_package(file, out)
+        return report.path, report.annotator
+    manifest, _ = read_package(file)
+    with Project.open(out, read_only=True) as project:
+        identity = packages.package_identity(project)
+    if identity.get("package_id") != manifest["package_id"]:
+        raise AlappError(f"{out}: already exists and is not this package's project; open the "
+                         "package with File › Open package… and choose another name")
+    return out, str(manifest["annotator"])
+
+
 def _remove_made(path: Path) -> None:
     """A project file this command wrote a moment ago, and what SQLite made beside it."""
     for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
