@@ -284,6 +284,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gui", help="open the desktop application")
     p.add_argument("project", type=Path, nargs="?")
     p.set_defaults(run=_gui)
+    _package_commands(sub)  # exchange packages (issue 19)
     return parser
 
 
@@ -725,3 +726,78 @@ def _run_gui(path: Path | None) -> int:
         raise AlappError(f"the desktop application needs PySide6 ({e})") from None
     code: int = run(path)
     return code
+
+
+# -- exchange packages (issue 19): pack, open-package, pack-results, merge ----------------------
+
+
+def _package_commands(sub: Any) -> None:
+    p = sub.add_parser("pack", help="write a package of items for an annotator to label on "
+                                    "another machine")
+    p.add_argument("project", type=Path)
+    p.add_argument("--for", dest="annotator", required=True, metavar="NAME",
+                   help="the annotator the package is for")
+    p.add_argument("--items", type=int, required=True, metavar="N", help="items to pack")
+    p.add_argument("--overlap", default="0", metavar="K%",
+                   help="share of the N items drawn from items packed for other annotators, "
+                        "to measure agreement (e.g. 15%%; default 0)")
+    p.add_argument("--out", type=Path, help="the package file (default: beside the project, "
+                                            "PROJECT-NAME-ID.alapppack)")
+    p.add_argument("--with-model", action="store_true",
+                   help="include the latest model version")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(run=_pack)
+
+    p = sub.add_parser("open-package", help="turn a package into a project file to label")
+    p.add_argument("file", type=Path)
+    p.add_argument("--out", type=Path, help="the project file to create (default: the "
+                                            "package's name with .alapp)")
+    p.set_defaults(run=_open_package)
+
+    p = sub.add_parser("pack-results", help="write the labels made in an opened package as a "
+                                            "results package, for the lead to merge")
+    p.add_argument("project", type=Path)
+    p.add_argument("--out", type=Path, help="default: beside it, PROJECT-results-TIME.alapppack")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(run=_pack_results)
+
+    p = sub.add_parser("merge", help="merge a results package into the project (all or "
+                                     "nothing; merging it again changes nothing)")
+    p.add_argument("project", type=Path)
+    p.add_argument("package", type=Path)
+    p.set_defaults(run=_merge)
+
+
+def _pack(args: argparse.Namespace) -> int:
+    from alapp.app.packages import pack, parse_overlap
+
+    report = pack(args.project, args.annotator, args.items, parse_overlap(args.overlap),
+                  args.out, with_model=args.with_model, force=args.force)
+    print(report.text())
+    return 0
+
+
+def _open_package(args: argparse.Namespace) -> int:
+    from alapp.app.packages import open_package
+
+    report = open_package(args.file, args.out)
+    with contextlib.suppress(ImportError):  # the window labels under the packed-for name
+        from alapp.ui.preferences import set_annotator
+
+        set_annotator(report.path, report.annotator)
+    print(report.text())
+    return 0
+
+
+def _pack_results(args: argparse.Namespace) -> int:
+    from alapp.app.packages import pack_results
+
+    print(pack_results(args.project, args.out, force=args.force).text())
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from alapp.app.packages import merge_package, merge_text
+
+    print(merge_text(merge_package(args.project, args.package), args.package))
+    return 0

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from alapp.store.project import Project
-from alapp.store.schema import SCHEMA_VERSION, migrate, schema_version
+from alapp.store.schema import SCHEMA_VERSION, TEAMS_VERSION, migrate, schema_version
 
 
 def _file_at_version(path, version: int) -> None:
@@ -20,8 +20,17 @@ def _file_at_version(path, version: int) -> None:
     conn.execute("INSERT INTO labels (name, position) VALUES ('spam', 0), ('ham', 1)")
     conn.execute("INSERT INTO items (id, ext_id, text, hash, split) "
                  "VALUES (1, 'a', 'cheap pills', 'h1', 'pool'), (2, 'b', 'hi mum', 'h2', 'test')")
-    conn.execute("INSERT INTO label_events (item_id, action, label, annotator, submitted_at, "
-                 "active_ms) VALUES (1, 'label', 'spam', 'ann', ?, 1500)", (time.time(),))
+    if version >= TEAMS_VERSION:  # events carry their identity from version 13 on
+        conn.execute("INSERT INTO label_events (item_id, action, label, annotator, "
+                     "submitted_at, active_ms, uid, workstation, seq) "
+                     "VALUES (1, 'label', 'spam', 'ann', ?, 1500, 'e1', 'ws-old', 1)",
+                     (time.time(),))
+        conn.execute("INSERT INTO item_labels (item_id, event_id, label, how, voters) "
+                     "VALUES (1, 1, 'spam', 'single', 1)")
+    else:
+        conn.execute("INSERT INTO label_events (item_id, action, label, annotator, "
+                     "submitted_at, active_ms) VALUES (1, 'label', 'spam', 'ann', ?, 1500)",
+                     (time.time(),))
     conn.close()
 
 

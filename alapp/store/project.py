@@ -196,6 +196,9 @@ class Project:
         # the machine this copy's events are made on (issue 19)
         self.workstation = check_id(workstation) if workstation else workstation_id()
         self._conn = conn  # private: only store modules speak SQL
+        package = _package_id(conn)
+        if package:  # an opened exchange package is an event stream of its own (issue 19)
+            self.workstation = f"{self.workstation[:40]}-p{package[:12]}"
         self.db = sqlite_utils.Database(conn)
         self.read_only = read_only
         self._lock = lock
@@ -684,6 +687,20 @@ class Project:
 
     def integrity_ok(self) -> bool:
         return bool(self._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+
+
+def _package_id(conn: sqlite3.Connection) -> str | None:
+    """The id of the exchange package this file was opened from (None: a project of its own).
+
+    Its events carry the workstation ``<machine>-p<package>``: a machine may hold the main
+    project and packages of it (or two annotators' packages), each counting its own sequence
+    from 1, and the merged project must keep (workstation, sequence) unique (store/packages.py).
+    """
+    try:
+        row = conn.execute("SELECT value FROM identity WHERE key = 'package_id'").fetchone()
+    except sqlite3.OperationalError:  # a file older than schema 13 (upgraded after this)
+        return None
+    return str(row[0]) if row else None
 
 
 def _check_is_project(path: Path, conn: sqlite3.Connection) -> None:

@@ -332,6 +332,21 @@ V12_LABEL_DESCRIPTIONS = """
         ALTER TABLE labels ADD COLUMN description TEXT NOT NULL DEFAULT ''
 """
 
+# Exchange packages (issue 19): which items were packed for which annotator, in which package,
+# and whether as part of the overlap (items given to two or more annotators so that their
+# agreement can be measured). An item is packed for a person at most once.
+V14_PACKAGE_ASSIGNMENTS = """
+        CREATE TABLE assignments (
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            annotator TEXT NOT NULL,
+            package_id TEXT NOT NULL,
+            assigned_at REAL NOT NULL,
+            overlap INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (item_id, annotator)
+        ) WITHOUT ROWID;
+        CREATE INDEX assignments_package ON assignments(package_id)
+"""
+
 MIGRATIONS: list[str] = [
     V1_ITEMS_LABELS_EVENTS,
     V2_ROUNDS_MODELS_SELECTION,  # rounds, model versions, why each item was selected
@@ -347,6 +362,7 @@ MIGRATIONS: list[str] = [
     V11_SPANS,  # span projects: an item's tokens, a decision's spans as rows (issue 18)
     V12_LABEL_DESCRIPTIONS,  # a label's description: its prototype text and tooltip (issue 17)
     V13_TEAMS,  # event identity and order across machines, annotators, training labels (19)
+    V14_PACKAGE_ASSIGNMENTS,  # who each item was packed for, in which package (issue 19)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 TEAMS_VERSION = MIGRATIONS.index(V13_TEAMS) + 1  # events carry identity; item_labels exists

@@ -36,6 +36,7 @@ class Application:
             self.start.show()
             return
         try:
+            path = self._package_project(path)  # issue 19: a package opens as its project
             window = self._window(path)
         except Exception as e:  # one line in a dialog, never a traceback
             QMessageBox.warning(self.start, "Cannot open the project",
@@ -49,6 +50,20 @@ class Application:
         if self.start is not None:
             self.start.close()
             self.start = None
+
+    @staticmethod
+    def _package_project(path: Path) -> Path:
+        """An exchange package (issue 19) stands for its project beside it, made the first
+        time; the window labels under the name it was made for. Any other file: itself."""
+        from alapp.app.packages import SUFFIX, project_for_package
+        from alapp.ui import preferences
+
+        if Path(path).suffix != SUFFIX:
+            return path
+        project, annotator = project_for_package(Path(path))
+        if preferences.annotator(project) is None:
+            preferences.set_annotator(project, annotator)
+        return project
 
     @staticmethod
     def _window(path: Path) -> Any:

@@ -43,7 +43,7 @@ from alapp.core.log import describe, log_error, one_line
 from alapp.core.options import TaskKind
 from alapp.core.timing import ActiveTimer
 from alapp.core.types import join_labels
-from alapp.ui import preferences
+from alapp.ui import package_actions, preferences
 from alapp.ui.background import Background
 from alapp.ui.budget_banner import BudgetBanner, budget_dialog, waiting_text
 from alapp.ui.label_view import BANNER_STYLE, LabelView, cost_accuracy, literal, plain_label
@@ -217,6 +217,11 @@ class MainWindow(QMainWindow):
                       ("&Import items…", self.import_dialog, "Ctrl+I"),
                       ("&Export labels…", self.export_dialog, "Ctrl+E"),
                       ("Export &model…", self.export_model_dialog, ""), None,
+                      # exchange packages (issue 19): ui/package_actions.py
+                      ("Open pac&kage…", lambda: package_actions.open_package_dialog(self), ""),
+                      ("Send labels &back…", lambda: package_actions.send_back_dialog(self), ""),
+                      ("Mer&ge package…", lambda: package_actions.merge_package_dialog(self), ""),
+                      None,
                       ("&Quit", self.close, "Ctrl+Q")])
         add("&Edit", [("&Browse and search items…", self.browse, "Ctrl+F"),
                       ("Label a held-out &test set…", self.start_test_set, ""),

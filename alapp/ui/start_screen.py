@@ -73,7 +73,8 @@ class StartScreen(QWidget):
 
     def open_dialog(self) -> None:
         chosen, _ = QFileDialog.getOpenFileName(self, "Open a project", str(Path.home()),
-                                                "alapp projects (*.alapp);;All files (*)")
+                                                "alapp projects (*.alapp);;alapp packages "
+                                                "(*.alapppack);;All files (*)")
         if chosen:
             self.open_project.emit(Path(chosen))
 
