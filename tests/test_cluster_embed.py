@@ -32,13 +32,16 @@ SHARD_ROWS = 2_000
 
 
 def pool_texts(n: int) -> list[str]:
-    source = SHARED_DATA / "goemotions" / "train.tsv"
-    if source.is_file():
+    for shared in (SHARED_DATA, ROOT.parents[1] / "shared" / "data"):  # a clone, a worktree
+        source = shared / "goemotions" / "train.tsv"
+        if not source.is_file():
+            continue
         texts = [line.split("\t")[0].strip() for line in
                  source.read_text("utf-8").splitlines()]
         texts = [t for t in texts if t]
         if len(texts) >= n:
             return texts[:n]
+        break
     rng = np.random.default_rng(0)
     words = ("the a service was late again good price delivery box broken refund thanks "
              "support team never answered my order arrived today love it").split()

@@ -104,9 +104,9 @@ def _same_job(old: dict[str, Any], new: dict[str, Any], out: Path) -> None:
                          f"--shard-rows {old.get('shard_rows')} or choose an empty folder")
 
 
-def _prepare_folder(out: Path, plan: dict[str, Any]) -> dict[str, Any]:
-    """The manifest to continue: the folder's own when it is this job's, else a new one in a
-    new or empty folder."""
+def _folder_manifest(out: Path, plan: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The manifest to continue and whether the folder is new: the folder's own when it is
+    this job's, else ``plan`` for a new or empty folder. Reads only."""
     if out.exists() and not out.is_dir():
         raise AlappError(f"{out}: not a folder")
     old = vector_shards.read_manifest(out) if out.is_dir() else None
@@ -117,20 +117,14 @@ def _prepare_folder(out: Path, plan: dict[str, Any]) -> dict[str, Any]:
                 raise AlappError(f"{out} is not empty and holds no alapp manifest ({others[0]}"
                                  f"{f' and {len(others) - 1} more' if len(others) > 1 else ''});"
                                  " alapp embed writes only into a new or empty folder")
-        else:
-            try:
-                out.mkdir()
-            except OSError as e:
-                raise AlappError(f"{out}: cannot create the folder ({e.strerror})") from None
-        vector_shards.write_manifest(out, plan)
-        return plan
+        return plan, True
     _same_job(old, plan, out)
     if [(s["start"], s["stop"]) for s in old["shards"]] != \
             [(s["start"], s["stop"]) for s in plan["shards"]]:
         raise AlappError(f"{out}/manifest.json: its shard ranges do not match the input")
     old["model"]["folder"] = plan["model"]["folder"]  # the same files, perhaps moved
     old["input"]["file"] = plan["input"]["file"]
-    return old
+    return old, False
 
 
 def _input_facts(path: Path, out: Path, options: EmbedOptions) -> embed_input.InputFacts:
@@ -139,7 +133,7 @@ def _input_facts(path: Path, out: Path, options: EmbedOptions) -> embed_input.In
     try:
         old = vector_shards.read_manifest(out) if out.is_dir() else None
     except AlappError:
-        old = None  # _prepare_folder says what is wrong with it
+        old = None  # _folder_manifest says what is wrong with it
     before = (old or {}).get("input") or {}
     fmt = embed_input.input_format(path)
     if (before.get("size") == path.stat().st_size and type(before.get("rows")) is int
@@ -180,37 +174,58 @@ def embed_file(path: Path, model_folder: Path, out: Path, options: EmbedOptions 
              "max_length": options.max_length}
     out = Path(out)
     facts = _input_facts(Path(path), out, options)
-    manifest = _prepare_folder(out, _plan(facts, model, options))
-    _clean_temporaries(out)
+    manifest, new = _folder_manifest(out, _plan(facts, model, options))
     entries = manifest["shards"]
-    skipped = [i for i, e in enumerate(entries) if vector_shards.shard_problem(out, e) is None]
+    skipped = [] if new else [i for i, e in enumerate(entries)
+                              if vector_shards.shard_problem(out, e) is None]
     todo = [i for i in range(len(entries)) if i not in set(skipped)]
-    for i in todo:
-        entries[i]["sha256"] = None
-    manifest["finished"] = len(skipped)
-    manifest["complete"] = not todo
-    vector_shards.write_manifest(out, manifest)
     engine = ("in-process" if not use_ray else
               f"Ray cluster {options.cluster}" if options.cluster else "Ray local mode")
     report = EmbedReport(out, facts.rows, len(entries), manifest.get("dimension") or 0, engine,
                          skipped=skipped)
     if not todo:
         return report
+    # Ray first: a cluster that cannot be reached leaves no folder behind
+    started = use_ray and cluster_embed.start_ray(options.cluster, options.cpus)
+    try:
+        if new:
+            try:
+                out.mkdir(exist_ok=True)
+            except OSError as e:
+                raise AlappError(f"{out}: cannot create the folder ({e.strerror})") from None
+        _clean_temporaries(out)
+        for i in todo:
+            entries[i]["sha256"] = None
+        manifest["finished"] = len(skipped)
+        manifest["complete"] = False
+        vector_shards.write_manifest(out, manifest)
+        _run(Path(path), out, manifest, todo, model_folder, fingerprint, options, use_ray,
+             report, progress)
+    finally:
+        if started:
+            cluster_embed.stop_ray()
+    return report
+
+
+def _run(path: Path, out: Path, manifest: dict[str, Any], todo: list[int], model_folder: Path,
+         fingerprint: str, options: EmbedOptions, use_ray: bool, report: EmbedReport,
+         progress: Callable[[ShardDone], None] | None) -> None:
+    entries = manifest["shards"]
     spec = cluster_embed.ModelSpec(str(model_folder), fingerprint, options.batch_size,
                                    options.max_length, options.device)
     ids_of: dict[int, list[str]] = {}
 
     def pending() -> Iterator[cluster_embed.Shard]:
         wanted = set(todo)
-        for index, chunk in enumerate(embed_input.read_chunks(Path(path), options.id_field,
+        for index, chunk in enumerate(embed_input.read_chunks(path, options.id_field,
                                                               options.text_field,
                                                               options.shard_rows)):
             if index in wanted:
                 ids_of[index] = chunk.ids
                 yield index, chunk.texts
 
-    results = (cluster_embed.embed_on_ray(spec, pending(), options.cluster, options.workers,
-                                          options.cpus) if use_ray
+    results = (cluster_embed.embed_on_ray(spec, pending(), options.cluster, options.workers)
+               if use_ray
                else cluster_embed.embed_in_process(spec, pending()))
     started = time.perf_counter()
     rows_done = 0
@@ -235,4 +250,3 @@ def embed_file(path: Path, model_folder: Path, out: Path, options: EmbedOptions 
     if not manifest["complete"]:
         raise AlappError(f"{out}: the job ended with {len(entries) - manifest['finished']} "
                          "shards unfinished; rerun the same command to finish them")
-    return report

@@ -145,6 +145,12 @@ def workers_of(ray: Any, device: str) -> tuple[int, float]:
     return max(1, int(resources.get("CPU", 1))), 0.0
 
 
+def stop_ray() -> None:
+    ray = ray_module()
+    if ray is not None:
+        ray.shutdown()
+
+
 def embed_on_ray(model: ModelSpec, shards: Iterable[Shard], cluster: str | None = None,
                  workers: int | None = None, cpus: int | None = None) -> Iterator[Done]:
     """Ray Data over an actor pool; Ray started here (and stopped at the end) unless it is up
