@@ -147,13 +147,20 @@ def _parser() -> argparse.ArgumentParser:
     add_import_options(p)
     p.set_defaults(run=_import)
 
-    p = sub.add_parser("import-vectors", help="attach precomputed vectors (.npy) to the items")
+    p = sub.add_parser("import-vectors", help="attach precomputed vectors (.npy, or the shard "
+                       "folder alapp embed wrote) to the items")
     p.add_argument("project", type=Path)
     p.add_argument("name", help="used as featurizer vectors:NAME (several: vectors:a+vectors:b)")
-    p.add_argument("vectors", type=Path, help="a 2-d .npy matrix, one row per item")
+    p.add_argument("vectors", type=Path, help="a 2-d .npy matrix, one row per item; or a "
+                   "folder of vector shards from alapp embed (checked, ids matched by item id)")
     p.add_argument("--ids", type=Path, help="the item ids of the rows, one per line "
                    "(default: rows follow the project's items in import order)")
     p.set_defaults(run=_import_vectors)
+
+    p = sub.add_parser("embed", help="embed a large file of texts into Parquet vector shards, "
+                       "on a Ray cluster, in Ray's local mode or in this process (resumable)")
+    add_embed_options(p)
+    p.set_defaults(run=_embed)
 
     p = sub.add_parser("export", help="export labeled items (JSONL, CSV, Prodigy JSONL)")
     p.add_argument("project", type=Path)
@@ -438,6 +445,44 @@ def _import_vectors(args: argparse.Namespace) -> int:
 
     count = import_vectors(args.project, args.name, args.vectors, args.ids)
     print(f"stored {count:,} vectors as vectors:{args.name}")
+    return 0
+
+
+def add_embed_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, help="Parquet, JSONL, CSV or TSV with an id and a text "
+                   "column")
+    p.add_argument("--model", type=Path, required=True, help="a local Hugging Face model folder "
+                   "(safetensors)")
+    p.add_argument("--out", type=Path, required=True, help="a new or empty folder, or the folder "
+                   "of an unfinished run of the same job (finished shards are skipped)")
+    p.add_argument("--cluster", help="ray://HOST:PORT or auto (default: this machine)")
+    p.add_argument("--no-ray", action="store_true", help="embed in this process, without Ray")
+    p.add_argument("--workers", type=int, help="Ray workers (default: every GPU, else every CPU)")
+    p.add_argument("--shard-rows", type=int, default=10_000, help="rows per shard file")
+    p.add_argument("--batch-size", type=int, default=64, help="texts per forward pass")
+    p.add_argument("--max-length", type=int, default=256, help="tokens per text at most")
+    p.add_argument("--text-field", default="text")
+    p.add_argument("--id-field", default="id")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+
+
+def _embed(args: argparse.Namespace) -> int:
+    from alapp.app.embed_job import EmbedOptions, embed_file
+
+    options = EmbedOptions(
+        shard_rows=args.shard_rows, batch_size=args.batch_size, max_length=args.max_length,
+        id_field=args.id_field, text_field=args.text_field, cluster=args.cluster,
+        use_ray=False if args.no_ray else None, workers=args.workers, device=args.device)
+
+    def show(done: Any) -> None:
+        rate = done.rows_done / done.seconds if done.seconds else 0.0
+        print(f"shard {done.index:05d}: {done.rows:,} texts ({done.finished} of {done.total} "
+              f"shards, {rate:,.0f} texts/s)", flush=True)
+
+    report = embed_file(args.file, args.model, args.out, options, show)
+    print(f"{report.out}: {report.rows:,} vectors of {report.dimension} dimensions in "
+          f"{report.shards} shards ({report.engine}: {len(report.computed)} computed, "
+          f"{len(report.skipped)} already done)")
     return 0
 
 

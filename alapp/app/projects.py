@@ -54,6 +54,15 @@ def import_into(path: Path, file: Path, spec: importer.ImportSpec,
 
 
 def import_vectors(path: Path, name: str, matrix: Path, ids: Path | None) -> int:
+    """``matrix``: an .npy file (rows aligned by ``ids``), or a folder of vector shards that
+    ``alapp embed`` wrote (it names its own ids)."""
+    if Path(matrix).is_dir():
+        if ids is not None:
+            raise AlappError(f"{matrix}: a shard folder names its own ids; leave out --ids")
+        from alapp.store.vector_shards import import_shards
+
+        with Project.open(path) as project:
+            return import_shards(project, name, Path(matrix))
     with Project.open(path) as project:
         return vectors.import_npy(project, name, matrix, ids)
 
