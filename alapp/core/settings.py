@@ -111,6 +111,8 @@ class ProjectSettings:
     # the kNN graph's build time grows with the square of the items (7 s for 16,000, 58 s for
     # 50,000 on two cores): above this many non-test items propagation is skipped, with a note
     propagation_max_items: int = 20_000
+    # issue 19: team guidelines (Markdown, shown as formatted plain text with nothing fetched)
+    guidelines: str = ""
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -242,6 +244,21 @@ _RULES.update({
     "propagation_alpha": (lambda v: 0 < v < 1, "a share above 0 and below 1"),
     "propagation_max_items": (lambda v: v >= 100, "a whole number of items, at least 100"),
 })
+# issue 19: team guidelines
+MAX_GUIDELINES = 200_000  # characters
+
+
+def guidelines_problem(text: str) -> str | None:
+    """What is wrong with a guidelines text (too long, a NUL character), without quoting it:
+    it may be 200,000 characters long."""
+    if len(text) > MAX_GUIDELINES:
+        return f"{len(text):,} characters; guidelines hold at most {MAX_GUIDELINES:,}"
+    if "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        return f"a NUL character on line {line}; guidelines are text"
+    return None
+
+
 _TYPE_NAMES = {"bool": "true or false", "int": "a whole number", "float": "a number",
                "str": "a text"}
 
@@ -252,6 +269,9 @@ def check_setting(key: str, value: Any, strategies: Collection[str]) -> str | No
     kind = _type_of(key)
     if not _has_type(value, kind):
         return f"{key}={value!r} is not allowed; {key} must be {_TYPE_NAMES[kind]}"
+    if key == "guidelines":  # issue 19: never quoted (long)
+        problem = guidelines_problem(value)
+        return f"guidelines are not allowed: {problem}" if problem else None
     if key in _CHOICES:
         if value not in {c.value for c in _CHOICES[key]}:
             return f"{key}={value!r} is not allowed; {key} must be {allowed(_CHOICES[key])}"
