@@ -195,6 +195,7 @@ class MainWindow(QMainWindow):
                 extra.activated.connect(slot)
                 self.shortcuts.append(extra)
         self.view.show_keys(keys)
+        self.panel.show_history_keys(*self.view.history_keys(keys))
 
     def _menus(self) -> None:
         Entry = tuple[str, Callable[[], object], str] | None  # None: a separator
