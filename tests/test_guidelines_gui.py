@@ -289,6 +289,19 @@ def test_settings_offer_issue_17s_knobs_validated_as_alapp_config_does(qtbot, mu
         dialog.propagation_max_items.toolTip()
     assert "Default: on" in dialog.self_training.toolTip() or multi
     assert dialog.self_training.isEnabled() is not multi  # multi-label: said once, here
+    if not multi:  # what the Model tab and the cold-start group look like (1366x768 screen)
+        dialog.resize(640, 700)
+        dialog.show()
+        tabs = dialog.findChild(QTabWidget)
+        for title, name in (("Model", "settings-model-issue17.png"),
+                            ("Sampling", "settings-sampling-cold-start.png")):
+            tabs.setCurrentIndex([tabs.tabText(i) for i in range(tabs.count())].index(title))
+            page = tabs.currentWidget()
+            assert page.widget().minimumSizeHint().width() <= page.viewport().width(), title
+            page.verticalScrollBar().setValue(page.verticalScrollBar().maximum())
+            qtbot.wait(50)
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            dialog.grab().save(str(SHOTS / name))
     dialog.apply()
     assert dialog.changes == {}  # untouched controls change nothing
     dialog.cold_start.setCurrentIndex(dialog.cold_start.findData("typiclust"))
@@ -301,3 +314,30 @@ def test_settings_offer_issue_17s_knobs_validated_as_alapp_config_does(qtbot, mu
     # the dialog's ranges are the config's: the lowest a control allows is a valid value
     assert dialog.propagation_max_items.minimum() == 100
     assert dialog.contrastive_epochs.maximum() == 20
+
+def test_the_label_descriptions_tab_lists_every_label(qtbot) -> None:
+    from alapp.core.settings import ProjectSettings
+    from alapp.ui.settings_dialog import SettingsDialog
+
+    _fonts()
+    labels = [("Спорт", "матчи, команды, спортсмены"), ("体育", ""),
+              ("<b>Политика</b>", "выборы")]
+    dialog = SettingsDialog(ProjectSettings(), [], labels=labels)
+    qtbot.addWidget(dialog)
+    assert [e.text() for e in dialog.descriptions.values()] == ["матчи, команды, спортсмены",
+                                                               "", "выборы"]
+    assert dialog.descriptions["体育"].maxLength() == 500
+    dialog.descriptions["体育"].setText("比赛、球队、运动员")
+    dialog.apply()
+    assert dialog.description_changes == {"体育": "比赛、球队、运动员"}
+    assert dialog.changes == {}
+    dialog.resize(640, 500)
+    dialog.show()
+    tabs = dialog.findChild(QTabWidget)
+    tabs.setCurrentIndex(tabs.count() - 1)
+    qtbot.wait(50)
+    from PySide6.QtWidgets import QLabel
+
+    captions = [w.text() for w in tabs.currentWidget().findChildren(QLabel)]
+    assert "<b>Политика</b>" in captions  # a label name is shown as typed
+    dialog.grab().save(str(SHOTS / "settings-label-descriptions.png"))

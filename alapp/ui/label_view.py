@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6 import QtGui
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QKeySequence, QPaintEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -130,7 +130,10 @@ class LabelButton(QPushButton):
         painter.setFont(self._small_font())
         painter.setPen(QtGui.QColor(self.DESCRIPTION_COLOUR if self.isEnabled()
                                     else "#a0a0a0"))
-        line = option.rect.adjusted(6, option.rect.height() - below - 4, -6, -4)
+        inside = self.style().subElementRect(QStyle.SubElement.SE_PushButtonContents, option,
+                                             self)  # clear of a coloured border (span types)
+        line = QRect(inside.left() + 2, option.rect.bottom() - below - 3, inside.width() - 4,
+                     below)
         painter.drawText(line, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop),
                          small.elidedText(self.description, Qt.TextElideMode.ElideRight,
                                           line.width()))
@@ -344,6 +347,10 @@ class LabelView(QWidget):
         for name, button in self.buttons.items():
             if isinstance(button, LabelButton):
                 button.set_description(descriptions.get(name, ""))
+        tall = max([b._two_lines() for b in self.buttons.values()
+                    if isinstance(b, LabelButton)] or [0])
+        for button in self.buttons.values():  # one height for the whole row of buttons
+            button.setMinimumHeight(max(40, tall))
         self.show_keys(self.keys)
 
     def show_keys(self, keys: dict[str, str]) -> None:
@@ -373,6 +380,10 @@ class LabelView(QWidget):
         key = QKeySequence(keys.get("guidelines", "")).toString(
             QKeySequence.SequenceFormat.NativeText)
         self.guidelines_button.setText(f"Guidelines ({key})" if key else "Guidelines")
+
+    def history_keys(self, keys: dict[str, str]) -> tuple[str, str]:
+        """The keys that step back and forward through earlier decisions, as bound."""
+        return keys.get("back", ""), keys.get("forward", "")
 
     def route_actions(self, actions: dict[str, Callable[[], None]]
                       ) -> dict[str, Callable[[], None]]:
@@ -435,9 +446,13 @@ class LabelView(QWidget):
         now = decision.label if decision.action in ("label", "undo") else decision.action
         if self.multi_label and decision.label == "" and decision.action in ("label", "undo"):
             now = "none of these"
+        back = " or ".join(QKeySequence(self.keys[k]).toString(  # as bound now
+            QKeySequence.SequenceFormat.NativeText) for k in ("forward", "leave_history")
+            if self.keys.get(k))
         self.history_banner.setText(
             f"  Earlier decision ({steps_back} back): {now or 'no label'}. Press a label "
-            "key to change it; → or Esc returns to the queue.")
+            "key to change it; " + (f"{back} returns to the queue." if back else
+                                    "Settings › Keyboard sets a key back to the queue."))
         self.history_banner.setVisible(True)
         self.show_content(decision.text, image)
         self._show_text_b(decision.text_b)

@@ -133,6 +133,10 @@ class SettingsDialog(QDialog):
         for kind in Classifier:
             self.classifier.addItem(f"{kind}: {CLASSIFIER_HELP.get(kind, '')}", kind.value)
         self.classifier.setCurrentIndex(max(0, self.classifier.findData(s.classifier)))
+        # its longest entry made the Model tab 800 pixels wide (scrolled sideways at 640)
+        self.classifier.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.classifier.setMinimumContentsLength(24)
         self.model_folder = QLineEdit(s.model_folder)
         self.model_folder.setPlaceholderText("blank: the bundled MiniLM")
         self.device = _choice(list(Device), s.device)
