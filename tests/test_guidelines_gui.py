@@ -249,15 +249,22 @@ def test_settings_edit_guidelines_with_a_preview_and_descriptions_through_the_wr
     dialog = window.settings_window
     assert isinstance(dialog, SettingsDialog)
     dialog.guidelines.setPlainText(RU_ZH)
+    assert dialog.guidelines_preview.stale  # hidden: not rendered (Settings opens at once)
+    tabs = dialog.findChild(QTabWidget)
+    tabs.setCurrentIndex([tabs.tabText(i) for i in range(tabs.count())].index("Guidelines"))
     qtbot.waitUntil(lambda: dialog.guidelines_preview.toPlainText().startswith("Правила"),
                     timeout=3_000)
+    dialog.guidelines.appendPlainText("\n**Ещё** одно правило")
+    qtbot.waitUntil(lambda: dialog.guidelines_preview.toPlainText().endswith("Ещё одно правило"),
+                    timeout=3_000)  # as typed, a moment later
+    dialog.guidelines.setPlainText(RU_ZH)
     assert f"{len(RU_ZH):,} of 200,000 characters" == dialog.guidelines_count.text()
     assert dialog.descriptions["praise"].text() == "感谢与表扬，没有具体请求"
     dialog.descriptions["delivery"].setText("  сроки   и статус доставки ")
     dialog.descriptions["praise"].setText("")
     dialog.resize(900, 640)
-    tabs = dialog.findChild(QTabWidget)
-    tabs.setCurrentIndex([tabs.tabText(i) for i in range(tabs.count())].index("Guidelines"))
+    qtbot.waitUntil(lambda: dialog.guidelines_preview.toPlainText().endswith("вики команды"),
+                    timeout=3_000)
     qtbot.waitExposed(dialog)
     SHOTS.mkdir(parents=True, exist_ok=True)
     dialog.grab().save(str(SHOTS / "settings-guidelines.png"))

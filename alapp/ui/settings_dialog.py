@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -49,7 +49,7 @@ from alapp.core.options import (
 )
 from alapp.core.settings import MAX_GUIDELINES, ProjectSettings, default_of
 from alapp.ui import preferences
-from alapp.ui.guidelines import GuidelinesView
+from alapp.ui.guidelines import MarkdownPreview
 from alapp.ui.label_view import plain_label
 
 FEATURIZERS = list(KEYWORDS)
@@ -527,14 +527,8 @@ class SettingsDialog(QDialog):
         self.guidelines.setPlainText(s.guidelines)
         self.guidelines.setPlaceholderText("# How we label\n\n- **Sports**: games, teams, "
                                            "athletes\n- When unsure: skip (S) or flag (F)")
-        self.guidelines_preview = GuidelinesView()
-        self.guidelines_preview.set_markdown(s.guidelines, "Nothing to preview yet")
+        self.guidelines_preview = MarkdownPreview(self.guidelines, "Nothing to preview yet")
         self.guidelines_count = plain_label()
-        self._preview_timer = QTimer(self)
-        self._preview_timer.setSingleShot(True)
-        self._preview_timer.setInterval(250)
-        self._preview_timer.timeout.connect(self._preview_guidelines)
-        self.guidelines.textChanged.connect(self._preview_timer.start)
         self._count_guidelines()
         self.guidelines.textChanged.connect(self._count_guidelines)
         split = QSplitter()
@@ -547,10 +541,6 @@ class SettingsDialog(QDialog):
         page.addWidget(split, 1)
         page.addWidget(self.guidelines_count)
         return page
-
-    def _preview_guidelines(self) -> None:
-        self.guidelines_preview.set_markdown(self.guidelines.toPlainText(),
-                                             "Nothing to preview yet")
 
     def _count_guidelines(self) -> None:
         n = len(self.guidelines.toPlainText())
