@@ -322,6 +322,20 @@ def test_settings_offer_issue_17s_knobs_validated_as_alapp_config_does(qtbot, mu
     assert dialog.propagation_max_items.minimum() == 100
     assert dialog.contrastive_epochs.maximum() == 20
 
+def test_settings_keep_the_guidelines_as_typed_no_break_spaces_included(qtbot) -> None:
+    from alapp.core.settings import ProjectSettings
+    from alapp.ui.settings_dialog import SettingsDialog
+
+    text = "# Правила\n\nт.\u00a0е. 10\u00a0000 меток\n\n- пункт\n"
+    dialog = SettingsDialog(ProjectSettings(guidelines=text), [])
+    qtbot.addWidget(dialog)
+    dialog.apply()
+    assert dialog.changes == {}  # unchanged: nothing rewritten
+    dialog.guidelines.appendPlainText("- ещё\u00a0пункт")
+    dialog.apply()
+    assert dialog.changes == {"guidelines": text + "\n- ещё\u00a0пункт"}  # a new paragraph
+
+
 def test_the_label_descriptions_tab_lists_every_label(qtbot) -> None:
     from alapp.core.settings import ProjectSettings
     from alapp.ui.settings_dialog import SettingsDialog

@@ -49,7 +49,7 @@ from alapp.core.options import (
 )
 from alapp.core.settings import MAX_GUIDELINES, ProjectSettings, default_of
 from alapp.ui import preferences
-from alapp.ui.guidelines import MarkdownPreview
+from alapp.ui.guidelines import MarkdownPreview, plain_text
 from alapp.ui.label_view import plain_label
 
 FEATURIZERS = list(KEYWORDS)
@@ -329,7 +329,7 @@ class SettingsDialog(QDialog):
             "contrastive_encoder": self.contrastive_encoder.isChecked(),  # issue 17
             "contrastive_every": self.contrastive_every.value(),
             **self._label_efficiency_values(),  # issue 17
-            "guidelines": self.guidelines.toPlainText(),  # issue 19
+            "guidelines": plain_text(self.guidelines),  # issue 19
         }
 
     def _stream_group(self, s: ProjectSettings, meta_keys: list[str]) -> QGroupBox:
