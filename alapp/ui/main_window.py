@@ -732,7 +732,12 @@ class MainWindow(QMainWindow):
         self.bind_shortcuts()
         described = self.settings_window.description_changes  # issue 19
         if described and self._writable():
-            self.session.describe_labels(described)
+            try:  # the dialog checked them; the session checks again before writing
+                self.session.describe_labels(described)
+                self.statusBar().showMessage("Label descriptions saved", 5000)
+            except AlappError as e:
+                QMessageBox.warning(self, "Descriptions not saved", literal(str(e)))
+                described = {}
             self._show_descriptions()
         if self.settings_window.changes and self._writable():
             if "featurizer" in self.settings_window.changes:
