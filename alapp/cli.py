@@ -191,6 +191,18 @@ def _parser() -> argparse.ArgumentParser:
                    help='e.g. --describe Sports "games, teams, athletes" ("" clears it)')
     p.set_defaults(run=_labels)
 
+    p = sub.add_parser("guidelines", help="print the project's labeling guidelines (Markdown), "
+                       "or set, clear or save them")  # issue 19
+    p.add_argument("project", type=Path)
+    one = p.add_mutually_exclusive_group()
+    one.add_argument("--set", type=Path, metavar="FILE.md", dest="file",
+                   help="replace them with a UTF-8 Markdown file")
+    one.add_argument("--clear", action="store_true", help="remove them")
+    one.add_argument("--out", type=Path, metavar="FILE.md", help="write them to a file")
+    p.add_argument("--overwrite", "--force", action="store_true",
+                   help="with --out: replace FILE.md if it exists")
+    p.set_defaults(run=_guidelines)
+
     p = sub.add_parser("stats", help="counts of items, labels, events and labeling time")
     p.add_argument("project", type=Path)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -502,7 +514,34 @@ def _config(args: argparse.Namespace) -> int:
     for message in warnings:  # an old project's stored values that no longer validate
         print(f"alapp: warning: {message}", file=sys.stderr)
     for key, value in settings.as_rows().items():
+        if key == "guidelines" and value:  # issue 19: long Markdown, shown by its own command
+            value = f"({len(value):,} characters; alapp guidelines {args.project})"
         print(f"{key:>16} = {value}")
+    return 0
+
+
+def _guidelines(args: argparse.Namespace) -> int:
+    """Issue 19: print, set (--set FILE), clear or save (--out FILE) the guidelines."""
+    from alapp.app import guidelines
+
+    if args.overwrite and args.out is None:
+        raise AlappError("--overwrite goes with --out FILE.md")
+    if args.file is not None:
+        text = guidelines.set_guidelines(args.project, args.file)
+        print(f"guidelines of {args.project} set from {args.file} ({len(text):,} characters)")
+    elif args.clear:
+        guidelines.clear_guidelines(args.project)
+        print(f"guidelines of {args.project} cleared")
+    elif args.out is not None:
+        count = guidelines.write_guidelines_file(args.project, args.out, args.overwrite)
+        print(f"wrote the guidelines of {args.project} ({count:,} characters) to {args.out}")
+    else:
+        text = guidelines.guidelines(args.project)
+        if not text:
+            print(f"{args.project}: no guidelines yet (alapp guidelines {args.project} "
+                  "--set FILE.md)", file=sys.stderr)
+        else:
+            print(text, end="" if text.endswith("\n") else "\n")
     return 0
 
 

@@ -116,8 +116,9 @@ def test_the_model_tab_shows_a_per_label_table(qtbot, tmp_path) -> None:
     qtbot.waitUntil(lambda: window.panel.confusion is not None, timeout=10_000)
     window.panel.show_history_chart(window.session.model_history())
     table = window.panel.confusion
-    assert table.rowCount() == 3 and table.columnCount() == 7
-    assert table.horizontalHeaderItem(0).text() == "support"
+    assert table.rowCount() == 3 and table.columnCount() == 4  # TP/FP/FN on hover
+    assert table.horizontalHeaderItem(0).text() == "items"
+    assert table.item(0, 0).toolTip().startswith("billing: ")
     assert window.panel.confusion_box.title().startswith("Per label")
     assert "micro-F1" in window.panel.model_state.text()
     window.panel.grab().save(str(SCREENSHOTS / "multilabel_model_tab.png"))

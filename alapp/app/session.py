@@ -520,6 +520,26 @@ class LabelingSession:
                              "target": forecast_of(ahead["target"]),
                              "stable": forecast_of(ahead["stable"])}}
 
+    def describe_labels(self, descriptions: dict[str, str]) -> dict[str, str]:
+        """Set label descriptions (name -> text; "" clears one) on the writer thread, every
+        one checked before any is written (issue 19: edited in Settings, as `alapp labels
+        --describe` does); returns every description now stored."""
+        from alapp.store.project import MAX_DESCRIPTION
+
+        known = self.labels()
+        for name, text in descriptions.items():
+            if name not in known:
+                raise AlappError(f"no label {name!r}; labels are {', '.join(known)}")
+            if len(" ".join(text.split())) > MAX_DESCRIPTION:
+                raise AlappError(f"the description of {name!r} is longer than "
+                                 f"{MAX_DESCRIPTION} characters")
+
+        def write(project: Project) -> dict[str, str]:
+            for name, text in descriptions.items():
+                project.describe_label(name, text)
+            return project.label_descriptions()
+        return self.writer.call(write)
+
 
 def _selection(entry: QueueEntry) -> Selection:
     return Selection(entry.source, entry.strategy, entry.score, entry.predicted_cost,

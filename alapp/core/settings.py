@@ -118,6 +118,8 @@ class ProjectSettings:
     # else on this rule's: "majority" (a tie: no training label, for review) or "reliable"
     # (the label of the annotator most often right, Dawid-Skene; store/resolution.py)
     training_label_rule: str = options.TrainingLabelRule.MAJORITY.value
+    # issue 19: team guidelines (Markdown, shown as formatted plain text with nothing fetched)
+    guidelines: str = ""
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -250,6 +252,21 @@ _RULES.update({
     "propagation_alpha": (lambda v: 0 < v < 1, "a share above 0 and below 1"),
     "propagation_max_items": (lambda v: v >= 100, "a whole number of items, at least 100"),
 })
+# issue 19: team guidelines
+MAX_GUIDELINES = 200_000  # characters
+
+
+def guidelines_problem(text: str) -> str | None:
+    """What is wrong with a guidelines text (too long, a NUL character), without quoting it:
+    it may be 200,000 characters long."""
+    if len(text) > MAX_GUIDELINES:
+        return f"{len(text):,} characters; guidelines hold at most {MAX_GUIDELINES:,}"
+    if "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        return f"a NUL character on line {line}; guidelines are text"
+    return None
+
+
 _TYPE_NAMES = {"bool": "true or false", "int": "a whole number", "float": "a number",
                "str": "a text"}
 
@@ -260,6 +277,9 @@ def check_setting(key: str, value: Any, strategies: Collection[str]) -> str | No
     kind = _type_of(key)
     if not _has_type(value, kind):
         return f"{key}={value!r} is not allowed; {key} must be {_TYPE_NAMES[kind]}"
+    if key == "guidelines":  # issue 19: never quoted (long)
+        problem = guidelines_problem(value)
+        return f"guidelines are not allowed: {problem}" if problem else None
     if key in _CHOICES:
         if value not in {c.value for c in _CHOICES[key]}:
             return f"{key}={value!r} is not allowed; {key} must be {allowed(_CHOICES[key])}"

@@ -476,10 +476,9 @@ class RoundRunner:
         if isinstance(model, PropagationClassifier):
             model.use_graph(self._graph_for(snap, features), features.embeddings)
             return model
-        if s.propagation_weight <= 0:
+        if s.propagation_weight <= 0 or s.multi_label:  # multi-label: said once, in Settings
             return model
-        why = ("a multi-label project's labels are not one choice" if s.multi_label else
-               "the classifier reads several inputs" if features.several_inputs else
+        why = ("the classifier reads several inputs" if features.several_inputs else
                "the classifier reads the texts" if model.takes_texts else "")
         if why:
             notes.append(f"label propagation not blended in: {why}")
@@ -505,8 +504,9 @@ class RoundRunner:
         the pseudo-labels live in this round only. Returns the count per class (None: not
         possible, with a note saying why)."""
         s = snap.settings
-        why = ("a multi-label project's labels are not one choice" if s.multi_label else
-               f"the {type(getattr(model, 'base', model)).__name__} takes no per-item weights "
+        if s.multi_label:  # labels are sets, not one choice: said once, in Settings (issue 17)
+            return None
+        why = (f"the {type(getattr(model, 'base', model)).__name__} takes no per-item weights "
                "(logistic regression does)" if not getattr(model, "takes_weights", False) else
                "it needs labels of two classes" if len(set(train_labels)) < 2 else "")
         if why:

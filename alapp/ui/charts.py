@@ -11,7 +11,7 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QResizeEvent
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QWidget
 
 from alapp.ui.label_view import literal
@@ -79,14 +79,57 @@ class LearningCurve(pg.PlotWidget):  # type: ignore[misc]
         self._legend(len(base))
 
 
+# Multi-label columns, each header short enough for a quarter of the side panel and
+# explained on hover; a row's true and false positives and negatives are in its tooltips
+# (seven columns did not fit at 1366x768: "upport", "recisio").
+PER_LABEL: dict[str, tuple[str, str]] = {
+    "support": ("items", "support: test items that have the label"),
+    "precision": ("prec.", "precision: of the items the model gave the label, the share that "
+                           "have it (TP / (TP + FP))"),
+    "recall": ("recall", "recall: of the items that have the label, the share the model found "
+                         "(TP / (TP + FN))"),
+    "f1": ("F1", "F1: the harmonic mean of precision and recall")}
+
+
 class ConfusionTable(QTableWidget):
     """Rows: the true label on the test set; columns: the prediction. Every label of the
-    project is a row and a column; cells show counts, shaded by their share of the row."""
+    project is a row and a column; cells show counts, shaded by their share of the row.
+
+    Headers stay readable in a narrow side panel (1366x768): when the label names do not fit
+    their columns, the columns are numbered and each row name carries its number ("1 Спорт");
+    every header's tooltip (and ``Qt.UserRole``) holds the whole name."""
 
     caption = "no test-set predictions yet"
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.names: list[str] = []  # the confusion matrix's labels (rows and columns)
+        self.numbered = False
 
     def sizeHint(self) -> QSize:
         return QSize(320, max(self.minimumHeight(), 60))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        # long label names never squeeze the numbers: cut with "…" (whole on hover)
+        self.verticalHeader().setMaximumWidth(max(60, int(self.width() * 0.45)))
+        self._fit_headers()
+
+    def _fit_headers(self) -> None:
+        """Names in the column headers when each fits its share of the width, else numbers."""
+        if not self.names:
+            return
+        metrics = self.horizontalHeader().fontMetrics()
+        room = (self.width() - self.verticalHeader().width() - 2 * self.frameWidth()) \
+            / len(self.names)
+        numbered = max(metrics.horizontalAdvance(n) for n in self.names) + 12 > room
+        if numbered == self.numbered and self.horizontalHeaderItem(0) is not None:
+            return
+        self.numbered = numbered
+        for i, name in enumerate(self.names):
+            self.setHorizontalHeaderItem(i, _header(str(i + 1) if numbered else name, name,
+                                                    f"predicted: {name}"))
+            self.setVerticalHeaderItem(i, _header(f"{i + 1} {name}" if numbered else name, name,
+                                                  f"true label: {name}"))
 
     def show_confusion(self, confusion: dict[str, Any] | None,
                        test_items: float | None = None) -> None:
@@ -102,8 +145,8 @@ class ConfusionTable(QTableWidget):
                         "label")
         self.setRowCount(len(labels))
         self.setColumnCount(len(labels))
-        self.setHorizontalHeaderLabels(labels)
-        self.setVerticalHeaderLabels(labels)
+        self.names, self.numbered = list(labels), False
+        self._fit_headers()
         self.setToolTip("Rows: the true label; columns: the model's prediction; colour: the "
                         "cell's share of its row")
         for r, row in enumerate(matrix):
@@ -128,30 +171,50 @@ class ConfusionTable(QTableWidget):
                               + row * len(labels) + 2 * self.frameWidth() + 2)
 
     def show_per_label(self, table: dict[str, Any], test_items: float | None = None) -> None:
-        """Multi-label (issue 21): one row per label with its test-set counts (support, true
-        and false positives, false negatives) and precision, recall and F1."""
+        """Multi-label (issue 21): one row per label with its test-set support, precision,
+        recall and F1; its true and false positives and false negatives on hover."""
         self.clear()
+        self.names = []  # the columns are the measures, not the labels
         labels = table["labels"]
-        columns = ["support", "TP", "FP", "FN", "precision", "recall", "F1"]
-        keys = ["support", "tp", "fp", "fn", "precision", "recall", "f1"]
+        keys = list(PER_LABEL)
         n = int(test_items) if test_items is not None else 0
         self.caption = f"{n} test item{'' if n == 1 else 's'}; one row per label"
         self.setRowCount(len(labels))
-        self.setColumnCount(len(columns))
-        self.setHorizontalHeaderLabels(columns)
-        self.setVerticalHeaderLabels(labels)
-        self.setToolTip("Per label on the test set: support (items that have it), TP/FP/FN "
-                        "(true and false positives, false negatives), precision, recall, F1")
+        self.setColumnCount(len(keys))
+        for c, key in enumerate(keys):
+            short, meaning = PER_LABEL[key]
+            self.setHorizontalHeaderItem(c, _header(short, key, meaning))
+        for r, name in enumerate(labels):
+            self.setVerticalHeaderItem(r, _header(name, name, name))
+        self.setToolTip("Per label on the test set: items that have it (support), precision, "
+                        "recall, F1; hover a row for its true and false positives and false "
+                        "negatives")
         for r in range(len(labels)):
+            counts = literal(f"{labels[r]}: {table['support'][r]} test items have it; "
+                             f"TP {table['tp'][r]}, FP {table['fp'][r]}, FN {table['fn'][r]}")
             for c, key in enumerate(keys):
                 value = table[key][r]
                 cell = QTableWidgetItem(f"{value:.2f}" if isinstance(value, float)
                                         else str(value))
+                cell.setToolTip(counts)
                 if key == "f1":
                     cell.setBackground(QColor.fromHsvF(0.33 * value, 0.5, 1.0))
                 self.setItem(r, c, cell)
         row = max(ROW_HEIGHT, self.fontMetrics().height() + 2)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.verticalHeader().setMinimumSectionSize(row)
+        for header in (self.horizontalHeader(), self.verticalHeader()):
+            header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+            header.setMinimumSectionSize(row)
+        # a value ("0.89") never cut: past that the table scrolls sideways instead
+        self.horizontalHeader().setMinimumSectionSize(
+            self.fontMetrics().horizontalAdvance("0.00") + 10)
         self.setMinimumHeight(self.horizontalHeader().sizeHint().height()
                               + row * len(labels) + 2 * self.frameWidth() + 2)
+
+
+def _header(text: str, name: str, tip: str) -> QTableWidgetItem:
+    """A header cell: ``text`` shown, the whole ``name`` in ``Qt.UserRole``, ``tip`` on hover
+    (label names are user data: shown literally)."""
+    item = QTableWidgetItem(text)
+    item.setData(Qt.ItemDataRole.UserRole, name)
+    item.setToolTip(literal(tip))
+    return item

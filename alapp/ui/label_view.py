@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6 import QtGui
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QKeySequence, QPaintEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -62,9 +62,12 @@ def button_text(text: str) -> str:
 class LabelButton(QPushButton):
     """A label's button: the whole name when there is room, cut with "…" when the window is
     narrow (the whole name in the tooltip), so long label names (Russian, German) never set
-    the window's minimum width."""
+    the window's minimum width. A label's description (issue 17) is a smaller grey line under
+    the name, cut with "…" to the button's width (issue 19: the key legend), whole in the
+    tooltip."""
 
     MIN_WIDTH = 64
+    DESCRIPTION_COLOUR = "#5a5a5a"
 
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
@@ -75,7 +78,29 @@ class LabelButton(QPushButton):
 
     def minimumSizeHint(self) -> QSize:
         hint = super().minimumSizeHint()
-        return QSize(min(hint.width(), self.MIN_WIDTH), hint.height())
+        return QSize(min(hint.width(), self.MIN_WIDTH), max(hint.height(), self._two_lines()))
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(hint.width(), max(hint.height(), self._two_lines()))
+
+    def _two_lines(self) -> int:
+        """The height the name and the description line need (0: no description)."""
+        if not self.description:
+            return 0
+        return self.fontMetrics().height() + self._small_font().pointSize() * 2 + 12
+
+    def _small_font(self) -> QtGui.QFont:
+        font = QtGui.QFont(self.font())
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+        font.setBold(False)
+        return font
+
+    def set_description(self, description: str) -> None:
+        self.description = " ".join(description.split())
+        self.setText(self.text())
+        self.updateGeometry()
+        self.update()
 
     def setText(self, text: str) -> None:
         super().setText(text)
@@ -90,7 +115,28 @@ class LabelButton(QPushButton):
         if self.fontMetrics().horizontalAdvance(option.text) > room:
             option.text = self.fontMetrics().elidedText(option.text,
                                                         Qt.TextElideMode.ElideRight, room)
-        QStylePainter(self).drawControl(QStyle.ControlElement.CE_PushButton, option)
+        painter = QStylePainter(self)
+        if not self.description:
+            painter.drawControl(QStyle.ControlElement.CE_PushButton, option)
+            return
+        # The name on the upper part, the description on a smaller grey line under it.
+        small = QtGui.QFontMetrics(self._small_font())
+        below = small.height() + 2
+        name_option = QStyleOptionButton(option)
+        name_option.rect = option.rect.adjusted(0, 0, 0, -below)
+        option.text = ""
+        painter.drawControl(QStyle.ControlElement.CE_PushButton, option)
+        painter.drawControl(QStyle.ControlElement.CE_PushButtonLabel, name_option)
+        painter.setFont(self._small_font())
+        painter.setPen(QtGui.QColor(self.DESCRIPTION_COLOUR if self.isEnabled()
+                                    else "#a0a0a0"))
+        inside = self.style().subElementRect(QStyle.SubElement.SE_PushButtonContents, option,
+                                             self)  # clear of a coloured border (span types)
+        line = QRect(inside.left() + 2, option.rect.bottom() - below - 3, inside.width() - 4,
+                     below)
+        painter.drawText(line, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop),
+                         small.elidedText(self.description, Qt.TextElideMode.ElideRight,
+                                          line.width()))
 
 
 class ElidedGroupBox(QGroupBox):
@@ -252,6 +298,11 @@ class LabelView(QWidget):
         self.hint = plain_label()
         self.hint.setEnabled(False)
         self.hint.setWordWrap(True)
+        # issue 19: the team's guidelines, beside the window (F1 by default)
+        self.guidelines_button = QPushButton("Guidelines")
+        self.guidelines_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.guidelines_button.setToolTip("The project's labeling guidelines and label "
+                                          "descriptions (edit them in Settings)")
         layout = QVBoxLayout(self)
         layout.addWidget(self.name_banner)
         layout.addWidget(self.test_banner)
@@ -266,7 +317,10 @@ class LabelView(QWidget):
         layout.addLayout(content, 1)
         layout.addLayout(info)
         layout.addLayout(self.grid)
-        layout.addWidget(self.hint)
+        hint_row = QHBoxLayout()
+        hint_row.addWidget(self.hint, 1)
+        hint_row.addWidget(self.guidelines_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(hint_row)
         self.keys: dict[str, str] = {}
         self.probs: dict[str, float] = {}  # multi-label: the model's probability per label
         self.set_labels(labels, multi_label)
@@ -292,7 +346,11 @@ class LabelView(QWidget):
         """Each label's description in its button's tooltip (issue 17)."""
         for name, button in self.buttons.items():
             if isinstance(button, LabelButton):
-                button.description = descriptions.get(name, "")
+                button.set_description(descriptions.get(name, ""))
+        tall = max([b._two_lines() for b in self.buttons.values()
+                    if isinstance(b, LabelButton)] or [0])
+        for button in self.buttons.values():  # one height for the whole row of buttons
+            button.setMinimumHeight(max(40, tall))
         self.show_keys(self.keys)
 
     def show_keys(self, keys: dict[str, str]) -> None:
@@ -316,6 +374,16 @@ class LabelView(QWidget):
             f"{shown('accept')}: {enter} · {none}{shown('undo')}/{shown('undo_alt')}: undo · "
             f"{shown('skip')}: skip · {shown('flag')}: flag · {shown('back')}/"
             f"{shown('forward')}: earlier decisions · Settings › Keyboard to change keys")
+        self._show_guidelines_key(keys)
+
+    def _show_guidelines_key(self, keys: dict[str, str]) -> None:
+        key = QKeySequence(keys.get("guidelines", "")).toString(
+            QKeySequence.SequenceFormat.NativeText)
+        self.guidelines_button.setText(f"Guidelines ({key})" if key else "Guidelines")
+
+    def history_keys(self, keys: dict[str, str]) -> tuple[str, str]:
+        """The keys that step back and forward through earlier decisions, as bound."""
+        return keys.get("back", ""), keys.get("forward", "")
 
     def route_actions(self, actions: dict[str, Callable[[], None]]
                       ) -> dict[str, Callable[[], None]]:
@@ -378,9 +446,13 @@ class LabelView(QWidget):
         now = decision.label if decision.action in ("label", "undo") else decision.action
         if self.multi_label and decision.label == "" and decision.action in ("label", "undo"):
             now = "none of these"
+        back = " or ".join(QKeySequence(self.keys[k]).toString(  # as bound now
+            QKeySequence.SequenceFormat.NativeText) for k in ("forward", "leave_history")
+            if self.keys.get(k))
         self.history_banner.setText(
             f"  Earlier decision ({steps_back} back): {now or 'no label'}. Press a label "
-            "key to change it; → or Esc returns to the queue.")
+            "key to change it; " + (f"{back} returns to the queue." if back else
+                                    "Settings › Keyboard sets a key back to the queue."))
         self.history_banner.setVisible(True)
         self.show_content(decision.text, image)
         self._show_text_b(decision.text_b)
@@ -402,8 +474,10 @@ class LabelView(QWidget):
             self.probs = probs
             self.show_keys(self.keys)
         for name, button in self.buttons.items():
-            button.setToolTip(f"The model: {probs[name]:.0%} for this label (50% is where it "
-                              "says yes)" if name in probs else "")
+            said = (f"The model: {probs[name]:.0%} for this label (50% is where it says yes)"
+                    if name in probs else "")
+            description = getattr(button, "description", "")  # issue 19: kept in the tooltip
+            button.setToolTip(literal("\n".join(t for t in (said, description) if t)))
 
     def show_toggled(self, chosen: set[str]) -> None:
         if self.multi_label:

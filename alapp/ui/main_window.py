@@ -46,6 +46,7 @@ from alapp.core.types import join_labels
 from alapp.ui import package_actions, preferences
 from alapp.ui.background import Background
 from alapp.ui.budget_banner import BudgetBanner, budget_dialog, waiting_text
+from alapp.ui.guidelines import GuidelinesDialog
 from alapp.ui.label_view import BANNER_STYLE, LabelView, cost_accuracy, literal, plain_label
 from alapp.ui.side_panel import SidePanel
 from alapp.ui.span_view import SpanView
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         self.decisions: list[Decision] = []
         self.importing = False
         self.closed = False
+        self.guidelines_window: GuidelinesDialog | None = None  # issue 19 (F1)
         self.round_job = RoundJob(self.session)  # keeps the model warm between rounds
 
         self.work = Background("alapp-round", self)
@@ -114,6 +116,7 @@ class MainWindow(QMainWindow):
         self.view = LABEL_VIEWS[TaskKind(settings.task)](self.session.labels(), self.multi_label)
         self._show_descriptions()  # issue 17: label descriptions as tooltips
         self.view.label_chosen.connect(self.press_label)
+        self.view.guidelines_button.clicked.connect(self.show_guidelines)  # issue 19
         self.view.test_set_start.clicked.connect(self.start_test_set)
         self.view.test_set_later.clicked.connect(lambda: self.view.offer_test_set(False))
         self.view.name_change.clicked.connect(lambda: self._name_offered(keep=False))
@@ -173,7 +176,7 @@ class MainWindow(QMainWindow):
             for i, name in enumerate(labels[:9])}
         actions.update(accept=self.accept, undo=self.undo, undo_alt=self.undo, skip=self.skip,
                        flag=self.flag, back=self.history_back, forward=self.history_forward,
-                       leave_history=self.leave_history)
+                       leave_history=self.leave_history, guidelines=self.show_guidelines)
         if self.multi_label:  # issue 21
             actions["none_of_these"] = self.none_of_these
         actions = self.view.route_actions(actions)  # a span project: keys edit the spans
@@ -192,6 +195,7 @@ class MainWindow(QMainWindow):
                 extra.activated.connect(slot)
                 self.shortcuts.append(extra)
         self.view.show_keys(keys)
+        self.panel.show_history_keys(*self.view.history_keys(keys))
 
     def _menus(self) -> None:
         Entry = tuple[str, Callable[[], object], str] | None  # None: a separator
@@ -226,7 +230,8 @@ class MainWindow(QMainWindow):
         add("&Edit", [("&Browse and search items…", self.browse, "Ctrl+F"),
                       ("Label a held-out &test set…", self.start_test_set, ""),
                       ("Extend &budget…", self.extend_budget, ""),
-                      ("&Settings…", self.settings_dialog, "Ctrl+,"), None,
+                      ("&Settings…", self.settings_dialog, "Ctrl+,"),
+                      ("Labeling &guidelines…", self.show_guidelines, ""), None,
                       ("Set your &name…", lambda: self.ask_name(), "")])
         view = self.menuBar().addMenu("&View")
         self.side_panel_action = QAction("Side &panel", self)
@@ -713,9 +718,12 @@ class MainWindow(QMainWindow):
         from alapp.ui.settings_dialog import SettingsDialog
 
         with self._building():
+            described = self.session.label_descriptions()  # issue 19: edited there
             self.settings_window = SettingsDialog(self.session.settings(),
                                                   self.session.imported_vector_names(), self,
-                                                  meta_keys=self.session.meta_keys())
+                                                  meta_keys=self.session.meta_keys(),
+                                                  labels=[(name, described.get(name, ""))
+                                                          for name in self.session.labels()])
         self.settings_window.accepted.connect(self._settings_changed)
         self.settings_window.compare_requested.connect(self.compare_strategies)
         buttons = self.settings_window.findChild(QDialogButtonBox)
@@ -727,14 +735,36 @@ class MainWindow(QMainWindow):
 
     def _settings_changed(self) -> None:
         self.bind_shortcuts()
+        described = self.settings_window.description_changes  # issue 19
+        if described and self._writable():
+            try:  # the dialog checked them; the session checks again before writing
+                self.session.describe_labels(described)
+                self.statusBar().showMessage("Label descriptions saved", 5000)
+            except AlappError as e:
+                QMessageBox.warning(self, "Descriptions not saved", literal(str(e)))
+                described = {}
+            self._show_descriptions()
         if self.settings_window.changes and self._writable():
             if "featurizer" in self.settings_window.changes:
                 self.embedding.cancel()  # the next round asks for the new featurizer's
             self.session.update_settings(**self.settings_window.changes)
             self.timer.idle_cutoff = self.session.settings().idle_cutoff_s
             self.statusBar().showMessage("Settings saved; the next round uses them", 5000)
+        if (set(self.settings_window.changes) - {"guidelines"} or described) \
+                and self._writable():  # guidelines alone change no model
             self.request_round()
+        if self.guidelines_window is not None:
+            self.guidelines_window.show_guidelines(self.session.settings().guidelines)
         self.refresh()
+
+    def show_guidelines(self) -> None:
+        """The team's guidelines beside the window, not modal (F1; issue 19)."""
+        if self.guidelines_window is None:
+            self.guidelines_window = GuidelinesDialog(self)
+        self.guidelines_window.show_guidelines(self.session.settings().guidelines)
+        self.guidelines_window.show()
+        self.guidelines_window.raise_()
+        self.guidelines_window.activateWindow()
 
     def compare_on_file(self) -> None:
         chosen, _ = QFileDialog.getOpenFileName(

@@ -28,6 +28,7 @@ SHORTCUTS: dict[str, tuple[str, str]] = {
     "forward": ("Later decision / back to the queue", "Right"),
     "leave_history": ("Back to the queue", "Escape"),
     "none_of_these": ("Multi-label: none of these labels", "0"),  # issue 21
+    "guidelines": ("Show the labeling guidelines", "F1"),  # issue 19
 }
 
 

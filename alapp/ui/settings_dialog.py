@@ -22,9 +22,11 @@ from PySide6.QtWidgets import (
     QKeySequenceEdit,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QSpinBox,
+    QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -32,19 +34,23 @@ from PySide6.QtWidgets import (
 
 from alapp.al.needs import FROM_GOLD
 from alapp.al.registry import STRATEGIES
+from alapp.app.guidelines import MAX_DESCRIPTION  # issue 19
 from alapp.app.projects import check_model_folder
 from alapp.core.errors import AlappError
 from alapp.core.featurizer import KEYWORDS, VECTORS_PREFIX, FeaturizerSpec, PartKind
 from alapp.core.options import (
     BudgetUnit,
     Classifier,
+    ColdStart,  # issue 17
     CostModel,
     Device,
     MultiLabelModel,  # multi-label (issue 21)
     SelectionMode,
 )
-from alapp.core.settings import ProjectSettings
+from alapp.core.settings import MAX_GUIDELINES, ProjectSettings, default_of
 from alapp.ui import preferences
+from alapp.ui.guidelines import MarkdownPreview, plain_text
+from alapp.ui.label_view import plain_label
 
 FEATURIZERS = list(KEYWORDS)
 CLASSIFIER_HELP = {Classifier.LOGREG: "logistic regression (fast, the default)",
@@ -60,11 +66,14 @@ CLASSIFIER_HELP = {Classifier.LOGREG: "logistic regression (fast, the default)",
 class SettingsDialog(QDialog):
     compare_requested = Signal()  # "which strategy suits my data?": the simulation
     def __init__(self, settings: ProjectSettings, vector_sets: list[str],
-                 parent: QWidget | None = None, meta_keys: list[str] | None = None) -> None:
+                 parent: QWidget | None = None, meta_keys: list[str] | None = None,
+                 labels: list[tuple[str, str]] | None = None) -> None:
+        """``labels``: each label with its description (issue 19: edited on their tab)."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.resize(640, 620)
         self.changes: dict[str, Any] = {}
+        self.description_changes: dict[str, str] = {}  # issue 19: label -> new description
         s = settings
 
         self.strategy = QComboBox()
@@ -124,6 +133,10 @@ class SettingsDialog(QDialog):
         for kind in Classifier:
             self.classifier.addItem(f"{kind}: {CLASSIFIER_HELP.get(kind, '')}", kind.value)
         self.classifier.setCurrentIndex(max(0, self.classifier.findData(s.classifier)))
+        # its longest entry made the Model tab 800 pixels wide (scrolled sideways at 640)
+        self.classifier.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.classifier.setMinimumContentsLength(24)
         self.model_folder = QLineEdit(s.model_folder)
         self.model_folder.setPlaceholderText("blank: the bundled MiniLM")
         self.device = _choice(list(Device), s.device)
@@ -157,6 +170,7 @@ class SettingsDialog(QDialog):
             "for e5")
         self.contrastive_every = _spin(1, 1_000_000, s.contrastive_every)
         self.contrastive_every.setSuffix(" new labels")
+        self._label_efficiency_controls(s)  # issue 17's other settings
 
         sampling = QFormLayout()
         sampling.addRow("Strategy", self.strategy)
@@ -183,6 +197,7 @@ class SettingsDialog(QDialog):
         compare.clicked.connect(self._compare)
         sampling.addRow("", compare)
         sampling.addRow(self._stream_group(s, meta_keys or []))
+        sampling.addRow(self._cold_start_group(s))  # issue 17
         model = QFormLayout()
         featurizer_row = QHBoxLayout()
         featurizer_row.addWidget(self.featurizer, 1)
@@ -208,6 +223,10 @@ class SettingsDialog(QDialog):
         else:  # issue 17: contrastive encoder (pairs need one label per item)
             model.addRow("", self.contrastive_encoder)
             model.addRow("Fine-tune encoder every", self.contrastive_every)
+            model.addRow("Encoder epochs", self.contrastive_epochs)
+            model.addRow("Pairs per epoch", self.contrastive_max_pairs)
+            model.addRow("Use it if it gains", self.contrastive_min_gain)
+        model.addRow(self._pool_group(s))  # issue 17: self-training and label propagation
         cost = QFormLayout()
         cost.addRow("Cost model", self.cost_model)
         cost.addRow("", self.cost_aware)
@@ -230,8 +249,11 @@ class SettingsDialog(QDialog):
         keys.addRow("", reset)
 
         tabs = QTabWidget()
+        guidelines = self._guidelines_page(s)  # issue 19
+        described = self._descriptions_page(labels or [])
         for title, form in (("Sampling", sampling), ("Model", model), ("Cost and budget", cost),
-                            ("Keyboard", keys)):
+                            ("Keyboard", keys), ("Guidelines", guidelines),
+                            ("Label descriptions", described)):
             page = QWidget()
             page.setLayout(form)
             # Scrolled when the screen is short (1366x768, or 150% on 1920x1080): the
@@ -306,6 +328,8 @@ class SettingsDialog(QDialog):
             "multilabel_model": self.multilabel_model.currentText(),
             "contrastive_encoder": self.contrastive_encoder.isChecked(),  # issue 17
             "contrastive_every": self.contrastive_every.value(),
+            **self._label_efficiency_values(),  # issue 17
+            "guidelines": plain_text(self.guidelines),  # issue 19
         }
 
     def _stream_group(self, s: ProjectSettings, meta_keys: list[str]) -> QGroupBox:
@@ -385,7 +409,173 @@ class SettingsDialog(QDialog):
             preferences.set_shortcut(action, sequence)
         self.changes = {k: v for k, v in values.items()
                         if getattr(self.original, k) != v}
+        self.description_changes = {  # issue 19: as the store keeps them (one line)
+            name: " ".join(edit.text().split()) for name, edit in self.descriptions.items()
+            if " ".join(edit.text().split()) != self.described.get(name, "")}
         self.accept()
+
+    # -- issue 17: the pool's own help (cold start, self-training, propagation, encoder) --------
+
+    def _label_efficiency_controls(self, s: ProjectSettings) -> None:
+        self.cold_start = QComboBox()
+        for kind, words in ((ColdStart.CENTROIDS, "centroids: items nearest to cluster "
+                             "centres"),
+                            (ColdStart.TYPICLUST, "typiclust: the most typical item of each "
+                             "dense region")):
+            self.cold_start.addItem(words, kind.value)
+        self.cold_start.setCurrentIndex(max(0, self.cold_start.findData(s.cold_start)))
+        _explain_setting(self.cold_start, "cold_start", "How the first batches are chosen "
+                         "before a model can rank items.")
+        self.cold_start_labels = _spin(0, 1_000_000, s.cold_start_labels)
+        self.cold_start_labels.setSpecialValueText("first round only")  # shown for 0
+        self.cold_start_labels.setSuffix(" labels")
+        _explain_setting(self.cold_start_labels, "cold_start_labels", "Model-based strategies "
+                         "keep using the cold start until this many labels exist.")
+        self.label_prior = QCheckBox("Use the label names and descriptions as a first guess")
+        self.label_prior.setChecked(s.label_prior)
+        _explain_setting(self.label_prior, "label_prior", "While labels are few, the names "
+                         "(and descriptions) of the labels give zero-shot suggestions, weighted "
+                         "by how often they were right on your labels. Single-label "
+                         "classification with embedding features only.")
+        self.self_training = QCheckBox("Self-training: confident, neighbour-checked "
+                                       "pseudo-labels")
+        self.self_training.setChecked(s.self_training)
+        _explain_setting(self.self_training, "self_training", "Each round the model also "
+                         "trains on unlabeled items it is confident about and whose nearest "
+                         "labeled neighbours agree, weighted below your labels. They are never "
+                         "stored, exported or shown as labels, and never touch the test set. "
+                         "Logistic regression only.")
+        self.self_training_weight = _real(0.01, 1, s.self_training_weight, 0.05,
+                                          " of a human label")
+        _explain_setting(self.self_training_weight, "self_training_weight",
+                         "A pseudo-label's weight in training (your labels weigh 1).")
+        self.propagation_weight = _real(0, 1, s.propagation_weight, 0.05)
+        self.propagation_weight.setSpecialValueText("off")  # shown for 0
+        _explain_setting(self.propagation_weight, "propagation_weight", "How much of the "
+                         "labels spread over the nearest-neighbour graph of the embeddings is "
+                         "blended into the model's probabilities (0: off).")
+        self.propagation_max_items = _spin(100, 100_000_000, s.propagation_max_items)
+        self.propagation_max_items.setSuffix(" items")
+        self.propagation_max_items.setGroupSeparatorShown(True)
+        _explain_setting(self.propagation_max_items, "propagation_max_items", "Above this "
+                         "many items label propagation is skipped (with a note): the graph's "
+                         "build time grows with the square of the items (about 7 s for "
+                         "16,000, 58 s for 50,000 on two cores).")
+        self.contrastive_epochs = _spin(1, 20, s.contrastive_epochs)
+        _explain_setting(self.contrastive_epochs, "contrastive_epochs",
+                         "Passes over the pairs each time the encoder is fine-tuned.")
+        self.contrastive_max_pairs = _spin(2, 1_000_000, s.contrastive_max_pairs)
+        self.contrastive_max_pairs.setGroupSeparatorShown(True)
+        _explain_setting(self.contrastive_max_pairs, "contrastive_max_pairs", "Pairs of "
+                         "labeled texts per epoch; 2,000 take about 4-10 min on two CPU cores.")
+        self.contrastive_min_gain = _real(-1, 1, s.contrastive_min_gain, 0.01, " accuracy")
+        self.contrastive_min_gain.setDecimals(3)
+        _explain_setting(self.contrastive_min_gain, "contrastive_min_gain", "The tuned encoder "
+                         "is used only if it adds this much held-out accuracy (0.01: one "
+                         "point; -1: always use it).")
+        for widget in (self.contrastive_epochs, self.contrastive_max_pairs,
+                       self.contrastive_min_gain, self.contrastive_every):
+            widget.setEnabled(self.contrastive_encoder.isChecked())
+            self.contrastive_encoder.toggled.connect(widget.setEnabled)
+        self.self_training.toggled.connect(self.self_training_weight.setEnabled)
+        self.self_training_weight.setEnabled(s.self_training)
+        if s.multi_label:  # a multi-label round uses none of them: say so once, here
+            for control in (self.label_prior, self.self_training, self.self_training_weight,
+                            self.propagation_weight, self.propagation_max_items):
+                control.setEnabled(False)
+                control.setToolTip("Not used in multi-label projects: a decision there is a "
+                                   "set of labels, not one choice.\n" + control.toolTip())
+
+    def _cold_start_group(self, s: ProjectSettings) -> QGroupBox:
+        form = QFormLayout()
+        form.addRow("First batches", self.cold_start)
+        form.addRow("Cold start until", self.cold_start_labels)
+        form.addRow("", self.label_prior)
+        group = QGroupBox("Cold start")
+        group.setLayout(form)
+        return group
+
+    def _pool_group(self, s: ProjectSettings) -> QGroupBox:
+        form = QFormLayout()
+        form.addRow("", self.self_training)
+        form.addRow("Pseudo-label weight", self.self_training_weight)
+        form.addRow("Label propagation", self.propagation_weight)
+        form.addRow("Propagation up to", self.propagation_max_items)
+        if s.multi_label:
+            form.addRow(_note("Multi-label projects use neither self-training, label "
+                              "propagation nor the label-name prior."))
+        group = QGroupBox("Learning from the unlabeled pool")
+        group.setLayout(form)
+        return group
+
+    def _label_efficiency_values(self) -> dict[str, Any]:
+        return {"cold_start": self.cold_start.currentData(),
+                "cold_start_labels": self.cold_start_labels.value(),
+                "label_prior": self.label_prior.isChecked(),
+                "self_training": self.self_training.isChecked(),
+                "self_training_weight": round(self.self_training_weight.value(), 6),
+                "propagation_weight": round(self.propagation_weight.value(), 6),
+                "propagation_max_items": self.propagation_max_items.value(),
+                "contrastive_epochs": self.contrastive_epochs.value(),
+                "contrastive_max_pairs": self.contrastive_max_pairs.value(),
+                "contrastive_min_gain": round(self.contrastive_min_gain.value(), 6)}
+
+    # -- issue 19: guidelines and label descriptions --------------------------------------------
+
+    def _guidelines_page(self, s: ProjectSettings) -> QVBoxLayout:
+        self.guidelines = QPlainTextEdit()
+        self.guidelines.setPlainText(s.guidelines)
+        self.guidelines.setPlaceholderText("# How we label\n\n- **Sports**: games, teams, "
+                                           "athletes\n- When unsure: skip (S) or flag (F)")
+        self.guidelines_preview = MarkdownPreview(self.guidelines, "Nothing to preview yet")
+        self.guidelines_count = plain_label()
+        self._count_guidelines()
+        self.guidelines.textChanged.connect(self._count_guidelines)
+        split = QSplitter()
+        split.addWidget(self.guidelines)
+        split.addWidget(self.guidelines_preview)
+        page = QVBoxLayout()
+        page.addWidget(_note("Markdown, for everyone who labels this project: shown with F1 "
+                             "beside the labeling view and kept in the project file. Links "
+                             "are shown, never opened; images and HTML are not loaded."))
+        page.addWidget(split, 1)
+        page.addWidget(self.guidelines_count)
+        return page
+
+    def _count_guidelines(self) -> None:
+        n = len(self.guidelines.toPlainText())
+        self.guidelines_count.setText(f"{n:,} of {MAX_GUIDELINES:,} characters")
+        self.guidelines_count.setStyleSheet("color: #b00020" if n > MAX_GUIDELINES else "")
+
+    def _descriptions_page(self, labels: list[tuple[str, str]]) -> QFormLayout:
+        self.described = {name: text for name, text in labels if text}
+        self.descriptions: dict[str, QLineEdit] = {}
+        form = QFormLayout()
+        form.addRow(_note("A short description per label: under its name on the label buttons "
+                          "and in their tooltips, and with the name as the label's first guess "
+                          f"(the label-name prior). One line, at most {MAX_DESCRIPTION} "
+                          "characters."))
+        for name, text in labels:
+            edit = QLineEdit(text)
+            edit.setMaxLength(MAX_DESCRIPTION)
+            edit.setPlaceholderText("e.g. what belongs here, and what does not")
+            self.descriptions[name] = edit
+            caption = plain_label(name)  # a label name is user data: never rich text
+            caption.setToolTip(name if len(name) > 40 else "")
+            caption.setMaximumWidth(220)
+            form.addRow(caption, edit)
+        if not labels:
+            form.addRow(_note("This project has no labels yet."))
+        return form
+
+
+def _explain_setting(widget: QWidget, key: str, what: str) -> None:
+    """A control's tooltip: what the setting does, its default and its name for `alapp
+    config`."""
+    default = default_of(key)
+    shown = ("on" if default else "off") if isinstance(default, bool) else f"{default:,}" \
+        if isinstance(default, int) else str(default)
+    widget.setToolTip(f"{what}\nDefault: {shown}. (alapp config: {key})")
 
 
 def _note(text: str) -> QLabel:

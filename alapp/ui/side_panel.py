@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
     QGroupBox,
@@ -45,6 +46,7 @@ class SidePanel(QWidget):
         self.model_state.setMinimumHeight(48)
         self.model_state.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.next_retrain = plain_label()
+        self.next_retrain.setWordWrap(True)  # unwrapped, it made the Model tab wider than its view
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         self.cancel = QPushButton("Cancel training")
@@ -65,7 +67,9 @@ class SidePanel(QWidget):
         batch_layout = QVBoxLayout(batch_page)
         self.batch_box = _group("This batch (estimated labeling time)", self.batch)
         batch_layout.addWidget(self.batch_box, 2)
-        batch_layout.addWidget(_group("Recent decisions (← → to revisit)", self.history), 1)
+        self.history_box = _group("Recent decisions", self.history)
+        batch_layout.addWidget(self.history_box, 1)
+        self.show_history_keys("Left", "Right")
         self.model_page = QWidget()
         self.model_layout = QVBoxLayout(self.model_page)
         self.model_layout.addWidget(self.model_state)
@@ -154,6 +158,13 @@ class SidePanel(QWidget):
             marker = "[random] " if entry.is_random else ""
             self.batch.addItem(f"{cost}{marker}{first_line}")
             self.batch.item(self.batch.count() - 1).setToolTip(literal(f"Why: {entry.reason}"))
+
+    def show_history_keys(self, back: str, forward: str) -> None:
+        """Name the keys that revisit decisions, as bound now ("" when unbound)."""
+        keys = [QKeySequence(k).toString(QKeySequence.SequenceFormat.NativeText)
+                for k in (back, forward) if k]
+        self.history_box.setTitle(f"Recent decisions ({' / '.join(keys)} to revisit)" if keys
+                                  else "Recent decisions (no key bound to revisit them)")
 
     def show_history(self, decisions: list[Decision]) -> None:
         self.history.clear()

@@ -114,6 +114,10 @@ class SpanView(LabelView):
             f"{shown('skip', 'S')}: skip · {HISTORY_KEYS['back']}/{HISTORY_KEYS['forward']}: "
             "earlier sentences")
 
+    def history_keys(self, keys: dict[str, str]) -> tuple[str, str]:
+        """The arrows move the token cursor here: earlier sentences are on Alt+arrows."""
+        return HISTORY_KEYS["back"], HISTORY_KEYS["forward"]
+
     def route_actions(self, actions: dict[str, Callable[[], None]]
                       ) -> dict[str, Callable[[], None]]:
         """The window's key actions in a span project: type keys, arrows, Enter and undo work
