@@ -41,10 +41,8 @@ def test_the_exported_blend_reproduces_the_reported_accuracy(tmp_path) -> None:
     np.save(tmp_path / "v.npy", vectors)
     (tmp_path / "items.jsonl").write_text(
         "".join(json.dumps({"text": f"item {i}"}) + "\n" for i in range(n)), "utf-8")
-    # the blend as set (the round's held-out check could leave it out; see
-    # test_propagation_check.py)
     with Project.create(tmp_path / "p.alapp", labels, featurizer="vectors:v",
-                        stop_set_size=0, propagation_check=False) as project:
+                        stop_set_size=0) as project:
         assert project.settings().propagation_weight > 0  # the default blends
         import_file(project, tmp_path / "items.jsonl")
         import_npy(project, "v", tmp_path / "v.npy", None)

@@ -99,7 +99,6 @@ BAD = [
     ("contrastive_every", 0, "at least 1"),
     ("contrastive_min_gain", 1.5, "from -1 to 1"),
     ("training_label_rule", "vote", "majority or reliable"),  # teams (issue 19)
-    ("propagation_check", "yes", "true or false"),  # issue 17
     ("contrastive_epochs", 0, "from 1 to 20"),
     ("contrastive_max_pairs", 1, "from 2 to 1,000,000"),
     # issue 17: self-training and label propagation

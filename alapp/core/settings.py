@@ -111,9 +111,6 @@ class ProjectSettings:
     # the kNN graph's build time grows with the square of the items (7 s for 16,000, 58 s for
     # 50,000 on two cores): above this many non-test items propagation is skipped, with a note
     propagation_max_items: int = 20_000
-    # issue 17: each round, keep the propagation blend only if it predicts held-out human
-    # labels at least as well as the classifier alone (5 stratified folds; logistic regression)
-    propagation_check: bool = True
     # issue 19: teams. An item several annotators labeled trains on the adjudicated label,
     # else on this rule's: "majority" (a tie: no training label, for review) or "reliable"
     # (the label of the annotator most often right, Dawid-Skene; store/resolution.py)

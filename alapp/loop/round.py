@@ -36,7 +36,6 @@ from alapp.loop import stream_round
 from alapp.loop.difficulty import Difficulty, UncertaintyMemory
 from alapp.loop.embedding import VectorSource, ensure_embeddings
 from alapp.ml.base import Classifier
-from alapp.ml.classifier import LogisticClassifier
 from alapp.ml.factory import ModelKeeper
 from alapp.ml.propagation import GraphBlend, PropagationClassifier
 
@@ -490,9 +489,7 @@ class RoundRunner:
                          "would take minutes to build")
             return model
         return GraphBlend(model, features.input_for(model), self._graph_for(snap, features),
-                          features.embeddings, s.propagation_weight, s.propagation_alpha,
-                          # refitting per fold is cheap for logistic regression only
-                          check=s.propagation_check and isinstance(model, LogisticClassifier))
+                          features.embeddings, s.propagation_weight, s.propagation_alpha)
 
     def _self_train(self, snap: Snapshot, features: Features, model: Classifier, x: Any,
                     train_rows: list[int], train_labels: list[str], classes: list[str],

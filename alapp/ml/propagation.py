@@ -92,12 +92,8 @@ class GraphBlend:
     several_inputs = False
 
     def __init__(self, base: Classifier, base_input: Any, graph: propagation.KnnGraph,
-                 embeddings: NDArray[Any], weight: float, alpha: float = 0.9,
-                 check: bool = True) -> None:
+                 embeddings: NDArray[Any], weight: float, alpha: float = 0.9) -> None:
         self.base, self._x, self.weight = base, base_input, weight
-        self.setting = weight  # the project's weight; ``fit`` may set 0 for this round
-        self.check = check  # whether ``fit`` checks the blend on held-out human labels
-        self._note = ""
         self.labels = list(base.labels)
         self.provides = base.provides
         self.spread = PropagationClassifier(self.labels, alpha)
@@ -109,50 +105,12 @@ class GraphBlend:
 
     @property
     def notes(self) -> list[str]:
-        return list(getattr(self.base, "notes", [])) + ([self._note] if self._note else [])
+        return list(getattr(self.base, "notes", []))
 
     def fit(self, rows: NDArray[Any], y: Sequence[str]) -> None:
-        rows = np.asarray(rows, dtype=np.int64).ravel()
-        self.weight, self._note = self.setting, ""
-        if self.check:
-            self._check_weight(rows, y)
         self.base.fit(self._x[rows], y)
         self.spread.fit(rows, y)
         self.classes = list(self.base.classes)
-
-    def _check_weight(self, rows: NDArray[Any], y: Sequence[str]) -> None:
-        """Keep the blend this round only if it predicts held-out human labels at least as
-        well as the classifier alone (``al.propagation.choose_blend_weight``; stratified
-        folds, each fitted afresh on the others)."""
-        import copy
-
-        classes = sorted(set(y), key=self.labels.index)
-        codes = np.array([classes.index(label) for label in y], dtype=np.int64)
-        folds = propagation.check_folds(codes)
-        if folds is None or len(classes) < 2:
-            return
-        base_probs = np.zeros((len(rows), len(classes)))
-        spread_probs = np.zeros_like(base_probs)
-        columns = [self.labels.index(c) for c in classes]
-        labels = np.asarray(y, dtype=object)
-        for f in range(int(folds.max()) + 1):
-            held, kept = folds == f, folds != f
-            if len(set(labels[kept])) < len(classes):
-                return  # a class would be missing from the training folds
-            fold_model = copy.deepcopy(self.base)
-            fold_model.fit(self._x[rows[kept]], list(labels[kept]))
-            base_probs[held] = fold_model.predict_proba(self._x[rows[held]])[:, columns]
-            fold_spread = PropagationClassifier(self.labels, self.spread._alpha)
-            assert self.spread._embeddings is not None  # given with the graph
-            fold_spread.use_graph(self.spread._graph_or_fail(), self.spread._embeddings)
-            fold_spread.fit(rows[kept], list(labels[kept]))
-            spread_probs[held] = fold_spread.predict_proba(rows[held])[:, columns]
-        chosen, alone, mixed = propagation.choose_blend_weight(
-            codes, base_probs, spread_probs, self.setting)
-        self.weight = chosen
-        if chosen == 0.0:
-            self._note = (f"label propagation left out this round: on held-out labels the "
-                          f"classifier alone was right {alone:.1%}, blended {mixed:.1%}")
 
     def fit_weighted(self, rows: NDArray[Any], y: Sequence[str],
                      sample_weight: NDArray[Any]) -> None:
