@@ -40,17 +40,42 @@ VOTES: dict[int, dict[str, str]] = {
 # active seconds per label, by annotator (anna 4 s, boris 6 s, chen 10 s each)
 SECONDS = {"anna": 4, "boris": 6, "chen": 10}
 FLAGS = [(2, "chen", "check: sarcasm?"), (9, "anna", "не уверена — ирония")]
+# more items only anna labeled, for the label check (``more=True``): short reviews in Russian
+# and Chinese whose words tell the label; the last two of each are labeled against their words
+_WORDS = {"pos": ["отлично", "спасибо", "прекрасно", "很好", "满意", "推荐"],
+          "neg": ["ужасно", "сломан", "обман", "太差", "失望", "退货"],
+          "neu": ["обычно", "нормально", "доставлено", "一般", "还行", "普通"]}
 
 
-def make_team_project(folder: Path, name: str = "team.alapp") -> Path:
+def more_items(per_label: int = 12) -> list[tuple[str, str, str]]:
+    """(id, text, anna's label) of the extra items; two per label are deliberately wrong."""
+    out = []
+    names = list(_WORDS)
+    for j, label in enumerate(names):
+        words = _WORDS[label]
+        for k in range(per_label):
+            text = f"{words[k % 6]} {words[(k + 1) % 6]}, {words[(k + 3) % 6]} — отзыв {k}"
+            given = names[(j + 1) % 3] if k >= per_label - 2 else label
+            out.append((f"m{label}{k}", text, given))
+    return out
+
+
+def make_team_project(folder: Path, name: str = "team.alapp", more: bool = False) -> Path:
     path = folder / name
     data = folder / f"{name}.jsonl"
+    extra = more_items() if more else []
     data.write_text("".join(json.dumps({"id": f"t{k + 1}", "text": t}, ensure_ascii=False) + "\n"
-                            for k, t in enumerate(TEXTS)), "utf-8")
+                            for k, t in enumerate(TEXTS))
+                    + "".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n"
+                              for i, t, _ in extra), "utf-8")
     with Project.create(path, LABELS) as project:
         import_file(project, data, ImportSpec(format="jsonl"))
-        ids = {int(e): ItemId(i) for i, e in project._conn.execute(
-            "SELECT id, substr(ext_id, 2) FROM items")}
+        ids = {int(e[1:]): ItemId(i) for i, e in project._conn.execute(
+            "SELECT id, ext_id FROM items WHERE ext_id LIKE 't%'")}
+        by_ext = {e: ItemId(i) for i, e in project._conn.execute("SELECT id, ext_id FROM items")}
+        for ext, _, label in extra:
+            project.label_item(by_ext[ext], label, "anna", time.time(), 5000,
+                               Selection(Source.AL))
         for item, given in VOTES.items():
             for annotator, label in given.items():
                 project.label_item(ids[item], label, annotator, time.time(),

@@ -249,3 +249,67 @@ def test_label_check_finds_flipped_labels(tmp_path: Path,
     assert first["guess"]["label"] == first["suggested"]
     assert first["quality"] <= out["items"][-1]["quality"]
     assert math.isclose(first["guess"]["given_probability"], first["quality"])
+
+
+def test_browse_finds_what_an_annotator_labeled_and_the_disputed(team_project: Path) -> None:
+    from alapp.store.browse import BrowseQuery, find_items
+
+    with Project.open(team_project, read_only=True) as reader:
+        def found(**query: str) -> list[str]:
+            return [reader.item(r.item_id).ext_id
+                    for r in find_items(reader, BrowseQuery(**query), {})]
+
+        # chen's own labels, also where the majority went against chen (t3) and the ties
+        assert found(annotator="chen") == ["t1", "t2", "t3", "t4", "t5", "t7", "t8", "t10"]
+        assert found(annotator="boris") == ["t1", "t2", "t3", "t4", "t5", "t6", "t8", "t10"]
+        rows = find_items(reader, BrowseQuery(status="disputed"), {})
+        assert [reader.item(r.item_id).ext_id for r in rows] == ["t5", "t8"]
+        assert all(r.label is None and r.how == "tie" for r in rows)
+        assert found(annotator="chen", status="disputed") == ["t5", "t8"]
+
+
+def test_span_project_agreement_is_entity_f1(tmp_path: Path) -> None:
+    from alapp.core.spans import Span, encode_spans
+    from alapp.store.spans import tokenize_missing
+
+    texts = ["Anna lives in Paris", "Boris visited Moscow", "Chen flew to Beijing",
+             "Dana saw Rome", "Eve left Oslo", "Finn met Gina"]
+    ann = [[Span(0, 4, "PER"), Span(14, 19, "LOC")], [Span(0, 5, "PER"), Span(14, 20, "LOC")],
+           [Span(0, 4, "PER"), Span(13, 20, "LOC")], [Span(0, 4, "PER"), Span(9, 13, "LOC")],
+           [Span(0, 3, "PER"), Span(9, 13, "LOC")], [Span(0, 4, "PER"), Span(9, 13, "PER")]]
+    bob = [list(s) for s in ann]
+    bob[1] = [Span(0, 5, "PER"), Span(14, 20, "PER")]  # Moscow as a person
+    bob[5] = [Span(0, 4, "PER")]  # Gina missed
+    path = tmp_path / "s.alapp"
+    with Project.create(path, ["PER", "LOC"], task="spans") as project:
+        with project.transaction() as conn:
+            conn.executemany("INSERT INTO items (id, ext_id, text, hash, split) "
+                             "VALUES (?,?,?,?,?)",
+                             [(k + 1, f"s{k + 1}", t, b"h%d" % k, "pool")
+                              for k, t in enumerate(texts)])
+            tokenize_missing(project)
+        for k in range(len(texts)):
+            project.label_item(ItemId(k + 1), encode_spans(ann[k]), "ann", time.time(), 8000)
+            project.label_item(ItemId(k + 1), encode_spans(bob[k]), "bob", time.time(), 9000)
+    report = team.team_report_of(path)
+    assert report.kind == "spans" and report.fleiss is None and report.alpha is None
+    # 12 spans against 11, 10 of them identical: F1 = 2 * 10 / 23
+    assert report.span_f1 is not None
+    assert report.span_f1.overall.value == pytest.approx(20 / 23)
+    [pair] = report.pairs
+    assert (pair.first, pair.second, pair.shared) == ("ann", "bob", 6)
+    assert pair.value.value == pytest.approx(20 / 23)
+    # LOC: ann 5, bob 4, agreed 4 -> 8/9; PER: ann 7, bob 7, agreed 6 -> 12/14
+    assert report.span_f1.per_label["LOC"].value == pytest.approx(8 / 9)
+    assert report.span_f1.per_label["PER"].value == pytest.approx(12 / 14)
+    with Project.open(path, read_only=True) as reader:
+        scan = team.scan_labels(reader, lambda fn: None)
+        assert not scan.ready and "span project" in scan.note
+        queue = team.review_queue(reader, scan)
+        assert [(e.ext_id, e.reason) for e in queue] == [("s2", "tie"), ("s6", "tie")]
+        choices = team.decision_choices(reader, queue[0])
+        assert [c for c, _ in choices] == ["as ann", "as bob"]
+        assert team.decision_text("spans", queue[0].text, choices[1][1]) == \
+            "Boris (PER); Moscow (PER)"
+    assert main(["adjudicate", str(path), "s2", encode_spans(ann[1]), "--as", "rita"]) == 0
+    assert team.team_report_of(path).annotators[0].adjudicated_items == 1

@@ -42,6 +42,7 @@ DISAGREEMENT = "disagreement"  # decided by the rule, against someone's vote
 FLAGGED = "flagged"  # someone asked for a second look
 SUSPECT = "suspect"  # the model confidently disagrees with the training label
 REASONS = (TIE, DISAGREEMENT, FLAGGED, SUSPECT)
+ADJUDICATED = "adjudicated"  # decided by a reviewer: listed only when asked (to withdraw)
 
 
 # -- the team report ------------------------------------------------------------------------------
@@ -147,8 +148,7 @@ def team_report(project: Project, boot: int = BOOT, seed: int = 0) -> TeamReport
     votes = _people(project)
     decided = {i: a.label for i, a in team.adjudications(project).items()}
     names = sorted({a for given in votes.values() for a in given})
-    kind = "spans" if project.spans else "multi-label" if project.multi_label else \
-        "classification"
+    kind = project_kind(project)
     overlap = [i for i, given in votes.items() if len(given) >= 2]
     trained = team.training_labels(project)
     report = TeamReport(
@@ -372,6 +372,7 @@ class ReviewEntry:
     guess: Guess | None
     suggested: str | None = None  # a suspect's likely label (confident learning)
     quality: float | None = None  # a suspect's label quality (lower: more likely wrong)
+    decision: team.Adjudication | None = None  # the reviewer's standing decision
 
     @property
     def reason(self) -> str:
@@ -387,18 +388,19 @@ def review_queue(reader: Project, scan: LabelScan | None = None,
     """The items a reviewer should look at, in order: ties, then items decided against
     someone's vote (the most divided first), then flagged items (oldest flag first), then
     the model's suspects (lowest label quality first). An item a reviewer decided leaves the
-    queue, unless flagged again after the decision. ``predicted`` (the latest round's pool
-    predictions) gives the model's guess where the scan has none."""
-    unknown = [r for r in show if r not in REASONS]
+    queue, unless flagged again after the decision; ``show`` with ``ADJUDICATED`` lists the
+    decided items too (the latest decision first), to withdraw one. ``predicted`` (the latest
+    round's pool predictions) gives the model's guess where the scan has none."""
+    unknown = [r for r in show if r not in (*REASONS, ADJUDICATED)]
     if unknown:
         raise AlappError(f"unknown review filter {unknown[0]!r}; choose from "
-                         f"{', '.join(REASONS)}")
+                         f"{', '.join((*REASONS, ADJUDICATED))}")
     votes = team.item_votes(reader)
     trained = team.training_labels(reader)
     decided = team.adjudications(reader)
     flagged = team.flags(reader)
     reasons: dict[ItemId, list[str]] = {}
-    order: dict[str, list[tuple[Any, ItemId]]] = {r: [] for r in REASONS}
+    order: dict[str, list[tuple[Any, ItemId]]] = {r: [] for r in (*REASONS, ADJUDICATED)}
 
     def add(item: ItemId, reason: str, key: Any) -> None:
         reasons.setdefault(item, []).append(reason)
@@ -421,9 +423,12 @@ def review_queue(reader: Project, scan: LabelScan | None = None,
     for rank, (item, _, _) in enumerate(scan.suspects if scan is not None else []):
         if item not in decided:
             add(item, SUSPECT, rank)
+    if ADJUDICATED in show:
+        for item, decision in decided.items():
+            add(item, ADJUDICATED, (-decision.submitted_at, int(item)))
     placed: list[ItemId] = []
     seen: set[ItemId] = set()
-    for reason in REASONS:
+    for reason in (*REASONS, ADJUDICATED):
         for _, item in sorted(order[reason], key=lambda pair: pair[0]):
             if item not in seen:
                 seen.add(item)
@@ -448,7 +453,7 @@ def review_queue(reader: Project, scan: LabelScan | None = None,
             tuple(flagged.get(item, [])), t.label if t is not None else None,
             t.how if t is not None else "", guess,
             suspect[item][0] if item in suspect else None,
-            suspect[item][1] if item in suspect else None))
+            suspect[item][1] if item in suspect else None, decided.get(item)))
     return entries
 
 
@@ -519,3 +524,45 @@ def annotators_of(path: Path, add: str | None = None) -> list[dict[str, Any]]:
                         "adjudications": sum(1 for a in decided.values()
                                              if a.reviewer == info.name)})
         return out
+
+
+def scan_project(path: Path, write: Callable[[Callable[[Project], Any]], Any],
+                 folds: int = FOLDS, progress: Progress | None = None) -> LabelScan:
+    """The label check as a background job: its own read-only connection, embeddings saved
+    through ``write`` (the window's writer thread)."""
+    with Project.open(path, read_only=True) as reader:
+        return scan_labels(reader, write, folds, progress)
+
+
+def decision_choices(reader: Project, entry: ReviewEntry) -> list[tuple[str, str]]:
+    """What a reviewer can decide for ``entry``, as (caption, label value): each label of a
+    single-label project; in a multi-label or span project, each distinct decision an
+    annotator made (a set of labels or of spans is taken whole, not typed)."""
+    if not reader.multi_label and not reader.spans:
+        return [(name, name) for name in reader.labels()]
+    out: dict[str, list[str]] = {}
+    for vote in entry.votes:
+        out.setdefault(vote.label, []).append(vote.annotator)
+    if entry.training_label is not None:
+        out.setdefault(entry.training_label, [])
+    return [(f"as {', '.join(names)}" if names else "the training label", value)
+            for value, names in out.items()]
+
+
+def decision_text(kind: str, text: str, value: str | None) -> str:
+    """A decision in words: a label; a multi-label set ("billing, delivery"); a span
+    decision as its entities with their text ("Москва (LOC); Путин (PER)")."""
+    if value is None:
+        return "—"
+    if kind == "spans":
+        spans = decode_spans(value)
+        return "; ".join(f"{text[s.start:s.end]} ({s.label})" for s in spans) or \
+            "(no entities)"
+    if kind == "multi-label":
+        return ", ".join(value.split("|")) if value else "(none of these)"
+    return value
+
+
+def project_kind(reader: Project) -> str:
+    return "spans" if reader.spans else "multi-label" if reader.multi_label else \
+        "classification"
