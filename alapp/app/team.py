@@ -395,10 +395,13 @@ def review_queue(reader: Project, scan: LabelScan | None = None,
     if unknown:
         raise AlappError(f"unknown review filter {unknown[0]!r}; choose from "
                          f"{', '.join((*REASONS, ADJUDICATED))}")
-    votes = team.item_votes(reader)
-    trained = team.training_labels(reader)
     decided = team.adjudications(reader)
     flagged = team.flags(reader)
+    suspects = scan.suspects if scan is not None else []
+    wanted = sorted({*team.items_with_several_voters(reader), *flagged, *decided,
+                     *(item for item, _, _ in suspects)})
+    votes = team.item_votes(reader, wanted)
+    trained = team.training_labels(reader, wanted)
     reasons: dict[ItemId, list[str]] = {}
     order: dict[str, list[tuple[Any, ItemId]]] = {r: [] for r in (*REASONS, ADJUDICATED)}
 
@@ -420,7 +423,7 @@ def review_queue(reader: Project, scan: LabelScan | None = None,
         if item in decided and decided[item].submitted_at >= marks[-1].submitted_at:
             continue
         add(item, FLAGGED, (marks[0].submitted_at, int(item)))
-    for rank, (item, _, _) in enumerate(scan.suspects if scan is not None else []):
+    for rank, (item, _, _) in enumerate(suspects):
         if item not in decided:
             add(item, SUSPECT, rank)
     if ADJUDICATED in show:
@@ -439,7 +442,7 @@ def review_queue(reader: Project, scan: LabelScan | None = None,
         chosen = chosen[:limit]
     texts = dict(zip(chosen, reader.texts(chosen), strict=True))
     ext = team.ext_ids(reader, chosen)
-    suspect = {i: (s, q) for i, s, q in (scan.suspects if scan is not None else [])}
+    suspect = {i: (s, q) for i, s, q in suspects}
     entries = []
     for item in chosen:
         guess = scan.guesses.get(item) if scan is not None else None

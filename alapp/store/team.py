@@ -224,3 +224,11 @@ def annotator_info(project: Project) -> list[AnnotatorInfo]:
     return [AnnotatorInfo(name, how, float(at), int(made.get(name, 0)))
             for name, how, at in project._conn.execute(
                 "SELECT name, how, added_at FROM annotators ORDER BY name")]
+
+
+def items_with_several_voters(project: Project) -> list[ItemId]:
+    """Items two or more annotators decided on (where votes can differ): what the review
+    queue reads the votes of, instead of every labeled item."""
+    return [ItemId(r[0]) for r in project._conn.execute(
+        "SELECT item_id FROM label_events WHERE action IN ('label', 'undo') "
+        "GROUP BY item_id HAVING COUNT(DISTINCT annotator) >= 2")]
