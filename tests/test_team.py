@@ -313,3 +313,38 @@ def test_span_project_agreement_is_entity_f1(tmp_path: Path) -> None:
             "Boris (PER); Moscow (PER)"
     assert main(["adjudicate", str(path), "s2", encode_spans(ann[1]), "--as", "rita"]) == 0
     assert team.team_report_of(path).annotators[0].adjudicated_items == 1
+
+
+def test_multi_label_agreement_compares_whole_sets(tmp_path: Path) -> None:
+    path = tmp_path / "m.alapp"
+    data = tmp_path / "m.jsonl"
+    data.write_text("".join(json.dumps({"id": f"m{k}", "text": f"текст {k}"}) + "\n"
+                            for k in range(6)), "utf-8")
+    with Project.create(path, ["billing", "delivery", "praise"], multi_label=True) as project:
+        import_file(project, data, ImportSpec(format="jsonl"))
+        ids = project.item_ids()
+        sets = [("billing", "billing"), ("billing|delivery", "delivery|billing"),
+                ("praise", "praise"), ("", ""), ("delivery", "billing|delivery"),
+                ("praise", "praise")]
+        for item, (a, b) in zip(ids, sets, strict=True):
+            project.label_item(item, a, "ann", time.time(), 2000)
+            project.label_item(item, b, "bob", time.time(), 2000)
+    report = team.team_report_of(path)
+    assert report.kind == "multi-label"
+    [pair] = report.pairs
+    # five of six sets agree; the categories are the sets billing, billing|delivery,
+    # delivery, praise and "" (none of these)
+    triples = [(k, who, value) for k, (a, b) in enumerate(sets)
+               for who, value in (("ann", a), ("bob", b))]
+    triples = [(k, w, "billing|delivery" if v == "delivery|billing" else v)
+               for k, w, v in triples]
+    expected = agr.cohen_kappa(agr.ratings_from_triples(triples), 0, 1).overall.value
+    assert pair.value.value == pytest.approx(expected)
+    assert any("same set" in n for n in report.notes)
+    with Project.open(path, read_only=True) as reader:
+        [entry] = team.review_queue(reader)
+        assert entry.ext_id == "m4" and entry.reason == "tie"
+        assert team.decision_choices(reader, entry) == [("as ann", "delivery"),
+                                                        ("as bob", "billing|delivery")]
+        assert team.decision_text("multi-label", entry.text, "billing|delivery") == \
+            "billing, delivery"
