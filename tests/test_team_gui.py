@@ -114,3 +114,16 @@ def test_review_dialog_decides_by_key_and_withdraws(window, qtbot) -> None:
     dialog.filter.setCurrentIndex(1)  # disagreements
     assert [e.ext_id for e in dialog.entries][:2] == ["t5", "t8"]
     dialog.close()
+
+
+def test_browse_shows_disputed_items_and_what_someone_labeled(window, qtbot) -> None:
+    window.menu_actions["&Browse and search items…"].trigger()
+    browser = window.browser
+    browser.status.setCurrentIndex(browser.status.findText("disputed"))
+    cells = [[browser.model.data(browser.model.index(r, c)) for c in range(3)]
+             for r in range(browser.model.rowCount())]
+    assert [row[1] for row in cells] == ["(disputed)", "(disputed)"]
+    browser.status.setCurrentIndex(0)
+    browser.annotator.setCurrentIndex(browser.annotator.findText("chen"))
+    assert browser.model.rowCount() == 8  # chen's own labels, t3 and the ties included
+    browser.close()

@@ -436,8 +436,7 @@ def review_queue(reader: Project, scan: LabelScan | None = None,
             if item not in seen:
                 seen.add(item)
                 placed.append(item)
-    chosen = [i for i in placed if reasons[i][0] in show or
-              any(r in show for r in reasons[i])]
+    chosen = [i for i in placed if any(r in show for r in reasons[i])]
     if limit is not None:
         chosen = chosen[:limit]
     texts = dict(zip(chosen, reader.texts(chosen), strict=True))

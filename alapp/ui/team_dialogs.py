@@ -280,11 +280,19 @@ class ReviewDialog(QDialog):
         self.message = plain_label()
         self.message.setWordWrap(True)
 
+        refresh = QPushButton("Refresh")
+        refresh.setToolTip("Read the queue again (labels made meanwhile)")
+        refresh.clicked.connect(lambda: self.refresh())
+        self.check_again = QPushButton("Check the labels again")
+        self.check_again.setToolTip("Run the model's label check on the current labels")
+        self.check_again.clicked.connect(self.check_labels)
         top = QHBoxLayout()
         top.addWidget(plain_label("Show:"))
         top.addWidget(self.filter)
         top.addWidget(self.check_state, 1)
         top.addWidget(self.bar)
+        top.addWidget(refresh)
+        top.addWidget(self.check_again)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -320,9 +328,16 @@ class ReviewDialog(QDialog):
         self.work.progress.connect(self._progress)
         self.refresh()
         if check_labels:
-            path, write = session.path, session.writer.call
-            self.work.submit(lambda progress: team.scan_project(path, write,
-                                                                progress=progress))
+            self.check_labels()
+
+    def check_labels(self) -> None:
+        """The model's label check, in the background (the queue shows meanwhile)."""
+        path, write = self.session.path, self.session.writer.call
+        self.check_state.setText("Checking the labels with the model…")
+        self.bar.setValue(0)
+        self.bar.setVisible(True)
+        self.check_again.setEnabled(False)
+        self.work.submit(lambda progress: team.scan_project(path, write, progress=progress))
 
     @property
     def busy(self) -> bool:
@@ -335,6 +350,7 @@ class ReviewDialog(QDialog):
     def _scanned(self, scan: team.LabelScan) -> None:
         self.scan = scan
         self.bar.setVisible(False)
+        self.check_again.setEnabled(True)
         found = (f"{len(scan.suspects)} suspected label error(s)" +
                  (f" (about {scan.estimated_errors:.0f} wrong labels estimated)"
                   if scan.estimated_errors is not None else "") + "; "
@@ -344,6 +360,7 @@ class ReviewDialog(QDialog):
 
     def _scan_failed(self, error: BaseException) -> None:
         self.bar.setVisible(False)
+        self.check_again.setEnabled(True)
         self.check_state.setText(f"The label check failed: {error}")
 
     def refresh(self, keep: int | None = None) -> None:
