@@ -13,6 +13,9 @@ cached (``--cache``; imported as ``vectors:emb``, as a user would with ``alapp
 import-vectors``). A synthetic set of separable vectors is the sanity check.
 
     python bench/bench_label_check.py --items 2000 --flip 0.05 --seeds 3
+
+``precision_at_flipped``: of the first k suspects in the queue's order (k = the number of
+flipped labels), the share that were flipped: what a reviewer working down the queue sees.
 """
 
 from __future__ import annotations
@@ -67,10 +70,13 @@ def run(texts: list[str], labels: list[str], vectors: np.ndarray | None, featuri
         start = time.perf_counter()
         scan = team.scan_project(path, lambda fn: None)
         seconds = time.perf_counter() - start
-    found = {row[item] for item, _, _ in scan.suspects}
+    ranked = [row[item] for item, _, _ in scan.suspects]  # most suspicious first
+    found = set(ranked)
     hits = len(found & flipped)
+    top = set(ranked[:len(flipped)])  # as many as were flipped: the head of the queue
     return {"flipped": len(flipped), "suspects": len(found), "found": hits,
             "recall": hits / max(len(flipped), 1), "precision": hits / max(len(found), 1),
+            "precision_at_flipped": len(top & flipped) / max(len(top), 1),
             "estimated_errors": float(scan.estimated_errors or 0.0),
             "seconds": round(seconds, 2)}
 
@@ -82,6 +88,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--datasets", default="synthetic,ag_news,rusentitweet,thucnews")
     parser.add_argument("--cache", type=Path, default=datasets.DEFAULT_CACHE)
+    parser.add_argument("--features", default="tfidf,vectors",
+                        help="tfidf and/or vectors (the dataset's cached embeddings)")
     args = parser.parse_args()
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name in args.datasets.split(","):
@@ -101,8 +109,8 @@ def main() -> None:
                 continue
             full = _cached(data.pool_texts, data.embedder, args.cache)
             texts, labels = data.pool_texts[:args.items], data.pool_labels[:args.items]
-            arms = {"tfidf": None}
-            if full is not None:
+            arms = {"tfidf": None} if "tfidf" in args.features else {}
+            if full is not None and "vectors" in args.features:
                 arms["vectors:emb"] = full[:args.items]
         for featurizer, vectors in arms.items():
             for seed in range(args.seeds):
