@@ -127,3 +127,10 @@ def test_browse_shows_disputed_items_and_what_someone_labeled(window, qtbot) -> 
     browser.annotator.setCurrentIndex(browser.annotator.findText("chen"))
     assert browser.model.rowCount() == 8  # chen's own labels, t3 and the ties included
     browser.close()
+
+
+def test_closing_the_window_ends_the_label_check(window, qtbot) -> None:
+    window.menu_actions["&Review and adjudicate…"].trigger()
+    dialog = window.review_window
+    window.close()  # while the check may still run: its thread ends with the window
+    assert not dialog.work.runner.busy

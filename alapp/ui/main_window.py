@@ -904,5 +904,9 @@ class MainWindow(QMainWindow):
         self.work.close()
         self.embedding.close()
         self.encoder.close()
+        for dialog in (getattr(self, "team_window", None), getattr(self, "review_window", None)):
+            if dialog is not None:  # issue 19: their background reads end before the session
+                dialog.work.blockSignals(True)
+                dialog.work.close()
         self.session.close()
         event.accept()
