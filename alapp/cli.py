@@ -170,6 +170,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--scheme", choices=("bio", "bioes", "iob1"), default="bio",
                    help="spans: the tag scheme of a CoNLL export (default bio)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--annotators", action="store_true",  # issue 19
+                   help="also every annotator's label and how the final one was reached "
+                        "(tied items too; jsonl or csv)")
     p.set_defaults(run=_export)
 
     p = sub.add_parser("export-model", help="export the current model with a README")
@@ -304,6 +307,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("project", type=Path, nargs="?")
     p.set_defaults(run=_gui)
     _package_commands(sub)  # exchange packages (issue 19)
+    _team_parsers(sub)  # issue 19
     return parser
 
 
@@ -502,7 +506,7 @@ def _export(args: argparse.Namespace) -> int:
     from alapp.app.projects import export_labels
 
     count = export_labels(args.project, args.out, args.format, overwrite=args.overwrite,
-                          scheme=args.scheme)
+                          scheme=args.scheme, annotators=args.annotators)
     print(f"exported {count:,} labeled items to {args.out}")
     return 0
 
@@ -884,4 +888,137 @@ def _merge(args: argparse.Namespace) -> int:
     from alapp.app.packages import merge_package, merge_text
 
     print(merge_text(merge_package(args.project, args.package), args.package))
+    return 0
+
+
+# -- teams (issue 19): annotators, agreement, review, adjudication -------------------------------
+
+def _team_parsers(sub: Any) -> None:
+    p = sub.add_parser("annotators", help="list the project's annotators (who labeled, was "
+                                          "added or reviewed) with what each did")
+    p.add_argument("project", type=Path)
+    p.add_argument("--add", metavar="NAME", help="register an annotator first")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_annotators)
+
+    p = sub.add_parser("agreement", help="agreement between the annotators: Cohen's kappa per "
+                       "pair, Fleiss' kappa, Krippendorff's alpha (spans: entity F1)")
+    p.add_argument("project", type=Path)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_agreement)
+
+    p = sub.add_parser("review", help="the review queue: ties, disagreements, flagged items and "
+                       "labels the model suspects (confident learning)")
+    p.add_argument("project", type=Path)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="at most N items")
+    p.add_argument("--only", action="append", default=[], metavar="REASON",
+                   choices=("tie", "disagreement", "flagged", "suspect"),
+                   help="tie, disagreement, flagged or suspect (repeat for more)")
+    p.add_argument("--no-label-check", action="store_true",
+                   help="skip the out-of-fold label check (no suspects, faster)")
+    p.add_argument("--folds", type=int, default=5, help="folds of the label check (default 5)")
+    p.set_defaults(run=_review)
+
+    p = sub.add_parser("adjudicate", help="decide an item's final label as a reviewer (an "
+                                          "adjudication event; --withdraw takes it back)")
+    p.add_argument("project", type=Path)
+    p.add_argument("item", metavar="ITEM_ID", help="the item's id (as imported)")
+    p.add_argument("label", nargs="?", help="the final label")
+    p.add_argument("--as", dest="reviewer", default=None, metavar="NAME",
+                   help="the reviewer's name (default: the login)")
+    p.add_argument("--note", default="", help="why (kept with the decision)")
+    p.add_argument("--withdraw", action="store_true",
+                   help="withdraw the decision: the training-label rule decides again")
+    p.set_defaults(run=_adjudicate)
+
+
+def _annotators(args: argparse.Namespace) -> int:
+    from alapp.app.team import annotators_of
+
+    rows = annotators_of(args.project, args.add)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for row in rows:
+        print(f"{row['name']}: {row['items']} items labeled, {row['adjudications']} "
+              f"adjudications, {row['events']} decisions ({row['how']})")
+    return 0
+
+
+def _agreement(args: argparse.Namespace) -> int:
+    from alapp.app.team import team_report_of
+
+    report = team_report_of(args.project)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(f"items labeled: {report.items_labeled} ({report.items_overlap} by two or more "
+          f"annotators, {report.items_single} by one: counted, not used); "
+          f"{report.disputed} tied, {report.adjudicated} adjudicated; "
+          f"training-label rule: {report.rule}")
+    for stat in (report.fleiss, report.alpha, report.span_f1):
+        if stat is not None:
+            print(f"{stat.name}: {stat.overall.text()}"
+                  + (f" [{stat.note}]" if stat.note else ""))
+            for label, figure in stat.per_label.items():
+                print(f"    {label}: {figure.text()}")
+    for pair in report.pairs:
+        value = pair.value.text() if pair.value.value is not None else "not enough overlap yet"
+        print(f"{report.measure} {pair.first} / {pair.second} ({pair.shared} shared): {value}")
+    for a in report.annotators:
+        def num(v: float | None, fmt: str) -> str:
+            return "—" if v is None else format(v, fmt)
+        print(f"{a.name}: {a.items} items, {num(a.labels_per_hour, '.0f')} labels/h, median "
+              f"{num(a.median_seconds, '.1f')} s; with others {num(a.with_others, '.2f')} "
+              f"(n={a.with_others_items}); with the reviewer {num(a.adjudicated_share, '.0%')}"
+              f" of {a.adjudicated_items}; reliability {num(a.reliability, '.2f')}")
+    for note in report.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def _review(args: argparse.Namespace) -> int:
+    from alapp.app.team import REASONS, review_file
+
+    if args.limit is not None and args.limit < 1:
+        raise AlappError(f"--limit {args.limit}: give 1 or more")
+    if args.folds < 2:
+        raise AlappError(f"--folds {args.folds}: the label check needs 2 or more folds")
+    entries, scan = review_file(args.project, args.folds, not args.no_label_check,
+                                args.only or REASONS, args.limit)
+    if args.json:
+        print(json.dumps({"label_check": None if scan is None else
+                          {"note": scan.note, "suspects": len(scan.suspects),
+                           "estimated_errors": scan.estimated_errors},
+                          "items": [e.as_dict() for e in entries]},
+                         ensure_ascii=False, indent=2))
+        return 0
+    if scan is not None:
+        print(f"label check: {scan.note}")
+    for e in entries:
+        votes = ", ".join(f"{v.annotator}={v.label}" for v in e.votes) or "no votes"
+        final = f"{e.training_label} ({e.how})" if e.training_label is not None else \
+            (e.how or "unlabeled")
+        guess = f"; model: {e.guess.label} {e.guess.probability:.0%}" if e.guess else ""
+        text = " ".join(e.text.split())
+        print(f"[{', '.join(e.reasons)}] {e.ext_id}: {text[:70]}")
+        print(f"    {votes}; final: {final}{guess}")
+        for flag in e.flags:
+            print(f"    flag by {flag.annotator}: {flag.note or '(no comment)'}")
+    print(f"{len(entries)} item(s) to review")
+    return 0
+
+
+def _adjudicate(args: argparse.Namespace) -> int:
+    import getpass
+
+    from alapp.app.team import adjudicate_file
+
+    if args.withdraw == (args.label is not None):
+        raise AlappError("give a LABEL or --withdraw (not both)")
+    done = adjudicate_file(args.project, args.item, None if args.withdraw else args.label,
+                           args.reviewer or getpass.getuser(), args.note)
+    print(f"{done.ext_id}: " + (f"final label {done.label} ({done.how})" if done.label
+                                 is not None else f"no training label ({done.how or 'none'})"))
     return 0

@@ -142,7 +142,7 @@ def test_the_annotator_sets_a_name_once_per_project_and_every_label_records_it(
     dialog.setTextValue("  Мария   Иванова ")
     dialog.accept()
     assert preferences.annotator(path) == "Мария Иванова"
-    assert window.annotator_label.text() == "Annotator: Мария Иванова"
+    assert window.annotator_label.text() == "Labeling as Мария Иванова"
     assert not window.view.name_banner.isVisible()
 
     window.activateWindow()

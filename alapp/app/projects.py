@@ -68,10 +68,12 @@ def import_vectors(path: Path, name: str, matrix: Path, ids: Path | None) -> int
 
 
 def export_labels(path: Path, out: Path, fmt: str | None = None,
-                  overwrite: bool = False, scheme: str = "bio") -> int:
-    """``scheme``: the tag scheme of a span project's CoNLL export (issue 18)."""
+                  overwrite: bool = False, scheme: str = "bio", annotators: bool = False) -> int:
+    """``scheme``: the tag scheme of a span project's CoNLL export (issue 18); ``annotators``:
+    each annotator's label beside the final one (issue 19)."""
     with Project.open(path, read_only=True) as project:
-        return export.export_labels(project, out, fmt, overwrite=overwrite, scheme=scheme)
+        return export.export_labels(project, out, fmt, overwrite=overwrite, scheme=scheme,
+                                    annotators=annotators)
 
 
 def export_model(path: Path, out: Path, overwrite: bool = False) -> dict[str, Any]:

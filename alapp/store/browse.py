@@ -11,7 +11,7 @@ from alapp.store.project import Project
 
 UNLABELED = "(unlabeled)"
 NONE_OF_THESE = "(none of these)"  # multi-label: labeled with the empty set
-STATUSES = ("", "flagged", "skipped")  # "" for any
+STATUSES = ("", "flagged", "skipped", "disputed")  # "" for any; disputed: a tie (issue 19)
 FLAG_NOTE_MAX = 200  # a flag's comment is short: one line in the browse table and the export
 
 
@@ -19,11 +19,12 @@ FLAG_NOTE_MAX = 200  # a flag's comment is short: one line in the browse table a
 class BrowseQuery:
     text: str = ""  # substring, case-insensitive for ASCII (SQLite LIKE)
     label: str = ""  # a label name, UNLABELED, or "" for any
-    annotator: str = ""
+    annotator: str = ""  # labeled by: the annotator's own standing label (issue 19)
     predicted: str = ""
     min_uncertainty: float = 0.0  # 1 - confidence of the predicted label
     split: str = ""  # pool | test | seed | "" for any
     status: str = ""  # flagged (any flag event) | skipped (latest decision a skip) | "" for any
+    # | disputed (the annotators disagree and the rule cannot decide: no training label)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class BrowseRow:
     predicted: str | None
     confidence: float | None
     flag_note: str | None = None  # the latest flag's comment ("" without one); None: not flagged
+    how: str | None = None  # how the training label was reached ("tie": disputed; issue 19)
 
     @property
     def uncertainty(self) -> float | None:
@@ -45,7 +47,7 @@ class BrowseRow:
 # Each item's training label (store/resolution.py) and who gave it; an item the annotators
 # disagree on has none (and no annotator).
 _CURRENT = """
-    SELECT c.item_id, c.label, e.annotator FROM item_labels c
+    SELECT c.item_id, c.label, e.annotator, c.how FROM item_labels c
     LEFT JOIN label_events e ON e.id = c.event_id
 """
 
@@ -54,6 +56,15 @@ _FLAGGED = """
     SELECT e.item_id, COALESCE(e.note, '') AS note FROM label_events e
     JOIN (SELECT item_id, MAX(id) AS last FROM label_events
           WHERE action = 'flag' GROUP BY item_id) m ON m.last = e.id
+"""
+
+# Items the annotator labeled and still stands by: their own latest label or undo on the item
+# holds a label (a vote, whatever the team rule made of it; issue 19).
+_LABELED_BY = """
+    SELECT e.item_id FROM label_events e
+    WHERE e.annotator = ? AND e.action IN ('label', 'undo') AND e.label IS NOT NULL
+      AND e.id = (SELECT MAX(x.id) FROM label_events x WHERE x.item_id = e.item_id
+                  AND x.annotator = e.annotator AND x.action IN ('label', 'undo'))
 """
 
 # Items whose latest decision (a flag is not one) is a skip.
@@ -83,7 +94,7 @@ def find_items(project: Project, query: BrowseQuery,
         where.append("instr('|' || c.label || '|', '|' || ? || '|') > 0")
         args.append(query.label)
     if query.annotator:
-        where.append("c.annotator = ?")
+        where.append(f"i.id IN ({_LABELED_BY})")
         args.append(query.annotator)
     if query.split:
         where.append("i.split = ?")
@@ -94,15 +105,17 @@ def find_items(project: Project, query: BrowseQuery,
         where.append("f.item_id IS NOT NULL")
     elif query.status == "skipped":
         where.append(f"i.id IN ({_SKIPPED})")
+    elif query.status == "disputed":
+        where.append("c.how = 'tie'")
     # A pair shows as "first ‖ second" (issue 16).
     sql = (f"SELECT i.id, i.text || COALESCE(' ‖ ' || i.text_b, ''), i.split, c.label, "
-           f"c.annotator, f.note FROM items i "
+           f"c.annotator, f.note, c.how FROM items i "
            f"LEFT JOIN ({_CURRENT}) c ON c.item_id = i.id "
            f"LEFT JOIN ({_FLAGGED}) f ON f.item_id = i.id "
            f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY i.id")
     wants_model = bool(query.predicted) or query.min_uncertainty > 0
     rows: list[BrowseRow] = []
-    for item_id, text, split, label, annotator, note in project._conn.execute(sql, args):
+    for item_id, text, split, label, annotator, note, how in project._conn.execute(sql, args):
         guess = predicted.get(ItemId(item_id))
         if wants_model:
             if guess is None:
@@ -113,7 +126,7 @@ def find_items(project: Project, query: BrowseQuery,
                 continue
         rows.append(BrowseRow(ItemId(item_id), text, split, label, annotator,
                               guess[0] if guess else None, guess[1] if guess else None,
-                              note))
+                              note, how))
         if len(rows) >= limit:
             break
     return rows

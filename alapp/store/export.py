@@ -49,9 +49,32 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
-def labeled_rows(project: Project) -> Iterator[dict[str, Any]]:
+# Issue 19, ``--annotators``: every item someone decided on, tied ones too (no training label
+# and no event: ``label`` null), with how its training label was reached.
+_DECIDED_SQL = """
+    SELECT e.id, last.item_id, last.how, i.ext_id, i.text, i.split, i.meta, last.label,
+           e.annotator, e.started_at, e.submitted_at, e.active_ms, e.source, e.strategy,
+           flag.note, i.text_b, img.format, img.data
+    FROM item_labels last
+    JOIN items i ON i.id = last.item_id
+    LEFT JOIN label_events e ON e.id = last.event_id
+    LEFT JOIN (SELECT f.item_id, COALESCE(f.note, '') AS note FROM label_events f
+               JOIN (SELECT item_id, MAX(id) AS id FROM label_events
+                     WHERE action = 'flag' GROUP BY item_id) lf ON f.id = lf.id) flag
+           ON flag.item_id = i.id
+    LEFT JOIN images img ON img.item_id = i.id
+    ORDER BY i.id
+"""
+
+
+def labeled_rows(project: Project, annotators: bool = False) -> Iterator[dict[str, Any]]:
     """Each labeled item; ``labels`` is the set a multi-label decision chose (read from its
-    ``event_labels`` rows, in the label order; empty: "none of these"), else ``[label]``."""
+    ``event_labels`` rows, in the label order; empty: "none of these"), else ``[label]``.
+    ``annotators`` (issue 19): every item anyone decided on, tied ones too, each row with
+    ``annotators`` ({name: their standing label}) and ``how`` its label was reached."""
+    if annotators:
+        yield from _rows_with_annotators(project)
+        return
     multi = project.multi_label
     # A project with images exports each item's image as a data: URI (empty without one), so
     # the export imports back whole, image-only posts included.
@@ -73,6 +96,31 @@ def labeled_rows(project: Project) -> Iterator[dict[str, Any]]:
         }
 
 
+def _rows_with_annotators(project: Project) -> Iterator[dict[str, Any]]:
+    from alapp.store.team import item_votes
+
+    multi = project.multi_label
+    votes = item_votes(project)
+    with_images = project._conn.execute("SELECT 1 FROM images LIMIT 1").fetchone() is not None
+    for (event_id, item_id, how, ext_id, text, split, meta, label, annotator, started,
+         submitted, active_ms, source, strategy, flag_note, text_b, image_format,
+         image) in project._conn.execute(_DECIDED_SQL):
+        pair = {} if text_b is None else {"text_b": text_b}
+        picture = {"image": _data_uri(image_format, image)} if with_images else {}
+        yield {
+            "id": ext_id, "text": text, **pair, **picture, "label": label, "how": how,
+            "annotators": {v.annotator: v.label for v in votes.get(item_id, [])},
+            "split": split, "annotator": annotator, "labeled_at": _iso(submitted),
+            "started_at": _iso(started),
+            "active_seconds": None if active_ms is None else round(active_ms / 1000, 3),
+            "source": source, "strategy": strategy, "meta": json.loads(meta) if meta else None,
+            "flagged": flag_note is not None, "flag_note": flag_note or "",
+            "labels": (project.label_set(event_id) if event_id is not None else [])
+            if multi else [label],
+            "_submitted": submitted,
+        }
+
+
 def _data_uri(image_format: str | None, data: bytes | None) -> str:
     if data is None:
         return ""
@@ -80,9 +128,17 @@ def _data_uri(image_format: str | None, data: bytes | None) -> str:
 
 
 def export_labels(project: Project, out: str | Path, fmt: str | None = None,
-                  overwrite: bool = False, scheme: str = "bio") -> int:
+                  overwrite: bool = False, scheme: str = "bio", annotators: bool = False) -> int:
     """Write every labeled item; returns how many. A span project writes CoNLL (tags in
-    ``scheme``) or span JSONL (``store/span_export.py``)."""
+    ``scheme``) or span JSONL (``store/span_export.py``). ``annotators`` (issue 19): every
+    decided item with each annotator's label and how the final one was reached (JSONL: an
+    ``annotators`` object and ``how``; CSV: an ``annotator:NAME`` column each and ``how``)."""
+    if annotators and project.spans:
+        raise AlappError("--annotators: a span project's export has no per-annotator form; "
+                         "export jsonl or conll without it")
+    if annotators and (fmt or "") == "prodigy":
+        raise AlappError("--annotators: write jsonl or csv (Prodigy's format has one answer "
+                         "per task)")
     if project.spans:  # issue 18
         from alapp.store.span_export import export_spans
 
@@ -99,12 +155,17 @@ def export_labels(project: Project, out: str | Path, fmt: str | None = None,
     labels = project.labels() if project.multi_label else None
     with atomic_output(out, newline="", protect=(project.path,)) as stream:
         extra = {} if labels is None else {"multi": labels}  # a multi-label project's labels
-        count = _WRITERS[fmt](labeled_rows(project), stream, **extra)
+        if annotators:  # issue 19: every annotator's column, in name order
+            from alapp.store.team import item_votes
+
+            extra["people"] = sorted({v.annotator for votes in item_votes(project).values()
+                                      for v in votes})
+        count = _WRITERS[fmt](labeled_rows(project, annotators), stream, **extra)
     return count
 
 
 def _write_jsonl(rows: Iterator[dict[str, Any]], stream: IO[str],
-                 multi: list[str] | None = None) -> int:
+                 multi: list[str] | None = None, people: list[str] | None = None) -> int:
     """One object per item; a multi-label project's rows carry the set as ``labels`` (a
     list, [] for "none of these") next to the joined ``label``."""
     count = 0
@@ -118,7 +179,7 @@ def _write_jsonl(rows: Iterator[dict[str, Any]], stream: IO[str],
 
 
 def _write_csv(rows: Iterator[dict[str, Any]], stream: IO[str],
-               multi: list[str] | None = None) -> int:
+               multi: list[str] | None = None, people: list[str] | None = None) -> int:
     """One row per item; a multi-label project adds one column per label ("label:NAME", 1 or
     0) after the joined ``label`` column ("a|b", empty for "none of these")."""
     stream.write("\ufeff")  # so Excel opens UTF-8 Russian and Chinese text correctly
@@ -131,6 +192,9 @@ def _write_csv(rows: Iterator[dict[str, Any]], stream: IO[str],
     if multi is not None:
         at = columns.index("label") + 1
         columns[at:at] = [f"label:{name}" for name in multi]
+    if people is not None:  # issue 19: how the label was reached, each annotator's label
+        at = columns.index("label") + 1
+        columns[at:at] = ["how", *(f"annotator:{name}" for name in people)]
     writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     count = 0
@@ -140,6 +204,8 @@ def _write_csv(rows: Iterator[dict[str, Any]], stream: IO[str],
         if row["meta"] is not None:
             row["meta"] = json.dumps(row["meta"], ensure_ascii=False)
         row["flagged"] = "true" if row["flagged"] else "false"
+        for name in people or ():
+            row[f"annotator:{name}"] = row["annotators"].get(name, "")
         writer.writerow(row)
         count += 1
     return count

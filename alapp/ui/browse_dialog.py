@@ -33,6 +33,7 @@ from alapp.core.types import ItemId
 from alapp.ui.label_view import IMAGE_ONLY, button_text, literal, plain_label
 
 ANY = "(any)"
+DISPUTED = "(disputed)"  # a tie between annotators (issue 19)
 LIMIT = 1000
 FLAG_COLUMN = 6
 _TOP = QModelIndex()  # the table's rows hang from the invisible root
@@ -84,6 +85,8 @@ class BrowseModel(QAbstractTableModel):
 
 def _cells(row: BrowseRow) -> list[str]:
     label = NONE_OF_THESE if row.label == "" else row.label or ""  # "": an empty set
+    if row.how == "tie":  # issue 19: the annotators disagree, no training label until review
+        label = DISPUTED
     return [row.text.replace("\n", " ")[:400] or IMAGE_ONLY, label,
             row.annotator or "", row.predicted or "",
             "" if row.confidence is None else f"{row.confidence:.0%}",
@@ -107,9 +110,13 @@ class BrowseDialog(QDialog):
         self.annotator = _combo([ANY, *session.annotators()])
         self.predicted = _combo([ANY, *labels])
         self.split = _combo([ANY, "pool", "test", "seed"])
-        self.status = _combo([ANY, "flagged", "skipped"])  # BrowseQuery.status
+        self.status = _combo([ANY, "flagged", "skipped", "disputed"])  # BrowseQuery.status
         self.status.setToolTip("Flagged: items flagged for a second look (F), with the latest "
-                               "comment. Skipped: items whose latest decision is a skip.")
+                               "comment. Skipped: items whose latest decision is a skip. "
+                               "Disputed: the annotators disagree and the training-label rule "
+                               "cannot decide (Team › Review decides).")
+        self.annotator.setToolTip("Items this annotator labeled (their own label, whatever "
+                                  "the team's final label is)")
         self.uncertainty = QDoubleSpinBox()
         self.uncertainty.setRange(0, 1)
         self.uncertainty.setSingleStep(0.1)
@@ -120,7 +127,7 @@ class BrowseDialog(QDialog):
         self.uncertainty.valueChanged.connect(self.refresh)
         filters = QHBoxLayout()
         filters.addWidget(self.search, 2)
-        for caption, widget in (("Label", self.label), ("Annotator", self.annotator),
+        for caption, widget in (("Label", self.label), ("Labeled by", self.annotator),
                                 ("Predicted", self.predicted), ("Split", self.split),
                                 ("Status", self.status)):
             filters.addWidget(QLabel(caption))

@@ -244,6 +244,8 @@ class MainWindow(QMainWindow):
                        ("&Cancel training", self.work.cancel, ""),
                        ("&Compare strategies on my labels…", lambda: self.compare_strategies(), ""),
                        ("Compare strategies on a labeled &file…", self.compare_on_file, "")])
+        add("&Team", [("&Team and agreement…", self.team_view, ""),  # issue 19
+                      ("&Review and adjudicate…", self.review_dialog, "")])
 
     # -- decisions -----------------------------------------------------------------------------
 
@@ -560,7 +562,7 @@ class MainWindow(QMainWindow):
         self._show_annotator()
 
     def _show_annotator(self) -> None:
-        text = f"Annotator: {self.session.annotator}"
+        text = f"Labeling as {self.session.annotator}"
         shown = self.annotator_label.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
                                                               260)  # a long name: cut, not wide
         self.annotator_label.setText(shown)
@@ -713,6 +715,30 @@ class MainWindow(QMainWindow):
             button.setEnabled(False)
             button.setToolTip(f"Read-only: {self.read_only}")
         self.browser.show()
+
+    # -- the team (issue 19) ---------------------------------------------------------------------
+
+    def team_view(self) -> None:
+        from alapp.ui.team_dialogs import TeamDialog
+
+        with self._building():
+            self.team_window = TeamDialog(self.session, self)
+        self.team_window.review_requested.connect(self.review_dialog)
+        self.team_window.rule_changed.connect(self._training_labels_changed)
+        self.team_window.show()
+
+    def review_dialog(self) -> None:
+        from alapp.ui.team_dialogs import ReviewDialog
+
+        with self._building():
+            self.review_window = ReviewDialog(self.session, self)
+        self.review_window.decided.connect(self._training_labels_changed)
+        self.review_window.show()
+
+    def _training_labels_changed(self) -> None:
+        """A decision or a new rule changed training labels: the next round uses them."""
+        self.statusBar().showMessage("Training labels changed; the next round uses them", 4000)
+        self.refresh()
 
     def settings_dialog(self) -> None:
         from alapp.ui.settings_dialog import SettingsDialog
@@ -913,5 +939,9 @@ class MainWindow(QMainWindow):
         self.work.close()
         self.embedding.close()
         self.encoder.close()
+        for dialog in (getattr(self, "team_window", None), getattr(self, "review_window", None)):
+            if dialog is not None:  # issue 19: their background reads end before the session
+                dialog.work.blockSignals(True)
+                dialog.work.close()
         self.session.close()
         event.accept()
