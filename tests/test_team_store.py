@@ -211,3 +211,26 @@ def test_skipped_for_good_does_not_depend_on_the_order_events_arrived_in(tmp_pat
         assert project.skipped_forever() == set()  # a label stands
         project.undo_last("ann2")
         assert project.skipped_forever() == {1}  # ann1's decision stands again
+
+
+def test_the_reliable_rule_learns_reliability_at_every_round(tmp_path) -> None:
+    """With the "reliable" rule, saving a round re-estimates who is most often right, so a
+    project labeled in the app (no merge, no rule change since) does not rank on stale
+    figures; a reviewer is registered as one."""
+    from alapp.store.rounds import save_round
+
+    with _project(tmp_path, rows=8, training_label_rule="reliable") as project:
+        assert resolution.stored_reliability(project._conn) == {}
+        for item in range(1, 7):
+            project.label_item(ItemId(item), "a", "good1")
+            project.label_item(ItemId(item), "a", "good2")
+            project.label_item(ItemId(item), "b", "noisy")
+        project.label_item(ItemId(7), "a", "good1")
+        project.label_item(ItemId(7), "c", "noisy")
+        save_round(project, [], "random", 7, None)
+        scores = resolution.stored_reliability(project._conn)
+        assert scores["good1"].score > scores["noisy"].score
+        assert _how(project, 7) == ("a", "reliable")
+        team.adjudicate(project, ItemId(8), "b", "rita")
+        assert project._conn.execute("SELECT how FROM annotators WHERE name = 'rita'"
+                                     ).fetchone()[0] == "reviewed here"

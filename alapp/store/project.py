@@ -598,7 +598,9 @@ class Project:
              int(sel.source == Source.RANDOM), uid, workstation, seq))
         event = EventId(int(cursor.lastrowid or 0))
         self._conn.execute("INSERT OR IGNORE INTO annotators (name, added_at, how) "
-                           "VALUES (?, ?, 'labeled here')", (annotator, now))
+                           "VALUES (?, ?, ?)", (annotator, now, "reviewed here"
+                                                if action == Action.ADJUDICATION
+                                                else "labeled here"))
         if label is not None and self.multi_label:  # the set, one row per chosen label
             self._conn.executemany("INSERT INTO event_labels (event_id, label) VALUES (?, ?)",
                                    [(event, name) for name in split_labels(label)])

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alapp.al.batch import Pick
+from alapp.core.options import TrainingLabelRule
 from alapp.core.pairs import join_pair
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import ItemId
@@ -102,6 +103,12 @@ def save_round(project: Project, picks: Sequence[Pick], strategy: str, n_labeled
             (time.time(), strategy, s.batch_size, s.seed, n_labeled, version))
         round_id = int(cursor.lastrowid or 0)
         replace_batch(conn, round_id, picks, keep)
+        if s.training_label_rule == TrainingLabelRule.RELIABLE:  # issue 19
+            # who is most often right, estimated again from every decision so far: the rule's
+            # ranking follows the labels, not the state at the last merge
+            from alapp.store.resolution import rebuild
+
+            rebuild(conn)
         stream.record(conn, round_id, stream_seen)  # stream mode: what arrived (issue 16)
     return round_id
 
