@@ -113,6 +113,16 @@ def test_the_package_opens_as_a_project_with_settings_labels_and_identity(
         assert package.workstation == f"ws-maria-p{report.package_id[:12]}"
         assert len(queue.entries(package)) == 8 and not package.current_labels()
         assert package.count_items()["pool"] == 8
+        # its labels merge as pool labels: no test set is drawn in a package
+        with pytest.raises(AlappError, match="test set is drawn in the main project"):
+            queue.start_test_set(package, 3)
+        assert package.count_items()["test"] == 0
+    from alapp.app.session import LabelingSession
+
+    with LabelingSession(opened.path, "Мария") as session:
+        assert not session.offers_test_set()
+    with LabelingSession(main_path, "lead") as session:
+        assert session.offers_test_set()
     with pytest.raises(AlappError, match="already exists"):
         ap.open_package(report.path)  # never over a file
     with pytest.raises(AlappError, match="already exists"):

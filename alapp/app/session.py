@@ -30,7 +30,17 @@ from alapp.core.log import is_database_error
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import Action, EventId, ItemId, Selection, Source
 from alapp.loop.round import RoundResult
-from alapp.store import browse, events, export, images, importer, queue, rounds, vectors
+from alapp.store import (
+    browse,
+    events,
+    export,
+    images,
+    importer,
+    packages,
+    queue,
+    rounds,
+    vectors,
+)
 from alapp.store.browse import NONE_OF_THESE, UNLABELED, BrowseQuery, BrowseRow
 from alapp.store.events import Decision
 from alapp.store.events import RelabelBatch as RelabelBatch  # the token of relabel_many
@@ -256,6 +266,11 @@ class LabelingSession:
 
     def test_set_status(self) -> dict[str, int]:
         return queue.test_set_status(self.reader)
+
+    def offers_test_set(self) -> bool:
+        """Whether to offer a held-out test set: none yet, and not an opened package."""
+        return self.count_items()["test"] == 0 and \
+            "package_for" not in packages.package_identity(self.reader)
 
     def start_test_set(self, size: int) -> int:
         self._counts = None

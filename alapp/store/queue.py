@@ -15,6 +15,7 @@ import numpy as np
 
 from alapp.al.batch import Pick
 from alapp.al.registry import get_strategy
+from alapp.core.errors import AlappError
 from alapp.core.spans import TokenOffsets
 from alapp.core.types import ItemId, Source, Split
 from alapp.store.spans import decode_tokens
@@ -179,6 +180,11 @@ def start_test_set(project: Project, size: int) -> int:
     """Move ``size`` random unlabeled pool items (seeded) to the test split and put them at the
     front of the queue: the learning curve and the stopping signals are only honest on items
     the strategy did not choose."""
+    package = project._conn.execute(
+        "SELECT value FROM identity WHERE key = 'package_for'").fetchone()
+    if package is not None:  # issue 19: its labels are merged as the items' labels
+        raise AlappError(f"{project.path}: a package of items for {package[0]}; the test set "
+                         "is drawn in the main project (a package's labels merge as pool labels)")
     seed = project.settings().seed
     labeled = set(project.current_labels()) | project.disputed()
     candidates = [i for i in project.item_ids(Split.POOL) if i not in labeled]

@@ -160,7 +160,7 @@ class MainWindow(QMainWindow):
         elif not any(counts.values()):
             QTimer.singleShot(0, self.import_dialog)  # an empty project: start with its items
         else:
-            self.view.offer_test_set(counts["test"] == 0)
+            self.view.offer_test_set(self.session.offers_test_set())
             self.request_round()
 
     # -- keyboard and menus ------------------------------------------------------------------------
@@ -701,7 +701,7 @@ class MainWindow(QMainWindow):
             self.view.set_labels(self.session.labels(), self.multi_label)
             self._show_descriptions()
             self.bind_shortcuts()
-            self.view.offer_test_set(self.session.count_items()["test"] == 0)
+            self.view.offer_test_set(self.session.offers_test_set())
         self.request_round()
         self.refresh()
 
