@@ -55,7 +55,11 @@ def test_cold_start_round_then_trained_round(demo) -> None:
     version = demo._conn.execute("SELECT version, weights, metrics FROM models").fetchone()
     from safetensors.numpy import load
 
-    assert set(load(version[1])) == {"coef", "intercept"}
+    # the default blends label spreading in: the classifier's arrays and the spreading's,
+    # stored (and exported) whole, as measured (issue 17)
+    assert set(load(version[1])) == {"base.coef", "base.intercept", "spread.node_embeddings",
+                                     "spread.node_probs", "spread.k", "blend_weight",
+                                     "base_columns"}
     assert json.loads(version[2])["accuracy"] == result.metrics["accuracy"]
     assert demo._conn.execute("SELECT model_version FROM rounds WHERE id = ?",
                              (round_id,)).fetchone()[0] == version[0]

@@ -385,7 +385,8 @@ def test_committee_strategies_run_on_the_mixed_committee(strategy) -> None:
     cfg = SimulationConfig([strategy], classifier="mixed-committee")
     result = RoundRunner().run(replay.snapshot(run_settings(cfg, strategy, 0),
                                                list(range(30)), 1))
-    assert result.model_kind == "Committee" and result.strategy == strategy
+    # the committee, blended with label spreading as by default (issue 17)
+    assert result.model_kind == "GraphBlend(Committee)" and result.strategy == strategy
     assert len(result.picks) == 20 and result.metrics["accuracy"] > 0.6
     assert all(p.score is not None and p.score >= 0 for p in result.picks if not p.is_random)
 
