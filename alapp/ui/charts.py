@@ -11,7 +11,7 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QColor, QResizeEvent
+from PySide6.QtGui import QColor, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QWidget
 
 from alapp.ui.label_view import literal
@@ -114,6 +114,10 @@ class ConfusionTable(QTableWidget):
         self.verticalHeader().setMaximumWidth(max(60, int(self.width() * 0.45)))
         self._fit_headers()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._fit_headers()
+
     def _fit_headers(self) -> None:
         """Names in the column headers when each fits its share of the width, else numbers."""
         if not self.names:
@@ -146,7 +150,8 @@ class ConfusionTable(QTableWidget):
         self.setRowCount(len(labels))
         self.setColumnCount(len(labels))
         self.names, self.numbered = list(labels), False
-        self._fit_headers()
+        if self.isVisible():  # else the first resize fits them, at the width they will have
+            self._fit_headers()
         self.setToolTip("Rows: the true label; columns: the model's prediction; colour: the "
                         "cell's share of its row")
         for r, row in enumerate(matrix):
