@@ -155,7 +155,10 @@ def test_model_tab_opens_without_a_stall_and_shows_every_label(window, qtbot) ->
     stall, busy = meter.stop()
     print(f"\nopening the Model tab: longest GUI-thread stall {stall * 1000:.0f} ms, "
           f"of which CPU on the GUI thread {busy * 1000:.0f} ms")
-    assert busy < 0.050, f"the window froze for {busy * 1000:.0f} ms of work"
+    # A regression guard, not the target (that is a benchmark's): on an idle 2-core machine
+    # this measured 28-54 ms of GUI-thread CPU over a dozen runs, so 50 ms failed by chance;
+    # the regression it guards against took 365-440 ms.
+    assert busy < 0.080, f"the window froze for {busy * 1000:.0f} ms of work"
     assert stall < 0.150, f"the window froze for {stall * 1000:.0f} ms"  # was 365-440 ms
 
     table = panel.confusion

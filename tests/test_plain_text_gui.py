@@ -172,7 +172,9 @@ def test_the_window_shows_user_data_as_plain_text(window, qtbot, monkeypatch, tm
     assert view.prediction.text().startswith(f"Model: {entry.predicted[0]} (")
     assert view.text.toPlainText() == entry.text and SNIPPET in entry.text
     window.panel.tabs.setCurrentIndex(1)  # the model tab: signals, curve, confusion matrix
-    qtbot.waitUntil(lambda: window.panel.confusion is not None)
+    # the confusion headers are fitted when the table is first shown, at its real width
+    qtbot.waitUntil(lambda: window.panel.confusion is not None
+                    and window.panel.confusion.horizontalHeaderItem(0) is not None)
     found = check_plain(window)
     assert set(LABELS) <= found["button"]  # the label keys
     assert entry.predicted[0] in found["label"]  # "Model: <b>x</b> (…)"
