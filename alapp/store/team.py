@@ -91,10 +91,10 @@ class Vote:
 def item_votes(project: Project, item_ids: list[ItemId] | None = None
                ) -> dict[ItemId, list[Vote]]:
     """Each item's standing votes, one per annotator (see store/resolution.py), by name."""
-    by_item = read_events(project._conn, item_ids)
+    standing = {i: votes_of(events) for i, events in read_events(project._conn, item_ids).items()}
     return {ItemId(i): [Vote(a, e.label or "", EventId(e.id), e.workstation, e.submitted_at)
-                        for a, e in sorted(votes_of(events).items())]
-            for i, events in by_item.items() if votes_of(events)}
+                        for a, e in sorted(votes.items())]
+            for i, votes in standing.items() if votes}
 
 
 def project_id(project: Project) -> str:
