@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[dev,models,russian,packaging,cluster]"
+	$(BIN)/python -m pip install -q -e ".[dev,models,russian,packaging,cluster,postgres]"
 	touch $(STAMP)
 
 demo: $(STAMP)
