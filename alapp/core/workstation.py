@@ -70,3 +70,10 @@ def workstation_id() -> str:
 
 
 _made: dict[str, str] = {}  # per file: the id made in this run, when the file could not keep it
+
+
+def machine_folder() -> Path:
+    """This machine's alapp folder (beside its workstation id): what alapp derives here from a
+    project that has no folder of its own (one on a server, issue 20)."""
+    override = os.environ.get(FILE_ENV)
+    return (Path(override) if override else default_file()).parent

@@ -27,8 +27,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from alapp.core.errors import (
     AlappError,
     DiskFullError,
@@ -55,6 +53,7 @@ from alapp.core.types import (
 )
 from alapp.store import queue
 from alapp.store.lock import ProjectLock, real_path
+from alapp.store.postgres import PgConnection, ServerAddress, is_server_address
 from alapp.store.schema import (
     APPLICATION_ID,
     SCHEMA_VERSION,
@@ -199,44 +198,22 @@ class Project:
         package = _package_id(conn)
         if package:  # an opened exchange package is an event stream of its own (issue 19)
             self.workstation = f"{self.workstation[:40]}-p{package[:12]}"
-        self.db = sqlite_utils.Database(conn)
         self.read_only = read_only
         self._lock = lock
 
     # -- opening and closing ------------------------------------------------------------------
 
     @classmethod
-    def create(cls, path: str | Path, labels: Sequence[str], name: str | None = None,
-               workstation: str | None = None, **settings: Any) -> Project:
-        path = Path(path)
+    def create(cls, path: str | Path | ServerAddress, labels: Sequence[str],
+               name: str | None = None, workstation: str | None = None,
+               **settings: Any) -> Project:
+        if is_server_address(path):  # a project on a PostgreSQL server (issue 20)
+            return cls._create_on_server(ServerAddress(str(path)), labels, name, workstation,
+                                         settings)
+        path = Path(path)  # type: ignore[arg-type]
         if path.exists():
             raise AlappError(f"{path}: already exists; open it instead, or choose another name")
-        _check_label_names(labels)
-        from alapp.al.registry import strategies_for
-        from alapp.core.options import TaskKind
-        from alapp.core.settings import setting_names
-
-        unknown = sorted(set(settings) - set(setting_names()))
-        if unknown:
-            raise AlappError(f"unknown setting {unknown[0]!r}; settings are "
-                             f"{', '.join(setting_names())}")
-        if settings.get("task") == "spans":  # issue 18: entity types, one span set per item
-            from alapp.store.spans import check_type_names
-
-            if settings.get("multi_label"):
-                raise AlappError("a span project cannot be multi-label: its decision is a set "
-                                 "of spans already")
-            check_type_names(labels)
-        if settings.get("multi_label") and "strategy" not in settings:  # issue 21
-            from alapp.al.multilabel_strategies import DEFAULT
-
-            settings = {**settings, "strategy": DEFAULT}
-        if settings.get("task") == TaskKind.SPANS and "strategy" not in settings:  # issue 18
-            from alapp.al.sequence import DEFAULT_SEQUENCE_STRATEGY
-
-            settings = {**settings, "strategy": DEFAULT_SEQUENCE_STRATEGY}
-        initial = ProjectSettings(name=name or path.stem, **settings)
-        initial.validate(strategies=strategies_for(initial.task))  # before a file exists
+        initial = _initial_settings(labels, name or path.stem, settings)
         folder = real_path(path).parent
         if not folder.is_dir():
             raise AlappError(f"{path.parent}: no such folder")
@@ -273,12 +250,14 @@ class Project:
         return project
 
     @classmethod
-    def open(cls, path: str | Path, read_only: bool = False, take_lock: bool = True,
+    def open(cls, path: str | Path | ServerAddress, read_only: bool = False, take_lock: bool = True,
              backup: bool = True, workstation: str | None = None) -> Project:
         """``take_lock=False`` is for a second connection of the process that already holds
         the project open (a background job writing its results). The one writer (``take_lock``)
         makes a backup when the newest is older than an hour, unless ``backup=False``."""
-        path = Path(path)
+        if is_server_address(path):  # issue 20: no file, lock or backup of ours there
+            return cls._open_on_server(ServerAddress(str(path)), read_only, workstation)
+        path = Path(path)  # type: ignore[arg-type]
         _check_file(path)  # exists, readable, not empty
         if not read_only:
             _check_writable(path)  # before the lock file is made beside it
@@ -328,6 +307,62 @@ class Project:
             backup_if_due(project)
         return project
 
+    @classmethod
+    def _create_on_server(cls, address: ServerAddress, labels: Sequence[str], name: str | None,
+                          workstation: str | None, settings: dict[str, Any]) -> Project:
+        """A new project in an empty PostgreSQL database (issue 20): the schema, the labels
+        and the settings in one transaction each; nothing is dropped or overwritten."""
+        from alapp.store.postgres import connect
+        from alapp.store.schema import server_application_id, server_tables
+
+        initial = _initial_settings(labels, name or address.stem, settings)
+        conn = connect(address, server_tables())
+        try:
+            if server_application_id(conn) is not None:
+                raise AlappError(f"{address}: already holds a project; open it instead "
+                                 "(alapp gui ADDRESS), or choose another database")
+            conn.rollback()
+            migrate(conn)
+            project = cls(address, conn, None, workstation=workstation)  # type: ignore[arg-type]
+            with project.transaction():
+                project._insert_labels(labels)
+                project._write_settings(initial.as_rows())
+        except BaseException:
+            conn.close()
+            raise
+        return project
+
+    @classmethod
+    def _open_on_server(cls, address: ServerAddress, read_only: bool,
+                        workstation: str | None) -> Project:
+        from alapp.store.postgres import connect
+        from alapp.store.schema import server_application_id, server_tables
+
+        conn = connect(address, server_tables(), read_only=read_only)
+        try:
+            if server_application_id(conn) != APPLICATION_ID:
+                raise ProjectFormatError(f"{address}: holds no alapp project; create one with "
+                                         f"alapp init {address} --labels A,B")
+            version = schema_version(conn)
+            if version > SCHEMA_VERSION:
+                raise ProjectFormatError(
+                    f"{address}: written by a newer alapp (schema {version}, this one reads up "
+                    f"to {SCHEMA_VERSION}); update alapp to open it")
+            if version < SCHEMA_VERSION:
+                if read_only:
+                    raise ProjectFormatError(f"{address}: needs an upgrade from schema "
+                                             f"{version}; open it for writing once")
+                migrate(conn)
+            return cls(address, conn, None, read_only, workstation)  # type: ignore[arg-type]
+        except BaseException:
+            conn.close()
+            raise
+
+    @property
+    def on_server(self) -> bool:
+        """Whether the project lives on a PostgreSQL server (issue 20), not in a file."""
+        return isinstance(self._conn, PgConnection)
+
     def close(self) -> None:
         self._conn.close()
         if self._lock:
@@ -367,12 +402,12 @@ class Project:
 
     def labels(self) -> list[str]:
         return [r[0] for r in self._conn.execute(
-            "SELECT name FROM labels WHERE NOT combination ORDER BY position")]
+            "SELECT name FROM labels WHERE combination = 0 ORDER BY position")]
 
     def label_descriptions(self) -> dict[str, str]:
         """Each label's description (issue 17), for the labels that have one."""
         return {r[0]: r[1] for r in self._conn.execute(
-            "SELECT name, description FROM labels WHERE NOT combination AND description != '' "
+            "SELECT name, description FROM labels WHERE combination = 0 AND description != '' "
             "ORDER BY position")}
 
     def describe_label(self, name: str, description: str) -> None:
@@ -400,8 +435,8 @@ class Project:
 
             check_type_names(new)
         start = len(existing)
-        self.db.table("labels").insert_all(
-            [{"name": n, "position": start + i} for i, n in enumerate(new)])
+        self._conn.executemany("INSERT INTO labels (name, position) VALUES (?, ?)",
+                               [(n, start + i) for i, n in enumerate(new)])
 
     def settings(self) -> ProjectSettings:
         """The stored settings. A value this alapp no longer accepts (an old project's) is
@@ -451,8 +486,8 @@ class Project:
         return merged
 
     def _write_settings(self, rows: dict[str, Any]) -> None:
-        self.db.table("settings").upsert_all(
-            [{"key": k, "value": json.dumps(v)} for k, v in rows.items()], pk="key")
+        self._conn.executemany("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
+                               [(k, json.dumps(v)) for k, v in rows.items()])
 
     # -- items -----------------------------------------------------------------------------------
 
@@ -652,7 +687,9 @@ class Project:
         if item_id is not None:
             sql += " WHERE item_id = ?"
             args = (item_id,)
-        return list(self.db.query(sql + " ORDER BY id", args))
+        cursor = self._conn.execute(sql + " ORDER BY id", args)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
 
     # -- summary ---------------------------------------------------------------------------------
 
@@ -688,7 +725,41 @@ class Project:
         }
 
     def integrity_ok(self) -> bool:
+        if self.on_server:  # the server checks its pages itself; this asks that it answers
+            return bool(self._conn.execute("SELECT COUNT(*) FROM alapp_meta").fetchone()[0] > 0)
         return bool(self._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+
+
+def _initial_settings(labels: Sequence[str], name: str, settings: dict[str, Any]
+                      ) -> ProjectSettings:
+    """A new project's settings, checked before anything is written."""
+    from alapp.al.registry import strategies_for
+    from alapp.core.options import TaskKind
+    from alapp.core.settings import setting_names
+
+    _check_label_names(labels)
+    unknown = sorted(set(settings) - set(setting_names()))
+    if unknown:
+        raise AlappError(f"unknown setting {unknown[0]!r}; settings are "
+                         f"{', '.join(setting_names())}")
+    if settings.get("task") == "spans":  # issue 18: entity types, one span set per item
+        from alapp.store.spans import check_type_names
+
+        if settings.get("multi_label"):
+            raise AlappError("a span project cannot be multi-label: its decision is a set "
+                             "of spans already")
+        check_type_names(labels)
+    if settings.get("multi_label") and "strategy" not in settings:  # issue 21
+        from alapp.al.multilabel_strategies import DEFAULT
+
+        settings = {**settings, "strategy": DEFAULT}
+    if settings.get("task") == TaskKind.SPANS and "strategy" not in settings:  # issue 18
+        from alapp.al.sequence import DEFAULT_SEQUENCE_STRATEGY
+
+        settings = {**settings, "strategy": DEFAULT_SEQUENCE_STRATEGY}
+    initial = ProjectSettings(name=name, **settings)
+    initial.validate(strategies=strategies_for(initial.task))  # before a file exists
+    return initial
 
 
 def _package_id(conn: sqlite3.Connection) -> str | None:

@@ -49,7 +49,7 @@ def read_for_round(project: Project) -> ProjectRows:
             "SELECT item_id, annotator, active_ms FROM label_events WHERE action = 'label' "
             "AND active_ms > 0 AND source != 'import' ORDER BY id")]
         random_share = {ItemId(r[0]) for r in conn.execute(
-            "SELECT item_id FROM label_events WHERE action = 'label' AND is_random_share")}
+            "SELECT item_id FROM label_events WHERE action = 'label' AND is_random_share != 0")}
         settings = project.settings()
         return ProjectRows(project.labels(), settings, [ItemId(r[0]) for r in rows],
                            [join_pair(r[1], r[3]) for r in rows], [r[2] for r in rows],

@@ -6,7 +6,14 @@ N + 1 inside one transaction, so a crash mid-migration leaves the file at versio
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
+import uuid
+from collections.abc import Sequence
+
+from alapp.store.pg_dialect import COMPAT_FUNCTIONS, Tables, schema_tables, table_ddl
+from alapp.store.postgres import PgConnection
 
 APPLICATION_ID = 0x616C6170  # "alap": marks the file as an alapp project
 
@@ -368,15 +375,19 @@ SCHEMA_VERSION = len(MIGRATIONS)
 TEAMS_VERSION = MIGRATIONS.index(V13_TEAMS) + 1  # events carry identity; item_labels exists
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
+def schema_version(conn: sqlite3.Connection | PgConnection) -> int:
+    if isinstance(conn, PgConnection):
+        return _server_version(conn)
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+def migrate(conn: sqlite3.Connection | PgConnection, target: int = SCHEMA_VERSION) -> int:
     """Bring the file up to ``target``; returns the version it had before.
 
     Foreign keys are off while a migration runs (a rebuilt table is dropped while others still
     point at it: SQLite's own recipe for altering a table) and checked before it commits."""
+    if isinstance(conn, PgConnection):
+        return _migrate_server(conn, target)
     before = schema_version(conn)
     enforced = conn.execute("PRAGMA foreign_keys").fetchone()[0]
     conn.execute("PRAGMA foreign_keys = OFF")  # outside a transaction, or it does nothing
@@ -402,4 +413,93 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
             conn.execute("COMMIT")
     finally:
         conn.execute(f"PRAGMA foreign_keys = {'ON' if enforced else 'OFF'}")
+    return before
+
+
+# -- the same schema on a PostgreSQL server (issue 20) -------------------------------------------
+#
+# A server project is created at the current version from the SQLite schema itself, translated
+# (store/pg_dialect.py), so the two cannot drift; later versions translate their migration the
+# same way. The version and the application id live in ``alapp_meta`` (no PRAGMA there).
+
+
+@functools.cache
+def sqlite_schema() -> tuple[tuple[str, str], ...]:
+    """``(name, sql)`` of every table and index of a new project file, in creation order."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        migrate(conn)
+        return tuple(conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+                                  "ORDER BY rowid"))
+    finally:
+        conn.close()
+
+
+@functools.cache
+def server_tables() -> Tables:
+    return schema_tables(list(sqlite_schema()))
+
+
+def _referenced_first(schema: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Tables before the tables that reference them (PostgreSQL checks a reference when it is
+    declared; SQLite's rebuilt tables come later in its own order); indexes last."""
+    tables = {n: s for n, s in schema if s.lstrip().upper().startswith("CREATE TABLE")}
+    done: list[str] = []
+
+    def visit(name: str, seen: frozenset[str]) -> None:
+        if name in done or name in seen or name not in tables:
+            return
+        for target in re.findall(r'REFERENCES\s+"?(\w+)"?', tables[name], re.IGNORECASE):
+            visit(target, seen | {name})
+        done.append(name)
+
+    for name in tables:
+        visit(name, frozenset())
+    return [(n, tables[n]) for n in done] + [(n, s) for n, s in schema if n not in tables]
+
+
+def _server_version(conn: PgConnection) -> int:
+    try:
+        row = conn.execute("SELECT value FROM alapp_meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError:  # no such table: not (yet) a project
+        conn.rollback()
+        return 0
+    return int(row[0]) if row else 0
+
+
+def server_application_id(conn: PgConnection) -> int | None:
+    try:
+        row = conn.execute("SELECT value FROM alapp_meta WHERE key = 'application_id'").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return int(row[0]) if row else None
+
+
+def _migrate_server(conn: PgConnection, target: int) -> int:
+    before = _server_version(conn)
+    if before >= target:
+        return before
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if before == 0:
+            conn.execute("CREATE TABLE alapp_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            for statement in COMPAT_FUNCTIONS:
+                conn.execute(statement)
+            for _name, sql in _referenced_first(sqlite_schema()):
+                conn.execute(table_ddl(sql))
+            conn.execute("INSERT INTO identity (key, value) VALUES ('project_id', ?)",
+                         (uuid.uuid4().hex,))
+            conn.execute("INSERT INTO alapp_meta (key, value) VALUES ('application_id', ?)",
+                         (str(APPLICATION_ID),))
+        else:  # a server project of an older version: its later migrations, translated
+            for version in range(before, target):
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        conn.execute(table_ddl(statement))
+        conn.execute("INSERT INTO alapp_meta (key, value) VALUES ('schema_version', ?) "
+                     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (str(target),))
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.execute("COMMIT")
     return before

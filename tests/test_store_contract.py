@@ -1,0 +1,80 @@
+"""The store's contract, run on both stores (issue 20): a project file and a project on a real
+PostgreSQL server answer every question the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alapp.core.errors import AlappError
+from alapp.core.types import ItemId, Split
+from alapp.store.importer import import_file
+from alapp.store.project import Project
+from alapp.store.schema import SCHEMA_VERSION
+
+
+def _source(tmp_path: Path, rows: int = 12, labeled: int = 4) -> Path:
+    path = tmp_path / "in.csv"
+    lines = ["text,label"] + [
+        f"message number {i} about {'money' if i % 2 else 'lunch'},"
+        f"{('spam' if i % 2 else 'ham') if i < labeled else ''}" for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
+
+
+def test_create_import_label_undo_and_reopen(new_location, tmp_path) -> None:
+    where = new_location()
+    with Project.create(where, ["spam", "ham"], name="contract") as project:
+        assert project.labels() == ["spam", "ham"]
+        assert project.settings().name == "contract"
+        report = import_file(project, _source(tmp_path))
+        assert (report.rows, report.labeled) == (12, 4)
+        ids = project.item_ids()
+        assert len(ids) == 12 and ids == sorted(ids)
+        first = project.label_item(ids[6], "spam", "ann", active_ms=1200)
+        second = project.label_item(ids[7], "ham", "ann", active_ms=800)
+        assert second > first
+        assert project.undo_last("ann") == (ids[7], second + 1)
+        assert project.current_label(ids[7]) is None
+        project.skip_item(ids[8], "ann", forever=True)
+        project.flag_item(ids[6], "ann", "looks odd")
+        stats = project.stats()
+        assert stats["labeled_total"] == 5 and stats["per_label"] == {"spam": 3, "ham": 2}
+        assert stats["timed_labels"] == 2 and isinstance(stats["active_hours"], float)
+        assert stats["skipped_forever"] == 1 and stats["schema_version"] == SCHEMA_VERSION
+        events = project.events(ids[7])
+        assert [e["action"] for e in events] == ["label", "undo"]
+        assert [e["seq"] for e in project.events()] == list(range(1, 10))
+    with Project.open(where, read_only=True) as reader:
+        assert reader.current_labels()[ids[6]] == "spam"
+        assert reader.skipped_forever() == {ids[8]}
+        with pytest.raises(AlappError, match="read-only"):
+            reader.label_item(ids[9], "ham", "ann")
+
+
+def test_refusals_write_nothing(new_location, tmp_path) -> None:
+    where = new_location()
+    with Project.create(where, ["spam", "ham"]) as project:
+        import_file(project, _source(tmp_path))
+        with pytest.raises(AlappError, match=r"unknown label|not a label|no label"):
+            project.label_item(ItemId(1), "eggs", "ann")
+        with pytest.raises(AlappError):
+            project.update_settings(batch_size=-3)
+        assert project.stats()["events"] == 4
+    with pytest.raises(AlappError, match="already"):
+        Project.create(where, ["a"])
+
+
+def test_settings_labels_and_splits(new_location, tmp_path) -> None:
+    with Project.create(new_location(), ["a", "b"], batch_size=7) as project:
+        project.add_labels(["c", "a"])
+        project.describe_label("c", "  the   third  ")
+        assert project.labels() == ["a", "b", "c"]
+        assert project.label_descriptions() == {"c": "the third"}
+        assert project.update_settings(batch_size=9).batch_size == 9
+        assert project.settings().batch_size == 9
+        import_file(project, _source(tmp_path, labeled=0))
+        assert project.count_items() == {"pool": 12, "test": 0, "seed": 0}
+        assert project.item_ids(Split.POOL) == project.item_ids()
+        assert project.texts(project.item_ids()[:2])[1].startswith("message number 1")
