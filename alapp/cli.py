@@ -15,6 +15,7 @@ from typing import Any
 
 from alapp.core.errors import AlappError
 from alapp.core.files import refuse_protected, write_atomic
+from alapp.core.location import ServerAddress, is_server_address
 
 EXIT_USER_ERROR = 2  # the user can fix it: the message says what and where
 EXIT_INTERNAL_ERROR = 70  # a bug (EX_SOFTWARE): the traceback is in the log file
@@ -122,6 +123,16 @@ def _quiet_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+def project_location(text: str) -> Path | ServerAddress:
+    """A project argument: a file, or a database on a PostgreSQL server (issue 20)."""
+    if is_server_address(text):
+        try:
+            return ServerAddress(text)
+        except AlappError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return Path(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alapp", description="Label texts with active learning, fully offline.")
@@ -130,8 +141,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"alapp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("init", help="create a new project file")
-    p.add_argument("project", type=Path)
+    p = sub.add_parser("init", help="create a new project: a file, or postgresql://host/db")
+    p.add_argument("project", type=project_location)
     p.add_argument("--labels", required=True, help="comma-separated label names")
     p.add_argument("--name", help="a display name (default: the file name)")
     p.add_argument("--seed", type=int, default=0, help="seed for reproducible batches")
@@ -142,14 +153,14 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_init)
 
     p = sub.add_parser("import", help="import texts (CSV, TSV, JSONL, JSON, TXT) into a project")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     p.add_argument("file", type=Path)
     add_import_options(p)
     p.set_defaults(run=_import)
 
     p = sub.add_parser("import-vectors", help="attach precomputed vectors (.npy, or the shard "
                        "folder alapp embed wrote) to the items")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     p.add_argument("name", help="used as featurizer vectors:NAME (several: vectors:a+vectors:b)")
     p.add_argument("vectors", type=Path, help="a 2-d .npy matrix, one row per item; or a "
                    "folder of vector shards from alapp embed (checked, ids matched by item id)")
@@ -163,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_embed)
 
     p = sub.add_parser("export", help="export labeled items (JSONL, CSV, Prodigy JSONL)")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     p.add_argument("out", type=Path)
     p.add_argument("--format", choices=("jsonl", "csv", "prodigy", "conll"),
                    help="default: from the file name; a span project writes conll or jsonl")
@@ -176,27 +187,27 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_export)
 
     p = sub.add_parser("export-model", help="export the current model with a README")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     p.add_argument("out", type=Path, help="a folder to create")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(run=_export_model)
 
     p = sub.add_parser("config", help="show or change project settings (strategy, budget, ...)")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     p.add_argument("changes", nargs="*", metavar="KEY=VALUE",
                    help="e.g. strategy=badge batch_size=20 budget_unit=hours budget_amount=40")
     p.set_defaults(run=_config)
 
     p = sub.add_parser("labels", help="list the labels with their descriptions, or describe "
                        "one (the description joins the name as its zero-shot prototype)")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     p.add_argument("--describe", nargs=2, action="append", default=[], metavar=("NAME", "TEXT"),
                    help='e.g. --describe Sports "games, teams, athletes" ("" clears it)')
     p.set_defaults(run=_labels)
 
     p = sub.add_parser("guidelines", help="print the project's labeling guidelines (Markdown), "
                        "or set, clear or save them")  # issue 19
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     one = p.add_mutually_exclusive_group()
     one.add_argument("--set", type=Path, metavar="FILE.md", dest="file",
                    help="replace them with a UTF-8 Markdown file")
@@ -207,23 +218,23 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_guidelines)
 
     p = sub.add_parser("stats", help="counts of items, labels, events and labeling time")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_stats)
 
     p = sub.add_parser("check", help="check a project file for damage (read-only; exit 1 if "
                                      "damaged)")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     p.set_defaults(run=_check)
 
     p = sub.add_parser("backups", help="list a project's automatic backups")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     p.add_argument("--now", action="store_true", help="make one now first")
     p.set_defaults(run=_backups)
 
     p = sub.add_parser("restore", help="put a backup in place of the project (the current file "
                                        "is kept beside it)")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     p.add_argument("backup", type=Path, help="a name `alapp backups` lists, or a path")
     p.set_defaults(run=_restore)
 
@@ -304,7 +315,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_self_check)
 
     p = sub.add_parser("gui", help="open the desktop application")
-    p.add_argument("project", type=Path, nargs="?")
+    p.add_argument("project", type=project_location, nargs="?")
     p.set_defaults(run=_gui)
     _package_commands(sub)  # exchange packages (issue 19)
     _team_parsers(sub)  # issue 19
@@ -822,7 +833,7 @@ def _run_gui(path: Path | None) -> int:
 def _package_commands(sub: Any) -> None:
     p = sub.add_parser("pack", help="write a package of items for an annotator to label on "
                                     "another machine")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     p.add_argument("--for", dest="annotator", required=True, metavar="NAME",
                    help="the annotator the package is for")
     p.add_argument("--items", type=int, required=True, metavar="N", help="items to pack")
@@ -844,14 +855,14 @@ def _package_commands(sub: Any) -> None:
 
     p = sub.add_parser("pack-results", help="write the labels made in an opened package as a "
                                             "results package, for the lead to merge")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     p.add_argument("--out", type=Path, help="default: beside it, PROJECT-results-TIME.alapppack")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.set_defaults(run=_pack_results)
 
     p = sub.add_parser("merge", help="merge a results package into the project (all or "
                                      "nothing; merging it again changes nothing)")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     p.add_argument("package", type=Path)
     p.set_defaults(run=_merge)
 
@@ -896,20 +907,20 @@ def _merge(args: argparse.Namespace) -> int:
 def _team_parsers(sub: Any) -> None:
     p = sub.add_parser("annotators", help="list the project's annotators (who labeled, was "
                                           "added or reviewed) with what each did")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     p.add_argument("--add", metavar="NAME", help="register an annotator first")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_annotators)
 
     p = sub.add_parser("agreement", help="agreement between the annotators: Cohen's kappa per "
                        "pair, Fleiss' kappa, Krippendorff's alpha (spans: entity F1)")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_agreement)
 
     p = sub.add_parser("review", help="the review queue: ties, disagreements, flagged items and "
                        "labels the model suspects (confident learning)")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="at most N items")
     p.add_argument("--only", action="append", default=[], metavar="REASON",
@@ -922,7 +933,7 @@ def _team_parsers(sub: Any) -> None:
 
     p = sub.add_parser("adjudicate", help="decide an item's final label as a reviewer (an "
                                           "adjudication event; --withdraw takes it back)")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_location)
     p.add_argument("item", metavar="ITEM_ID", help="the item's id (as imported)")
     p.add_argument("label", nargs="?", help="the final label")
     p.add_argument("--as", dest="reviewer", default=None, metavar="NAME",

@@ -160,10 +160,16 @@ def isolated_settings(tmp_path_factory: pytest.TempPathFactory,
 
 
 @pytest.fixture
-def project(tmp_path: Path):
+def project(request: pytest.FixtureRequest, tmp_path: Path):
+    """A new project. ``ALAPP_TEST_STORE=postgresql`` puts it on the session's PostgreSQL
+    server instead of in a file: every test written against this fixture then checks the
+    server store too (make test-server)."""
     from alapp.store.project import Project
 
-    p = Project.create(tmp_path / "p.alapp", ["spam", "ham"])
+    where: Path | str = tmp_path / "p.alapp"
+    if os.environ.get("ALAPP_TEST_STORE") == "postgresql":
+        where = request.getfixturevalue("pg_address")
+    p = Project.create(where, ["spam", "ham"])
     yield p
     p.close()
 
@@ -252,3 +258,49 @@ def new_location(request: pytest.FixtureRequest, tmp_path: Path):
         return server.replace("/postgres?", f"/{database}?")
 
     return on_server
+
+
+@pytest.fixture(autouse=True)
+def _projects_on_the_server(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """``ALAPP_TEST_STORE=postgresql``: every project a test makes at a file path is made on
+    the session's server instead (and opened there by the same path), to run the whole suite
+    against the server store. Tests of what only a file has (its lock, its log, its backups)
+    fail there by design; the switch is for finding what the server store lacks."""
+    if os.environ.get("ALAPP_TEST_STORE") != "postgresql":
+        yield
+        return
+    from alapp.store.postgres import is_server_address
+    from alapp.store.project import Project
+
+    placed: dict[str, str] = {}
+    create, open_ = Project.create.__func__, Project.open.__func__  # type: ignore[attr-defined]
+
+    def on_server(path: object) -> object:
+        if is_server_address(path) or not str(path).endswith(".alapp"):
+            return path
+        key = str(Path(str(path)).absolute())
+        return placed.get(key, path)
+
+    def create_there(cls, path, *args, **kwargs):
+        if not is_server_address(path) and str(path).endswith(".alapp"):
+            key = str(Path(str(path)).absolute())
+            placed[key] = request.getfixturevalue("pg_address") if not placed else \
+                _new_database(request.getfixturevalue("pg_server"))
+            path = placed[key]
+        return create(cls, path, *args, **kwargs)
+
+    def open_there(cls, path, *args, **kwargs):
+        return open_(cls, on_server(path), *args, **kwargs)
+
+    monkeypatch.setattr(Project, "create", classmethod(create_there))
+    monkeypatch.setattr(Project, "open", classmethod(open_there))
+    yield
+
+
+def _new_database(server: str) -> str:
+    import psycopg
+
+    name = f"t{next(_databases)}_{os.getpid()}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server.replace("/postgres?", f"/{name}?")

@@ -152,7 +152,7 @@ def test_confusion_matrix_and_random_share_baseline(tmp_path) -> None:
     diagonal = sum(confusion["matrix"][i][i] for i in range(len(confusion["labels"])))
     assert diagonal / 60 == pytest.approx(metrics["accuracy"])
     random_labels = project._conn.execute(
-        "SELECT COUNT(*) FROM label_events WHERE is_random_share AND action = 'label'"
+        "SELECT COUNT(*) FROM label_events WHERE is_random_share != 0 AND action = 'label'"
     ).fetchone()[0]
     assert metrics["random_baseline_labels"] == random_labels > 0
     assert 0 <= metrics["random_baseline_accuracy"] <= 1

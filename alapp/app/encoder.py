@@ -32,6 +32,7 @@ import numpy as np
 
 from alapp.core.errors import AlappError
 from alapp.core.files import atomic_output
+from alapp.core.location import Location, project_location
 from alapp.core.progress import Progress
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import Split
@@ -41,10 +42,11 @@ HELD_OUT = 0.2
 MIN_HELD_OUT = 10  # held-out labels below which a gain cannot be told from noise
 
 
-def encoders_folder(project_path: Path) -> Path:
-    """Where a project's fine-tuned encoders live: beside the project file."""
-    project_path = Path(project_path)
-    return project_path.with_name(project_path.name + ".encoders")
+def encoders_folder(project_path: Location) -> Path:
+    """Where a project's fine-tuned encoders live: beside the project file (a server project:
+    in this machine's folder for it)."""
+    place = project_location(project_path)
+    return place.with_name(place.name + ".encoders")
 
 
 def encoder_info(featurizer: str) -> dict[str, Any] | None:

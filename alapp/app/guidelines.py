@@ -11,6 +11,7 @@ from pathlib import Path
 
 from alapp.core.errors import AlappError
 from alapp.core.files import refuse_protected, write_atomic
+from alapp.core.location import project_location
 from alapp.core.settings import MAX_GUIDELINES, guidelines_problem
 from alapp.store.project import MAX_DESCRIPTION, Project
 
@@ -72,7 +73,7 @@ def write_guidelines_file(path: Path, out: Path, overwrite: bool = False) -> int
     refuse_protected(out, (path,))
     text = guidelines(path)
     if not text:
-        raise AlappError(f"{Path(path).name} has no guidelines yet; nothing written")
+        raise AlappError(f"{project_location(path).name} has no guidelines yet; nothing written")
     if out.is_dir():
         raise AlappError(f"{out}: a folder; give a file name such as guidelines.md")
     if out.exists() and not overwrite:

@@ -11,6 +11,7 @@ from typing import Any
 from alapp.app.writer import on_writer_thread
 from alapp.core.errors import AlappError
 from alapp.core.featurizer import FeaturizerSpec, PartKind
+from alapp.core.location import project_location
 from alapp.core.settings import (
     ProjectSettings,
     SettingWarning,
@@ -162,7 +163,7 @@ def describe_labels(path: Path, changes: list[list[str]]) -> list[tuple[str, str
         known = project.labels()
         for name, text in changes:  # check every change before writing any
             if name not in known:
-                raise AlappError(f"no label {name!r} in {Path(path).name}; labels are "
+                raise AlappError(f"no label {name!r} in {project_location(path).name}; labels are "
                                  f"{', '.join(known)}")
             if len(" ".join(text.split())) > MAX_DESCRIPTION:
                 raise AlappError(f"the description of {name!r} is longer than "

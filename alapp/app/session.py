@@ -26,6 +26,7 @@ from alapp.app.writer import InlineWriter, ProjectWriter
 from alapp.core import errors
 from alapp.core.errors import AlappError, ProjectLockedError
 from alapp.core.format import amount as format_amount
+from alapp.core.location import Location, project_location
 from alapp.core.log import is_database_error
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import Action, EventId, ItemId, Selection, Source
@@ -68,8 +69,8 @@ class ReadOnlyWriter:
     """The writer of a session opened read-only: no thread, no lock, no writable connection;
     every write is refused with the reason the project is read-only."""
 
-    def __init__(self, path: Path, reason: str) -> None:
-        self.path = Path(path)
+    def __init__(self, path: Location, reason: str) -> None:
+        self.path = project_location(path)
         self.reason = reason
 
     def call(self, fn: Callable[[Project], T]) -> T:
@@ -141,7 +142,7 @@ class LabelingSession:
         # from outside needs the lock this session holds). Settings opens without a scan.
         self._meta_keys: list[str] | None = None
         self._paid: tuple[int, int] | None = None  # labels_paid, until this session writes one
-        self.writer = writer or ProjectWriter(Path(path))
+        self.writer = writer or ProjectWriter(project_location(path))
         try:
             self.reader = Project.open(path, read_only=True)
         except BaseException:
@@ -162,7 +163,7 @@ class LabelingSession:
         nothing: no writer thread and no lock, so it opens a project another process holds
         for writing or one on read-only media. Every write command raises
         ``ReadOnlySessionError``; ``read_only`` says why, for the window's banner."""
-        session = cls(path, annotator, ReadOnlyWriter(Path(path), reason))
+        session = cls(path, annotator, ReadOnlyWriter(project_location(path), reason))
         session.read_only = reason
         return session
 

@@ -12,9 +12,9 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any, TypeVar
 
+from alapp.core.location import Location, project_location
 from alapp.store.backup import BackupSchedule
 from alapp.store.project import Project
 
@@ -25,8 +25,8 @@ _STOP = object()
 class ProjectWriter:
     """Opens the project for writing on its own thread and runs write jobs there, one by one."""
 
-    def __init__(self, path: Path, name: str = "alapp-writer") -> None:
-        self.path = Path(path)
+    def __init__(self, path: Location, name: str = "alapp-writer") -> None:
+        self.path = project_location(path)
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         opened: Future[None] = Future()
         self._thread = threading.Thread(target=self._run, args=(opened,), name=name,

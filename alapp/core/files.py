@@ -56,7 +56,7 @@ def is_project_file(out: str | Path, project: str | Path) -> bool:
 
 def refuse_protected(out: str | Path, protect: Iterable[str | Path | None]) -> None:
     for project in protect:
-        if project is not None and is_project_file(out, project):
+        if isinstance(project, str | Path) and is_project_file(out, project):  # a server: none
             raise AlappError(f"{out}: that is {project} or one of the files beside it; an output "
                              "never replaces a project; choose another name")
 

@@ -209,7 +209,7 @@ def package_events(project: Project) -> list[dict[str, Any]]:
             parts.setdefault(event_id, []).append(label)
     elif spans:
         for event_id, start, end, label in project._conn.execute(
-                "SELECT event_id, start, end, label FROM event_spans ORDER BY event_id, start"):
+                'SELECT event_id, start, "end", label FROM event_spans ORDER BY event_id, start'):
             parts.setdefault(event_id, []).append([start, end, label])
     out = []
     for row in rows:
@@ -285,7 +285,7 @@ def merge_events(project: Project, events: Any, where: str) -> MergeReport:
             ids[event.uid] = int(cursor.lastrowid or 0)
         conn.executemany("INSERT INTO event_labels (event_id, label) VALUES (?, ?)",
                          [(ids[e.uid], *x) for e in new if checker.multi for x in e.extra])
-        conn.executemany("INSERT INTO event_spans (event_id, start, end, label) "
+        conn.executemany('INSERT INTO event_spans (event_id, start, "end", label) '
                          "VALUES (?, ?, ?, ?)",
                          [(ids[e.uid], *x) for e in new if checker.spans for x in e.extra])
         resolution.rebuild(conn)

@@ -55,6 +55,9 @@ def _outside_quotes(sql: str, change: re.Pattern[str], replacement: str) -> str:
 
 
 _PLACEHOLDER = re.compile(r"\?")
+# SQLite's IS / IS NOT compare any two values, NULL included; PostgreSQL's only test for NULL
+_IS_NOT_VALUE = re.compile(r"\bIS\s+NOT\s+(?!NULL\b|TRUE\b|FALSE\b|DISTINCT\b)", re.IGNORECASE)
+_IS_VALUE = re.compile(r"\bIS\s+(?!NOT\b|NULL\b|TRUE\b|FALSE\b|DISTINCT\b)", re.IGNORECASE)
 _BEGIN = re.compile(r"^\s*BEGIN\s+(IMMEDIATE|EXCLUSIVE|DEFERRED)\s*(TRANSACTION)?\s*;?\s*$",
                     re.IGNORECASE)
 
@@ -67,6 +70,8 @@ def translate(sql: str, tables: Tables, many: bool = False) -> Statement:
         return Statement("BEGIN")
     text = sql.replace("%", "%%")
     text = _outside_quotes(text, _PLACEHOLDER, "%s")
+    text = _outside_quotes(text, _IS_NOT_VALUE, "IS DISTINCT FROM ")
+    text = _outside_quotes(text, _IS_VALUE, "IS NOT DISTINCT FROM ")
     m = _INSERT.match(text)
     if not m:
         return Statement(text)

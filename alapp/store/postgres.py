@@ -12,92 +12,26 @@ read-then-write steps (an event's sequence number, an item's training label) sta
 several annotators, while reads never wait. Each is a short transaction; training happens
 outside them.
 
-Credentials never live in an address alapp keeps: a password in the address is refused; libpq
-reads it from ``PGPASSWORD``, ``~/.pgpass`` or a service file (``postgresql:///?service=x``),
-and TLS options (``sslmode``, ``sslrootcert``...) pass through unchanged.
+The address, and what alapp does with credentials, are in ``core/location.py``.
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
+from contextlib import suppress
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from alapp.core.errors import AlappError, StorageError
+from alapp.core.location import ServerAddress as ServerAddress  # re-exported for store
+from alapp.core.location import is_server_address as is_server_address
 from alapp.store.pg_dialect import Statement, Tables, translate
 
-SCHEMES = ("postgresql://", "postgres://")
 # pg_advisory_xact_lock keys: (alapp's class, what is locked); per database, so per project
 LOCK_CLASS = 0x616C6170  # "alap"
 WRITER_LOCK = 1
 TRAINER_LOCK = 2
-
-
-def is_server_address(location: object) -> bool:
-    return isinstance(location, ServerAddress) or (
-        isinstance(location, str) and location.lower().startswith(SCHEMES))
-
-
-class ServerAddress:
-    """Where a project on a server lives; stands where a file project's ``Path`` stands.
-
-    ``str()`` is the address as given (never with a password: those are refused). ``name`` and
-    ``stem`` are the database's name; ``parent`` is a local folder for what alapp derives from
-    the project on this machine (encoder folders, caches), since the server has no folder."""
-
-    def __init__(self, address: str) -> None:
-        parts = urlsplit(address)
-        if parts.scheme.lower() not in ("postgresql", "postgres"):
-            raise AlappError(f"{address}: not a PostgreSQL address (postgresql://host/database)")
-        if parts.password:
-            raise AlappError(
-                f"{_without_password(address)}: the address holds a password, and alapp keeps "
-                "addresses in its list of recent projects; put the password in ~/.pgpass, a "
-                "service file (postgresql:///?service=NAME) or PGPASSWORD instead")
-        query = dict(parse_qsl(parts.query))
-        self.address = address
-        self.database = unquote(parts.path.lstrip("/")) or query.get("dbname") or query.get(
-            "service") or parts.username or "postgres"
-        self.host = parts.hostname or query.get("host") or "local"
-
-    def __str__(self) -> str:
-        return self.address
-
-    def __repr__(self) -> str:
-        return f"ServerAddress({self.address!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ServerAddress) and other.address == self.address
-
-    def __hash__(self) -> int:
-        return hash(self.address)
-
-    @property
-    def name(self) -> str:
-        return self.database
-
-    @property
-    def stem(self) -> str:
-        return self.database
-
-    @property
-    def parent(self) -> Path:
-        from alapp.core.workstation import machine_folder
-
-        slug = re.sub(r"[^\w.-]+", "_", f"{self.host}-{self.database}")[:80]
-        folder = machine_folder() / "servers" / slug
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-
-    def with_name(self, name: str) -> Path:
-        return self.parent / name
-
-
-def _without_password(address: str) -> str:
-    return re.sub(r"(//[^:/@]*):[^@]*@", r"\1:***@", address)
+_IN_ERROR = 3  # psycopg.pq.TransactionStatus.INERROR: a statement of the transaction failed
 
 
 class PgCursor:
@@ -171,7 +105,8 @@ class PgConnection:
             raise AlappError(f"{self.address}: a server project has no {sql.split()[1]}")
         if head.startswith("COMMIT") or head.startswith("END"):
             self._follow_given_keys()
-        cursor = self._run(lambda c: c.execute(statement.sql, _params(parameters)), sql)
+        control = head.startswith(("BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"))
+        cursor = self._run(lambda c: c.execute(statement.sql, _params(parameters)), sql, control)
         if head.startswith("BEGIN"):
             self._keys_given.clear()
             self._run(lambda c: c.execute("SELECT pg_advisory_xact_lock(%s, %s)",
@@ -203,13 +138,25 @@ class PgConnection:
                 f"{top} IS NOT NULL)"), "setval")
         self._keys_given.clear()
 
-    def _run(self, call: Any, sql: str) -> Any:
+    def _run(self, call: Any, sql: str, control: bool = False) -> Any:
+        """Run one statement. Inside a transaction it runs under a savepoint: a failing
+        statement is undone alone and the transaction goes on, as in SQLite (PostgreSQL would
+        otherwise refuse every later statement of the transaction)."""
         import psycopg
 
         cursor = self._conn.cursor()
+        guarded = self.in_transaction and not control
         try:
+            if guarded:
+                cursor.execute("SAVEPOINT alapp_statement")
             call(cursor)
+            if guarded:
+                self._conn.execute("RELEASE SAVEPOINT alapp_statement")
         except psycopg.Error as e:
+            if guarded and self._conn.info.transaction_status == _IN_ERROR:
+                with suppress(psycopg.Error):
+                    self._conn.execute("ROLLBACK TO SAVEPOINT alapp_statement")
+                    self._conn.execute("RELEASE SAVEPOINT alapp_statement")
             raise _as_sqlite_error(self.address, e, sql) from e
         return cursor
 

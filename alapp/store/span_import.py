@@ -213,7 +213,7 @@ def _write(project: Project, path: Path, fmt: str, encoding: str, spec: ImportSp
             (first + k, encode_spans(record.spans), now, *origin)).lastrowid or 0)
         span_rows.extend((event, s.start, s.end, s.label) for s in record.spans)
         report.labeled += 1
-    conn.executemany("INSERT INTO event_spans (event_id, start, end, label) VALUES (?, ?, ?, ?)",
+    conn.executemany('INSERT INTO event_spans (event_id, start, "end", label) VALUES (?, ?, ?, ?)',
                      span_rows)
     add_new_items(conn, events_before)  # their training labels (store/resolution.py)
     if labeled:

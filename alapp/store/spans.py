@@ -104,14 +104,14 @@ def checked_decision(project: Project, item_id: ItemId, value: str,
 
 def insert_event_spans(conn: sqlite3.Connection, event_id: int, value: str) -> None:
     """A span decision's rows (inside the event's transaction)."""
-    conn.executemany("INSERT INTO event_spans (event_id, start, end, label) VALUES (?, ?, ?, ?)",
+    conn.executemany('INSERT INTO event_spans (event_id, start, "end", label) VALUES (?, ?, ?, ?)',
                      [(event_id, s.start, s.end, s.label) for s in decode_spans(value)])
 
 
 def event_spans(project: Project, event_id: int) -> list[Span]:
     """The spans an event stored, from its rows."""
     return [Span(a, b, label) for a, b, label in project._conn.execute(
-        "SELECT start, end, label FROM event_spans WHERE event_id = ? ORDER BY start, end",
+        'SELECT start, "end", label FROM event_spans WHERE event_id = ? ORDER BY start, "end"',
         (event_id,))]
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
+from alapp.core.location import Location, ServerAddress, is_server_address, project_location
+
 MAX_RECENT = 10
 
 # Action name -> (description, default keys). Label keys are "label_1".."label_9".
@@ -42,32 +44,41 @@ def store() -> QSettings:
     return QSettings("alapp", "alapp")
 
 
-def recent_projects() -> list[Path]:
+def recent_projects() -> list[Location]:
+    """Recent project files that still exist, and server projects (issue 20; their addresses
+    hold no password: those are refused)."""
     value = store().value("recent", []) or []
     # QSettings returns a lone string for a one-item list
     paths: list[str] = [value] if isinstance(value, str) else [str(p) for p in value]  # type: ignore[attr-defined]
-    return [Path(p) for p in paths if Path(p).is_file()]
+    places = [project_location(p) for p in paths if is_server_address(p) or Path(p).is_file()]
+    return places
 
 
-def remember_project(path: Path) -> None:
-    paths = [str(path.resolve())] + [str(p) for p in recent_projects()
-                                     if p.resolve() != path.resolve()]
+def _place(project: Location | str) -> str:
+    """A project's place as kept: a file's resolved path, or a server's address."""
+    place = project_location(project)
+    return str(place) if isinstance(place, ServerAddress) else str(place.resolve())
+
+
+def remember_project(path: Location) -> None:
+    here = _place(path)
+    paths = [here] + [str(p) for p in recent_projects() if _place(p) != here]
     store().setValue("recent", paths[:MAX_RECENT])
 
 
-def _project_key(project: Path) -> str:
-    """A settings key for one project file (its resolved path, hashed: keys are not paths)."""
-    return hashlib.blake2b(str(Path(project).resolve()).encode("utf-8"),
-                           digest_size=8).hexdigest()
+def _project_key(project: Location) -> str:
+    """A settings key for one project (its resolved path or address, hashed: keys are not
+    paths)."""
+    return hashlib.blake2b(_place(project).encode("utf-8"), digest_size=8).hexdigest()
 
 
-def annotator(project: Path) -> str | None:
+def annotator(project: Location) -> str | None:
     """The name this user labels ``project`` under, once given (None: not asked yet)."""
     value = store().value(f"annotators/{_project_key(project)}")
     return str(value) if value else None
 
 
-def set_annotator(project: Path, name: str) -> None:
+def set_annotator(project: Location, name: str) -> None:
     store().setValue(f"annotators/{_project_key(project)}", name)
 
 

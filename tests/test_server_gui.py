@@ -1,0 +1,61 @@
+"""The real window on a project on a PostgreSQL server (issue 20): label with the keys, undo,
+and the next round is trained and saved on the server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from alapp.store.demo import create_demo_project
+from alapp.store.project import Project
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+@pytest.fixture
+def server_window(qtbot, pg_address):
+    from PySide6.QtWidgets import QApplication
+
+    from alapp.ui.main_window import MainWindow
+    from alapp.ui.resources import install_fonts
+
+    install_fonts(QApplication.instance())
+    create_demo_project(pg_address).close()
+    w = MainWindow(pg_address, annotator="tester")
+    qtbot.addWidget(w)
+    w.resize(1366, 768)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.waitUntil(lambda: not w.work.busy, timeout=60_000)
+    yield w
+    w.close()
+
+
+def _pool_labels(address: str) -> dict[int, str]:
+    with Project.open(address, read_only=True) as p:
+        return {i: lab for i, lab in p.current_labels().items()
+                if p.item(i).split.value == "pool"}
+
+
+def test_labels_from_the_window_land_on_the_server(server_window, qtbot, pg_address) -> None:
+    window = server_window
+    first = window.entry
+    assert first is not None
+    qtbot.keyClick(window, Qt.Key.Key_2)
+    assert _pool_labels(pg_address) == {first.item_id: "delivery"}
+    second = window.entry
+    assert second is not None and second.item_id != first.item_id
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert _pool_labels(pg_address) == {}
+    for _ in range(12):  # enough for a round: the model is trained and saved on the server
+        qtbot.waitUntil(lambda: window.entry is not None, timeout=60_000)
+        qtbot.keyClick(window, Qt.Key.Key_1)
+    qtbot.waitUntil(lambda: not window.work.busy, timeout=120_000)
+    with Project.open(pg_address, read_only=True) as p:
+        assert len(p.current_labels()) >= 12
+        rounds = p._conn.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
+    assert rounds >= 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    window.grab().save(str(ARTIFACTS / "server-window.png"))
