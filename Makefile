@@ -27,8 +27,9 @@ lint: $(STAMP)
 # Two pytest processes: everything but the UI with PySide6 unimportable (ALAPP_BLOCK_QT, see
 # tests/conftest.py: the core is headless), then the GUI tests. The packaging test runs only in
 # test-packaging (CI runs both targets). pytest exits 5 when it collects no test; make treats that
-# like any failure. Extra pytest options: make test PYTEST_ARGS="--durations=30".
-PYTEST = QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+# like any failure. ALAPP_REQUIRE_POSTGRES: the PostgreSQL store's tests fail, not skip, when
+# their server cannot start. Extra pytest options: make test PYTEST_ARGS="--durations=30".
+PYTEST = QT_QPA_PLATFORM=offscreen ALAPP_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test: lint
 	ALAPP_BLOCK_QT=1 $(PYTEST) -m "not gui"

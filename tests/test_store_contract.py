@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from alapp.core.errors import AlappError
+from alapp.core.location import ServerAddress
 from alapp.core.types import ItemId, Split
 from alapp.store.importer import import_file
 from alapp.store.project import Project
 from alapp.store.schema import SCHEMA_VERSION
+from tests.conftest import new_database
 
 
 def _source(tmp_path: Path, rows: int = 12, labeled: int = 4) -> Path:
@@ -78,3 +80,33 @@ def test_settings_labels_and_splits(new_location, tmp_path) -> None:
         assert project.count_items() == {"pool": 12, "test": 0, "seed": 0}
         assert project.item_ids(Split.POOL) == project.item_ids()
         assert project.texts(project.item_ids()[:2])[1].startswith("message number 1")
+
+
+def test_a_server_project_migrates_like_a_file(pg_address, pg_server) -> None:
+    """A server project made at the previous version takes the same migration, translated,
+    and ends with the tables and columns of one made at the current version."""
+    from alapp.store.postgres import connect
+    from alapp.store.schema import migrate, schema_version, server_tables
+
+    def columns(address: str) -> dict[str, list[tuple[str, str]]]:
+        conn = connect(ServerAddress(address), server_tables())
+        try:
+            rows = conn.execute(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = 'public' ORDER BY table_name, ordinal_position").fetchall()
+        finally:
+            conn.close()
+        out: dict[str, list[tuple[str, str]]] = {}
+        for table, column, kind in rows:
+            out.setdefault(table, []).append((column, kind))
+        return out
+
+    conn = connect(ServerAddress(pg_address), server_tables())
+    assert migrate(conn, SCHEMA_VERSION - 1) == 0
+    assert schema_version(conn) == SCHEMA_VERSION - 1
+    conn.close()
+    with Project.open(pg_address) as project:  # opening for writing upgrades it
+        assert project.stats()["schema_version"] == SCHEMA_VERSION
+    fresh = new_database(pg_server)
+    Project.create(fresh, ["a"]).close()
+    assert columns(pg_address) == columns(fresh)

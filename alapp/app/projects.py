@@ -11,7 +11,7 @@ from typing import Any
 from alapp.app.writer import on_writer_thread
 from alapp.core.errors import AlappError
 from alapp.core.featurizer import FeaturizerSpec, PartKind
-from alapp.core.location import project_location
+from alapp.core.location import Location, ServerAddress, project_location
 from alapp.core.settings import (
     ProjectSettings,
     SettingWarning,
@@ -89,26 +89,36 @@ def stats(path: Path) -> dict[str, Any]:
         return project.stats()
 
 
-def check_project(path: Path) -> list[str]:
+def _file_only(path: Location, what: str) -> Path:
+    """A file project's path; a server project (issue 20) has no file-level ``what``."""
+    place = project_location(path)
+    if isinstance(place, ServerAddress):
+        raise AlappError(f"{place}: a server project has no {what}: the server keeps and "
+                         "checks its data (pg_dump, its backups); for a snapshot file: "
+                         f"alapp copy {place} SNAPSHOT.alapp")
+    return place
+
+
+def check_project(path: Location) -> list[str]:
     """SQLite's integrity and foreign-key checks, read-only: the problems (none: sound)."""
-    return backup.check_project(path)
+    return backup.check_project(_file_only(path, "file checks"))
 
 
-def list_backups(path: Path) -> list[backup.Backup]:
+def list_backups(path: Location) -> list[backup.Backup]:
     """The project's automatic backups (``<project>.backups/``), newest first."""
-    return backup.list_backups(path)
+    return backup.list_backups(_file_only(path, "backups of alapp's"))
 
 
-def backup_now(path: Path) -> Path:
+def backup_now(path: Location) -> Path:
     """A backup now, as the one writer (refused while the project is open elsewhere)."""
-    with Project.open(path, backup=False) as project:
+    with Project.open(_file_only(path, "backups of alapp's"), backup=False) as project:
         return backup.backup_now(project)
 
 
-def restore_backup(path: Path, source: Path) -> Path | None:
+def restore_backup(path: Location, source: Path) -> Path | None:
     """Put a backup (a path, or a name ``list_backups`` shows) in place of the project; returns
     where the replaced file was kept."""
-    return backup.restore(path, source)
+    return backup.restore(_file_only(path, "backups of alapp's"), source)
 
 
 def configure(path: Path, changes: list[str]) -> tuple[ProjectSettings, list[str]]:

@@ -424,11 +424,12 @@ def migrate(conn: sqlite3.Connection | PgConnection, target: int = SCHEMA_VERSIO
 
 
 @functools.cache
-def sqlite_schema() -> tuple[tuple[str, str], ...]:
-    """``(name, sql)`` of every table and index of a new project file, in creation order."""
+def sqlite_schema(version: int = SCHEMA_VERSION) -> tuple[tuple[str, str], ...]:
+    """``(name, sql)`` of every table and index of a new project file at ``version``, in
+    creation order."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
     try:
-        migrate(conn)
+        migrate(conn, version)
         return tuple(conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL "
                                   "ORDER BY rowid"))
     finally:
@@ -485,7 +486,7 @@ def _migrate_server(conn: PgConnection, target: int) -> int:
             conn.execute("CREATE TABLE alapp_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             for statement in COMPAT_FUNCTIONS:
                 conn.execute(statement)
-            for _name, sql in _referenced_first(sqlite_schema()):
+            for _name, sql in _referenced_first(sqlite_schema(target)):
                 conn.execute(table_ddl(sql))
             conn.execute("INSERT INTO identity (key, value) VALUES ('project_id', ?)",
                          (uuid.uuid4().hex,))
