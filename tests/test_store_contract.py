@@ -110,3 +110,28 @@ def test_a_server_project_migrates_like_a_file(pg_address, pg_server) -> None:
     fresh = new_database(pg_server)
     Project.create(fresh, ["a"]).close()
     assert columns(pg_address) == columns(fresh)
+
+
+def test_a_lost_connection_is_made_again_and_a_lost_transaction_saves_nothing(
+        pg_address, pg_server, tmp_path) -> None:
+    import psycopg
+
+    def drop_connections() -> None:
+        with psycopg.connect(pg_server, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = %s AND pid != pg_backend_pid()",
+                          (ServerAddress(pg_address).database,))
+
+    with Project.create(pg_address, ["spam", "ham"]) as project:
+        import_file(project, _source(tmp_path))
+        drop_connections()
+        assert len(project.item_ids()) == 12  # between transactions: connected again
+        drop_connections()
+        project.label_item(ItemId(5), "spam", "ann")  # a write after the loss, too
+        assert project.current_label(ItemId(5)) == "spam"
+        with pytest.raises(AlappError, match="lost during a change"), project.transaction() as tx:
+            tx.execute("INSERT INTO annotators (name, added_at) VALUES ('x', 0)")
+            drop_connections()
+            tx.execute("INSERT INTO annotators (name, added_at) VALUES ('y', 0)")
+        names = [r[0] for r in project._conn.execute("SELECT name FROM annotators")]
+        assert "x" not in names and "y" not in names and "ann" in names

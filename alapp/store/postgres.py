@@ -20,6 +20,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
+from types import SimpleNamespace
 from typing import Any
 
 from alapp.core.errors import AlappError, StorageError
@@ -39,7 +40,9 @@ class PgCursor:
     INSERT returned."""
 
     def __init__(self, cursor: Any, statement: Statement | None) -> None:
-        self._cursor = cursor
+        # None: a statement that had nothing to do (a COMMIT with no transaction)
+        self._cursor: Any = cursor if cursor is not None else SimpleNamespace(
+            description=None, rowcount=-1, close=lambda: None)
         self.lastrowid: int | None = None
         if statement is not None and statement.returns_key:
             row = cursor.fetchone()
@@ -86,17 +89,18 @@ def _params(values: Sequence[Any] | None) -> tuple[Any, ...]:
 class PgConnection:
     """One connection to the project's database (autocommit; ``BEGIN`` opens a transaction)."""
 
-    def __init__(self, address: ServerAddress, conn: Any, tables: Tables) -> None:
+    def __init__(self, address: ServerAddress, conn: Any, tables: Tables,
+                 read_only: bool = False) -> None:
         self.address = address
         self._conn = conn
         self.tables = tables
+        self.read_only = read_only
         self._keys_given: set[str] = set()  # tables whose integer key an INSERT gave itself
+        self._transaction = False  # between our BEGIN and its COMMIT or ROLLBACK
 
     @property
     def in_transaction(self) -> bool:
-        from psycopg.pq import TransactionStatus
-
-        return bool(self._conn.info.transaction_status != TransactionStatus.IDLE)
+        return self._transaction
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> PgCursor:
         statement = translate(sql, self.tables)
@@ -106,8 +110,17 @@ class PgConnection:
         if head.startswith("COMMIT") or head.startswith("END"):
             self._follow_given_keys()
         control = head.startswith(("BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"))
+        if head.startswith(("COMMIT", "END", "ROLLBACK")):
+            ending, self._transaction = self._transaction, False
+            if self._conn.closed:  # the server dropped the transaction with the connection
+                if head.startswith("ROLLBACK"):
+                    return PgCursor(None, None)
+                raise _lost(self.address)
+            if not ending:
+                return PgCursor(None, None)
         cursor = self._run(lambda c: c.execute(statement.sql, _params(parameters)), sql, control)
         if head.startswith("BEGIN"):
+            self._transaction = True
             self._keys_given.clear()
             self._run(lambda c: c.execute("SELECT pg_advisory_xact_lock(%s, %s)",
                                           (LOCK_CLASS, WRITER_LOCK)), sql)
@@ -144,8 +157,12 @@ class PgConnection:
         otherwise refuse every later statement of the transaction)."""
         import psycopg
 
+        if self._conn.closed:  # the server restarted, or the network blinked
+            if self._transaction:  # what this transaction wrote is gone with it: say so
+                raise _lost(self.address)
+            self._reconnect()
         cursor = self._conn.cursor()
-        guarded = self.in_transaction and not control
+        guarded = self._transaction and not control
         try:
             if guarded:
                 cursor.execute("SAVEPOINT alapp_statement")
@@ -157,8 +174,20 @@ class PgConnection:
                 with suppress(psycopg.Error):
                     self._conn.execute("ROLLBACK TO SAVEPOINT alapp_statement")
                     self._conn.execute("RELEASE SAVEPOINT alapp_statement")
+            if self._conn.closed:
+                if self._transaction:
+                    raise _lost(self.address) from e
+                if not control:  # lost between transactions: this statement is tried again
+                    self._reconnect()
+                    return self._run(call, sql, control)
             raise _as_sqlite_error(self.address, e, sql) from e
         return cursor
+
+    def _reconnect(self) -> None:
+        """A new connection in place of a lost one. Only between transactions: a transaction
+        the server lost was rolled back there, and its caller gets the error."""
+        self._conn = _open(self.address, self.read_only)
+        self._keys_given.clear()
 
     def commit(self) -> None:
         if self.in_transaction:
@@ -170,6 +199,12 @@ class PgConnection:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _lost(address: ServerAddress) -> StorageError:
+    return StorageError(f"{address}: the connection to the server was lost during a change, so "
+                        "the server did not save it (nothing of it is half-written); check that "
+                        "the server runs and the network, then do it again")
 
 
 def _as_sqlite_error(address: ServerAddress, error: Exception, sql: str) -> Exception:
@@ -195,6 +230,10 @@ def _as_sqlite_error(address: ServerAddress, error: Exception, sql: str) -> Exce
 
 def connect(address: ServerAddress, tables: Tables, read_only: bool = False) -> PgConnection:
     """A connection to the project's database; a one-line error when there is none."""
+    return PgConnection(address, _open(address, read_only), tables, read_only)
+
+
+def _open(address: ServerAddress, read_only: bool) -> Any:
     try:
         import psycopg
     except ImportError:
@@ -203,13 +242,13 @@ def connect(address: ServerAddress, tables: Tables, read_only: bool = False) -> 
     try:
         conn = psycopg.connect(address.address, autocommit=True, connect_timeout=10,
                                application_name="alapp")
+        conn.adapters.register_loader("numeric", _numeric_loader())
+        if read_only:
+            conn.execute("SET default_transaction_read_only = on")
     except psycopg.Error as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise StorageError(f"{address}: cannot connect ({first})") from None
-    conn.adapters.register_loader("numeric", _numeric_loader())
-    if read_only:
-        conn.execute("SET default_transaction_read_only = on")
-    return PgConnection(address, conn, tables)
+    return conn
 
 
 def _numeric_loader() -> type:
