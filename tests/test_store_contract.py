@@ -135,3 +135,26 @@ def test_a_lost_connection_is_made_again_and_a_lost_transaction_saves_nothing(
             tx.execute("INSERT INTO annotators (name, added_at) VALUES ('y', 0)")
         names = [r[0] for r in project._conn.execute("SELECT name FROM annotators")]
         assert "x" not in names and "y" not in names and "ann" in names
+
+
+def test_credentials_come_from_a_service_file_never_from_the_address(
+        pg_address, tmp_path, monkeypatch) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from alapp.cli import main
+
+    parts = urlsplit(pg_address)
+    service = tmp_path / "pg_service.conf"
+    service.write_text(f"[alapp-team]\nhost={parse_qs(parts.query)['host'][0]}\n"
+                       f"dbname={ServerAddress(pg_address).database}\nuser=postgres\n", "utf-8")
+    monkeypatch.setenv("PGSERVICEFILE", str(service))
+    address = "postgresql:///?service=alapp-team"
+    with Project.create(address, ["a", "b"]) as project:
+        assert project.on_server and project.labels() == ["a", "b"]
+    assert main(["stats", address]) == 0
+    with pytest.raises(AlappError, match="holds a password"):
+        Project.open("postgresql://ana:secret@db.lab/project")
+    with pytest.raises(SystemExit):  # the command line refuses it before connecting
+        main(["stats", "postgresql://ana:secret@db.lab/project"])
+    with pytest.raises(AlappError, match="already holds a project"):
+        Project.create(address, ["c"])

@@ -169,6 +169,7 @@ class BackupSchedule:
     def __init__(self, project: Project, every: int | None = None) -> None:
         self.path = project.path
         self.every = every or BACKUP_EVERY
+        self.on_server = project.on_server  # a server keeps its own backups (issue 20)
         self._thread: threading.Thread | None = None
         try:
             self._mark = _last_event(project)
@@ -176,6 +177,8 @@ class BackupSchedule:
             self._mark = 0
 
     def after_write(self, project: Project) -> None:
+        if self.on_server:
+            return
         try:
             last = _last_event(project)
         except sqlite3.Error:
