@@ -59,3 +59,57 @@ def test_labels_from_the_window_land_on_the_server(server_window, qtbot, pg_addr
     assert rounds >= 1
     ARTIFACTS.mkdir(exist_ok=True)
     window.grab().save(str(ARTIFACTS / "server-window.png"))
+
+
+def test_the_start_screen_opens_a_server_project_typed_and_remembered(qtbot, pg_address) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
+
+    from alapp.core.location import ServerAddress
+    from alapp.ui.app import Application
+
+    from alapp.ui import preferences
+
+    create_demo_project(pg_address).close()
+    preferences.set_annotator(ServerAddress(pg_address), "tester")  # not asked: a known name
+    app = Application()
+    app.open(None)
+    start = app.start
+    qtbot.addWidget(start)
+    typed: list[str] = []
+
+    def type_into_the_dialog(text: str) -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QInputDialog):
+            QTimer.singleShot(50, lambda: type_into_the_dialog(text))
+            return
+        typed.append(dialog.labelText())
+        dialog.setTextValue(text)
+        dialog.accept()
+
+    def dismiss_warning() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(50, dismiss_warning)
+            return
+        typed.append(box.text())
+        box.accept()
+
+    QTimer.singleShot(50, lambda: type_into_the_dialog("postgresql://ana:pw@db.lab/x"))
+    QTimer.singleShot(100, dismiss_warning)
+    start.server.click()  # a password in the address: refused, nothing opened
+    assert "No password here" in typed[0] and "holds a password" in typed[1]
+    assert app.window is None
+    QTimer.singleShot(50, lambda: type_into_the_dialog(pg_address))
+    start.server.click()
+    qtbot.waitUntil(lambda: app.window is not None, timeout=30_000)
+    window = app.window
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: not window.work.busy, timeout=60_000)
+    assert isinstance(window.session.path, ServerAddress) and window.entry is not None
+    window.close()
+    app.window = None
+    app.open(None)  # the start screen again: the server project is among the recent ones
+    qtbot.addWidget(app.start)
+    shown = [app.start.recent.item(i).text() for i in range(app.start.recent.count())]
+    assert any(pg_address in line for line in shown)

@@ -87,7 +87,7 @@ class ReadOnlyWriter:
         """Nothing is held."""
 
 
-def read_only_reason(error: BaseException, path: Path) -> str | None:
+def read_only_reason(error: BaseException, path: Location) -> str | None:
     """Why opening ``path`` for writing failed, when opening it read-only would work instead:
     another alapp process holds it ("open in another alapp window (pid N)"), or its folder
     or the file cannot be written (read-only media, no permission). None for other errors."""
@@ -109,9 +109,11 @@ def read_only_reason(error: BaseException, path: Path) -> str | None:
     return None
 
 
-def _what_cannot_be_written(path: Path) -> str:
+def _what_cannot_be_written(path: Location) -> str:
     """The file itself when only it is read-only; else its folder (read-only media, no
     permission to make the lock file and SQLite's log beside it)."""
+    if not isinstance(path, Path):  # a server project (issue 20)
+        return "the server does not let this login write"
     folder_ok = os.access(path.parent, os.W_OK)
     if folder_ok and path.exists() and not os.access(path, os.W_OK):
         return "the file cannot be written"

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from alapp.core.location import project_location
 from alapp.core.log import describe, internal_message, log_error
 
 ERROR_TITLE = "alapp: something went wrong"
@@ -56,9 +57,10 @@ class Application:
         """An exchange package (issue 19) stands for its project beside it, made the first
         time; the window labels under the name it was made for. Any other file: itself."""
         from alapp.app.packages import SUFFIX, project_for_package
+        from alapp.core.location import ServerAddress
         from alapp.ui import preferences
 
-        if Path(path).suffix != SUFFIX:
+        if isinstance(path, ServerAddress) or Path(path).suffix != SUFFIX:
             return path
         project, annotator = project_for_package(Path(path))
         if preferences.annotator(project) is None:
@@ -75,7 +77,7 @@ class Application:
         try:
             return MainWindow(path)
         except Exception as e:
-            reason = read_only_reason(e, Path(path))
+            reason = read_only_reason(e, project_location(path))
             if reason is None:
                 raise
             return MainWindow(path, read_only=reason)

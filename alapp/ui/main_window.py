@@ -217,7 +217,8 @@ class MainWindow(QMainWindow):
         self.menu_actions: dict[str, QAction] = {}
 
         add("&File", [("&New or open project…", lambda: self.open_requested.emit(None), ""),
-                      ("Open &project…", self.open_dialog, "Ctrl+O"), None,
+                      ("Open &project…", self.open_dialog, "Ctrl+O"),
+                      ("Open from a &server…", self.server_dialog, ""), None,  # issue 20
                       ("&Import items…", self.import_dialog, "Ctrl+I"),
                       ("&Export labels…", self.export_dialog, "Ctrl+E"),
                       ("Export &model…", self.export_model_dialog, ""), None,
@@ -818,6 +819,13 @@ class MainWindow(QMainWindow):
                                                 "alapp projects (*.alapp);;All files (*)")
         if chosen:
             self.open_requested.emit(Path(chosen))
+
+    def server_dialog(self) -> None:
+        from alapp.ui.server_dialog import ask_server_address
+
+        address = ask_server_address(self)
+        if address is not None:
+            self.open_requested.emit(address)
 
     def export_dialog(self) -> None:
         out, _ = QFileDialog.getSaveFileName(self, "Export labels", str(Path.home()),

@@ -27,11 +27,13 @@ from PySide6.QtWidgets import (
 
 from alapp.app.projects import create_demo, create_project
 from alapp.core.errors import AlappError
+from alapp.core.location import ServerAddress, project_location
 from alapp.ui import preferences
+from alapp.ui.server_dialog import ask_server_address
 
 
 class StartScreen(QWidget):
-    open_project = Signal(Path)
+    open_project = Signal(object)  # a Path, or a ServerAddress
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,17 +45,20 @@ class StartScreen(QWidget):
         self.recent = QListWidget()
         self.recent.itemActivated.connect(self._open_recent)
         for path in preferences.recent_projects():
-            item = QListWidgetItem(f"{path.stem}    {path.parent}")  # plain text, always
+            where = path if isinstance(path, ServerAddress) else path.parent
+            item = QListWidgetItem(f"{path.stem}    {where}")  # plain text, always
             item.setData(Qt.ItemDataRole.UserRole, str(path))
             self.recent.addItem(item)
         self.new = QPushButton("New project…")
         self.open = QPushButton("Open…")
+        self.server = QPushButton("Open from a server…")  # issue 20
         self.demo = QPushButton("Try the demo")
         self.new.clicked.connect(self.new_project)
         self.open.clicked.connect(self.open_dialog)
+        self.server.clicked.connect(self.server_dialog)
         self.demo.clicked.connect(self.open_demo)
         buttons = QVBoxLayout()
-        for button in (self.new, self.open, self.demo):
+        for button in (self.new, self.open, self.server, self.demo):
             button.setMinimumHeight(36)
             buttons.addWidget(button)
         buttons.addStretch(1)
@@ -69,7 +74,12 @@ class StartScreen(QWidget):
         layout.addLayout(body, 1)
 
     def _open_recent(self, item: QListWidgetItem) -> None:
-        self.open_project.emit(Path(item.data(Qt.ItemDataRole.UserRole)))
+        self.open_project.emit(project_location(item.data(Qt.ItemDataRole.UserRole)))
+
+    def server_dialog(self) -> None:
+        address = ask_server_address(self)
+        if address is not None:
+            self.open_project.emit(address)
 
     def open_dialog(self) -> None:
         chosen, _ = QFileDialog.getOpenFileName(self, "Open a project", str(Path.home()),
