@@ -66,9 +66,8 @@ def test_the_start_screen_opens_a_server_project_typed_and_remembered(qtbot, pg_
     from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
     from alapp.core.location import ServerAddress
-    from alapp.ui.app import Application
-
     from alapp.ui import preferences
+    from alapp.ui.app import Application
 
     create_demo_project(pg_address).close()
     preferences.set_annotator(ServerAddress(pg_address), "tester")  # not asked: a known name
