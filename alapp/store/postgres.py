@@ -164,11 +164,13 @@ class PgConnection:
         cursor = self._conn.cursor()
         guarded = self._transaction and not control
         try:
-            if guarded:
-                cursor.execute("SAVEPOINT alapp_statement")
-            call(cursor)
-            if guarded:
-                self._conn.execute("RELEASE SAVEPOINT alapp_statement")
+            if guarded:  # three statements, one round trip to the server
+                with self._conn.pipeline():
+                    self._conn.execute("SAVEPOINT alapp_statement")
+                    call(cursor)
+                    self._conn.execute("RELEASE SAVEPOINT alapp_statement")
+            else:
+                call(cursor)
         except psycopg.Error as e:
             if guarded and self._conn.info.transaction_status == _IN_ERROR:
                 with suppress(psycopg.Error):
