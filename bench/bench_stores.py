@@ -41,7 +41,7 @@ def _server(folder: Path) -> str:
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def measure(where: Path | str, data: Path, rows: int, labels: int) -> dict[str, Any]:
