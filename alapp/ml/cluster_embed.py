@@ -7,12 +7,13 @@ does not depend on where it was computed. They take shards ``(index, texts)`` an
 manifest, resuming) is the caller's (app/embed_job.py).
 
 On Ray: Ray Data ``map_batches`` over a pool of actors of a callable class; each actor loads the
-model once and keeps it. Each actor gets one GPU where the cluster has GPUs, else one CPU and
-one torch thread, and the pool has as many actors as there are of those. The driver reads the
-input and puts the texts into the cluster's object store (Ray spills it to disk when large), so
-the workers need no shared file system, only alapp and the model folder at the same path. A
-worker that dies is restarted by Ray and its blocks are retried; what a dead driver finished
-is on disk and a rerun skips it.
+model once and keeps it. A driver connected through Ray Client (``ray://head:10001``) feeds the
+same actors block by block instead (Ray Data needs its driver on the cluster). Each actor gets
+one GPU where the cluster has GPUs, else one CPU and one torch thread, and the pool has as
+many actors as there are of those. The driver reads the input and puts the texts into the
+cluster's object store (Ray spills it to disk when large), so the workers need no shared file
+system, only alapp and the model folder at the same path. A worker that dies is restarted by
+Ray and its blocks are retried; what a dead driver finished is on disk and a rerun skips it.
 
 ray and torch are imported inside the functions: the application starts without them.
 """
@@ -81,6 +82,11 @@ class ShardEmbedder:
         vectors = self.embedder.embed([str(t) for t in batch["text"]])
         return {"shard": batch["shard"], "row": batch["row"], "vector": vectors}
 
+    def embed_block(self, index: int, start: int, texts: list[str]
+                    ) -> tuple[int, int, NDArray[np.float32]]:
+        """One block, for a driver connected through Ray Client (see ``_wave_on_actors``)."""
+        return index, start, self.embedder.embed(texts)
+
     def pid(self) -> int:
         return os.getpid()
 
@@ -126,7 +132,11 @@ def start_ray(cluster: str | None, cpus: int | None = None) -> bool:
                      logging_level=logging.ERROR, _node_ip_address="127.0.0.1")
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as e:
         where = f"the Ray cluster at {cluster}" if cluster else "Ray's local mode"
-        raise AlappError(f"cannot start {where}: {str(e).strip().splitlines()[0]}") from None
+        hint = ("; if the cluster asks for a token (Ray >= 2.59 does by default), set "
+                "RAY_AUTH_MODE=token and put the cluster's token in RAY_AUTH_TOKEN or "
+                "~/.ray/auth_token" if cluster and cluster.startswith("ray://") else "")
+        raise AlappError(f"cannot start {where}: {str(e).strip().splitlines()[0]}{hint}"
+                         ) from None
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     if hasattr(context, "print_on_execution_start"):
@@ -180,6 +190,9 @@ def embed_on_ray(model: ModelSpec, shards: Iterable[Shard], cluster: str | None 
 
 def _wave(ray: Any, model: ModelSpec, wave: list[Shard], workers: int, gpus: float
           ) -> Iterator[Done]:
+    if _through_client(ray):
+        yield from _wave_on_actors(ray, model, wave, workers, gpus)
+        return
     import pyarrow as pa
 
     refs, sizes = [], {}
@@ -216,6 +229,47 @@ def _wave(ray: Any, model: ModelSpec, wave: list[Shard], workers: int, gpus: flo
                     yield key, pending.pop(key)
     except ray.exceptions.RayError as e:
         raise AlappError(f"the Ray job failed: {_cause(e)}") from None
+
+
+def _through_client(ray: Any) -> bool:
+    """Whether this driver reached the cluster through Ray Client (``ray://``): Ray Data's
+    streaming executor needs a driver on the cluster (Ray 2.60 fails on a client)."""
+    try:
+        return bool(ray.util.client.ray.is_connected())
+    except AttributeError:
+        return False
+
+
+def _wave_on_actors(ray: Any, model: ModelSpec, wave: list[Shard], workers: int,
+                    gpus: float) -> Iterator[Done]:
+    """The same actors, fed block by block by the driver (a pool of them, each loading the
+    model once); a block whose actor dies is retried on a restarted one."""
+    from ray.util import ActorPool
+
+    remote = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=RESTARTS,
+                        max_task_retries=RESTARTS)(ShardEmbedder)
+    blocks = [(index, start, texts[start:start + BLOCK_ROWS]) for index, texts in wave
+              for start in range(0, len(texts), BLOCK_ROWS)]
+    sizes = {index: len(texts) for index, texts in wave}
+    actors = [remote.remote(model, 1) for _ in range(max(1, min(workers, len(blocks))))]
+    pool = ActorPool(actors)
+    pending: dict[int, NDArray[np.float32]] = {}
+    filled: dict[int, int] = {}
+    try:
+        for index, start, vectors in pool.map_unordered(
+                lambda actor, block: actor.embed_block.remote(*block), blocks):
+            if index not in pending:
+                pending[index] = np.zeros((sizes[index], vectors.shape[1]), dtype=np.float32)
+                filled[index] = 0
+            pending[index][start:start + len(vectors)] = vectors
+            filled[index] += len(vectors)
+            if filled[index] == sizes[index]:
+                yield index, pending.pop(index)
+    except ray.exceptions.RayError as e:
+        raise AlappError(f"the Ray job failed: {_cause(e)}") from None
+    finally:
+        for actor in actors:
+            ray.kill(actor)
 
 
 def _cause(error: BaseException) -> str:
