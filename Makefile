@@ -31,8 +31,15 @@ lint: $(STAMP)
 # their server cannot start. Extra pytest options: make test PYTEST_ARGS="--durations=30".
 PYTEST = QT_QPA_PLATFORM=offscreen ALAPP_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+# The store-level suites once more with every project on the PostgreSQL server the session
+# starts (ALAPP_TEST_STORE, tests/conftest.py): the server store answers as the file does.
+SERVER_SUITE = tests/test_workflow.py tests/test_engine.py tests/test_export.py \
+	tests/test_flags.py tests/test_budget.py tests/test_stream.py tests/test_team_store.py \
+	tests/test_team.py tests/test_multilabel_store.py tests/test_spans_store.py
+
 test: lint
 	ALAPP_BLOCK_QT=1 $(PYTEST) -m "not gui"
+	ALAPP_BLOCK_QT=1 ALAPP_TEST_STORE=postgresql $(PYTEST) -m "not gui and not slow" $(SERVER_SUITE)
 	$(PYTEST) -m gui
 
 test-packaging: $(STAMP)

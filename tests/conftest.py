@@ -163,7 +163,7 @@ def isolated_settings(tmp_path_factory: pytest.TempPathFactory,
 def project(request: pytest.FixtureRequest, tmp_path: Path):
     """A new project. ``ALAPP_TEST_STORE=postgresql`` puts it on the session's PostgreSQL
     server instead of in a file: every test written against this fixture then checks the
-    server store too (make test-server)."""
+    server store too (the Makefile's SERVER_SUITE)."""
     from alapp.store.project import Project
 
     where: Path | str = tmp_path / "p.alapp"
@@ -291,8 +291,7 @@ def _projects_on_the_server(request: pytest.FixtureRequest, monkeypatch: pytest.
     def create_there(cls, path, *args, **kwargs):
         if not is_server_address(path) and str(path).endswith(".alapp"):
             key = str(Path(str(path)).absolute())
-            placed[key] = request.getfixturevalue("pg_address") if not placed else \
-                new_database(request.getfixturevalue("pg_server"))
+            placed[key] = new_database(request.getfixturevalue("pg_server"))
             path = placed[key]
         return create(cls, path, *args, **kwargs)
 
