@@ -158,3 +158,24 @@ def test_credentials_come_from_a_service_file_never_from_the_address(
         main(["stats", "postgresql://ana:secret@db.lab/project"])
     with pytest.raises(AlappError, match="already holds a project"):
         Project.create(address, ["c"])
+
+
+def test_a_server_project_is_created_whole_or_not_at_all(pg_address, monkeypatch) -> None:
+    import psycopg
+
+    def fail(self, rows):
+        raise RuntimeError("the power went out")
+
+    monkeypatch.setattr(Project, "_write_settings", fail)
+    with pytest.raises(RuntimeError, match="power"):
+        Project.create(pg_address, ["a", "b"])
+    with psycopg.connect(pg_address) as conn:
+        tables = conn.execute("SELECT COUNT(*) FROM information_schema.tables "
+                              "WHERE table_schema = 'public'").fetchone()[0]
+        functions = conn.execute("SELECT COUNT(*) FROM pg_proc p JOIN pg_namespace n "
+                                 "ON n.oid = p.pronamespace WHERE n.nspname = 'public'"
+                                 ).fetchone()[0]
+    assert (tables, functions) == (0, 0)
+    monkeypatch.undo()
+    with Project.create(pg_address, ["a", "b"]) as project:  # the database is still free
+        assert project.labels() == ["a", "b"]

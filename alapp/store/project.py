@@ -313,7 +313,7 @@ class Project:
         """A new project in an empty PostgreSQL database (issue 20): the schema, the labels
         and the settings in one transaction each; nothing is dropped or overwritten."""
         from alapp.store.postgres import connect
-        from alapp.store.schema import server_application_id, server_tables
+        from alapp.store.schema import create_server_schema, server_application_id, server_tables
 
         initial = _initial_settings(labels, name or address.stem, settings)
         conn = connect(address, server_tables())
@@ -322,9 +322,9 @@ class Project:
                 raise AlappError(f"{address}: already holds a project; open it instead "
                                  "(alapp gui ADDRESS), or choose another database")
             conn.rollback()
-            migrate(conn)
             project = cls(address, conn, None, workstation=workstation)  # type: ignore[arg-type]
-            with project.transaction():
+            with project.transaction():  # the tables, labels and settings: all or nothing
+                create_server_schema(conn)
                 project._insert_labels(labels)
                 project._write_settings(initial.as_rows())
         except BaseException:

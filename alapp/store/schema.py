@@ -483,24 +483,30 @@ def _migrate_server(conn: PgConnection, target: int) -> int:
     conn.execute("BEGIN IMMEDIATE")
     try:
         if before == 0:
-            conn.execute("CREATE TABLE alapp_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            for statement in COMPAT_FUNCTIONS:
-                conn.execute(statement)
-            for _name, sql in _referenced_first(sqlite_schema(target)):
-                conn.execute(table_ddl(sql))
-            conn.execute("INSERT INTO identity (key, value) VALUES ('project_id', ?)",
-                         (uuid.uuid4().hex,))
-            conn.execute("INSERT INTO alapp_meta (key, value) VALUES ('application_id', ?)",
-                         (str(APPLICATION_ID),))
+            create_server_schema(conn, target)
         else:  # a server project of an older version: its later migrations, translated
             for version in range(before, target):
                 for statement in MIGRATIONS[version].split(";"):
                     if statement.strip():
                         conn.execute(table_ddl(statement))
-        conn.execute("INSERT INTO alapp_meta (key, value) VALUES ('schema_version', ?) "
-                     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (str(target),))
+            conn.execute("UPDATE alapp_meta SET value = ? WHERE key = 'schema_version'",
+                         (str(target),))
     except BaseException:
         conn.rollback()
         raise
     conn.execute("COMMIT")
     return before
+
+
+def create_server_schema(conn: PgConnection, target: int = SCHEMA_VERSION) -> None:
+    """A new project's tables at ``target``, inside the caller's transaction (PostgreSQL's DDL
+    is transactional: a project is created whole or not at all)."""
+    conn.execute("CREATE TABLE alapp_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    for statement in COMPAT_FUNCTIONS:
+        conn.execute(statement)
+    for _name, sql in _referenced_first(sqlite_schema(target)):
+        conn.execute(table_ddl(sql))
+    conn.execute("INSERT INTO identity (key, value) VALUES ('project_id', ?)",
+                 (uuid.uuid4().hex,))
+    conn.executemany("INSERT INTO alapp_meta (key, value) VALUES (?, ?)",
+                     [("application_id", str(APPLICATION_ID)), ("schema_version", str(target))])
