@@ -272,16 +272,7 @@ class Project:
             _check_is_project(path, conn)
             if not read_only:
                 _configure_writer(conn)
-            version = schema_version(conn)
-            if version > SCHEMA_VERSION:
-                raise ProjectFormatError(
-                    f"{path}: written by a newer alapp (schema {version}, this one reads up to "
-                    f"{SCHEMA_VERSION}); update alapp to open it")
-            if version < SCHEMA_VERSION:
-                if read_only:
-                    raise ProjectFormatError(
-                        f"{path}: needs an upgrade from schema {version}; open it for writing once")
-                migrate(conn)
+            version = _upgraded(path, conn, read_only)
             project = cls(path, conn, lock, read_only, workstation)
             if not read_only and version < TEAMS_VERSION <= SCHEMA_VERSION:
                 # an older file: its training labels by the team rule (issue 19)
@@ -343,16 +334,7 @@ class Project:
             if server_application_id(conn) != APPLICATION_ID:
                 raise ProjectFormatError(f"{address}: holds no alapp project; create one with "
                                          f"alapp init {address} --labels A,B")
-            version = schema_version(conn)
-            if version > SCHEMA_VERSION:
-                raise ProjectFormatError(
-                    f"{address}: written by a newer alapp (schema {version}, this one reads up "
-                    f"to {SCHEMA_VERSION}); update alapp to open it")
-            if version < SCHEMA_VERSION:
-                if read_only:
-                    raise ProjectFormatError(f"{address}: needs an upgrade from schema "
-                                             f"{version}; open it for writing once")
-                migrate(conn)
+            _upgraded(address, conn, read_only)
             return cls(address, conn, None, read_only, workstation)  # type: ignore[arg-type]
         except BaseException:
             conn.close()
@@ -728,6 +710,23 @@ class Project:
         if self.on_server:  # the server checks its pages itself; this asks that it answers
             return bool(self._conn.execute("SELECT COUNT(*) FROM alapp_meta").fetchone()[0] > 0)
         return bool(self._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+
+
+def _upgraded(where: Path | ServerAddress, conn: sqlite3.Connection | PgConnection,
+              read_only: bool) -> int:
+    """The project's schema version as it was found, after bringing it up to this alapp's
+    (writable only); a newer one is refused."""
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise ProjectFormatError(
+            f"{where}: written by a newer alapp (schema {version}, this one reads up to "
+            f"{SCHEMA_VERSION}); update alapp to open it")
+    if version < SCHEMA_VERSION:
+        if read_only:
+            raise ProjectFormatError(
+                f"{where}: needs an upgrade from schema {version}; open it for writing once")
+        migrate(conn)
+    return version
 
 
 def _initial_settings(labels: Sequence[str], name: str, settings: dict[str, Any]
