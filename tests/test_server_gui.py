@@ -106,6 +106,7 @@ def test_the_start_screen_opens_a_server_project_typed_and_remembered(qtbot, pg_
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: not window.work.busy, timeout=60_000)
     assert isinstance(window.session.path, ServerAddress) and window.entry is not None
+    assert window.windowTitle().endswith("— on " + ServerAddress(pg_address).host)
     window.close()
     app.window = None
     app.open(None)  # the start screen again: the server project is among the recent ones

@@ -39,6 +39,7 @@ from alapp.app.session import (
     RoundResult,
 )
 from alapp.core.errors import AlappError, Cancelled
+from alapp.core.location import ServerAddress
 from alapp.core.log import describe, log_error, one_line
 from alapp.core.options import TaskKind
 from alapp.core.timing import ActiveTimer
@@ -139,7 +140,10 @@ class MainWindow(QMainWindow):
         splitter.setCollapsible(1, True)  # the side panel does (dragged shut, or View menu)
         splitter.splitterMoved.connect(lambda *_: self._panel_toggled_by_drag())
         self.setCentralWidget(self._with_read_only_banner(splitter))
-        self.setWindowTitle(f"alapp — {settings.name}{' (read-only)' if read_only else ''}")
+        place = self.session.path
+        server = f" — on {place.host}" if isinstance(place, ServerAddress) else ""  # issue 20
+        self.setWindowTitle(f"alapp — {settings.name}{server}"
+                            f"{' (read-only)' if read_only else ''}")
         screen = self.screen().availableGeometry()  # a 1366x768 laptop has less than 800
         self.resize(min(1280, screen.width()), min(800, screen.height()))
         geometry = preferences.store().value("window/geometry")
