@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from alapp.store.backup import BackupSchedule
+from alapp.store.postgres import is_server_address
 from alapp.store.project import Project
 
 T = TypeVar("T")
@@ -25,8 +26,9 @@ _STOP = object()
 class ProjectWriter:
     """Opens the project for writing on its own thread and runs write jobs there, one by one."""
 
-    def __init__(self, path: Path, name: str = "alapp-writer") -> None:
-        self.path = Path(path)
+    def __init__(self, path: Path | str, name: str = "alapp-writer") -> None:
+        # a server project's address (issue 20) stays as given: it is no path
+        self.path: Path = path if is_server_address(path) else Path(path)  # type: ignore[assignment]
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         opened: Future[None] = Future()
         self._thread = threading.Thread(target=self._run, args=(opened,), name=name,

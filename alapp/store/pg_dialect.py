@@ -55,6 +55,8 @@ def _outside_quotes(sql: str, change: re.Pattern[str], replacement: str) -> str:
 
 
 _PLACEHOLDER = re.compile(r"\?")
+_IS_NOT_PARAMETER = re.compile(r"\bIS\s+NOT\s+\?", re.IGNORECASE)
+_IS_PARAMETER = re.compile(r"\bIS\s+\?", re.IGNORECASE)
 _BEGIN = re.compile(r"^\s*BEGIN\s+(IMMEDIATE|EXCLUSIVE|DEFERRED)\s*(TRANSACTION)?\s*;?\s*$",
                     re.IGNORECASE)
 
@@ -66,6 +68,10 @@ def translate(sql: str, tables: Tables, many: bool = False) -> Statement:
     if _BEGIN.match(sql):
         return Statement("BEGIN")
     text = sql.replace("%", "%%")
+    # SQLite's null-safe comparison with a parameter ("item_id IS ?"): PostgreSQL's IS only
+    # takes NULL, TRUE or FALSE
+    text = _outside_quotes(text, _IS_NOT_PARAMETER, "IS DISTINCT FROM ?")
+    text = _outside_quotes(text, _IS_PARAMETER, "IS NOT DISTINCT FROM ?")
     text = _outside_quotes(text, _PLACEHOLDER, "%s")
     m = _INSERT.match(text)
     if not m:

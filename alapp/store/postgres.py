@@ -36,6 +36,12 @@ WRITER_LOCK = 1
 TRAINER_LOCK = 2
 
 
+# A transaction that writes only rows it locks itself (a session's claims, store/claims.py)
+# takes no writer lock, so it never waits for another workstation's label: "BEGIN DEFERRED".
+UNLOCKED_BEGIN = "BEGIN DEFERRED"
+_DEFERRED = re.compile(r"^\s*BEGIN\s+DEFERRED\b", re.IGNORECASE)
+
+
 def is_server_address(location: object) -> bool:
     return isinstance(location, ServerAddress) or (
         isinstance(location, str) and location.lower().startswith(SCHEMES))
@@ -174,8 +180,9 @@ class PgConnection:
         cursor = self._run(lambda c: c.execute(statement.sql, _params(parameters)), sql)
         if head.startswith("BEGIN"):
             self._keys_given.clear()
-            self._run(lambda c: c.execute("SELECT pg_advisory_xact_lock(%s, %s)",
-                                          (LOCK_CLASS, WRITER_LOCK)), sql)
+            if not _DEFERRED.match(sql):  # BEGIN DEFERRED: see UNLOCKED_BEGIN
+                self._run(lambda c: c.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                                              (LOCK_CLASS, WRITER_LOCK)), sql)
         elif statement.sets_key and statement.table:
             self._keys_given.add(statement.table)
             if not self.in_transaction:
