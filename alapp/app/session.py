@@ -263,7 +263,7 @@ class LabelingSession:
     def retrain_due(self) -> bool:
         """Every ``retrain_every`` labels, or manual (0); always when the batch runs out."""
         left = self.labels_until_retrain()
-        return (left is not None and left == 0) or not queue.entries(self.reader)
+        return (left is not None and left == 0) or not queue.has_entries(self.reader)
 
     def labels_until_retrain(self) -> int | None:
         """None: retraining is manual."""

@@ -138,6 +138,20 @@ def check_not_held(project: Project, item_id: ItemId, request: ClaimRequest) -> 
                          "take the next item")
 
 
+def after_decision(project: Project, request: ClaimRequest | None, in_transaction: bool
+                   ) -> None:
+    """The session's window refilled after a decision (``Project.label_item``, ``skip_item``
+    call this inside their transaction, then after it). On a file, inside: one commit, one
+    sync to disk for both. On a server, after: its own short transaction outside the writer
+    lock, so the lock every workstation's labels wait for is never held longer for claims."""
+    if request is None or in_transaction == project.on_server:
+        return
+    if in_transaction:
+        refill_within(project, request)
+    else:
+        refill(project, request)
+
+
 def refill(project: Project, request: ClaimRequest) -> ClaimView:
     """Renew this session's claims and claim free queued items, in queue order, until it
     holds its window, in a transaction of its own (a look at the queue, a renewal)."""

@@ -551,7 +551,8 @@ class Project:
         """Record one decision; durable when this returns. In a multi-label project the label
         is the set chosen, its names joined by "|" (see ``join_labels``; "" is an explicit
         "none of these"): stored as one ``event_labels`` row per name, in the label order.
-        ``claim`` (issue 20): the session's claims on the next items, in the same commit."""
+        ``claim`` (issue 20): refused on an item another live session holds; the session's
+        claims renewed and its window refilled (``claims.after_decision``)."""
         from alapp.al.task import task_for
 
         labels = self.labels()
@@ -571,8 +572,8 @@ class Project:
             event = self._insert_event(item_id, Action.LABEL, label, annotator, started_at,
                                        active_ms, selection)
             queue.take_off(self._conn, item_id)
-            if claim is not None:
-                claims.refill_within(self, claim)
+            claims.after_decision(self, claim, in_transaction=True)
+        claims.after_decision(self, claim, in_transaction=False)
         return event
 
     def skip_item(self, item_id: ItemId, annotator: str, forever: bool = False,
@@ -620,8 +621,8 @@ class Project:
             event = self._insert_event(item_id, action, label, annotator, started_at, active_ms,
                                        selection, note=note)
             queue.take_off(self._conn, item_id)
-            if claim is not None:  # issue 20: the session's next items, in the same commit
-                claims.refill_within(self, claim)
+            claims.after_decision(self, claim, in_transaction=True)  # issue 20
+        claims.after_decision(self, claim, in_transaction=False)
         return event
 
     def _insert_event(self, item_id: int, action: Action, label: str | None, annotator: str,

@@ -121,6 +121,11 @@ def entries(project: Project) -> list[QueueEntry]:
             for r in rows]
 
 
+def has_entries(project: Project) -> bool:
+    """Whether any item waits in the batch (one indexed read, no texts)."""
+    return project._conn.execute("SELECT 1 FROM queue LIMIT 1").fetchone() is not None
+
+
 def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick],
                   keep: ItemId | None, keep_claimed: bool = False) -> None:
     """Inside the round's transaction: the new batch replaces the old one, but not what the
