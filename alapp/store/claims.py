@@ -26,6 +26,7 @@ dropped, since no other session can be live.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,12 +63,27 @@ class ClaimView:
         return self.expires_at is not None and self.expires_at - self.now < lease_s / 2
 
 
+# The server's clock, as an offset from this machine's, measured on each connection and again
+# after a minute: the lease's comparisons use the server's time without a round trip each.
+_OFFSETS: weakref.WeakKeyDictionary[Any, tuple[float, float]] = weakref.WeakKeyDictionary()
+_OFFSET_KEPT_S = 60.0
+
+
 def clock(project: Project) -> float:
     """The store's time in seconds since the epoch: the server's on a server project."""
-    if project.on_server:
-        row = project._conn.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())").fetchone()
-        return float(row[0]) if row else time.time()
-    return time.time()
+    if not project.on_server:
+        return time.time()
+    conn = project._conn
+    here = time.time()
+    kept = _OFFSETS.get(conn)
+    if kept is None or here - kept[1] > _OFFSET_KEPT_S:
+        before = time.time()
+        row = conn.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())").fetchone()
+        after = time.time()
+        kept = (float(row[0]) - (before + after) / 2, after)
+        _OFFSETS[conn] = kept
+        here = after
+    return here + kept[0]
 
 
 def view(project: Project, session: str, now: float | None = None) -> ClaimView:
@@ -147,21 +163,26 @@ def after_decision(project: Project, request: ClaimRequest | None, in_transactio
     if request is None or in_transaction == project.on_server:
         return
     if in_transaction:
-        refill_within(project, request)
+        refill_within(project, request, read_back=False)
     else:
-        refill(project, request)
+        with _steps(project):
+            refill_within(project, request, read_back=False)
 
 
 def refill(project: Project, request: ClaimRequest) -> ClaimView:
     """Renew this session's claims and claim free queued items, in queue order, until it
     holds its window, in a transaction of its own (a look at the queue, a renewal)."""
     with _steps(project):
-        return refill_within(project, request)
+        seen = refill_within(project, request)
+    assert seen is not None
+    return seen
 
 
-def refill_within(project: Project, request: ClaimRequest) -> ClaimView:
-    """``refill`` inside the caller's transaction (a decision's: one commit for both).
-    Other sessions' expired claims are removed on the way: their items are free again."""
+def refill_within(project: Project, request: ClaimRequest, read_back: bool = True
+                  ) -> ClaimView | None:
+    """``refill`` inside the caller's transaction (a decision's: one commit for both); the
+    view read back unless ``read_back`` is False. Other sessions' expired claims are removed
+    on the way: their items are free again."""
     conn = project._conn
     holder = request.holder
     now = clock(project)
@@ -176,16 +197,16 @@ def refill_within(project: Project, request: ClaimRequest) -> ClaimView:
                  f"WHERE expires_at <= ? AND holder <> ?{skip_locked})", (now, holder.session))
     if not project.on_server:  # one writer holds a file: no other session is live
         conn.execute("DELETE FROM claims WHERE holder <> ?", (holder.session,))
-    conn.execute("UPDATE claims SET expires_at = ? WHERE holder = ?", (expires, holder.session))
     values = (holder.session, holder.workstation, holder.annotator, now, expires)
     if request.first is not None:
         conn.execute(
             "INSERT OR IGNORE INTO claims (item_id, holder, workstation, annotator, claimed_at, "
             "expires_at) SELECT item_id, ?, ?, ?, ?, ? FROM queue WHERE item_id = ?",
             (*values, request.first))
-    held = int(conn.execute(
-        "SELECT COUNT(*) FROM claims c JOIN queue q ON q.item_id = c.item_id "
-        "WHERE c.holder = ?", (holder.session,)).fetchone()[0])
+    # renewed: the claims on queued items (one on an item no longer queued just runs out)
+    held = conn.execute("UPDATE claims SET expires_at = ? WHERE holder = ? "
+                        "AND item_id IN (SELECT item_id FROM queue)",
+                        (expires, holder.session)).rowcount
     if held < request.window:  # the free queue rows first in line; on a server, not those
         conn.execute(  # another session is claiming this very moment
             "INSERT OR IGNORE INTO claims (item_id, holder, workstation, annotator, claimed_at, "
@@ -193,7 +214,7 @@ def refill_within(project: Project, request: ClaimRequest) -> ClaimView:
             "WHERE NOT EXISTS (SELECT 1 FROM claims c WHERE c.item_id = q.item_id) "
             f"ORDER BY q.position LIMIT ?{skip_locked_queue}) free",
             (*values, request.window - held))
-    return view(project, holder.session, now)
+    return view(project, holder.session, now) if read_back else None
 
 
 def renew(project: Project, session: str, lease_s: float) -> int:
