@@ -12,6 +12,7 @@ project file, where one writer makes claims plain bookkeeping.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 import uuid
@@ -39,6 +40,7 @@ class SessionClaims:
         self.settings = settings
         self.session = uuid.uuid4().hex
         self.view: ClaimView | None = None  # as last read or written
+        self._lease = 120.0  # the lease as last read (for the keeper thread)
         self._keeper: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -47,7 +49,9 @@ class SessionClaims:
 
     @property
     def lease_s(self) -> float:
-        return float(self.settings().claim_lease_s)
+        """Read on the session's thread; the keeper thread uses the value last read here."""
+        self._lease = float(self.settings().claim_lease_s)
+        return self._lease
 
     @property
     def window(self) -> int:
@@ -103,11 +107,18 @@ class SessionClaims:
         keeps it; one that dies stops renewing, and its items are free after the lease."""
         if self._keeper is not None or self.write is None:
             return
+        self._lease = self.lease_s
+        session = self.session
 
-        def run() -> None:
-            while not self._stop.wait(max(0.2, self.lease_s / 3)):
+        def renew(project: Project, lease: float) -> int:
+            return claims.renew(project, session, lease)
+
+        def run() -> None:  # reads nothing itself: the reader belongs to the session's thread
+            while not self._stop.wait(max(0.2, self._lease / 3)):
+                if self.view is None or not self.view.mine:
+                    continue  # nothing held, nothing to keep
                 with contextlib.suppress(RuntimeError):  # the writer closed meanwhile
-                    submit(lambda p: claims.renew(p, self.session, self.lease_s))
+                    submit(functools.partial(renew, lease=self._lease))
 
         self._keeper = threading.Thread(target=run, name="alapp-claims", daemon=True)
         self._keeper.start()
