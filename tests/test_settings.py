@@ -112,6 +112,9 @@ BAD = [
     ("propagation_alpha", 1.0, "above 0 and below 1"),
     ("propagation_max_items", 10, "at least 100"),
     ("guidelines", 5, "a text"),  # issue 19 (too long, a NUL: tests/test_guidelines.py)
+    # issue 20: several annotators at once (claims)
+    ("claim_window", 0, "from 1 to 100"),
+    ("claim_lease_s", 0.5, "from 1 to 86400"),
 ]
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from alapp.al.budget import SPENT_RULES, BudgetStatus
 from alapp.al.budget import status as budget_status
 from alapp.al.stopping import Forecast, Signal, labels_to_reach, labels_to_stabilize
+from alapp.app.claims import SessionClaims
 from alapp.app.rounds import save_result
 from alapp.app.writer import InlineWriter, ProjectWriter
 from alapp.core import errors
@@ -157,6 +158,11 @@ class LabelingSession:
         self.last_result: RoundResult | None = None
         self.labels_since_round = 0
         self.showing: ItemId | None = None  # the item on screen: a new batch keeps it first
+        # issue 20: the items this session holds, hidden from every other session
+        self.claims = SessionClaims(self.reader, None if isinstance(self.writer, ReadOnlyWriter)
+                                    else self.writer.call, self.settings)
+        if isinstance(self.writer, ProjectWriter):  # renewed while the app is open
+            self.claims.keep_alive(self.writer.submit)
 
     @classmethod
     def open_read_only(cls, path: Path, annotator: str,
@@ -175,6 +181,7 @@ class LabelingSession:
         return cls(project.path, annotator, InlineWriter(project))
 
     def close(self) -> None:
+        self.claims.release()  # issue 20: its items are free for the other sessions now
         self.reader.close()
         if self._owns_writer:
             self.writer.close()
@@ -229,8 +236,9 @@ class LabelingSession:
 
     def queue(self) -> list[QueueEntry]:
         """The current batch, in order, each with the latest model's prediction."""
+        visible = self.claims.visible(queue.entries(self.reader), self.annotator)  # issue 20
         return [self._with_model_view(replace(e, predicted=self.predicted.get(e.item_id)))
-                for e in queue.entries(self.reader)]
+                for e in visible]
 
     def current(self) -> QueueEntry | None:
         entries = self.queue()
@@ -258,7 +266,7 @@ class LabelingSession:
     def retrain_due(self) -> bool:
         """Every ``retrain_every`` labels, or manual (0); always when the batch runs out."""
         left = self.labels_until_retrain()
-        return (left is not None and left == 0) or not queue.entries(self.reader)
+        return (left is not None and left == 0) or not queue.has_entries(self.reader)
 
     def labels_until_retrain(self) -> int | None:
         """None: retraining is manual."""
@@ -292,8 +300,9 @@ class LabelingSession:
         self._refuse_when_spent()
         selection = _selection(entry)
         self._paid = None
+        claim = self.claims.request(self.annotator)  # issue 20: the next items, same commit
         event = self.writer.call(lambda p: p.label_item(
-            entry.item_id, label, self.annotator, started_at, active_ms, selection))
+            entry.item_id, label, self.annotator, started_at, active_ms, selection, claim))
         if entry.source != Source.TEST_SET:  # test labels do not change the model
             self.labels_since_round += 1
         return Change(entry.item_id, event, Action.LABEL, label, self.retrain_due())
@@ -345,8 +354,10 @@ class LabelingSession:
 
     def skip(self, entry: QueueEntry, active_ms: int | None, started_at: float | None,
              forever: bool = False) -> Change:
+        claim = self.claims.request(self.annotator)  # issue 20: the next items, same commit
         event = self.writer.call(lambda p: p.skip_item(
-            entry.item_id, self.annotator, forever, started_at, active_ms, _selection(entry)))
+            entry.item_id, self.annotator, forever, started_at, active_ms, _selection(entry),
+            claim))
         action = Action.SKIP_FOREVER if forever else Action.SKIP
         return Change(entry.item_id, event, action, None, self.retrain_due())
 
@@ -359,7 +370,13 @@ class LabelingSession:
 
     def undo(self) -> Change | None:
         """Undo the latest label; its item goes back to the front of the queue."""
-        undone = self.writer.call(lambda p: p.undo_last(self.annotator))
+        def undo(p: Project) -> tuple[ItemId, EventId] | None:
+            back = p.undo_last(self.annotator)
+            if back is not None:  # issue 20: the item back at the front is this session's
+                self.claims.refill_step(self.annotator, first=back[0])(p)
+            return back
+
+        undone = self.writer.call(undo)
         if undone is None:
             return None
         item_id, event = undone

@@ -117,6 +117,11 @@ class ProjectSettings:
     training_label_rule: str = options.TrainingLabelRule.MAJORITY.value
     # issue 19: team guidelines (Markdown, shown as formatted plain text with nothing fetched)
     guidelines: str = ""
+    # issue 20: several annotators at once on a server project. Each app holds this many queued
+    # items (hidden from the others) on a lease it renews while open: an app that dies frees
+    # its items this many seconds after its last renewal (store/claims.py)
+    claim_window: int = 3
+    claim_lease_s: float = 120.0
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -248,6 +253,11 @@ _RULES.update({
     "propagation_k": (lambda v: 2 <= v <= 100, "a whole number from 2 to 100"),
     "propagation_alpha": (lambda v: 0 < v < 1, "a share above 0 and below 1"),
     "propagation_max_items": (lambda v: v >= 100, "a whole number of items, at least 100"),
+})
+# issue 20: several annotators at once (claims)
+_RULES.update({
+    "claim_window": (lambda v: 1 <= v <= 100, "a whole number of items from 1 to 100"),
+    "claim_lease_s": (lambda v: 1 <= v <= 86_400, "seconds from 1 to 86400 (one day)"),
 })
 # issue 19: team guidelines
 MAX_GUIDELINES = 200_000  # characters

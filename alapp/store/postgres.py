@@ -17,6 +17,7 @@ The address, and what alapp does with credentials, are in ``core/location.py``.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
@@ -33,6 +34,14 @@ LOCK_CLASS = 0x616C6170  # "alap"
 WRITER_LOCK = 1
 TRAINER_LOCK = 2
 _IN_ERROR = 3  # psycopg.pq.TransactionStatus.INERROR: a statement of the transaction failed
+
+
+# A transaction that writes only rows it locks itself (a session's claims, store/claims.py)
+# takes no writer lock, so it never waits for another workstation's label: "BEGIN DEFERRED".
+UNLOCKED_BEGIN = "BEGIN DEFERRED"
+_DEFERRED = re.compile(r"^\s*BEGIN\s+DEFERRED\b", re.IGNORECASE)
+
+
 
 
 class PgCursor:
@@ -122,8 +131,9 @@ class PgConnection:
         if head.startswith("BEGIN"):
             self._transaction = True
             self._keys_given.clear()
-            self._run(lambda c: c.execute("SELECT pg_advisory_xact_lock(%s, %s)",
-                                          (LOCK_CLASS, WRITER_LOCK)), sql)
+            if not _DEFERRED.match(sql):  # BEGIN DEFERRED: see UNLOCKED_BEGIN
+                self._run(lambda c: c.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                                              (LOCK_CLASS, WRITER_LOCK)), sql)
         elif statement.sets_key and statement.table:
             self._keys_given.add(statement.table)
             if not self.in_transaction:

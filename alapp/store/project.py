@@ -51,7 +51,8 @@ from alapp.core.types import (
     join_labels,
     split_labels,
 )
-from alapp.store import queue
+from alapp.store import claims, queue
+from alapp.store.claims import ClaimRequest
 from alapp.store.lock import ProjectLock, real_path
 from alapp.store.postgres import PgConnection, ServerAddress, is_server_address
 from alapp.store.schema import (
@@ -527,10 +528,13 @@ class Project:
 
     def label_item(self, item_id: ItemId, label: str, annotator: str,
                    started_at: float | None = None, active_ms: int | None = None,
-                   selection: Selection | None = None) -> EventId:
+                   selection: Selection | None = None,
+                   claim: ClaimRequest | None = None) -> EventId:
         """Record one decision; durable when this returns. In a multi-label project the label
         is the set chosen, its names joined by "|" (see ``join_labels``; "" is an explicit
-        "none of these"): stored as one ``event_labels`` row per name, in the label order."""
+        "none of these"): stored as one ``event_labels`` row per name, in the label order.
+        ``claim`` (issue 20): refused on an item another live session holds; the session's
+        claims renewed and its window refilled (``claims.after_decision``)."""
         from alapp.al.task import task_for
 
         labels = self.labels()
@@ -545,16 +549,22 @@ class Project:
 
             label = checked_decision(self, item_id, label, labels)
         with self.transaction():
+            if claim is not None:  # issue 20: not an item another session holds
+                claims.check_not_held(self, item_id, claim)
             event = self._insert_event(item_id, Action.LABEL, label, annotator, started_at,
                                        active_ms, selection)
             queue.take_off(self._conn, item_id)
+            claims.after_decision(self, claim, in_transaction=True)
+        claims.after_decision(self, claim, in_transaction=False)
         return event
 
     def skip_item(self, item_id: ItemId, annotator: str, forever: bool = False,
                   started_at: float | None = None, active_ms: int | None = None,
-                  selection: Selection | None = None) -> EventId:
+                  selection: Selection | None = None,
+                  claim: ClaimRequest | None = None) -> EventId:
         action = Action.SKIP_FOREVER if forever else Action.SKIP
-        return self._record(item_id, action, None, annotator, started_at, active_ms, selection)
+        return self._record(item_id, action, None, annotator, started_at, active_ms, selection,
+                            claim=claim)
 
     def flag_item(self, item_id: ItemId, annotator: str, note: str = "",
                   selection: Selection | None = None) -> EventId:
@@ -586,11 +596,15 @@ class Project:
 
     def _record(self, item_id: ItemId, action: Action, label: str | None, annotator: str,
                 started_at: float | None, active_ms: int | None, selection: Selection | None,
-                note: str | None = None) -> EventId:
+                note: str | None = None, claim: ClaimRequest | None = None) -> EventId:
         with self.transaction():
+            if claim is not None:  # issue 20: not an item another session holds
+                claims.check_not_held(self, item_id, claim)
             event = self._insert_event(item_id, action, label, annotator, started_at, active_ms,
                                        selection, note=note)
             queue.take_off(self._conn, item_id)
+            claims.after_decision(self, claim, in_transaction=True)  # issue 20
+        claims.after_decision(self, claim, in_transaction=False)
         return event
 
     def _insert_event(self, item_id: int, action: Action, label: str | None, annotator: str,

@@ -121,10 +121,17 @@ def entries(project: Project) -> list[QueueEntry]:
             for r in rows]
 
 
+def has_entries(project: Project) -> bool:
+    """Whether any item waits in the batch (one indexed read, no texts)."""
+    return project._conn.execute("SELECT 1 FROM queue LIMIT 1").fetchone() is not None
+
+
 def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick],
-                  keep: ItemId | None) -> None:
+                  keep: ItemId | None, keep_claimed: bool = False) -> None:
     """Inside the round's transaction: the new batch replaces the old one, but not what the
     annotator put first (undone items, a test set being labeled) nor the item on screen.
+    ``keep_claimed`` (a server project, issue 20): nor the items other sessions hold (on
+    their annotators' screens), so a round elsewhere never hands them out a second time.
 
     Random-share items still waiting are kept too, up to the new batch's share, in the new
     batch's random places: a retrain every few labels would otherwise replace them before the
@@ -137,8 +144,9 @@ def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick]
         "SELECT item_id, round_id, strategy, score, predicted_cost FROM queue "
         "WHERE source = ? AND item_id IS NOT ? ORDER BY position LIMIT ?",
         (Source.RANDOM, keep, max(0, share - on_screen_random))).fetchall()
-    conn.execute(f"DELETE FROM queue WHERE source NOT IN ({marks}) AND item_id IS NOT ?",
-                 (*KEPT_BY_ROUNDS, keep))
+    claimed = " AND item_id NOT IN (SELECT item_id FROM claims)" if keep_claimed else ""
+    conn.execute(f"DELETE FROM queue WHERE source NOT IN ({marks}) AND item_id IS NOT ?"
+                 f"{claimed}", (*KEPT_BY_ROUNDS, keep))
     kept = {r[0] for r in conn.execute("SELECT item_id FROM queue")} | {r[0] for r in waiting}
     rows: list[tuple[object, ...]] = []
     carried = iter(waiting)
@@ -156,8 +164,10 @@ def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick]
 
 
 def take_off(conn: sqlite3.Connection, item_id: ItemId) -> None:
-    """Inside a decision's transaction: a decided item leaves the queue."""
+    """Inside a decision's transaction: a decided item leaves the queue, and whoever held it
+    (issue 20: a session's claim, store/claims.py) holds it no more."""
     conn.execute("DELETE FROM queue WHERE item_id = ?", (item_id,))
+    conn.execute("DELETE FROM claims WHERE item_id = ?", (item_id,))
 
 
 def put_first(conn: sqlite3.Connection, item_id: ItemId, source: Source) -> None:

@@ -354,6 +354,23 @@ V14_PACKAGE_ASSIGNMENTS = """
         CREATE INDEX assignments_package ON assignments(package_id)
 """
 
+# Issue 20: several annotators at once on a server project. A session claims a small window
+# of queued items; the claim lasts until ``expires_at`` (the store's clock, seconds since the
+# epoch) unless the session renews it, so a session that dies frees its items after the lease.
+# ``holder`` is the session (a new id each time an app opens the project).
+V15_CLAIMS = """
+        CREATE TABLE claims (
+            item_id INTEGER PRIMARY KEY REFERENCES items(id),
+            holder TEXT NOT NULL,
+            workstation TEXT NOT NULL,
+            annotator TEXT NOT NULL,
+            claimed_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        CREATE INDEX claims_holder ON claims(holder);
+        CREATE INDEX claims_expires ON claims(expires_at)
+"""
+
 MIGRATIONS: list[str] = [
     V1_ITEMS_LABELS_EVENTS,
     V2_ROUNDS_MODELS_SELECTION,  # rounds, model versions, why each item was selected
@@ -370,6 +387,7 @@ MIGRATIONS: list[str] = [
     V12_LABEL_DESCRIPTIONS,  # a label's description: its prototype text and tooltip (issue 17)
     V13_TEAMS,  # event identity and order across machines, annotators, training labels (19)
     V14_PACKAGE_ASSIGNMENTS,  # who each item was packed for, in which package (issue 19)
+    V15_CLAIMS,  # which session holds which queued items, until when (issue 20)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 TEAMS_VERSION = MIGRATIONS.index(V13_TEAMS) + 1  # events carry identity; item_labels exists

@@ -1,0 +1,251 @@
+"""Several annotators at once on one project (issue 20): each session holds a disjoint window
+of the queue, a dead session's items are free after its lease, and labels made by several
+processes at once all land, none twice. PostgreSQL tests run on a real server (conftest)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from alapp.al.batch import Pick
+from alapp.app.session import LabelingSession
+from alapp.core.errors import AlappError
+from alapp.store import claims, rounds
+from alapp.store.importer import import_file
+from alapp.store.project import Project
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _make(where, tmp_path: Path, items: int = 30, **settings) -> list[int]:
+    """A project of ``items`` unlabeled texts with all of them queued (one round's batch)."""
+    source = tmp_path / "in.csv"
+    source.write_text("text\n" + "".join(f"message number {i} about things\n"
+                                         for i in range(items)), "utf-8")
+    with Project.create(where, ["spam", "ham"], **settings) as project:
+        import_file(project, source)
+        ids = project.item_ids()
+        rounds.save_round(project, [Pick(i, 1.0 / (k + 1), False, "uncertainty")
+                                    for k, i in enumerate(ids)], "uncertainty", 0, None)
+    return [int(i) for i in ids]
+
+
+def _session(where, annotator: str) -> tuple[Project, LabelingSession]:
+    project = Project.open(where)
+    return project, LabelingSession.inline(project, annotator)
+
+
+def test_two_sessions_see_disjoint_windows_and_label_without_clash(pg_address, tmp_path):
+    ids = _make(pg_address, tmp_path, items=12, claim_window=3)
+    pa, anna = _session(pg_address, "anna")
+    pb, boris = _session(pg_address, "boris")
+    try:
+        assert [e.item_id for e in anna.queue()] == ids  # nobody else holds anything yet
+        first_b = [e.item_id for e in boris.queue()]
+        first_a = [e.item_id for e in anna.queue()]
+        # each shows its own window first; the other's window is hidden from it
+        assert first_a[:3] == ids[:3] and first_b[:3] == ids[3:6]
+        assert first_a == ids[:3] + ids[6:] and first_b == ids[3:]
+        held = {c["item_id"]: c["annotator"] for c in claims.live_claims(pa)}
+        assert held == {**dict.fromkeys(ids[:3], "anna"), **dict.fromkeys(ids[3:6], "boris")}
+        # they take turns; every label lands, no item is shown to both
+        shown: list[tuple[str, int]] = []
+        for _ in range(6):
+            for who in (anna, boris):
+                entry = who.current()
+                if entry is None:
+                    continue
+                shown.append((who.annotator, int(entry.item_id)))
+                who.label(entry, "spam", 900, None)
+        items = [i for _, i in shown]
+        assert sorted(items) == ids and len(set(items)) == 12
+        assert anna.current() is None and boris.current() is None
+        events = pa.events()
+        assert len(events) == 12 and {(e["annotator"], e["item_id"]) for e in events} == set(shown)
+        assert claims.live_claims(pa) == []  # each label released its claim
+    finally:
+        anna.close(), boris.close(), pa.close(), pb.close()
+
+
+def test_an_expired_lease_frees_its_items_and_close_releases_at_once(pg_address, tmp_path):
+    ids = _make(pg_address, tmp_path, items=8, claim_window=2, claim_lease_s=1.0)
+    pa, anna = _session(pg_address, "anna")
+    pb, boris = _session(pg_address, "boris")
+    try:
+        assert [e.item_id for e in anna.queue()][:2] == ids[:2]  # anna holds 0, 1
+        on_annas_screen = anna.current()
+        assert [e.item_id for e in boris.queue()][:2] == ids[2:4]
+        time.sleep(1.3)  # anna's app stops renewing (a script renews only when it acts)
+        # boris's lease ran out too: his look renews his own; anna's two are free again
+        seen = [e.item_id for e in boris.queue()]
+        assert seen[:2] == ids[2:4] and seen[2:4] == ids[:2]
+        assert {c["annotator"] for c in claims.live_claims(pb)} == {"boris"}
+        entry = boris.current()
+        boris.label(entry, "ham", 700, None)  # the refill takes anna's old items
+        assert sorted(c["item_id"] for c in claims.live_claims(pb)) == [ids[0], ids[3]]
+        # anna comes back: her first item is boris's now; her decision on it is refused
+        with pytest.raises(AlappError, match=r"being labeled by boris on .*nothing was written"):
+            anna.label(on_annas_screen, "spam", 9000, None)
+        assert len(pa.events()) == 1
+        # she gets the free ones in order
+        assert [e.item_id for e in anna.queue()] == [ids[1], ids[4], ids[5], ids[6], ids[7]]
+        assert [e.item_id for e in boris.queue()] == [ids[0], ids[3], *ids[5:]]
+        anna.close()  # closing gives back her window at once, no lease to wait for
+        assert {c["annotator"] for c in claims.live_claims(pb)} == {"boris"}
+        assert [e.item_id for e in boris.queue()] == [ids[0], ids[3], ids[1], *ids[4:]]
+    finally:
+        boris.close(), pa.close(), pb.close()
+
+
+def test_an_open_app_keeps_its_items_beyond_the_lease(pg_address, tmp_path):
+    """The app (a session with its writer thread) renews while it is open."""
+    ids = _make(pg_address, tmp_path, items=6, claim_window=2, claim_lease_s=1.0)
+    app = LabelingSession(pg_address, "anna")
+    pb, boris = _session(pg_address, "boris")
+    try:
+        assert [e.item_id for e in app.queue()][:2] == ids[:2]
+        time.sleep(2.5)  # 2.5 leases: only renewals keep them
+        assert [e.item_id for e in boris.queue()] == ids[2:]
+        entry = app.current()
+        assert entry is not None and entry.item_id == ids[0]
+        app.label(entry, "spam", 500, None)
+        assert [e.item_id for e in app.queue()][:2] == [ids[1], ids[4]]
+    finally:
+        app.close()
+    assert [e.item_id for e in boris.queue()][:4] == [ids[2], ids[3], ids[1], ids[4]]
+    boris.close(), pb.close()
+
+
+def test_undo_brings_the_item_back_to_the_same_session(pg_address, tmp_path):
+    ids = _make(pg_address, tmp_path, items=6, claim_window=1)
+    pa, anna = _session(pg_address, "anna")
+    pb, boris = _session(pg_address, "boris")
+    try:
+        entry = anna.current()
+        assert entry is not None and entry.item_id == ids[0]
+        anna.label(entry, "spam", 500, None)
+        assert boris.current().item_id == ids[2]  # anna's refill took ids[1]
+        anna.undo()
+        assert anna.current().item_id == ids[0]
+        assert ids[0] not in [e.item_id for e in boris.queue()]
+    finally:
+        anna.close(), boris.close(), pa.close(), pb.close()
+
+
+def test_on_a_file_claims_are_bookkeeping_of_the_one_writer(tmp_path):
+    """SQLite: the same code; a claim left by a crashed earlier session hides nothing."""
+    where = tmp_path / "p.alapp"
+    ids = _make(where, tmp_path, items=5, claim_window=2)
+    with Project.open(where) as project:
+        session = LabelingSession.inline(project, "anna")
+        assert [e.item_id for e in session.queue()] == ids
+        session.claims.release = lambda: None  # type: ignore[method-assign]  # a crash
+        session.reader.close()
+    with Project.open(where) as project:
+        session = LabelingSession.inline(project, "anna")
+        assert [e.item_id for e in session.queue()] == ids  # the stale claims are dropped
+        for _ in ids:
+            session.label(session.current(), "ham", 300, None)
+        assert session.current() is None and len(project.events()) == 5
+        session.close()
+        assert claims.live_claims(project) == []
+    with Project.open(where, read_only=True) as reader, pytest.raises(AlappError,
+                                                                    match="read-only"):
+        claims.refill(reader, claims.ClaimRequest(claims.Holder("x", "w", "a"), 2, 10.0))
+    with pytest.raises(AlappError, match="window of at least 1"):
+        claims.ClaimRequest(claims.Holder("x", "w", "a"), 0, 10.0)
+
+
+# -- three processes at once (the issue's concurrency test) ----------------------------------
+
+WORKER = textwrap.dedent("""
+    import json, sys, time
+    from alapp.app.session import LabelingSession
+    from alapp.core.errors import AlappError
+    from alapp.store import queue
+    from alapp.store.project import Project
+
+    address, annotator, pause_after = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    project = Project.open(address)
+    session = LabelingSession.inline(project, annotator)
+    made = 0
+    while True:
+        entry = session.current()
+        if entry is None:
+            if not queue.entries(session.reader):
+                break  # the project's queue is empty: all done
+            time.sleep(0.1)  # what is left is held by others: wait for a label or a lease
+            continue
+        if made == pause_after:  # mid-batch: holds its window, then hangs until killed
+            view = session.claims.view
+            print(json.dumps({"paused": [int(i) for i in view.mine],
+                              "expires_at": view.expires_at}), flush=True)
+            time.sleep(600)
+        label = "spam" if entry.item_id % 2 else "ham"
+        try:
+            session.label(entry, label, 100, None)
+        except AlappError as e:  # stalled past the lease, and the item went to another
+            print(json.dumps({"refused": int(entry.item_id), "why": str(e)}), flush=True)
+            continue
+        made += 1
+        print(json.dumps({"labeled": int(entry.item_id)}), flush=True)
+    print(json.dumps({"done": made}), flush=True)
+""")
+
+
+def test_three_processes_label_at_once_and_a_killed_one_frees_its_claims(pg_address,
+                                                                        tmp_path):
+    ids = _make(pg_address, tmp_path, items=60, claim_window=3, claim_lease_s=2.0)
+    script = tmp_path / "annotator.py"
+    script.write_text(WORKER, "utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def start(name: str, pause_after: int) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, str(script), pg_address, name,
+                                 str(pause_after)], stdout=subprocess.PIPE, text=True,
+                                env={**env, "ALAPP_WORKSTATION_ID": f"ws-{name}"})
+
+    victim = start("vera", 4)  # labels four, then hangs holding its window
+    paused = json.loads(victim.stdout.readline() if victim.stdout else "{}")
+    lines = [paused]
+    while "paused" not in lines[-1]:
+        lines.append(json.loads(victim.stdout.readline()))  # type: ignore[union-attr]
+    held = lines[-1]["paused"]
+    assert len(held) == 3
+    others = [start("anna", -1), start("boris", -1)]
+    time.sleep(0.5)
+    killed_at = time.monotonic()
+    victim.send_signal(signal.SIGKILL)  # kill -9 mid-batch: no release, no goodbye
+    victim.wait()
+    outputs = [p.communicate(timeout=120)[0] for p in others]
+    took = time.monotonic() - killed_at
+    assert all(p.returncode == 0 for p in others), outputs
+    made_by_victim = [d["labeled"] for d in lines if "labeled" in d]
+    made = made_by_victim[:]
+    for out in outputs:
+        records = [json.loads(line) for line in out.splitlines()]
+        labeled = [r["labeled"] for r in records if "labeled" in r]
+        assert records[-1] == {"done": len(labeled)} and labeled
+        made += labeled
+    # every item labeled once: none twice, none left; the victim's window included
+    assert sorted(made) == ids and len(made_by_victim) == 4
+    assert set(held) <= set(made) - set(made_by_victim)
+    assert took >= 2.0 - 0.5  # its window waited for the lease, not for a release
+    with Project.open(pg_address, read_only=True) as project:
+        events = project.events()
+        assert len(events) == len(made) == 60  # no event lost
+        assert sorted(e["item_id"] for e in events) == ids
+        assert {e["annotator"] for e in events if e["item_id"] in held} <= {"anna", "boris"}
+        # the killed window waited for its lease (one clock: the server runs on this machine)
+        assert min(e["submitted_at"] for e in events if e["item_id"] in held) \
+            >= lines[-1]["expires_at"] - 0.01
+        assert len({(e["workstation"], e["seq"]) for e in events}) == 60
+        assert claims.live_claims(project) == []
