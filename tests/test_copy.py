@@ -8,6 +8,7 @@ values."""
 from __future__ import annotations
 
 import csv
+import os
 import re
 import sqlite3
 import struct
@@ -303,6 +304,8 @@ def test_refusals_leave_everything_as_it_was(mixed: Path, pg_server: str, pg_add
     conn.close()
     with pytest.raises(AlappError, match=r"needs an upgrade from schema .*open it for writing"):
         store_copy.copy_project(old, tmp_path / "out.alapp")
+    with pytest.raises(AlappError, match=r"no such database.*createdb nodb_here"):
+        store_copy.copy_project(mixed, pg_server.replace("/postgres?", "/nodb_here?"))
     with pytest.raises(AlappError, match="no such folder"):
         store_copy.copy_project(mixed, tmp_path / "nowhere" / "out.alapp")
     assert not (tmp_path / "out.alapp").exists()
@@ -314,23 +317,40 @@ def test_a_failure_mid_copy_leaves_no_destination(mixed: Path, pg_address: str,
                                                   tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     real = store_copy.read_rows
+    error: BaseException = OSError(28, "No space left on device")
 
     def failing(conn: Any, table: store_copy.Table, chunk: int = 100) -> Any:
         if table.name == "label_events":  # after items, models, rounds... are written
             yield next(real(conn, table, chunk))
-            raise OSError(28, "No space left on device")
+            raise error
         yield from real(conn, table, chunk)
 
     monkeypatch.setattr(store_copy, "read_rows", failing)
     with pytest.raises(OSError, match="No space"):
         store_copy.copy_project(mixed, tmp_path / "half.alapp", chunk=4)
     assert list(tmp_path.iterdir()) == []  # neither the copy nor its temporary
-    with pytest.raises(OSError, match="No space"):
+    error = KeyboardInterrupt()  # Ctrl-C
+    with pytest.raises(KeyboardInterrupt):
         store_copy.copy_project(mixed, pg_address, chunk=4)
     assert server_objects(pg_address) == []  # the schema rolled back with the rows
     monkeypatch.setattr(store_copy, "read_rows", real)
     store_copy.copy_project(mixed, pg_address)  # and the same database takes a whole copy
     assert dump(pg_address) == dump(mixed)
+
+
+def test_a_dead_copys_old_temporary_is_removed_a_fresh_one_kept(mixed: Path,
+                                                                  tmp_path: Path) -> None:
+    old = tmp_path / ".copy.alapp.0123abcd.copy"
+    fresh = tmp_path / ".copy.alapp.89abcdef.copy-journal"
+    other = tmp_path / ".other.alapp.0123abcd.copy"
+    for path in (old, fresh, other):
+        path.write_bytes(b"half")
+    hour_ago = time.time() - store_copy.STALE_S - 60
+    os.utime(old, (hour_ago, hour_ago))
+    os.utime(other, (hour_ago, hour_ago))
+    store_copy.copy_project(mixed, tmp_path / "copy.alapp")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [fresh.name, other.name, "copy.alapp"])
 
 
 def test_a_row_the_server_cannot_hold_is_one_line_and_nothing_is_kept(

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alapp.core.errors import AlappError
+from alapp.core.errors import AlappError, StorageError
 from alapp.core.files import fsync_folder, temporary_name
 from alapp.store.postgres import PgConnection, ServerAddress, is_server_address
 from alapp.store.project import Project, storage_error
@@ -52,6 +53,7 @@ from alapp.store.schema import (
 )
 
 CHUNK = 2000  # rows read and written at a time
+STALE_S = 3600.0  # a copy's temporary untouched this long belongs to a dead process
 # (table, rows copied so far, rows in the table): after each chunk
 Progress = Callable[[str, int, int], None]
 
@@ -164,7 +166,10 @@ def _copy_table(source: sqlite3.Connection | PgConnection, dest: _Destination, t
     done = 0
     for rows in read_rows(source, table, chunk):
         try:
-            dest.conn.executemany(insert, rows)
+            if isinstance(dest.conn, PgConnection):
+                dest.conn.copy_rows(table.name, table.columns, rows)
+            else:
+                dest.conn.executemany(insert, rows)
         except sqlite3.Error as e:  # the destination's failure, named as its own
             key = ", ".join(repr(rows[0][table.columns.index(k)]) for k in table.key)
             raise dest.failed(e, f"table {table.name}, from key ({key})") from None
@@ -218,6 +223,7 @@ class _FileDestination(_Destination):
         if not os.access(folder, os.W_OK | os.X_OK):
             raise AlappError(f"{path}: the folder {path.parent} is read-only; copy to a "
                              "writable folder")
+        _remove_stale_temporaries(path)
         self.tmp = temporary_name(path, "copy")
         self._conn: sqlite3.Connection | None = None
 
@@ -279,6 +285,19 @@ class _FileDestination(_Destination):
                     os.unlink(f"{self.tmp}{suffix}")
 
 
+def _remove_stale_temporaries(path: Path) -> None:
+    """A copy killed outright (power cut, kill -9) leaves its hidden temporary beside the
+    destination, never the destination: one untouched for an hour belongs to a dead copy."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{8}}\.copy(-journal|-wal|-shm)?")
+    folder = path.absolute().parent
+    with suppress(OSError):
+        for entry in os.scandir(folder):
+            if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                with suppress(OSError):
+                    if time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_S:
+                        os.unlink(entry.path)
+
+
 class _ServerDestination(_Destination):
     """An empty database on a PostgreSQL server: the schema and every row in one
     transaction."""
@@ -287,7 +306,14 @@ class _ServerDestination(_Destination):
         from alapp.store.postgres import connect
 
         self.address = address
-        conn = connect(address, server_tables())
+        try:
+            conn = connect(address, server_tables())
+        except StorageError as e:
+            if f'database "{address.database}" does not exist' not in str(e):
+                raise
+            raise StorageError(f"{address}: no such database; alapp copy writes into a new, "
+                               f"empty database: create it first (createdb {address.database})"
+                               ) from None
         self.conn = conn
         try:
             _check_empty(conn, address)
