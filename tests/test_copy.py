@@ -384,3 +384,20 @@ def test_cli_copies_both_ways_and_refuses_in_one_line(mixed: Path, pg_address: s
                        "file: choose a new name (or remove that file first)")
     assert main(["copy", str(back), pg_address]) == 2
     assert "already holds a project" in capsys.readouterr().err
+
+
+def test_pages_follow_the_size_of_rows(mixed: Path, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large rows (images, model weights) are read a few at a time: pages hold about
+    PAGE_BYTES. Here 4 KB: the items (about 100 bytes each) come some 40 a page, not the
+    1,000 rows a page allows; the model (weights of kilobytes) alone in its page."""
+    monkeypatch.setattr(store_copy, "PAGE_BYTES", 4096)
+    seen: dict[str, list[int]] = {}
+    store_copy.copy_project(mixed, tmp_path / "paged.alapp", chunk=1000,
+                            progress=lambda t, d, n: seen.setdefault(t, []).append(d))
+    assert dump(tmp_path / "paged.alapp") == dump(mixed)
+    pages = {t: [b - a for a, b in zip([0, *done], done, strict=False)]
+             for t, done in seen.items()}
+    assert pages["items"][0] == store_copy.FIRST_PAGE and max(pages["items"]) < 100
+    assert pages["models"] == [1]
+    assert pages["identity"] == [1]  # one small row: one page

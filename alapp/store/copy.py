@@ -53,6 +53,8 @@ from alapp.store.schema import (
 )
 
 CHUNK = 2000  # rows read and written at a time
+PAGE_BYTES = 32 * 2**20  # about this much of a table read at a time (large rows: fewer)
+FIRST_PAGE = 16  # rows of a table's first page, before its rows' size is known
 STALE_S = 3600.0  # a copy's temporary untouched this long belongs to a dead process
 # (table, rows copied so far, rows in the table): after each chunk
 Progress = Callable[[str, int, int], None]
@@ -92,23 +94,34 @@ def _quoted(names: Sequence[str]) -> str:
 
 def read_rows(conn: sqlite3.Connection | PgConnection, table: Table,
               chunk: int = CHUNK) -> Iterator[list[tuple[Any, ...]]]:
-    """The table's rows in key order, ``chunk`` at a time: each page starts after the last
-    key of the one before (a row value comparison, which both stores index), so no page costs
-    more than its rows and no cursor holds the table."""
+    """The table's rows in key order, pages of at most ``chunk`` rows and about ``PAGE_BYTES``
+    (images and model weights are large rows: the first page is a few rows, and each next
+    page's size follows the rows seen so far). Each page starts after the last key of the one
+    before (a row value comparison, which both stores index), so no page costs more than its
+    rows and no cursor holds the table."""
     columns = _quoted(table.columns)
     order = _quoted(table.key)
-    first = f'SELECT {columns} FROM "{table.name}" ORDER BY {order} LIMIT {chunk}'
+    first = f'SELECT {columns} FROM "{table.name}" ORDER BY {order} LIMIT ?'
     marks = ", ".join("?" for _ in table.key)
     after = (f'SELECT {columns} FROM "{table.name}" WHERE ({order}) > ({marks}) '
-             f"ORDER BY {order} LIMIT {chunk}")
+             f"ORDER BY {order} LIMIT ?")
     where = [table.columns.index(k) for k in table.key]
-    rows = conn.execute(first).fetchall()
+    limit = min(chunk, FIRST_PAGE)
+    rows = conn.execute(first, [limit]).fetchall()
+    seen_rows, seen_bytes = 0, 0
     while rows:
         yield rows
-        if len(rows) < chunk:
+        if len(rows) < limit:
             return
+        seen_rows += len(rows)
+        seen_bytes += sum(_size(row) for row in rows)
+        limit = max(1, min(chunk, PAGE_BYTES * seen_rows // max(seen_bytes, 1)))
         last = rows[-1]
-        rows = conn.execute(after, [last[i] for i in where]).fetchall()
+        rows = conn.execute(after, [*(last[i] for i in where), limit]).fetchall()
+
+
+def _size(row: tuple[Any, ...]) -> int:
+    return sum(len(v) if isinstance(v, str | bytes) else 8 for v in row)
 
 
 @dataclass
