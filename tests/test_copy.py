@@ -401,3 +401,32 @@ def test_pages_follow_the_size_of_rows(mixed: Path, tmp_path: Path,
     assert pages["items"][0] == store_copy.FIRST_PAGE and max(pages["items"]) < 100
     assert pages["models"] == [1]
     assert pages["identity"] == [1]  # one small row: one page
+
+
+@pytest.mark.parametrize("on_server", [False, True])
+def test_a_copy_is_the_project_at_one_instant_while_others_label(
+        mixed: Path, tmp_path: Path, request: pytest.FixtureRequest, on_server: bool) -> None:
+    """An annotator labels while the copy runs: the label is saved at once (the copy holds no
+    writer lock) and the copy is the project as it was when the copy began."""
+    source: Path | str = tmp_path / "live.alapp"
+    store_copy.copy_project(mixed, source)
+    if on_server:
+        source = request.getfixturevalue("pg_address")
+        store_copy.copy_project(mixed, source)
+    before = dump(source) if on_server else dump(Path(source))
+    item = ItemId(before["items"][33]["id"])
+    written: list[float] = []
+
+    def label_meanwhile(table: str, done: int, total: int) -> None:
+        if table == "items" and not written:
+            started = time.perf_counter()
+            with Project.open(source, workstation="ws-live") as annotator:
+                annotator.label_item(item, "ham", "dana")
+            written.append(time.perf_counter() - started)
+
+    copy = tmp_path / "instant.alapp"
+    store_copy.copy_project(source, copy, chunk=5, progress=label_meanwhile)
+    assert written and written[0] < 10  # not held up until the copy ended
+    assert dump(copy) == before
+    after = dump(source) if on_server else dump(Path(source))
+    assert len(after["label_events"]) == len(before["label_events"]) + 1

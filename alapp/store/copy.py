@@ -149,9 +149,10 @@ def copy_project(source: str | Path, dest: str | Path, progress: Progress | None
     try:
         with Project.open(source, read_only=True) as project:
             conn = project._conn
-            snapshot = ("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
-                        if isinstance(conn, PgConnection) else "BEGIN")
-            conn.execute(snapshot)
+            if isinstance(conn, PgConnection):
+                conn.begin_snapshot()
+            else:
+                conn.execute("BEGIN")  # a read transaction: the file at one instant
             try:
                 report = CopyReport(str(source), str(dest))
                 writer.start()

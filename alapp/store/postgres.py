@@ -140,6 +140,15 @@ class PgConnection:
                 self._follow_given_keys()
         return PgCursor(cursor, None)
 
+    def begin_snapshot(self) -> None:
+        """A read-only transaction that sees the project at one instant (``alapp copy``),
+        without the writer lock, so annotators go on labeling meanwhile; a connection lost in it
+        fails the reader rather than reading on at another instant."""
+        self._run(lambda c: c.execute(
+            "START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"), "START", True)
+        self._transaction = True
+        self._keys_given.clear()
+
     def copy_rows(self, table: str, columns: Sequence[str],
                   rows: Iterable[Sequence[Any]]) -> None:
         """A bulk load (``alapp copy``): the rows by ``COPY ... FROM STDIN``, several times
