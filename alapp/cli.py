@@ -319,6 +319,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_gui)
     _package_commands(sub)  # exchange packages (issue 19)
     _team_parsers(sub)  # issue 19
+    _copy_parser(sub)  # issue 20
     return parser
 
 
@@ -825,6 +826,25 @@ def _run_gui(path: Path | None) -> int:
         raise AlappError(f"the desktop application needs PySide6 ({e})") from None
     code: int = run(path)
     return code
+
+
+# -- moving a project between stores (issue 20): copy ---------------------------------------------
+
+
+def _copy_parser(sub: Any) -> None:
+    p = sub.add_parser("copy", help="copy a project to another store, losing nothing: a file to "
+                                    "postgresql://..., back, or to another file")
+    p.add_argument("source", help="a project file or a postgresql:// address")
+    p.add_argument("dest", help="a new file, or the postgresql:// address of an empty database "
+                                "(never overwritten)")
+    p.set_defaults(run=_copy)
+
+
+def _copy(args: argparse.Namespace) -> int:
+    from alapp.app.copying import copy_project, report_text
+
+    print(report_text(copy_project(args.source, args.dest, progress=_say)))
+    return 0
 
 
 # -- exchange packages (issue 19): pack, open-package, pack-results, merge ----------------------
