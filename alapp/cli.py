@@ -319,6 +319,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_gui)
     _package_commands(sub)  # exchange packages (issue 19)
     _team_parsers(sub)  # issue 19
+    _worker_parser(sub)  # issue 20
     return parser
 
 
@@ -899,6 +900,60 @@ def _merge(args: argparse.Namespace) -> int:
     from alapp.app.packages import merge_package, merge_text
 
     print(merge_text(merge_package(args.project, args.package), args.package))
+    return 0
+
+
+# -- the worker (issue 20): a headless trainer, e.g. on the machine with a GPU --------------------
+
+
+def _worker_parser(sub: Any) -> None:
+    from alapp.app.worker import DEFAULT_MIN_NEW_LABELS, DEFAULT_POLL_S
+
+    p = sub.add_parser(
+        "worker", help="train and score rounds headless, one line per round (e.g. on the "
+        "machine with a GPU); the windows take its model and queue",
+        description="Loops: when enough labels arrived since the newest round, takes the "
+        "project's trainer lock (one trainer at a time), runs the round the window runs, saves "
+        "it and lets go. Ctrl+C or SIGTERM stops it between steps (a round in progress is not "
+        "saved). On a server project (postgresql://...) it runs beside the windows; on a "
+        "project file it takes the file's lock, so it runs only when no window has the file "
+        "open (and a window cannot open it while the worker runs).")
+    p.add_argument("address", metavar="ADDRESS", help="postgresql://host/database, or a "
+                   "project file")
+    p.add_argument("--once", action="store_true", help="one check (and round, if due), then "
+                   "exit")
+    p.add_argument("--min-new-labels", type=int, default=DEFAULT_MIN_NEW_LABELS, metavar="N",
+                   help=f"labels since the newest round that make a new round due (default "
+                   f"{DEFAULT_MIN_NEW_LABELS})")
+    p.add_argument("--poll", type=float, default=DEFAULT_POLL_S, metavar="SECONDS",
+                   help=f"how often to look for new labels (default {DEFAULT_POLL_S:g})")
+    p.add_argument("--name", default="worker", help="the name its rounds and presence carry "
+                   "(default: worker)")
+    p.set_defaults(run=_worker)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import signal
+
+    from alapp.app.worker import Worker, WorkerOptions
+    from alapp.app.writer import location
+
+    worker = Worker(location(args.address), WorkerOptions(
+        args.min_new_labels, args.poll, args.once, args.name),
+        say=lambda line: print(line, flush=True))
+
+    def stop(signum: int, frame: Any) -> None:
+        _say(f"alapp worker: stopping ({signal.Signals(signum).name})")
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT
+                      else signal.SIG_DFL)  # a second one stops at once
+        worker.stop()
+
+    before = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.run()
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
     return 0
 
 
