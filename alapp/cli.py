@@ -907,8 +907,6 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _worker_parser(sub: Any) -> None:
-    from alapp.app.worker import DEFAULT_MIN_NEW_LABELS, DEFAULT_POLL_S
-
     p = sub.add_parser(
         "worker", help="train and score rounds headless, one line per round (e.g. on the "
         "machine with a GPU); the windows take its model and queue",
@@ -922,11 +920,10 @@ def _worker_parser(sub: Any) -> None:
                    "project file")
     p.add_argument("--once", action="store_true", help="one check (and round, if due), then "
                    "exit")
-    p.add_argument("--min-new-labels", type=int, default=DEFAULT_MIN_NEW_LABELS, metavar="N",
-                   help=f"labels since the newest round that make a new round due (default "
-                   f"{DEFAULT_MIN_NEW_LABELS})")
-    p.add_argument("--poll", type=float, default=DEFAULT_POLL_S, metavar="SECONDS",
-                   help=f"how often to look for new labels (default {DEFAULT_POLL_S:g})")
+    p.add_argument("--min-new-labels", type=int, metavar="N", help="labels since the newest "
+                   "round that make a new round due (default 10)")
+    p.add_argument("--poll", type=float, metavar="SECONDS",
+                   help="how often to look for new labels (default 30)")
     p.add_argument("--name", default="worker", help="the name its rounds and presence carry "
                    "(default: worker)")
     p.set_defaults(run=_worker)
@@ -938,9 +935,10 @@ def _worker(args: argparse.Namespace) -> int:
     from alapp.app.worker import Worker, WorkerOptions
     from alapp.app.writer import location
 
-    worker = Worker(location(args.address), WorkerOptions(
-        args.min_new_labels, args.poll, args.once, args.name),
-        say=lambda line: print(line, flush=True))
+    given = {"min_new_labels": args.min_new_labels, "poll_s": args.poll}
+    options = WorkerOptions(once=args.once, name=args.name,
+                            **{k: v for k, v in given.items() if v is not None})
+    worker = Worker(location(args.address), options, say=lambda line: print(line, flush=True))
 
     def stop(signum: int, frame: Any) -> None:
         _say(f"alapp worker: stopping ({signal.Signals(signum).name})")

@@ -231,3 +231,37 @@ def test_each_session_beats_and_leaves(pg_address, tmp_path) -> None:
         assert ana.presence.line() == ""
     finally:
         ana.close()
+
+
+def test_sigterm_stops_the_worker_process_cleanly(pg_address, tmp_path) -> None:
+    """``alapp worker`` as its own process, waiting for labels: SIGTERM ends it at once with
+    exit 0, its presence row gone; a round then finds the project as it was."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    _labeled_project(pg_address, tmp_path, labeled=2)
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "alapp", "worker", pg_address, "--min-new-labels", "50",
+         "--poll", "30"], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        with Project.open(pg_address, read_only=True) as other:
+            deadline = time.time() + 60
+            while not presence.present(other) and time.time() < deadline:
+                assert process.poll() is None, process.communicate()
+                time.sleep(0.1)
+            assert [p.role for p in presence.present(other)] == ["worker"]
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=20)
+            assert process.returncode == 0, err
+            assert err.strip().splitlines()[-1] == "alapp worker: stopping (SIGTERM)"
+            assert out == "" and presence.present(other) == []
+            assert trainer.newest_round(other) is None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
