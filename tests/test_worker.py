@@ -265,3 +265,43 @@ def test_sigterm_stops_the_worker_process_cleanly(pg_address, tmp_path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_the_worker_outlives_a_server_that_drops_its_connections(pg_address, tmp_path) -> None:
+    """The server ends every connection of the worker (an administrator, a restart): the
+    worker says so in one line, opens the project again and goes on waiting for labels."""
+    import psycopg
+
+    from alapp.app.worker import Worker, WorkerOptions
+
+    _labeled_project(pg_address, tmp_path, labeled=2)
+    lines: list[str] = []
+    worker = Worker(pg_address, WorkerOptions(min_new_labels=50, poll_s=0.3),
+                    say=lines.append)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        with Project.open(pg_address, read_only=True) as other, \
+                psycopg.connect(pg_address, autocommit=True) as admin:
+            deadline = time.time() + 20
+            while not presence.present(other) and time.time() < deadline:
+                time.sleep(0.05)
+            first = presence.present(other)[0].session
+            ended = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                "current_database() AND pid NOT IN (pg_backend_pid(), %s)",
+                (other._conn._conn.info.backend_pid,)).fetchall()
+            assert len(ended) >= 2  # the worker's reader, writer (and lock, if open)
+            deadline = time.time() + 20
+            while time.time() < deadline and not any(
+                    p.session != first for p in presence.present(other)):
+                time.sleep(0.05)
+            assert thread.is_alive()
+            assert [p.role for p in presence.present(other) if p.session != first] == \
+                ["worker"]
+            assert any("the server did not answer" in line and "trying again in 0.3 s" in
+                       line for line in lines), lines
+    finally:
+        worker.stop()
+        thread.join(15)
+    assert not thread.is_alive() and worker.rounds == 0

@@ -23,7 +23,7 @@ from alapp.app.presence import WAITING
 from alapp.app.rounds import RoundJob
 from alapp.app.session import LabelingSession
 from alapp.app.writer import location
-from alapp.core.errors import AlappError, Cancelled
+from alapp.core.errors import AlappError, Cancelled, StorageError
 from alapp.core.progress import Progress
 from alapp.loop.round import RoundResult
 from alapp.store import trainer
@@ -73,42 +73,65 @@ class Worker:
         return self._stop.is_set()
 
     def run(self) -> int:
-        """Returns how many rounds it trained and saved."""
-        session = LabelingSession(location(self.location), self.options.name, role="worker")
-        try:
-            if session.presence is not None:
-                session.presence.set_activity(WAITING)
-            job = RoundJob(session)
-            again = False  # a round on stand-in features: embed, then a round on the real ones
-            told_waiting = False
-            while not self.stopping:
-                new = trainer.new_labels(session.reader)
-                due = again or new >= self.options.min_new_labels
-                if due:
-                    with TrainerLock(session.reader) as lock:
-                        if lock.try_take():
-                            told_waiting = False
-                            result = self._round(job, new)
-                            if result is None:  # stopped mid-round
-                                break
-                            session.apply_round(result)
-                            again = (bool(result.pending_embeddings)
-                                     and self._embed(job, result.pending_embeddings))
-                            if again:
-                                continue
-                        elif not told_waiting:
-                            self.say("another session is training; this worker waits for "
-                                     "its round")
-                            told_waiting = True
-                elif self.options.once:
-                    self.say(f"{new} new label{'' if new == 1 else 's'} since the last round "
-                             f"(a round needs {self.options.min_new_labels}); nothing to do")
-                if self.options.once:
-                    break
+        """Returns how many rounds it trained and saved. A server that stops answering after
+        the start (a restart, the network) is waited for: the worker says so, and opens the
+        project again after ``poll_s``; a project it cannot open at the start is an error."""
+        started = False
+        while not self.stopping:
+            try:
+                session = LabelingSession(location(self.location), self.options.name,
+                                          role="worker")
+            except StorageError as e:
+                if not started or self.options.once:
+                    raise
+                self.say(f"{e}; trying again in {self.options.poll_s:g} s")
                 self._stop.wait(self.options.poll_s)
-        finally:
-            session.close()
+                continue
+            started = True
+            try:
+                self._serve(session)
+                return self.rounds
+            except StorageError as e:
+                if self.options.once or not session.reader.on_server:
+                    raise
+                self.say(f"{e}; trying again in {self.options.poll_s:g} s")
+            finally:
+                session.close()
+            self._stop.wait(self.options.poll_s)
         return self.rounds
+
+    def _serve(self, session: LabelingSession) -> None:
+        """Rounds on an open session until stopped (or once)."""
+        if session.presence is not None:
+            session.presence.set_activity(WAITING)
+        job = RoundJob(session)
+        again = False  # a round on stand-in features: embed, then a round on the real ones
+        told_waiting = False
+        while not self.stopping:
+            new = trainer.new_labels(session.reader)
+            due = again or new >= self.options.min_new_labels
+            if due:
+                with TrainerLock(session.reader) as lock:
+                    if lock.try_take():
+                        told_waiting = False
+                        result = self._round(job, new)
+                        if result is None:  # stopped mid-round
+                            break
+                        session.apply_round(result)
+                        again = (bool(result.pending_embeddings)
+                                 and self._embed(job, result.pending_embeddings))
+                        if again:
+                            continue
+                    elif not told_waiting:
+                        self.say("another session is training; this worker waits for "
+                                 "its round")
+                        told_waiting = True
+            elif self.options.once:
+                self.say(f"{new} new label{'' if new == 1 else 's'} since the last round "
+                         f"(a round needs {self.options.min_new_labels}); nothing to do")
+            if self.options.once:
+                break
+            self._stop.wait(self.options.poll_s)
 
     def _round(self, job: RoundJob, new: int) -> RoundResult | None:
         progress = self._progress = Progress()
