@@ -916,8 +916,8 @@ def _worker_parser(sub: Any) -> None:
         "saved). On a server project (postgresql://...) it runs beside the windows; on a "
         "project file it takes the file's lock, so it runs only when no window has the file "
         "open (and a window cannot open it while the worker runs).")
-    p.add_argument("address", metavar="ADDRESS", help="postgresql://host/database, or a "
-                   "project file")
+    p.add_argument("address", metavar="ADDRESS", type=project_location,
+                   help="postgresql://host/database, or a project file")
     p.add_argument("--once", action="store_true", help="one check (and round, if due), then "
                    "exit")
     p.add_argument("--min-new-labels", type=int, metavar="N", help="labels since the newest "
@@ -933,12 +933,11 @@ def _worker(args: argparse.Namespace) -> int:
     import signal
 
     from alapp.app.worker import Worker, WorkerOptions
-    from alapp.app.writer import location
 
     given = {"min_new_labels": args.min_new_labels, "poll_s": args.poll}
     options = WorkerOptions(once=args.once, name=args.name,
                             **{k: v for k, v in given.items() if v is not None})
-    worker = Worker(location(args.address), options, say=lambda line: print(line, flush=True))
+    worker = Worker(args.address, options, say=lambda line: print(line, flush=True))
 
     def stop(signum: int, frame: Any) -> None:
         _say(f"alapp worker: stopping ({signal.Signals(signum).name})")

@@ -135,7 +135,7 @@ class Change:
 class LabelingSession:
     read_only: str | None = None  # why the session cannot write (opened with open_read_only)
 
-    def __init__(self, path: Path, annotator: str,
+    def __init__(self, path: Location, annotator: str,
                  writer: ProjectWriter | InlineWriter | ReadOnlyWriter | None = None,
                  role: str = "gui") -> None:
         self._owns_writer = writer is None

@@ -17,13 +17,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from alapp.app.presence import WAITING
 from alapp.app.rounds import RoundJob
 from alapp.app.session import LabelingSession
-from alapp.app.writer import location
 from alapp.core.errors import AlappError, Cancelled, StorageError
+from alapp.core.location import Location, project_location
 from alapp.core.progress import Progress
 from alapp.loop.round import RoundResult
 from alapp.store import trainer
@@ -50,10 +49,10 @@ class WorkerOptions:
 class Worker:
     """Runs rounds on ``location`` until stopped (or once, with ``once``)."""
 
-    def __init__(self, where: Any, options: WorkerOptions,
+    def __init__(self, where: Location | str, options: WorkerOptions,
                  say: Callable[[str], None] = print) -> None:
         options.check()
-        self.location = where
+        self.location = project_location(where)
         self.options = options
         self.say = say
         self.rounds = 0
@@ -79,7 +78,7 @@ class Worker:
         started = False
         while not self.stopping:
             try:
-                session = LabelingSession(location(self.location), self.options.name,
+                session = LabelingSession(self.location, self.options.name,
                                           role="worker")
             except StorageError as e:
                 if not started or self.options.once:

@@ -17,8 +17,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from alapp.core.location import ServerAddress
 from alapp.core.types import Source
-from alapp.store.postgres import LOCK_CLASS, TRAINER_LOCK, PgConnection, ServerAddress, connect
+from alapp.store.postgres import LOCK_CLASS, TRAINER_LOCK, PgConnection, connect
 from alapp.store.project import Project
 
 
