@@ -107,21 +107,25 @@ def test_worker_stops_between_steps(pg_address, tmp_path) -> None:
     _labeled_project(pg_address, tmp_path, labeled=2)
     lines: list[str] = []
     worker = Worker(pg_address, WorkerOptions(min_new_labels=50, poll_s=30), say=lines.append)
-    thread = threading.Thread(target=worker.run)
+    thread = threading.Thread(target=worker.run, daemon=True)
     started = time.perf_counter()
     thread.start()
-    with Project.open(pg_address, read_only=True) as other:
-        deadline = time.time() + 20
-        while not presence.present(other) and time.time() < deadline:
-            time.sleep(0.05)
-        seen = presence.present(other)
-        assert [(p.annotator, p.role, p.activity) for p in seen] == [
-            ("worker", "worker", "waiting for labels")]
+    try:
+        with Project.open(pg_address, read_only=True) as other:
+            deadline = time.time() + 20
+            while not presence.present(other) and time.time() < deadline:
+                time.sleep(0.05)
+            seen = presence.present(other)
+            assert [(p.annotator, p.role, p.activity) for p in seen] == [
+                ("worker", "worker", "waiting for labels")]
+            worker.stop()
+            thread.join(10)
+            assert not thread.is_alive() and time.perf_counter() - started < 15
+            assert worker.rounds == 0 and lines == [] and trainer.newest_round(other) is None
+            assert presence.present(other) == []
+    finally:
         worker.stop()
         thread.join(10)
-        assert not thread.is_alive() and time.perf_counter() - started < 15
-        assert worker.rounds == 0 and lines == [] and trainer.newest_round(other) is None
-        assert presence.present(other) == []
 
 
 def test_worker_options_are_checked(pg_address, capsys) -> None:
@@ -267,41 +271,56 @@ def test_sigterm_stops_the_worker_process_cleanly(pg_address, tmp_path) -> None:
             process.wait()
 
 
-def test_the_worker_outlives_a_server_that_drops_its_connections(pg_address, tmp_path) -> None:
-    """The server ends every connection of the worker (an administrator, a restart): the
-    worker says so in one line, opens the project again and goes on waiting for labels."""
+def test_the_worker_outlives_a_server_that_refuses_it_for_a_while(pg_address, tmp_path) -> None:
+    """The server ends the worker's connections and refuses new ones for a while (a restart,
+    an administrator): the worker says so in one line, tries again every poll, and once the
+    database takes connections again it goes on and trains the labels that arrive."""
+    from urllib.parse import urlsplit
+
     import psycopg
 
     from alapp.app.worker import Worker, WorkerOptions
 
     _labeled_project(pg_address, tmp_path, labeled=2)
+    database = urlsplit(pg_address).path.lstrip("/")
+    server = pg_address.replace(f"/{database}?", "/postgres?")
     lines: list[str] = []
-    worker = Worker(pg_address, WorkerOptions(min_new_labels=50, poll_s=0.3),
-                    say=lines.append)
-    thread = threading.Thread(target=worker.run)
+    worker = Worker(pg_address, WorkerOptions(min_new_labels=3, poll_s=0.3), say=lines.append)
+    thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     try:
-        with Project.open(pg_address, read_only=True) as other, \
-                psycopg.connect(pg_address, autocommit=True) as admin:
-            deadline = time.time() + 20
+        with Project.open(pg_address, read_only=True) as other:
+            deadline = time.time() + 30
             while not presence.present(other) and time.time() < deadline:
                 time.sleep(0.05)
-            first = presence.present(other)[0].session
-            ended = admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
-                "current_database() AND pid NOT IN (pg_backend_pid(), %s)",
-                (other._conn._conn.info.backend_pid,)).fetchall()
-            assert len(ended) >= 2  # the worker's reader, writer (and lock, if open)
-            deadline = time.time() + 20
-            while time.time() < deadline and not any(
-                    p.session != first for p in presence.present(other)):
+            assert presence.present(other)
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS false")
+            ended = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE datname = %s", (database,)).fetchall()
+            assert len(ended) >= 2  # the worker's reader and writer, at least
+            deadline = time.time() + 30
+            while not any("trying again" in line for line in lines) and \
+                    time.time() < deadline:
                 time.sleep(0.05)
-            assert thread.is_alive()
-            assert [p.role for p in presence.present(other) if p.session != first] == \
-                ["worker"]
-            assert any("the server did not answer" in line and "trying again in 0.3 s" in
-                       line for line in lines), lines
+            admin.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
+        refused = [line for line in lines if "trying again" in line]
+        assert refused and refused[0].endswith("; trying again in 0.3 s")
+        assert database in refused[0] and "\n" not in refused[0]
+        assert thread.is_alive()
+        with Project.open(pg_address) as annotator:
+            for item in annotator.item_ids()[2:5]:
+                annotator.label_item(item, "money", "ana")
+            deadline = time.time() + 60
+            while trainer.newest_round(annotator) is None and time.time() < deadline:
+                time.sleep(0.1)
+            newest = trainer.newest_round(annotator)
+            assert newest is not None and newest.origin is not None
+            assert (newest.origin.trained_by, newest.n_labeled) == ("worker", 5)
+            assert [p.activity for p in presence.present(annotator)
+                    if p.role == "worker"][:1] in (["waiting for labels"], ["training"])
     finally:
         worker.stop()
-        thread.join(15)
-    assert not thread.is_alive() and worker.rounds == 0
+        thread.join(30)
+    assert not thread.is_alive() and worker.rounds == 1
+    assert any(line.startswith("round 1: 5 labels (5 new)") for line in lines), lines

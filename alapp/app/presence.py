@@ -37,13 +37,14 @@ class Heartbeat:
     own that hands each write to ``writer`` (it never writes itself)."""
 
     def __init__(self, writer: Any, reader: Project, annotator: Callable[[], str],
-                 role: str = "gui", activity: str = LABELING,
+                 role: str = "gui", activity: str | None = None,
                  every_s: float = BEAT_EVERY_S) -> None:
         self.writer = writer
         self.reader = reader
         self.annotator = annotator
         self.role = role
-        self.activity = activity
+        # what it does until it says otherwise: a window labels, a worker waits for labels
+        self.activity = activity or (WAITING if role == "worker" else LABELING)
         self.every_s = every_s
         self.id = uuid.uuid4().hex
         self.host = host_name()
