@@ -915,7 +915,7 @@ def _worker_parser(sub: Any) -> None:
         "it and lets go. Ctrl+C or SIGTERM stops it between steps (a round in progress is not "
         "saved). On a server project (postgresql://...) it runs beside the windows; on a "
         "project file it takes the file's lock, so it runs only when no window has the file "
-        "open (and a window cannot open it while the worker runs).")
+        "open (a window opened meanwhile opens it read-only).")
     p.add_argument("address", metavar="ADDRESS", type=project_location,
                    help="postgresql://host/database, or a project file")
     p.add_argument("--once", action="store_true", help="one check (and round, if due), then "
