@@ -320,6 +320,7 @@ def _parser() -> argparse.ArgumentParser:
     _package_commands(sub)  # exchange packages (issue 19)
     _team_parsers(sub)  # issue 19
     _copy_parser(sub)  # issue 20
+    _worker_parser(sub)  # issue 20
     return parser
 
 
@@ -919,6 +920,57 @@ def _merge(args: argparse.Namespace) -> int:
     from alapp.app.packages import merge_package, merge_text
 
     print(merge_text(merge_package(args.project, args.package), args.package))
+    return 0
+
+
+# -- the worker (issue 20): a headless trainer, e.g. on the machine with a GPU --------------------
+
+
+def _worker_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "worker", help="train and score rounds headless, one line per round (e.g. on the "
+        "machine with a GPU); the windows take its model and queue",
+        description="Loops: when enough labels arrived since the newest round, takes the "
+        "project's trainer lock (one trainer at a time), runs the round the window runs, saves "
+        "it and lets go. Ctrl+C or SIGTERM stops it between steps (a round in progress is not "
+        "saved). On a server project (postgresql://...) it runs beside the windows; on a "
+        "project file it takes the file's lock, so it runs only when no window has the file "
+        "open (a window opened meanwhile opens it read-only).")
+    p.add_argument("address", metavar="ADDRESS", type=project_location,
+                   help="postgresql://host/database, or a project file")
+    p.add_argument("--once", action="store_true", help="one check (and round, if due), then "
+                   "exit")
+    p.add_argument("--min-new-labels", type=int, metavar="N", help="labels since the newest "
+                   "round that make a new round due (default 10)")
+    p.add_argument("--poll", type=float, metavar="SECONDS",
+                   help="how often to look for new labels (default 30)")
+    p.add_argument("--name", default="worker", help="the name its rounds and presence carry "
+                   "(default: worker)")
+    p.set_defaults(run=_worker)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import signal
+
+    from alapp.app.worker import Worker, WorkerOptions
+
+    given = {"min_new_labels": args.min_new_labels, "poll_s": args.poll}
+    options = WorkerOptions(once=args.once, name=args.name,
+                            **{k: v for k, v in given.items() if v is not None})
+    worker = Worker(args.address, options, say=lambda line: print(line, flush=True))
+
+    def stop(signum: int, frame: Any) -> None:
+        _say(f"alapp worker: stopping ({signal.Signals(signum).name})")
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT
+                      else signal.SIG_DFL)  # a second one stops at once
+        worker.stop()
+
+    before = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.run()
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
     return 0
 
 

@@ -8,6 +8,7 @@ project's writer thread.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,13 +16,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from alapp.app.encoder import EncoderJob, describe
+from alapp.app.presence import LABELING, TRAINING, WAITING, host_name
 from alapp.core.progress import Progress
 from alapp.core.spans import TokenOffsets
 from alapp.core.types import ItemId
 from alapp.loop.embedding import BACKGROUND_ABOVE, embed_all, embedders_of, pending_embeddings
 from alapp.loop.round import RoundResult, RoundRunner, Snapshot
-from alapp.store import rounds, vectors
+from alapp.store import presence, rounds, trainer, vectors
 from alapp.store.project import Project
+from alapp.store.trainer import RoundOrigin, TrainerLock
 
 Write = Callable[[Callable[[Project], Any]], Any]
 
@@ -70,7 +73,8 @@ def snapshot_of(project: Project) -> Snapshot:
     return read_snapshot(project, lambda write: write(project))
 
 
-def save_result(project: Project, result: RoundResult, keep: ItemId | None = None) -> int:
+def save_result(project: Project, result: RoundResult, keep: ItemId | None = None,
+                origin: RoundOrigin | None = None) -> int:
     """Write a round's model version and batch to a project the caller holds open."""
     model = None
     if result.model_kind:
@@ -78,7 +82,7 @@ def save_result(project: Project, result: RoundResult, keep: ItemId | None = Non
                                     result.stored_metrics(), result.weights,
                                     result.features_line)
     return rounds.save_round(project, result.picks, result.strategy, result.n_labeled, model,
-                             keep, result.stream_seen)
+                             keep, result.stream_seen, origin)
 
 
 class RoundJob:
@@ -97,7 +101,36 @@ class RoundJob:
         self.encoder = EncoderJob(session)  # issue 17: contrastive fine-tuning, when due
 
     def __call__(self, progress: Progress) -> RoundResult:
+        """Train, or on a server project where another session trains now (issue 20), wait
+        for its round and take that: one trainer at a time (the trainer lock)."""
         with Project.open(self.session.path, read_only=True) as reader:
+            if not reader.on_server:
+                return self.train(progress)
+            while True:
+                before = trainer.newest_round(reader)
+                with TrainerLock(reader) as lock:
+                    if lock.try_take():
+                        return self.train(progress)
+                picked = pick_up(reader, progress, before)
+                if picked is not None:
+                    return picked
+                # the trainer stopped without saving a round: train here after all
+
+    def train(self, progress: Progress) -> RoundResult:
+        """One round trained here and saved, with who trained it and on which labels; the
+        caller holds the trainer lock on a server project."""
+        heartbeat = self.session.presence
+        if heartbeat is not None:
+            heartbeat.set_activity(TRAINING)
+        try:
+            return self._train(progress)
+        finally:
+            if heartbeat is not None:
+                heartbeat.set_activity(WAITING if heartbeat.role == "worker" else LABELING)
+
+    def _train(self, progress: Progress) -> RoundResult:
+        with Project.open(self.session.path, read_only=True) as reader:
+            seen = trainer.last_event(reader)  # before the snapshot: never counts one unread
             snap = read_snapshot(reader, self.session.writer.call)
             pending = self._pending(snap, progress)
             if pending > BACKGROUND_ABOVE or (pending and self.embedding.running):
@@ -106,7 +139,8 @@ class RoundJob:
                 result = self.runner.run(snap, progress)
         progress.check()  # a cancel before the save drops the round; after it, it is done
         result.encoder = describe(snap.settings.featurizer, snap.settings)  # issue 17
-        self.session.save_round(result)
+        self.session.save_round(result, trainer.RoundOrigin(
+            self.session.annotator, host_name(), seen))
         return result
 
     @staticmethod
@@ -114,6 +148,39 @@ class RoundJob:
         progress.report("reading the project", 0.02)
         embedders = embedders_of(snap.settings.featurizer, snap.texts, snap.settings.device)
         return pending_embeddings(snap.vectors, embedders) if embedders else 0
+
+
+WAIT_POLL_S = 1.0  # how often a session waiting for another's round looks again
+
+
+def pick_up(reader: Project, progress: Progress, before: trainer.NewestRound | None,
+            poll_s: float = WAIT_POLL_S) -> RoundResult | None:
+    """Another session trains now: wait until it lets go of the trainer lock, then take the
+    round it saved (its model version's metrics and its queue) as this session's round; the
+    trainer's predictions are not known here. None when it saved no round after ``before``
+    (the newest round when this session found the lock taken)."""
+    while trainer.someone_trains(reader):
+        progress.report(f"{_trainer(reader)} is training; its model is used when it is "
+                        "saved", 0.1)
+        for _ in range(max(1, round(poll_s / 0.1))):
+            progress.check()
+            time.sleep(0.1)
+    newest = trainer.newest_round(reader)
+    if newest is None or (before is not None and newest.round_id == before.round_id):
+        return None
+    notes = [] if newest.origin is None else [
+        f"trained by {newest.origin.trained_by} on {newest.origin.host}"]
+    return RoundResult([], {}, newest.n_labeled, newest.metrics,
+                       round_index=rounds.round_count(reader), strategy=newest.strategy,
+                       model_kind=newest.kind, features_line=newest.features, notes=notes)
+
+
+def _trainer(reader: Project) -> str:
+    """Who trains now, by the presence table ("worker on gpu-box")."""
+    for p in presence.present(reader):
+        if p.activity == TRAINING:
+            return f"{p.annotator} on {p.host}"
+    return "another session"
 
 
 class EmbeddingJob:

@@ -22,6 +22,7 @@ from alapp.al.budget import SPENT_RULES, BudgetStatus
 from alapp.al.budget import status as budget_status
 from alapp.al.stopping import Forecast, Signal, labels_to_reach, labels_to_stabilize
 from alapp.app.claims import SessionClaims
+from alapp.app.presence import Heartbeat
 from alapp.app.rounds import save_result
 from alapp.app.writer import InlineWriter, ProjectWriter
 from alapp.core import errors
@@ -49,6 +50,7 @@ from alapp.store.events import RelabelBatch as RelabelBatch  # the token of rela
 from alapp.store.importer import ImportReport, ImportSpec
 from alapp.store.project import Project
 from alapp.store.queue import QueueEntry
+from alapp.store.trainer import RoundOrigin
 
 __all__ = ["UNLABELED", "BrowseQuery", "BrowseRow", "BudgetSpentError", "Change", "Decision",
            "LabelingSession", "QueueEntry", "ReadOnlySessionError", "ReadOnlyWriter",
@@ -136,8 +138,9 @@ class Change:
 class LabelingSession:
     read_only: str | None = None  # why the session cannot write (opened with open_read_only)
 
-    def __init__(self, path: Path, annotator: str,
-                 writer: ProjectWriter | InlineWriter | ReadOnlyWriter | None = None) -> None:
+    def __init__(self, path: Location, annotator: str,
+                 writer: ProjectWriter | InlineWriter | ReadOnlyWriter | None = None,
+                 role: str = "gui") -> None:
         self._owns_writer = writer is None
         self._settings: ProjectSettings | None = None
         self._counts: dict[str, int] | None = None
@@ -163,6 +166,11 @@ class LabelingSession:
                                     else self.writer.call, self.settings)
         if isinstance(self.writer, ProjectWriter):  # renewed while the app is open
             self.claims.keep_alive(self.writer.submit)
+        # issue 20: on a server project, who else is connected and what this session does
+        self.presence: Heartbeat | None = None
+        if self.reader.on_server and isinstance(self.writer, ProjectWriter):
+            self.presence = Heartbeat(self.writer, self.reader, lambda: self.annotator,
+                                      role).start()
 
     @classmethod
     def open_read_only(cls, path: Path, annotator: str,
@@ -182,6 +190,8 @@ class LabelingSession:
 
     def close(self) -> None:
         self.claims.release()  # issue 20: its items are free for the other sessions now
+        if self.presence is not None:
+            self.presence.stop()
         self.reader.close()
         if self._owns_writer:
             self.writer.close()
@@ -244,11 +254,11 @@ class LabelingSession:
         entries = self.queue()
         return entries[0] if entries else None
 
-    def save_round(self, result: RoundResult) -> int:
+    def save_round(self, result: RoundResult, origin: RoundOrigin | None = None) -> int:
         """Write a round's model version and batch (on the writer thread); the item on screen
-        stays first, so a round never swaps it mid-read."""
+        stays first, so a round never swaps it mid-read. ``origin``: who trained it (20)."""
         keep = self.showing
-        return self.writer.call(lambda p: save_result(p, result, keep))
+        return self.writer.call(lambda p: save_result(p, result, keep, origin))
 
     def finish_round(self, result: RoundResult) -> int:
         """Save a round and show its predictions: what a round thread and the window do

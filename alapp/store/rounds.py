@@ -17,6 +17,7 @@ from alapp.store import stream
 from alapp.store.project import Project
 from alapp.store.queue import replace_batch
 from alapp.store.stream import StreamRows
+from alapp.store.trainer import RoundOrigin, record_origin
 
 KEEP_WEIGHTS = 5  # model versions whose weights are kept; every version keeps its metrics
 
@@ -78,10 +79,11 @@ class ModelVersion:
 
 def save_round(project: Project, picks: Sequence[Pick], strategy: str, n_labeled: int,
                model: ModelVersion | None, keep: ItemId | None = None,
-               stream_seen: Sequence[tuple[ItemId, int, float | None, float | None]] = ()
-               ) -> int:
+               stream_seen: Sequence[tuple[ItemId, int, float | None, float | None]] = (),
+               origin: RoundOrigin | None = None) -> int:
     """Write the round, its model version and its queue in one transaction. ``keep``: the item
-    on the annotator's screen stays first, so a round never swaps it mid-read."""
+    on the annotator's screen stays first, so a round never swaps it mid-read. ``origin``:
+    who trained it, where, on which labels (issue 20)."""
     s = project.settings()
     with project.transaction() as conn:
         version = None
@@ -110,6 +112,8 @@ def save_round(project: Project, picks: Sequence[Pick], strategy: str, n_labeled
 
             rebuild(conn)
         stream.record(conn, round_id, stream_seen)  # stream mode: what arrived (issue 16)
+        if origin is not None:
+            record_origin(conn, round_id, origin)
     return round_id
 
 

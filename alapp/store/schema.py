@@ -369,6 +369,27 @@ V15_CLAIMS = """
         );
         CREATE INDEX claims_holder ON claims(holder);
         CREATE INDEX claims_expires ON claims(expires_at)
+# Several machines on one server project (issue 20): who has the project open and what they do
+# (each app session's heartbeat, every ~30 s), and which session trained each round, with the
+# newest label event it saw, so a worker counts the labels that arrived since.
+V16_PRESENCE_AND_ROUND_ORIGINS = """
+        CREATE TABLE presence (
+            session TEXT PRIMARY KEY,
+            workstation TEXT NOT NULL,
+            annotator TEXT NOT NULL,
+            host TEXT NOT NULL,
+            role TEXT NOT NULL,
+            activity TEXT NOT NULL DEFAULT '',
+            started_at REAL NOT NULL,
+            last_seen REAL NOT NULL
+        );
+        CREATE INDEX presence_seen ON presence(last_seen);
+        CREATE TABLE round_origins (
+            round_id INTEGER PRIMARY KEY REFERENCES rounds(id),
+            trained_by TEXT NOT NULL,
+            host TEXT NOT NULL,
+            last_event INTEGER NOT NULL
+        )
 """
 
 MIGRATIONS: list[str] = [
@@ -388,6 +409,7 @@ MIGRATIONS: list[str] = [
     V13_TEAMS,  # event identity and order across machines, annotators, training labels (19)
     V14_PACKAGE_ASSIGNMENTS,  # who each item was packed for, in which package (issue 19)
     V15_CLAIMS,  # which session holds which queued items, until when (issue 20)
+    V16_PRESENCE_AND_ROUND_ORIGINS,  # who is connected; who trained each round (issue 20)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 TEAMS_VERSION = MIGRATIONS.index(V13_TEAMS) + 1  # events carry identity; item_labels exists

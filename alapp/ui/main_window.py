@@ -562,9 +562,35 @@ class MainWindow(QMainWindow):
         for widget in (self.embedding_text, self.embedding_bar):
             widget.setVisible(False)
             bar.addPermanentWidget(widget)
+        # issue 20: who else labels a server project ("Also labeling: Ana (2 min ago), ...")
+        self.presence_label = plain_label()
+        self.presence_label.setToolTip("Others connected to this project in the last two "
+                                       "minutes, and what they do")
+        self.presence_label.setContentsMargins(0, 0, 16, 0)  # apart from "Labeling as"
+        self.presence_label.setVisible(False)
+        bar.addPermanentWidget(self.presence_label)
+        self.presence_timer = QTimer(self)
+        self.presence_timer.setInterval(15_000)
+        self.presence_timer.timeout.connect(self.show_presence)
+        if self.session.presence is not None:
+            self.presence_timer.start()
+            QTimer.singleShot(1_000, self.show_presence)  # once this session's row is in
         self.annotator_label = plain_label()
         bar.addPermanentWidget(self.annotator_label)
         self._show_annotator()
+
+    def show_presence(self) -> None:
+        heartbeat = self.session.presence
+        if self.closed or heartbeat is None:
+            return
+        try:
+            line = heartbeat.line()
+        except Exception as e:  # a lost network: the next tick tries again
+            line = ""
+            self.statusBar().showMessage(f"Who else is labeling is not known now: "
+                                         f"{one_line(str(e))}", 5000)
+        self.presence_label.setText(line)
+        self.presence_label.setVisible(bool(line))
 
     def _show_annotator(self) -> None:
         text = f"Labeling as {self.session.annotator}"
@@ -945,6 +971,7 @@ class MainWindow(QMainWindow):
             preferences.set_annotator(self.session.path, self.session.annotator)
         QApplication.instance().removeEventFilter(self)  # type: ignore[union-attr]
         self.closed = True  # results already queued to this thread are dropped
+        self.presence_timer.stop()
         self.work.blockSignals(True)  # and nothing more is emitted
         self.embedding.blockSignals(True)
         self.encoder.blockSignals(True)
