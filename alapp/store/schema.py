@@ -369,6 +369,8 @@ V15_CLAIMS = """
         );
         CREATE INDEX claims_holder ON claims(holder);
         CREATE INDEX claims_expires ON claims(expires_at)
+"""
+
 # Several machines on one server project (issue 20): who has the project open and what they do
 # (each app session's heartbeat, every ~30 s), and which session trained each round, with the
 # newest label event it saw, so a worker counts the labels that arrived since.
