@@ -22,6 +22,7 @@ from alapp.loop.embedding import BACKGROUND_ABOVE, embed_all, embedders_of, pend
 from alapp.loop.round import RoundResult, RoundRunner, Snapshot
 from alapp.store import rounds, vectors
 from alapp.store.project import Project
+from alapp.store.vector_cache import CachedVectors, open_cache
 
 Write = Callable[[Callable[[Project], Any]], Any]
 
@@ -45,6 +46,11 @@ class ProjectVectors:
     def load_present(self, featurizer: str, ids: Sequence[ItemId]
                      ) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
         return vectors.load_present_vectors(self.reader, featurizer, ids)
+
+    def cached(self, featurizer: str) -> CachedVectors:
+        """The featurizer's vectors as a memory-mapped file beside the project (issue 20),
+        built or rebuilt from the project when missing, damaged or stale."""
+        return open_cache(self.reader, featurizer)
 
 
 def read_snapshot(reader: Project, write: Write) -> Snapshot:

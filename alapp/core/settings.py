@@ -117,6 +117,10 @@ class ProjectSettings:
     training_label_rule: str = options.TrainingLabelRule.MAJORITY.value
     # issue 19: team guidelines (Markdown, shown as formatted plain text with nothing fetched)
     guidelines: str = ""
+    # issue 20: large pools. From this many items a round whose strategy reads the class
+    # probabilities alone keeps the vectors in a memory-mapped file and scores the pool a
+    # block at a time (loop/large_pool.py); 0: never
+    large_pool_items: int = 200_000
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -249,6 +253,8 @@ _RULES.update({
     "propagation_alpha": (lambda v: 0 < v < 1, "a share above 0 and below 1"),
     "propagation_max_items": (lambda v: v >= 100, "a whole number of items, at least 100"),
 })
+# issue 20: large pools
+_RULES["large_pool_items"] = (lambda v: v >= 0, "a whole number of items, 0 or more (0: never)")
 # issue 19: team guidelines
 MAX_GUIDELINES = 200_000  # characters
 

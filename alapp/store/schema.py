@@ -347,6 +347,15 @@ V14_PACKAGE_ASSIGNMENTS = """
         CREATE INDEX assignments_package ON assignments(package_id)
 """
 
+# Issue 20 (large pools): a version per vector set, raised by every write of its vectors, so a
+# memory-mapped copy of them beside the project (store/vector_cache.py) knows when it is stale.
+V15_VECTOR_VERSIONS = """
+        CREATE TABLE vector_versions (
+            featurizer TEXT PRIMARY KEY,
+            version INTEGER NOT NULL
+        ) WITHOUT ROWID
+"""
+
 MIGRATIONS: list[str] = [
     V1_ITEMS_LABELS_EVENTS,
     V2_ROUNDS_MODELS_SELECTION,  # rounds, model versions, why each item was selected
@@ -363,6 +372,7 @@ MIGRATIONS: list[str] = [
     V12_LABEL_DESCRIPTIONS,  # a label's description: its prototype text and tooltip (issue 17)
     V13_TEAMS,  # event identity and order across machines, annotators, training labels (19)
     V14_PACKAGE_ASSIGNMENTS,  # who each item was packed for, in which package (issue 19)
+    V15_VECTOR_VERSIONS,  # a version per vector set: when a vector cache is stale (issue 20)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 TEAMS_VERSION = MIGRATIONS.index(V13_TEAMS) + 1  # events carry identity; item_labels exists

@@ -16,6 +16,9 @@ from alapp.core.errors import AlappError, InputError
 from alapp.core.pairs import join_pair
 from alapp.core.types import ItemId
 from alapp.store.project import Project
+from alapp.store.vector_cache import bump_vector_version
+
+SAVE_ROWS = 10_000  # vectors written per statement
 
 
 def cached_ids(project: Project, featurizer: str) -> set[ItemId]:
@@ -48,12 +51,15 @@ def save_vectors(project: Project, featurizer: str, ids: Sequence[ItemId],
                  vectors: NDArray[np.floating]) -> None:
     if len(ids) != len(vectors):
         raise ValueError("one vector per id")
-    half = np.asarray(vectors, dtype=np.float16)
     with project.transaction() as conn:
-        conn.executemany("INSERT OR REPLACE INTO embeddings (item_id, featurizer, vector) "
-                         "VALUES (?, ?, ?)",
-                         [(int(i), featurizer, v.tobytes()) for i, v in zip(ids, half,
-                                                                             strict=True)])
+        # A block at a time: a million vectors as one list of blobs would take gigabytes.
+        for start in range(0, len(ids), SAVE_ROWS):
+            half = np.asarray(vectors[start:start + SAVE_ROWS], dtype=np.float16)
+            conn.executemany("INSERT OR REPLACE INTO embeddings (item_id, featurizer, vector) "
+                             "VALUES (?, ?, ?)",
+                             [(int(i), featurizer, v.tobytes()) for i, v in
+                              zip(ids[start:start + SAVE_ROWS], half, strict=True)])
+        bump_vector_version(conn, featurizer)  # a vector cache of them is now stale
 
 
 def load_vectors(project: Project, featurizer: str,

@@ -1,0 +1,285 @@
+"""A project's vectors of one featurizer as a memory-mapped file beside it (issue 20: pools of
+a million items).
+
+The embeddings table keeps one float16 blob per item; reading a million of them into Python
+bytes, joining them and converting them to float32 takes several gigabytes. The cache file holds
+the same float16 values, rows in item order, behind a header, so a round maps it and reads it
+a block at a time.
+
+It is derived state: rebuilt from the embeddings table whenever it is missing, damaged or out
+of date, and never trusted without checks. Its header names the featurizer, the vector set's
+version (``vector_versions``, raised by every write of that featurizer's vectors), the row
+count and dimension, and a BLAKE2b digest of everything after the header; the file's size
+must match. The digest is checked in full the first time a process opens a file (by its
+device, inode, size and modification time). A build writes a temporary sibling and renames
+it into place, so a reader sees a whole old file or a whole new one.
+
+Layout: 4096 header bytes (JSON, space padded), then ``count`` int64 item ids (ascending),
+then ``count`` x ``dim`` float16 vectors, rows in the order of the ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import mmap
+import os
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from alapp.core.errors import AlappError
+from alapp.core.types import ItemId
+from alapp.store.project import Project
+
+MAGIC = "alapp-vector-cache"
+FORMAT = 1
+HEADER = 4096
+READ_ROWS = 20_000  # rows fetched from the embeddings table at a time while building
+_DIGEST_BLOCK = 8 << 20
+
+# Files whose digest this process has checked: (path, device, inode, size, mtime_ns).
+_checked: set[tuple[str, int, int, int, int]] = set()
+_checked_lock = threading.Lock()
+
+
+def bump_vector_version(conn: sqlite3.Connection, featurizer: str) -> None:
+    """Every write of a featurizer's vectors calls this in its transaction: a cache built
+    before it is out of date."""
+    conn.execute("INSERT INTO vector_versions (featurizer, version) VALUES (?, 1) "
+                 "ON CONFLICT (featurizer) DO UPDATE SET version = version + 1", (featurizer,))
+
+
+def vector_version(conn: sqlite3.Connection, featurizer: str) -> int:
+    row = conn.execute("SELECT version FROM vector_versions WHERE featurizer = ?",
+                       (featurizer,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def cache_folder(project_path: Path) -> Path:
+    """Where a project's derived files live: ``support.alapp`` -> ``support.alapp-cache/``."""
+    return project_path.with_name(project_path.name + "-cache")
+
+
+def cache_path(project_path: Path, featurizer: str) -> Path:
+    tag = hashlib.blake2b(featurizer.encode("utf-8"), digest_size=8).hexdigest()
+    return cache_folder(project_path) / f"vectors-{tag}.f16"
+
+
+@dataclass
+class CachedVectors:
+    """One featurizer's vectors, memory-mapped: ``ids`` ascending, ``matrix`` float16 rows.
+
+    ``rows_of`` maps item ids to rows; ``gather`` and ``blocks`` return float32 copies of the
+    rows asked for, so only those are ever in memory as floats."""
+
+    path: Path
+    featurizer: str
+    ids: NDArray[np.int64]
+    matrix: NDArray[np.float16]  # a read-only memory map of the file
+    version: int
+    built: bool  # True: built (or rebuilt) by this call, False: an existing file was valid
+
+    @property
+    def dim(self) -> int:
+        return int(self.matrix.shape[1])
+
+    def rows_of(self, ids: Sequence[ItemId] | NDArray[np.integer]) -> NDArray[np.intp]:
+        """Cache rows of ``ids``; an error naming an id that has no vector."""
+        wanted = np.asarray(ids, dtype=np.int64)
+        rows = np.searchsorted(self.ids, wanted)
+        rows = np.minimum(rows, max(len(self.ids) - 1, 0))
+        found = (self.ids[rows] == wanted) if len(self.ids) else np.zeros(len(wanted), bool)
+        if not found.all():
+            missing = wanted[~found]
+            raise AlappError(f"{len(missing)} items have no {self.featurizer!r} vectors yet "
+                             f"(e.g. item {int(missing[0])})")
+        return rows.astype(np.intp)
+
+    def gather(self, rows: NDArray[np.integer] | Sequence[int]) -> NDArray[np.float32]:
+        """Rows (cache positions) as float32, in the order given."""
+        at = np.asarray(rows, dtype=np.intp)
+        if at.size == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        order = np.argsort(at, kind="stable")  # read the file forwards
+        out = np.empty((len(at), self.dim), dtype=np.float32)
+        out[order] = self.matrix[at[order]]
+        return out
+
+    def blocks(self, rows: NDArray[np.integer], size: int
+               ) -> Iterator[tuple[slice, NDArray[np.float32]]]:
+        """``rows`` (cache positions) ``size`` at a time: (where in ``rows``, float32 rows).
+        Pages read are released after each block, so the resident set stays about one block
+        whatever the pool's size."""
+        at = np.asarray(rows, dtype=np.intp)
+        for start in range(0, len(at), size):
+            part = at[start:start + size]
+            yield slice(start, start + len(part)), self.gather(part)
+            if len(part):
+                self._release(int(part.min()), int(part.max()) + 1)
+
+    def _release(self, first: int, end: int) -> None:
+        """Drop the mapped pages of rows [first, end) from this process (they stay in the
+        page cache): file pages count towards the resident set while mapped."""
+        mapped: Any = getattr(self.matrix, "_mmap", None)
+        dont_need = getattr(mmap, "MADV_DONTNEED", None)
+        if mapped is None or dont_need is None or not hasattr(mapped, "madvise"):
+            return
+        # numpy maps from the allocation boundary below the matrix's offset in the file
+        skip = int(getattr(self.matrix, "offset", 0)) % mmap.ALLOCATIONGRANULARITY
+        start, stop = skip + first * self.dim * 2, skip + end * self.dim * 2
+        start -= start % mmap.PAGESIZE
+        with contextlib.suppress(OSError, ValueError):
+            mapped.madvise(dont_need, start, stop - start)
+
+    def close(self) -> None:
+        """Let go of the mapping (it is unmapped once no array refers to it; unmapping it
+        under a live view would crash the process)."""
+        self.matrix = np.zeros((0, self.dim), np.float16)
+
+
+def open_cache(project: Project, featurizer: str) -> CachedVectors:
+    """The featurizer's vectors as a checked cache file, built or rebuilt when needed. Read on
+    the caller's connection (the round thread's, read-only); writes only the cache file."""
+    conn = project._conn
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")  # the version, the count and the rows read below agree
+    try:
+        version = vector_version(conn, featurizer)
+        count, dim = conn.execute(
+            "SELECT COUNT(*), MAX(length(vector)) / 2 FROM embeddings WHERE featurizer = ?",
+            (featurizer,)).fetchone()
+        dim = int(dim or 0)
+        path = cache_path(project.path, featurizer)
+        expected = {"featurizer": featurizer, "version": version, "count": int(count),
+                    "dim": dim}
+        cached = _open_valid(path, expected)
+        if cached is not None:
+            return cached
+        _build(conn, path, expected)
+    finally:
+        if own:
+            conn.execute("COMMIT")
+    cached = _open_valid(path, expected, built=True)
+    if cached is None:
+        raise AlappError(f"{path}: the vector cache just written does not read back")
+    return cached
+
+
+def _header(path: Path) -> dict[str, Any] | None:
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(HEADER)
+        if len(raw) < HEADER:
+            return None
+        header = json.loads(raw.decode("ascii"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return header if isinstance(header, dict) else None
+
+
+def _open_valid(path: Path, expected: dict[str, Any], built: bool = False
+                ) -> CachedVectors | None:
+    """The cache at ``path`` when it is whole and current, else None (it is then rebuilt)."""
+    header = _header(path)
+    if header is None or header.get("magic") != MAGIC or header.get("format") != FORMAT:
+        return None
+    if any(header.get(k) != v for k, v in expected.items()):
+        return None
+    count, dim = int(expected["count"]), int(expected["dim"])
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    if stat.st_size != HEADER + count * 8 + count * dim * 2:
+        return None
+    identity = (str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    with _checked_lock:
+        known = identity in _checked
+    if not known:
+        if _digest(path) != header.get("blake2b"):
+            return None
+        with _checked_lock:
+            _checked.add(identity)
+    if count == 0:  # a zero-length region cannot be mapped
+        return CachedVectors(path, str(expected["featurizer"]), np.zeros(0, np.int64),
+                             np.zeros((0, dim), np.float16), int(expected["version"]), built)
+    ids = np.array(np.memmap(path, mode="r", dtype=np.int64, offset=HEADER, shape=(count,)))
+    if count > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+        return None
+    matrix = np.memmap(path, mode="r", dtype=np.float16, offset=HEADER + count * 8,
+                       shape=(count, dim))
+    return CachedVectors(path, str(expected["featurizer"]), ids, matrix,
+                         int(expected["version"]), built)
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    try:
+        with open(path, "rb") as f:
+            f.seek(HEADER)
+            while block := f.read(_DIGEST_BLOCK):
+                h.update(block)
+    except OSError:
+        return ""
+    return h.hexdigest()
+
+
+def _build(conn: sqlite3.Connection, path: Path, expected: dict[str, Any]) -> None:
+    """Write the cache from the embeddings table: a temporary sibling, renamed into place."""
+    count, dim, featurizer = int(expected["count"]), int(expected["dim"]), expected["featurizer"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.truncate(HEADER + count * 8 + count * dim * 2)
+        h = hashlib.blake2b(digest_size=16)
+        written = 0
+        if count:
+            ids = np.memmap(tmp, mode="r+", dtype=np.int64, offset=HEADER, shape=(count,))
+            matrix = np.memmap(tmp, mode="r+", dtype=np.float16, offset=HEADER + count * 8,
+                               shape=(count, dim))
+            cursor = conn.execute("SELECT item_id, vector FROM embeddings WHERE featurizer = ? "
+                                  "ORDER BY item_id", (featurizer,))
+            while rows := cursor.fetchmany(READ_ROWS):
+                end = written + len(rows)
+                if end > count:
+                    raise AlappError(f"{featurizer!r}: more vectors than counted")
+                ids[written:end] = [r[0] for r in rows]
+                blob = b"".join(r[1] for r in rows)
+                if len(blob) != len(rows) * dim * 2:
+                    raise AlappError(f"{featurizer!r}: vectors of different lengths in the "
+                                     "project; re-import them")
+                matrix[written:end] = np.frombuffer(blob, dtype=np.float16).reshape(-1, dim)
+                written = end
+            if written != count:
+                raise AlappError(f"{featurizer!r}: fewer vectors than counted")
+            ids.flush()
+            matrix.flush()
+            del ids, matrix
+        with open(tmp, "rb") as f:  # the digest of what is on disk, not of what was meant
+            f.seek(HEADER)
+            while block := f.read(_DIGEST_BLOCK):
+                h.update(block)
+        header = json.dumps({"magic": MAGIC, "format": FORMAT, **expected,
+                             "blake2b": h.hexdigest()}).encode("ascii")
+        if len(header) > HEADER:
+            raise AlappError(f"{featurizer!r}: name too long for the vector cache")
+        with open(tmp, "r+b") as f:
+            f.write(header.ljust(HEADER, b" "))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
