@@ -64,6 +64,9 @@ def test_the_large_pool_round_picks_what_the_ordinary_round_picks(
             [(p.item_id, p.is_random, p.strategy) for p in b.picks]
         assert len(a.picks) == 25 and sum(p.is_random for p in a.picks) >= 1
         assert np.allclose([p.score or 0 for p in a.picks], [p.score or 0 for p in b.picks])
+        assert np.allclose([p.predicted_cost for p in a.picks],
+                           [p.predicted_cost for p in b.picks])
+        assert (a.cost.model, a.cost.trust) == (b.cost.model, b.cost.trust)
         assert a.predicted.keys() == b.predicted.keys() and len(a.predicted) == N - 75
         assert all(a.predicted[i][0] == b.predicted[i][0] for i in a.predicted)
         assert np.allclose([a.predicted[i][1] for i in a.predicted],

@@ -28,7 +28,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from alapp.al import stopping
-from alapp.al.batch import BatchRequest
+from alapp.al.batch import BatchRequest, Pick
+from alapp.al.costmodel import STAT_NAMES, CostEstimate, text_stats
 from alapp.al.needs import Need
 from alapp.al.registry import get_strategy, strategy_params
 from alapp.al.state import PoolState
@@ -36,6 +37,7 @@ from alapp.core import options
 from alapp.core.featurizer import FeaturizerSpec, PartKind
 from alapp.core.progress import Progress
 from alapp.core.types import ItemId, Split
+from alapp.loop.difficulty import Difficulty
 
 if TYPE_CHECKING:
     from alapp.loop.round import RoundResult, RoundRunner, Snapshot
@@ -209,13 +211,19 @@ def _round(runner: RoundRunner, snap: Snapshot, features: Any, notes: list[str],
         state, model, features.input_for(model) if model is not None else None,
         (i for i, _, _ in snap.measured), index) \
         if s.cost_model == options.CostModel.LEARNED and snap.predicted_costs is None else None
-    cost = base._estimate_costs(snap, pool_rows, index, runner._text_stats_for(snap),
-                                difficulty)
-    state.costs = cost.seconds
-    picks = base._compose(state, BatchRequest(
-        s.strategy, s.batch_size, s.random_share, s.seed, snap.round_index,
-        cost_aware=s.cost_aware, price_cap=s.price_cap_s or None,
-        params=strategy_params(s)), s.passive_labels)
+    request = BatchRequest(s.strategy, s.batch_size, s.random_share, s.seed, snap.round_index,
+                           cost_aware=s.cost_aware, price_cap=s.price_cap_s or None,
+                           params=strategy_params(s))
+    if s.cost_aware or s.price_cap_s:  # the choice reads every pool item's predicted cost
+        cost = base._estimate_costs(snap, pool_rows, index, runner._text_stats_for(snap),
+                                    difficulty)
+        state.costs = cost.seconds
+        picks = base._compose(state, request, s.passive_labels)
+    else:
+        # The costs only label the picks: the text statistics of a million texts (minutes
+        # of Python) are computed for the timed items and the picks alone.
+        picks = base._compose(state, request, s.passive_labels)
+        picks, cost = _priced(snap, picks, pool_rows, index, difficulty)
     timings["select"] = time.perf_counter() - t
     progress.report("done", 1.0)
     chosen_by = next((p.strategy for p in picks if not p.is_random),
@@ -230,6 +238,35 @@ def _round(runner: RoundRunner, snap: Snapshot, features: Any, notes: list[str],
                               top_two, notes=notes)
     result.features_line = base._features_line(snap)
     return result
+
+
+def _priced(snap: Snapshot, picks: list[Pick], pool_rows: NDArray[np.integer],
+            index: dict[ItemId, int], difficulty: Difficulty | None
+            ) -> tuple[list[Pick], CostEstimate]:
+    """The picks with their predicted costs, the cost model fitted as the ordinary round fits
+    it (on the timed items), predicting for the picks only."""
+    from alapp.loop import round as base
+
+    rows = np.array([index[ItemId(p.item_id)] for p in picks], dtype=int)
+    if difficulty is not None:
+        at = np.searchsorted(pool_rows, rows)  # pool rows ascend: each pick's position
+        difficulty = Difficulty(difficulty.pool[at], difficulty.measured)
+    stats: Any = TextStats(snap.texts, len(snap.labels))  # indexed by rows, as an array is
+    cost = base._estimate_costs(snap, rows, index, stats, difficulty)
+    return [replace(p, predicted_cost=float(c))
+            for p, c in zip(picks, cost.seconds.tolist(), strict=True)], cost
+
+
+class TextStats:
+    """The cost model's text statistics, computed for the rows asked for when asked."""
+
+    def __init__(self, texts: Sequence[str], n_labels: int) -> None:
+        self.texts, self.n_labels = texts, n_labels
+
+    def __getitem__(self, rows: Any) -> NDArray[np.floating]:
+        at = np.asarray(rows, dtype=int).reshape(-1).tolist()
+        return text_stats([self.texts[r] for r in at], self.n_labels).reshape(
+            len(at), len(STAT_NAMES))
 
 
 def score_blocks(model: Any, x: RowMatrix, pool_rows: NDArray[np.integer],

@@ -51,6 +51,7 @@ def save_vectors(project: Project, featurizer: str, ids: Sequence[ItemId],
                  vectors: NDArray[np.floating]) -> None:
     if len(ids) != len(vectors):
         raise ValueError("one vector per id")
+    vectors = np.asanyarray(vectors)  # a memory map stays one
     with project.transaction() as conn:
         # A block at a time: a million vectors as one list of blobs would take gigabytes.
         for start in range(0, len(ids), SAVE_ROWS):
@@ -123,7 +124,9 @@ def import_npy(project: Project, name: str, vectors_path: Path, ids_path: Path |
             if ext_id not in known:
                 raise InputError(ids_path, line, f"no item with id {ext_id!r} in the project")
         ids = [ItemId(known[ext_id]) for ext_id in ext]
-    if not np.all(np.isfinite(matrix)):
-        raise InputError(vectors_path, None, "contains NaN or infinite values")
-    save_vectors(project, f"vectors:{name}", ids, np.asarray(matrix, dtype=np.float32))
+    # Block by block: the matrix stays memory-mapped (a million rows are gigabytes as floats).
+    for start in range(0, len(matrix), SAVE_ROWS):
+        if not np.all(np.isfinite(matrix[start:start + SAVE_ROWS])):
+            raise InputError(vectors_path, None, "contains NaN or infinite values")
+    save_vectors(project, f"vectors:{name}", ids, matrix)
     return len(ids)
