@@ -94,6 +94,15 @@ def child(step: str, project: Path, data: Path, dim: int) -> dict[str, Any]:
 
 
 def max_rss_mib() -> float:
+    """This process's peak resident set: VmHWM, which a new program starts afresh (Linux's
+    ru_maxrss keeps the parent's peak across fork and exec)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     import resource
 
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

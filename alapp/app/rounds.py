@@ -48,7 +48,7 @@ class ProjectVectors:
         return vectors.load_present_vectors(self.reader, featurizer, ids)
 
     def cached(self, featurizer: str) -> CachedVectors:
-        """The featurizer's vectors as a memory-mapped file beside the project (issue 20),
+        """The featurizer's vectors as a cache file beside the project, read in blocks (issue 20),
         built or rebuilt from the project when missing, damaged or stale."""
         return open_cache(self.reader, featurizer)
 

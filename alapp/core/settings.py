@@ -118,7 +118,7 @@ class ProjectSettings:
     # issue 19: team guidelines (Markdown, shown as formatted plain text with nothing fetched)
     guidelines: str = ""
     # issue 20: large pools. From this many items a round whose strategy reads the class
-    # probabilities alone keeps the vectors in a memory-mapped file and scores the pool a
+    # probabilities alone keeps the vectors in a cache file and scores the pool a
     # block at a time (loop/large_pool.py); 0: never
     large_pool_items: int = 200_000
 

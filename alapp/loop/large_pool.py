@@ -2,8 +2,8 @@
 
 The ordinary round (``round.py``) loads every vector as float32 and keeps a unit-length copy:
 for a million 384-dimension vectors that is 3 GB before the pool's own copy. Here the vectors
-stay in a memory-mapped file (the vector source's ``cached``, the project's
-``store/vector_cache.py``); the model trains on the labeled rows read from it, and the pool is
+stay in a file (the vector source's ``cached``, the project's ``store/vector_cache.py``),
+read a block of rows at a time; the model trains on the labeled rows read from it, and the pool is
 scored a block of rows at a time, keeping only the per-item outputs (the class probabilities,
 a few numbers per item). The strategy then chooses from those exactly as in the ordinary round
 (``compose_batch`` on the same ``PoolState``), so the batch is the one the ordinary round

@@ -348,7 +348,7 @@ V14_PACKAGE_ASSIGNMENTS = """
 """
 
 # Issue 20 (large pools): a version per vector set, raised by every write of its vectors, so a
-# memory-mapped copy of them beside the project (store/vector_cache.py) knows when it is stale.
+# copy of them in a file beside the project (store/vector_cache.py) knows when it is stale.
 V15_VECTOR_VERSIONS = """
         CREATE TABLE vector_versions (
             featurizer TEXT PRIMARY KEY,

@@ -1,13 +1,12 @@
-"""A project's vectors of one featurizer as a memory-mapped file beside it (issue 20: pools of
-a million items).
+"""A project's vectors of one featurizer as a file beside it, read a block of rows at a time
+(issue 20: pools of a million items).
 
 The embeddings table keeps one float16 blob per item; reading a million of them into Python
-bytes, joining them and converting them to float32 takes several gigabytes. The cache file holds
-the same values as float32 (exactly: every float16 is a float32), rows in item order, behind a
-header, so a round maps it and reads it a block at a time. Float32 doubles the file (1.5 GB for
-a million 384-dimension vectors) but spares converting every row on every read: numpy turns
-float16 into float32 at about 110 million values a second here, three times slower than
-copying float32 (measured on the 2-core development machine under load).
+bytes, joining them and converting them to float32 takes several gigabytes. The cache file
+holds the same values as float32 (exactly: every float16 is a float32), rows in item order,
+behind a header. Float32 doubles the file (1.5 GB for a million 384-dimension vectors) but
+spares converting every row on every read: numpy turns float16 into float32 three times
+slower than it copies float32 (measured on the 2-core development machine under load).
 
 It is derived state: rebuilt from the embeddings table whenever it is missing, damaged or out
 of date, and never trusted without checks. Its header names the featurizer, the vector set's
@@ -23,10 +22,9 @@ then ``count`` x ``dim`` float32 vectors (little-endian), rows in the order of t
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import io
 import json
-import mmap
 import os
 import sqlite3
 import tempfile
@@ -35,7 +33,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -75,26 +73,28 @@ def cache_folder(project_path: Path) -> Path:
 
 def cache_path(project_path: Path, featurizer: str) -> Path:
     tag = hashlib.blake2b(featurizer.encode("utf-8"), digest_size=8).hexdigest()
-    return cache_folder(project_path) / f"vectors-{tag}.f16"
+    return cache_folder(project_path) / f"vectors-{tag}.f32"
 
 
 @dataclass
 class CachedVectors:
-    """One featurizer's vectors, memory-mapped: ``ids`` ascending, ``matrix`` float32 rows.
-
-    ``rows_of`` maps item ids to rows; ``gather`` and ``blocks`` return float32 copies of the
-    rows asked for, so only those are ever in memory as floats."""
+    """One featurizer's vectors in a checked cache file: ``ids`` ascending, and float32 rows
+    read from the file when asked for (``gather``, ``blocks``), so only those rows are ever in
+    memory. Reads, not a memory map: a mapped file's pages count towards the resident set,
+    and the kernel maps a megabyte around each page a scattered read touches (1,000 random
+    rows of a million mapped 1 GB here)."""
 
     path: Path
     featurizer: str
     ids: NDArray[np.int64]
-    matrix: NDArray[np.float32]  # a read-only memory map of the file
+    dim: int
     version: int
     built: bool  # True: built (or rebuilt) by this call, False: an existing file was valid
+    file: io.BufferedReader | None = None  # the checked file, open (a rebuild renames over it)
 
     @property
-    def dim(self) -> int:
-        return int(self.matrix.shape[1])
+    def _rows_at(self) -> int:
+        return HEADER + len(self.ids) * 8
 
     def rows_of(self, ids: Sequence[ItemId] | NDArray[np.integer]) -> NDArray[np.intp]:
         """Cache rows of ``ids``; an error naming an id that has no vector."""
@@ -108,6 +108,17 @@ class CachedVectors:
                              f"(e.g. item {int(missing[0])})")
         return rows.astype(np.intp)
 
+    def _read(self, first: int, count: int, into: NDArray[np.float32] | None = None
+              ) -> NDArray[np.float32]:
+        out = np.empty((count, self.dim), dtype="<f4") if into is None else into
+        if self.file is None:
+            raise AlappError(f"{self.path}: the vector cache is closed")
+        self.file.seek(self._rows_at + first * self.dim * 4)
+        if self.file.readinto(out.data.cast("B")) != out.nbytes:
+            raise AlappError(f"{self.path}: the vector cache ends early; it is rebuilt on the "
+                             "next round")
+        return out
+
     def gather(self, rows: NDArray[np.integer] | Sequence[int]) -> NDArray[np.float32]:
         """Rows (cache positions) as float32, in the order given."""
         at = np.asarray(rows, dtype=np.intp)
@@ -115,45 +126,27 @@ class CachedVectors:
             return np.zeros((0, self.dim), dtype=np.float32)
         first, last = int(at.min()), int(at.max())
         if last - first + 1 == len(at) and bool(np.all(np.diff(at) == 1)):  # a range
-            out = np.array(self.matrix[first:last + 1], dtype=np.float32)
-        elif last - first < 2 * len(at):  # nearly a range (a block of the pool): read it whole
-            out = np.asarray(self.matrix[first:last + 1])[at - first]
-        else:
-            order = np.argsort(at, kind="stable")  # scattered rows: read the file forwards
-            out = np.empty((len(at), self.dim), dtype=np.float32)
-            out[order] = self.matrix[at[order]]
-        # The kernel maps pages around each one read; let go of them all.
-        self._release(first, last + 1)
+            return self._read(first, len(at))
+        if last - first < 2 * len(at):  # nearly a range (a block of the pool): read it whole
+            return self._read(first, last - first + 1)[at - first]
+        out = np.empty((len(at), self.dim), dtype="<f4")  # scattered rows: one read each,
+        for k in np.argsort(at, kind="stable").tolist():  # forwards through the file
+            self._read(int(at[k]), 1, out[k:k + 1])
         return out
 
     def blocks(self, rows: NDArray[np.integer], size: int
                ) -> Iterator[tuple[slice, NDArray[np.float32]]]:
-        """``rows`` (cache positions) ``size`` at a time: (where in ``rows``, float32 rows).
-        ``gather`` releases the pages it read, so the resident set stays about one block
-        whatever the pool's size."""
+        """``rows`` (cache positions) ``size`` at a time: (where in ``rows``, float32 rows);
+        the resident set stays about one block whatever the pool's size."""
         at = np.asarray(rows, dtype=np.intp)
         for start in range(0, len(at), size):
             part = at[start:start + size]
             yield slice(start, start + len(part)), self.gather(part)
 
-    def _release(self, first: int, end: int) -> None:
-        """Drop the mapped pages of rows [first, end) from this process (they stay in the
-        page cache): file pages count towards the resident set while mapped."""
-        mapped: Any = getattr(self.matrix, "_mmap", None)
-        dont_need = getattr(mmap, "MADV_DONTNEED", None)
-        if mapped is None or dont_need is None or not hasattr(mapped, "madvise"):
-            return
-        # numpy maps from the allocation boundary below the matrix's offset in the file
-        skip = int(getattr(self.matrix, "offset", 0)) % mmap.ALLOCATIONGRANULARITY
-        start, stop = skip + first * self.dim * 4, skip + end * self.dim * 4
-        start -= start % mmap.PAGESIZE
-        with contextlib.suppress(OSError, ValueError):
-            mapped.madvise(dont_need, start, stop - start)
-
     def close(self) -> None:
-        """Let go of the mapping (it is unmapped once no array refers to it; unmapping it
-        under a live view would crash the process)."""
-        self.matrix = np.zeros((0, self.dim), np.float32)
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
 
 def open_cache(project: Project, featurizer: str) -> CachedVectors:
@@ -187,10 +180,10 @@ def open_cache(project: Project, featurizer: str) -> CachedVectors:
     return cached
 
 
-def _header(path: Path) -> dict[str, Any] | None:
+def _header(file: IO[bytes]) -> dict[str, Any] | None:
     try:
-        with open(path, "rb") as f:
-            raw = f.read(HEADER)
+        file.seek(0)
+        raw = file.read(HEADER)
         if len(raw) < HEADER:
             return None
         header = json.loads(raw.decode("ascii"))
@@ -202,7 +195,22 @@ def _header(path: Path) -> dict[str, Any] | None:
 def _open_valid(path: Path, expected: dict[str, Any], built: bool = False
                 ) -> CachedVectors | None:
     """The cache at ``path`` when it is whole and current, else None (it is then rebuilt)."""
-    header = _header(path)
+    try:
+        file = open(path, "rb")  # noqa: SIM115 - the CachedVectors returned keeps it open
+    except OSError:
+        return None
+    try:
+        cached = _check(file, path, expected, built)
+    except (OSError, ValueError):
+        cached = None
+    if cached is None:
+        file.close()
+    return cached
+
+
+def _check(file: io.BufferedReader, path: Path, expected: dict[str, Any], built: bool
+           ) -> CachedVectors | None:
+    header = _header(file)
     if header is None or header.get("magic") != MAGIC or header.get("format") != FORMAT:
         return None
     if any(header.get(k) != v for k, v in expected.items()):
@@ -210,41 +218,33 @@ def _open_valid(path: Path, expected: dict[str, Any], built: bool = False
     count, dim = header.get("count"), int(expected["dim"])
     if not isinstance(count, int) or count < 0:
         return None
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
+    stat = os.fstat(file.fileno())
     if stat.st_size != HEADER + count * 8 + count * dim * 4:
         return None
     identity = (str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
     with _checked_lock:
         known = identity in _checked
     if not known:
-        if _digest(path) != header.get("crc32"):
+        if _digest(file) != header.get("crc32"):
             return None
         with _checked_lock:
             _checked.add(identity)
-    if count == 0:  # a zero-length region cannot be mapped
-        return CachedVectors(path, str(expected["featurizer"]), np.zeros(0, np.int64),
-                             np.zeros((0, dim), np.float32), int(expected["version"]), built)
-    ids = np.fromfile(path, dtype="<i8", count=count, offset=HEADER).astype(np.int64)
-    if count > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+    file.seek(HEADER)
+    ids = np.frombuffer(file.read(count * 8), dtype="<i8").astype(np.int64)
+    if len(ids) != count or (count > 1 and not bool(np.all(ids[1:] > ids[:-1]))):
         return None
-    matrix = np.memmap(path, mode="r", dtype="<f4", offset=HEADER + count * 8,
-                       shape=(count, dim))
-    return CachedVectors(path, str(expected["featurizer"]), ids, matrix,
-                         int(expected["version"]), built)
+    return CachedVectors(path, str(expected["featurizer"]), ids, dim,
+                         int(expected["version"]), built, file)
 
 
-def _digest(path: Path) -> int | None:
+def _digest(file: IO[bytes]) -> int | None:
     """CRC-32 of everything after the header (1.6 GB/s: a check against damage, which is what
     a derived file needs; nobody gains by forging one)."""
     crc = 0
     try:
-        with open(path, "rb") as f:
-            f.seek(HEADER)
-            while block := f.read(_DIGEST_BLOCK):
-                crc = zlib.crc32(block, crc)
+        file.seek(HEADER)
+        while block := file.read(_DIGEST_BLOCK):
+            crc = zlib.crc32(block, crc)
     except OSError:
         return None
     return crc
@@ -280,8 +280,10 @@ def _build(conn: sqlite3.Connection, path: Path, expected: dict[str, Any]) -> No
             if written != count:
                 raise AlappError(f"{featurizer!r}: fewer vectors than counted")
         # the checksum of what is on disk, not of what was meant to be
+        with open(tmp, "rb") as written_file:
+            crc = _digest(written_file)
         header = json.dumps({"magic": MAGIC, "format": FORMAT, **expected,
-                             "crc32": _digest(tmp)}).encode("ascii")
+                             "crc32": crc}).encode("ascii")
         if len(header) > HEADER:
             raise AlappError(f"{featurizer!r}: name too long for the vector cache")
         with open(tmp, "r+b") as f:
