@@ -170,7 +170,12 @@ def open_cache(project: Project, featurizer: str) -> CachedVectors:
             return cached
         expected["count"] = int(conn.execute(
             "SELECT COUNT(*) FROM embeddings WHERE featurizer = ?", (featurizer,)).fetchone()[0])
-        _build(conn, path, expected)
+        try:
+            _build(conn, path, expected)
+        except OSError as e:
+            raise AlappError(f"{path.parent}: cannot write the vector cache ({e.strerror or e}); "
+                             "free some space there, or set large_pool_items=0 to read the "
+                             "vectors into memory instead") from None
     finally:
         if own:
             conn.execute("COMMIT")
