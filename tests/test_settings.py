@@ -112,6 +112,7 @@ BAD = [
     ("propagation_alpha", 1.0, "above 0 and below 1"),
     ("propagation_max_items", 10, "at least 100"),
     ("guidelines", 5, "a text"),  # issue 19 (too long, a NUL: tests/test_guidelines.py)
+    ("large_pool_items", -1, "0 or more"),  # issue 20
 ]
 
 
