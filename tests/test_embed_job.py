@@ -186,6 +186,9 @@ def test_import_vectors_from_a_shard_folder(tmp_path, tiny_bert, capsys) -> None
         from alapp.store.vectors import load_vectors
 
         stored = load_vectors(p, "vectors:pool", [known[r["id"]] for r in data])
+        from alapp.store.vector_cache import vector_version
+
+        assert vector_version(p._conn, "vectors:pool") == 1  # a vector cache of them is stale
     np.testing.assert_allclose(stored, vectors, atol=2e-3)  # float16 in the project
 
 

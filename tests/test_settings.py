@@ -115,6 +115,7 @@ BAD = [
     # issue 20: several annotators at once (claims)
     ("claim_window", 0, "from 1 to 100"),
     ("claim_lease_s", 0.5, "from 1 to 86400"),
+    ("large_pool_items", -1, "0 or more"),  # issue 20
 ]
 
 

@@ -25,6 +25,7 @@ from alapp.loop.round import RoundResult, RoundRunner, Snapshot
 from alapp.store import presence, rounds, trainer, vectors
 from alapp.store.project import Project
 from alapp.store.trainer import RoundOrigin, TrainerLock
+from alapp.store.vector_cache import CachedVectors, open_cache
 
 Write = Callable[[Callable[[Project], Any]], Any]
 
@@ -48,6 +49,11 @@ class ProjectVectors:
     def load_present(self, featurizer: str, ids: Sequence[ItemId]
                      ) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
         return vectors.load_present_vectors(self.reader, featurizer, ids)
+
+    def cached(self, featurizer: str) -> CachedVectors:
+        """The featurizer's vectors as a cache file beside the project, read in blocks (issue 20),
+        built or rebuilt from the project when missing, damaged or stale."""
+        return open_cache(self.reader, featurizer)
 
 
 def read_snapshot(reader: Project, write: Write) -> Snapshot:

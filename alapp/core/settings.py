@@ -122,6 +122,10 @@ class ProjectSettings:
     # its items this many seconds after its last renewal (store/claims.py)
     claim_window: int = 3
     claim_lease_s: float = 120.0
+    # issue 20: large pools. From this many items a round whose strategy reads the class
+    # probabilities alone keeps the vectors in a cache file and scores the pool a
+    # block at a time (loop/large_pool.py); 0: never
+    large_pool_items: int = 200_000
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -259,6 +263,8 @@ _RULES.update({
     "claim_window": (lambda v: 1 <= v <= 100, "a whole number of items from 1 to 100"),
     "claim_lease_s": (lambda v: 1 <= v <= 86_400, "seconds from 1 to 86400 (one day)"),
 })
+# issue 20: large pools
+_RULES["large_pool_items"] = (lambda v: v >= 0, "a whole number of items, 0 or more (0: never)")
 # issue 19: team guidelines
 MAX_GUIDELINES = 200_000  # characters
 

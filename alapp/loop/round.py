@@ -35,6 +35,7 @@ from alapp.core.types import ItemId, Split
 from alapp.loop import stream_round
 from alapp.loop.difficulty import Difficulty, UncertaintyMemory
 from alapp.loop.embedding import VectorSource, ensure_embeddings
+from alapp.loop.large_pool import run_large
 from alapp.ml.base import Classifier
 from alapp.ml.factory import ModelKeeper
 from alapp.ml.propagation import GraphBlend, PropagationClassifier
@@ -289,6 +290,9 @@ class RoundRunner:
         s = snap.settings
         if s.task == options.TaskKind.SPANS:  # issue 18: the span round
             return self._span_runner().run(snap, progress)
+        large = run_large(self, snap, progress)  # issue 20: vectors too many for memory
+        if large is not None:
+            return large
         timings: dict[str, float] = {}
         t = time.perf_counter()
         features = self._features_for(snap, progress)

@@ -95,6 +95,9 @@ class _Mapping:
             self.image = None  # a text column named "image" stays the text
         self.used = {*self.text, self.id, self.label, self.split, self.image,
                      self.text_b}
+        # CSV and TSV: every record has the header's columns, so the metadata columns are
+        # known once (JSON records each name their own)
+        self.others = None if keyed else [c for c in columns if c not in self.used]
         # None: keep every other field of each record (JSON records may differ in their keys)
         self.meta = None if spec.meta is None else [
             self._column(c, header_line, "meta") for c in spec.meta]
@@ -348,7 +351,9 @@ def _row(path: Path, line: int, record: Record, mapping: _Mapping, spec: ImportS
             raise InputError(path, line, f"split {split!r} is not one of pool, test, seed")
     meta = None
     if mapping.meta is None:
-        fields = {c: v for c, v in record.items() if c not in mapping.used}
+        fields = ({c: v for c, v in record.items() if c not in mapping.used}
+                  if mapping.others is None else
+                  {c: record[c] for c in mapping.others} if mapping.others else {})
     else:
         fields = {c: record[c] for c in mapping.meta if c in record}
     if from_labels_key:

@@ -394,6 +394,15 @@ V16_PRESENCE_AND_ROUND_ORIGINS = """
         )
 """
 
+# Issue 20 (large pools): a version per vector set, raised by every write of its vectors, so a
+# copy of them in a file beside the project (store/vector_cache.py) knows when it is stale.
+V17_VECTOR_VERSIONS = """
+        CREATE TABLE vector_versions (
+            featurizer TEXT PRIMARY KEY,
+            version INTEGER NOT NULL
+        ) WITHOUT ROWID
+"""
+
 MIGRATIONS: list[str] = [
     V1_ITEMS_LABELS_EVENTS,
     V2_ROUNDS_MODELS_SELECTION,  # rounds, model versions, why each item was selected
@@ -412,6 +421,7 @@ MIGRATIONS: list[str] = [
     V14_PACKAGE_ASSIGNMENTS,  # who each item was packed for, in which package (issue 19)
     V15_CLAIMS,  # which session holds which queued items, until when (issue 20)
     V16_PRESENCE_AND_ROUND_ORIGINS,  # who is connected; who trained each round (issue 20)
+    V17_VECTOR_VERSIONS,  # a version per vector set: when a vector cache is stale (issue 20)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 TEAMS_VERSION = MIGRATIONS.index(V13_TEAMS) + 1  # events carry identity; item_labels exists

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from alapp.core.errors import AlappError
 from alapp.core.files import fsync_folder, temporary_name, write_atomic
 from alapp.store.project import Project
+from alapp.store.vector_cache import bump_vector_version
 
 MANIFEST = "manifest.json"
 FORMAT = "alapp-vector-shards"
@@ -235,6 +236,7 @@ def import_shards(project: Project, name: str, folder: Path) -> int:
                              [(known[i], featurizer, v.tobytes())
                               for i, v in zip(ids, half, strict=True)])
             count += len(ids)
+        bump_vector_version(conn, featurizer)  # a vector cache of them is now stale
     return count
 
 

@@ -16,6 +16,9 @@ from alapp.core.errors import AlappError, InputError
 from alapp.core.pairs import join_pair
 from alapp.core.types import ItemId
 from alapp.store.project import Project
+from alapp.store.vector_cache import bump_vector_version
+
+SAVE_ROWS = 10_000  # vectors written per statement
 
 
 def cached_ids(project: Project, featurizer: str) -> set[ItemId]:
@@ -48,12 +51,16 @@ def save_vectors(project: Project, featurizer: str, ids: Sequence[ItemId],
                  vectors: NDArray[np.floating]) -> None:
     if len(ids) != len(vectors):
         raise ValueError("one vector per id")
-    half = np.asarray(vectors, dtype=np.float16)
+    vectors = np.asanyarray(vectors)  # a memory map stays one
     with project.transaction() as conn:
-        conn.executemany("INSERT OR REPLACE INTO embeddings (item_id, featurizer, vector) "
-                         "VALUES (?, ?, ?)",
-                         [(int(i), featurizer, v.tobytes()) for i, v in zip(ids, half,
-                                                                             strict=True)])
+        # A block at a time: a million vectors as one list of blobs would take gigabytes.
+        for start in range(0, len(ids), SAVE_ROWS):
+            half = np.asarray(vectors[start:start + SAVE_ROWS], dtype=np.float16)
+            conn.executemany("INSERT OR REPLACE INTO embeddings (item_id, featurizer, vector) "
+                             "VALUES (?, ?, ?)",
+                             [(int(i), featurizer, v.tobytes()) for i, v in
+                              zip(ids[start:start + SAVE_ROWS], half, strict=True)])
+        bump_vector_version(conn, featurizer)  # a vector cache of them is now stale
 
 
 def load_vectors(project: Project, featurizer: str,
@@ -117,7 +124,9 @@ def import_npy(project: Project, name: str, vectors_path: Path, ids_path: Path |
             if ext_id not in known:
                 raise InputError(ids_path, line, f"no item with id {ext_id!r} in the project")
         ids = [ItemId(known[ext_id]) for ext_id in ext]
-    if not np.all(np.isfinite(matrix)):
-        raise InputError(vectors_path, None, "contains NaN or infinite values")
-    save_vectors(project, f"vectors:{name}", ids, np.asarray(matrix, dtype=np.float32))
+    # Block by block: the matrix stays memory-mapped (a million rows are gigabytes as floats).
+    for start in range(0, len(matrix), SAVE_ROWS):
+        if not np.all(np.isfinite(matrix[start:start + SAVE_ROWS])):
+            raise InputError(vectors_path, None, "contains NaN or infinite values")
+    save_vectors(project, f"vectors:{name}", ids, matrix)
     return len(ids)
