@@ -26,6 +26,7 @@ from alapp.core.errors import AlappError
 from alapp.core.spans import Span, encode_spans
 from alapp.core.types import ItemId, Selection, Source
 from alapp.loop.round import RoundRunner
+from alapp.store import claims, presence
 from alapp.store import copy as store_copy
 from alapp.store.importer import ImportSpec, import_file
 from alapp.store.packages import record_assignments
@@ -33,6 +34,7 @@ from alapp.store.project import Project
 from alapp.store.rounds import save_round
 from alapp.store.schema import SCHEMA_VERSION, migrate, server_tables, sqlite_schema
 from alapp.store.team import add_annotator, adjudicate
+from alapp.store.trainer import RoundOrigin, last_event
 from alapp.store.vectors import save_vectors
 
 # the tables only a multi-label or a span project fills
@@ -112,8 +114,9 @@ WORDS = {"spam": ["выигрыш", "бесплатно", "приз", "免费", 
 
 def make_mixed_project(folder: Path) -> Path:
     """A classification project with imports, images, labels from two workstations, undo,
-    skips, a flag, an adjudication, a real round with its model weights and queue, stream
-    rows, vectors, annotators and package assignments."""
+    skips, a flag, an adjudication, a real round with its model weights, queue and origin,
+    claims on the queue, a heartbeat, stream rows, vectors, annotators and package
+    assignments."""
     path = folder / "mixed.alapp"
     rows = []
     for i in range(36):
@@ -147,7 +150,10 @@ def make_mixed_project(folder: Path) -> Path:
         project.skip_item(ids[21], "anna", forever=True)
         project.flag_item(ids[14], "anna", "не уверена — 讽刺?")
         result = RoundRunner().run(snapshot_of(project))
-        save_result(project, result)
+        save_result(project, result, origin=RoundOrigin("session-1", "lab-pc", last_event(project)))
+        claims.refill(project, claims.ClaimRequest(claims.Holder("session-1", "ws-one", "anna"),
+                                                   window=2, lease_s=600))
+        presence.beat(project, "session-1", "anna", "lab-pc", "labeling", "labeling")
         add_annotator(project, "carol")
         record_assignments(project, "carol", "pkg01", [ids[30], ids[31]], [ids[14]])
     with Project.open(path, workstation="ws-two") as second:  # another machine's events

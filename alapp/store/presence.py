@@ -9,9 +9,9 @@ still agree on who was seen when.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
+from alapp.store.claims import clock
 from alapp.store.project import Project
 
 SHOWN_FOR_S = 120.0  # a session not seen for two minutes has gone (or lost its network)
@@ -29,15 +29,6 @@ class Presence:
     started_at: float
     last_seen: float
     age_s: float  # seconds since its last heartbeat, by the database's clock
-
-
-def clock(project: Project) -> float:
-    """Now, by the database's clock: the server's for a server project, this machine's for a
-    file (which only this machine writes)."""
-    if project.on_server:
-        row = project._conn.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())").fetchone()
-        return float(row[0])
-    return time.time()
 
 
 def beat(project: Project, session: str, annotator: str, host: str, role: str,
