@@ -117,6 +117,9 @@ class ProjectSettings:
     training_label_rule: str = options.TrainingLabelRule.MAJORITY.value
     # issue 19: team guidelines (Markdown, shown as formatted plain text with nothing fetched)
     guidelines: str = ""
+    # issue 17 (propfade): the propagation blend's weight fades as the labels grow:
+    # weight x fade / (fade + labels per class); 0: never fades (docs/label_efficiency.md)
+    propagation_fade: float = 0.0
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -249,6 +252,9 @@ _RULES.update({
     "propagation_alpha": (lambda v: 0 < v < 1, "a share above 0 and below 1"),
     "propagation_max_items": (lambda v: v >= 100, "a whole number of items, at least 100"),
 })
+# issue 17 (propfade)
+_RULES["propagation_fade"] = (lambda v: 0 <= v <= 100_000, "labels per class from 0 to "
+                              "100,000 (0: the blend never fades)")
 # issue 19: team guidelines
 MAX_GUIDELINES = 200_000  # characters
 
