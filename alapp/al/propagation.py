@@ -111,3 +111,11 @@ def predict(graph: KnnGraph, node_probs: Floats, rows: Ints) -> Floats:
     mixed = np.einsum("nk,nkc->nc", w, node_probs[graph.near[rows]])
     return _rows_to_probs(mixed)
 
+
+def faded_weight(weight: float, n_labeled: int, n_classes: int, fade: float) -> float:
+    """The blend weight once ``n_labeled`` human labels are in: ``weight x fade / (fade +
+    labels per class)``, so it halves at ``fade`` labels per class (0: never fades). The graph
+    helps most while the classes are thinly seeded; the classifier catches up as they fill."""
+    if fade <= 0 or n_classes < 1:
+        return weight
+    return weight * fade / (fade + n_labeled / n_classes)

@@ -126,6 +126,9 @@ class ProjectSettings:
     # probabilities alone keeps the vectors in a cache file and scores the pool a
     # block at a time (loop/large_pool.py); 0: never
     large_pool_items: int = 200_000
+    # issue 17 (propfade): the propagation blend's weight fades as the labels grow:
+    # weight x fade / (fade + labels per class); 0: never fades (docs/label_efficiency.md)
+    propagation_fade: float = 0.0
 
     @classmethod
     def from_rows(cls, rows: dict[str, Any]) -> ProjectSettings:
@@ -265,6 +268,9 @@ _RULES.update({
 })
 # issue 20: large pools
 _RULES["large_pool_items"] = (lambda v: v >= 0, "a whole number of items, 0 or more (0: never)")
+# issue 17 (propfade)
+_RULES["propagation_fade"] = (lambda v: 0 <= v <= 100_000, "labels per class from 0 to "
+                              "100,000 (0: the blend never fades)")
 # issue 19: team guidelines
 MAX_GUIDELINES = 200_000  # characters
 

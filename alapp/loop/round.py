@@ -493,7 +493,8 @@ class RoundRunner:
                          "would take minutes to build")
             return model
         return GraphBlend(model, features.input_for(model), self._graph_for(snap, features),
-                          features.embeddings, s.propagation_weight, s.propagation_alpha)
+                          features.embeddings, s.propagation_weight, s.propagation_alpha,
+                          s.propagation_fade)
 
     def _self_train(self, snap: Snapshot, features: Features, model: Classifier, x: Any,
                     train_rows: list[int], train_labels: list[str], classes: list[str],

@@ -92,8 +92,12 @@ class GraphBlend:
     several_inputs = False
 
     def __init__(self, base: Classifier, base_input: Any, graph: propagation.KnnGraph,
-                 embeddings: NDArray[Any], weight: float, alpha: float = 0.9) -> None:
+                 embeddings: NDArray[Any], weight: float, alpha: float = 0.9,
+                 fade: float = 0.0) -> None:
         self.base, self._x, self.weight = base, base_input, weight
+        # the weight as set; ``weight`` is what ``fit`` makes of it (faded with the labels per
+        # class) and what the blend uses and exports
+        self.set_weight, self._fade = weight, fade
         self.labels = list(base.labels)
         self.provides = base.provides
         self.spread = PropagationClassifier(self.labels, alpha)
@@ -111,6 +115,9 @@ class GraphBlend:
         self.base.fit(self._x[rows], y)
         self.spread.fit(rows, y)
         self.classes = list(self.base.classes)
+        # the human labels set the weight (self-training's refit keeps it)
+        self.weight = propagation.faded_weight(self.set_weight, len(y), len(self.labels),
+                                               self._fade)
 
     def fit_weighted(self, rows: NDArray[Any], y: Sequence[str],
                      sample_weight: NDArray[Any]) -> None:
