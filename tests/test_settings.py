@@ -112,6 +112,7 @@ BAD = [
     ("propagation_alpha", 1.0, "above 0 and below 1"),
     ("propagation_max_items", 10, "at least 100"),
     ("guidelines", 5, "a text"),  # issue 19 (too long, a NUL: tests/test_guidelines.py)
+    ("propagation_fade", -1.0, "labels per class from 0 to 100,000"),  # issue 17 (propfade)
 ]
 
 
