@@ -57,7 +57,8 @@ def bump_vector_version(conn: sqlite3.Connection, featurizer: str) -> None:
     """Every write of a featurizer's vectors calls this in its transaction: a cache built
     before it is out of date."""
     conn.execute("INSERT INTO vector_versions (featurizer, version) VALUES (?, 1) "
-                 "ON CONFLICT (featurizer) DO UPDATE SET version = version + 1", (featurizer,))
+                 "ON CONFLICT (featurizer) DO UPDATE SET version = vector_versions.version + 1",
+                 (featurizer,))
 
 
 def vector_version(conn: sqlite3.Connection, featurizer: str) -> int:
