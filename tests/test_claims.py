@@ -249,3 +249,30 @@ def test_three_processes_label_at_once_and_a_killed_one_frees_its_claims(pg_addr
             >= lines[-1]["expires_at"] - 0.01
         assert len({(e["workstation"], e["seq"]) for e in events}) == 60
         assert claims.live_claims(project) == []
+
+
+def test_a_round_keeps_a_claimed_random_share_item_once(tmp_path) -> None:
+    """A random-share item another session holds stays in the queue through a round (issue
+    20); the round's own random pick carries it rather than adding it a second time."""
+    from alapp.al.batch import Pick
+    from alapp.store import queue
+    from alapp.store.importer import import_file
+    from alapp.store.project import Project
+    from alapp.store.rounds import save_round
+
+    source = tmp_path / "in.txt"
+    source.write_text("".join(f"text {i}\n" for i in range(12)), "utf-8")
+    with Project.create(tmp_path / "p.alapp", ["a", "b"]) as project:
+        import_file(project, source)
+        ids = project.item_ids()
+        first = [Pick(ids[0], 0.9, False, "margin"), Pick(ids[5], None, True, "random share")]
+        round_id = save_round(project, first, "margin", 0, None)
+        with project.transaction() as conn:
+            conn.execute("INSERT INTO claims (item_id, holder, workstation, annotator, "
+                         "claimed_at, expires_at) VALUES (?, 's2', 'ws2', 'ana', 0, 1e12)",
+                         (ids[5],))
+        second = [Pick(ids[1], 0.8, False, "margin"), Pick(ids[7], None, True, "random share")]
+        with project.transaction() as conn:
+            queue.replace_batch(conn, round_id, second, None, keep_claimed=True)
+            queued = [r[0] for r in conn.execute("SELECT item_id FROM queue ORDER BY position")]
+    assert sorted(queued) == sorted([ids[5], ids[1]])  # the held random item once, the new pick

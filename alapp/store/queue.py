@@ -147,12 +147,14 @@ def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick]
     claimed = " AND item_id NOT IN (SELECT item_id FROM claims)" if keep_claimed else ""
     conn.execute(f"DELETE FROM queue WHERE source NOT IN ({marks}) AND item_id IS NOT ?"
                  f"{claimed}", (*KEPT_BY_ROUNDS, keep))
-    kept = {r[0] for r in conn.execute("SELECT item_id FROM queue")} | {r[0] for r in waiting}
+    still = {r[0] for r in conn.execute("SELECT item_id FROM queue")}  # kept in place
+    kept = still | {r[0] for r in waiting}
     rows: list[tuple[object, ...]] = []
     carried = iter(waiting)
     for p in picks:
         if p.is_random and (old := next(carried, None)) is not None:
-            rows.append((old[0], old[1], Source.RANDOM, *old[2:], 1))  # drawn earlier: kept
+            if old[0] not in still:  # a claimed one (issue 20) never left the queue
+                rows.append((old[0], old[1], Source.RANDOM, *old[2:], 1))  # drawn earlier
         elif p.item_id not in kept:
             rows.append((p.item_id, round_id, Source.RANDOM if p.is_random else Source.AL,
                          p.strategy, p.score, p.predicted_cost, int(p.is_random)))
