@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -111,6 +112,27 @@ def ray_available() -> bool:
         return False
 
 
+# Ray's client server forks a server per driver; that fork sometimes dies at once (a gRPC
+# poller race in Ray's proxier, ray-project/ray#63202, open in Ray 2.60), and the driver gets
+# "Initialization failure from server". A new connection gets a new fork, so try again.
+CLIENT_SERVER_TRIES = 5
+
+
+def _join_cluster(ray: Any, cluster: str) -> None:
+    for attempt in range(1, CLIENT_SERVER_TRIES + 1):
+        try:
+            ray.init(address=cluster, log_to_driver=False, logging_level=logging.ERROR,
+                     configure_logging=False)
+            return
+        except ConnectionError as e:
+            if "Initialization failure from server" not in str(e) or \
+                    attempt == CLIENT_SERVER_TRIES:
+                raise
+            if ray.is_initialized():
+                ray.shutdown()
+            time.sleep(attempt)
+
+
 def start_ray(cluster: str | None, cpus: int | None = None) -> bool:
     """Connect to ``cluster`` (``ray://host:port``, ``auto``) or start Ray's local mode on
     ``cpus`` cores (all by default); offline, no dashboard, no usage statistics. True when this
@@ -124,8 +146,7 @@ def start_ray(cluster: str | None, cpus: int | None = None) -> bool:
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
         if cluster:
-            ray.init(address=cluster, log_to_driver=False, logging_level=logging.ERROR,
-                     configure_logging=False)
+            _join_cluster(ray, cluster)
         else:
             ray.init(address="local", num_cpus=cpus or os.cpu_count() or 1,
                      include_dashboard=False, log_to_driver=False, configure_logging=False,
@@ -135,6 +156,9 @@ def start_ray(cluster: str | None, cpus: int | None = None) -> bool:
         hint = ("; if the cluster asks for a token (Ray >= 2.59 does by default), set "
                 "RAY_AUTH_MODE=token and put the cluster's token in RAY_AUTH_TOKEN or "
                 "~/.ray/auth_token" if cluster and cluster.startswith("ray://") else "")
+        if "Initialization failure from server" in str(e):
+            hint += (f" (tried {CLIENT_SERVER_TRIES} times; the head's "
+                     "logs/ray_client_server.err says why its server for this driver died)")
         raise AlappError(f"cannot start {where}: {str(e).strip().splitlines()[0]}{hint}"
                          ) from None
     context = ray.data.DataContext.get_current()
