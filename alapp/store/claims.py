@@ -143,9 +143,11 @@ class ClaimRequest:
 
 
 def check_not_held(project: Project, item_id: ItemId, request: ClaimRequest) -> None:
-    """Inside a decision's transaction: refuse a decision on an item another live session
-    holds (this session's lease ran out while its annotator read, and the item went to
-    someone else), so no item is labeled twice by chance."""
+    """Just before a decision's transaction: refuse a decision on an item another live
+    session holds (this session's lease ran out while its annotator read, and the item went
+    to someone else), so no item is labeled twice by chance. Read before the writer lock, not
+    under it: claims never take that lock, so it would not order them (issue 20: the lock's
+    holder makes every other workstation's label wait, so it holds only what must be)."""
     row = project._conn.execute(
         "SELECT workstation, annotator FROM claims WHERE item_id = ? AND holder <> ? "
         "AND expires_at > ?", (item_id, request.holder.session, clock(project))).fetchone()
