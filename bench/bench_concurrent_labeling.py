@@ -17,6 +17,11 @@ it. Timed, per label:
   writer lock), then the claim of the next item (``FOR UPDATE SKIP LOCKED``) in the same call;
 - ``show_next``: ``session.current`` (the queue and the live claims, read).
 
+With each, the annotator process's CPU time (``time.process_time``: what the machine's load
+does not stretch), and per label and look the statements and round trips to the server
+(``PgConnection.traffic``, both of the session's connections), with those made while holding
+the writer lock (what the other annotators' labels may wait for).
+
 Afterwards the project is checked: one label event per label made, no item labeled twice.
 """
 
@@ -37,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this clone's alapp
 from machine import machine
 
+SLOW_MS = 200.0  # a label write slower than this is listed with its start time
 LABELS = ["billing", "delivery", "technical", "account", "praise"]
 WORDS = ("order delivery invoice refund account password parcel courier payment app crash "
          "заказ доставка счёт возврат пароль посылка курьер оплата 订单 快递 发票 退款").split()
@@ -60,6 +66,7 @@ def summary(ms: list[float]) -> dict[str, float | int]:
 def annotator(address: str, name: str, seconds: float, rate: float, seed: int) -> None:
     """One annotator's process: label at ``rate`` a second for ``seconds``; JSON to stdout."""
     from alapp.app.session import LabelingSession
+    from alapp.store.postgres import Traffic
     from alapp.store.project import Project
 
     rng = random.Random(seed)
@@ -68,6 +75,12 @@ def annotator(address: str, name: str, seconds: float, rate: float, seed: int) -
     session.current()  # the first window is claimed before the clock starts
     writes: list[float] = []
     reads: list[float] = []
+    cpu_writes: list[float] = []
+    cpu_reads: list[float] = []
+    slow: list[tuple[float, float]] = []
+    connections = (project._conn, session.reader._conn)
+    for conn in connections:
+        conn.traffic = Traffic()  # type: ignore[union-attr]
     labeled: list[int] = []
     start = time.monotonic() + rng.random() / rate  # annotators are not in step
     tick = 0
@@ -76,22 +89,29 @@ def annotator(address: str, name: str, seconds: float, rate: float, seed: int) -
         if due - start >= seconds:
             break
         time.sleep(max(0.0, due - time.monotonic()))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         entry = session.current()
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         if entry is None:
             break
         session.label(entry, LABELS[(entry.item_id + seed) % len(LABELS)],
                       rng.randint(800, 4000), time.time() - 2)
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         reads.append((t1 - t0) * 1000)
         writes.append((t2 - t1) * 1000)
+        cpu_reads.append((c1 - c0) * 1000)
+        cpu_writes.append((c2 - c1) * 1000)
+        if (t2 - t1) * 1000 > SLOW_MS:  # when, to see whether slow labels come together
+            slow.append((round(time.time() - (t2 - t1), 3), round((t2 - t1) * 1000, 1)))
         labeled.append(int(entry.item_id))
         tick += 1
+    traffic = {k: sum(getattr(c.traffic, k) for c in connections)  # type: ignore[union-attr]
+               for k in ("statements", "round_trips", "locked_round_trips")}
     session.close()
     project.close()
     print(json.dumps({"annotator": name, "label_write_ms": writes, "show_next_ms": reads,
-                      "labeled": labeled}))
+                      "label_write_cpu_ms": cpu_writes, "show_next_cpu_ms": cpu_reads,
+                      "traffic": traffic, "slow": slow, "labeled": labeled}))
 
 
 def make_project(address: str, folder: Path, items: int, queued: int) -> None:
@@ -193,6 +213,7 @@ def main() -> None:
         disk = fsync_ms(folder)
         commit = durable_commit_ms(uri)
         load_before = os.getloadavg()
+        t_start = time.time()
         procs = [subprocess.Popen(
             [sys.executable, __file__, "--annotator", address, f"annotator{k + 1}",
              str(args.seconds), str(args.rate)], stdout=subprocess.PIPE, text=True,
@@ -223,6 +244,13 @@ def main() -> None:
         "no_item_twice": len(set(made)) == len(made),
         "label_write": summary(writes),
         "show_next": summary(reads),
+        "label_write_cpu": summary([ms for r in results for ms in r["label_write_cpu_ms"]]),
+        "show_next_cpu": summary([ms for r in results for ms in r["show_next_cpu_ms"]]),
+        "per_label_and_look": {k: round(sum(r["traffic"][k] for r in results)
+                                        / max(1, len(made)), 2)
+                               for k in ("statements", "round_trips", "locked_round_trips")},
+        "slow_label_writes": sorted((s[0] - t_start, s[1], r["annotator"]) for r in results
+                                    for s in r["slow"]),  # (s after the start, ms, who)
         "per_annotator_label_write_p99_ms": {
             r["annotator"]: round(percentile(r["label_write_ms"], 99), 2) for r in results},
         "target_p99_ms": 50.0,

@@ -147,7 +147,11 @@ class LabelingSession:
         # The items' metadata keys, read once: only an import changes them (and an import
         # from outside needs the lock this session holds). Settings opens without a scan.
         self._meta_keys: list[str] | None = None
-        self._paid: tuple[int, int] | None = None  # labels_paid, until this session writes one
+        # labels_paid as last counted, and the event it was counted up to: a new count reads
+        # only the events after it (events are only ever added, numbered in commit order)
+        self._paid: tuple[int, int] | None = None
+        self._paid_upto = 0
+        self._paid_stale = True  # until this session writes a decision
         self.writer = writer or ProjectWriter(project_location(path))
         try:
             self.reader = Project.open(path, read_only=True)
@@ -309,7 +313,7 @@ class LabelingSession:
         (``relabel`` and ``undo`` stay allowed: see ``al/budget.py``)."""
         self._refuse_when_spent()
         selection = _selection(entry)
-        self._paid = None
+        self._paid_stale = True
         claim = self.claims.request(self.annotator)  # issue 20: the next items, same commit
         event = self.writer.call(lambda p: p.label_item(
             entry.item_id, label, self.annotator, started_at, active_ms, selection, claim))
@@ -320,7 +324,7 @@ class LabelingSession:
     def relabel(self, item_id: ItemId, label: str, active_ms: int | None = None) -> Change:
         """Change an earlier decision; allowed when the budget is spent, and counted in it
         (one decision, ``active_ms`` of time)."""
-        self._paid = None
+        self._paid_stale = True
         event = self.writer.call(lambda p: p.label_item(
             item_id, label, self.annotator, active_ms=active_ms,
             selection=Selection(Source.RELABEL)))
@@ -329,7 +333,7 @@ class LabelingSession:
     def relabel_many(self, item_ids: list[ItemId], label: str) -> RelabelBatch:
         """Relabel several items as ``label`` in one write (all or none); the returned token
         undoes them as one step (``undo_relabel``)."""
-        self._paid = None
+        self._paid_stale = True
         return self.writer.call(lambda p: events.relabel_many(p, item_ids, label,
                                                               self.annotator))
 
@@ -434,7 +438,7 @@ class LabelingSession:
         """All or nothing, on the writer thread (labels wait while it runs); ``progress``
         (bytes read, total) is called there and stops the import by raising ``Cancelled``."""
         self._counts = None
-        self._paid = None
+        self._paid_stale = True
         self._meta_keys = None
         return self.writer.call(lambda p: importer.import_file(
             p, path, spec, progress=progress, parallel=None, dry_run=dry_run))
@@ -508,11 +512,14 @@ class LabelingSession:
                 "labels": float(now.labels), "hours": now.hours}
 
     def _budget_status(self) -> BudgetStatus:
-        """What is spent, from the events; counted once and kept until this session writes a
-        decision (the lock keeps other writers out), so a key press counts it once."""
+        """What is spent, from the events; counted again only after this session writes a
+        decision (so a key press counts it once), and then only the events added since."""
         s = self.settings()
-        if self._paid is None:
-            self._paid = events.labels_paid(self.reader)
+        if self._paid is None or self._paid_stale:
+            count, ms, self._paid_upto = events.labels_paid_since(self.reader, self._paid_upto)
+            before = self._paid or (0, 0)
+            self._paid = (before[0] + count, before[1] + ms)
+            self._paid_stale = False
         count, ms = self._paid
         return budget_status(s.budget_unit, s.budget_amount, count, ms / 3_600_000,
                              s.hourly_rate)
@@ -523,6 +530,8 @@ class LabelingSession:
         return signal if signal.reached else None
 
     def _refuse_when_spent(self) -> None:
+        if self.settings().budget_amount <= 0:  # no budget: nothing to count (issue 20)
+            return
         stop = self.budget_stop()
         if stop is not None:
             raise BudgetSpentError(f"{self.path}: {stop.detail[0].lower()}{stop.detail[1:]}; "

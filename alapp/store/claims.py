@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from alapp.core.errors import AlappError
 from alapp.core.types import ItemId
+from alapp.store.postgres import execute_together
 
 if TYPE_CHECKING:
     from alapp.store.project import Project
@@ -111,12 +112,12 @@ def _steps(project: Project) -> Iterator[Any]:
         with project.transaction() as conn:
             yield conn
         return
-    from alapp.store.postgres import UNLOCKED_BEGIN
+    from alapp.store.postgres import PgConnection
 
     conn = project._conn
-    conn.execute(UNLOCKED_BEGIN)
+    assert isinstance(conn, PgConnection)
+    conn.begin_lease()  # BEGIN without the writer lock; SET LOCAL synchronous_commit = off
     try:
-        conn.execute("SET LOCAL synchronous_commit = off")
         yield conn
         conn.execute("COMMIT")
     except BaseException:
@@ -142,9 +143,11 @@ class ClaimRequest:
 
 
 def check_not_held(project: Project, item_id: ItemId, request: ClaimRequest) -> None:
-    """Inside a decision's transaction: refuse a decision on an item another live session
-    holds (this session's lease ran out while its annotator read, and the item went to
-    someone else), so no item is labeled twice by chance."""
+    """Just before a decision's transaction: refuse a decision on an item another live
+    session holds (this session's lease ran out while its annotator read, and the item went
+    to someone else), so no item is labeled twice by chance. Read before the writer lock, not
+    under it: claims never take that lock, so it would not order them (issue 20: the lock's
+    holder makes every other workstation's label wait, so it holds only what must be)."""
     row = project._conn.execute(
         "SELECT workstation, annotator FROM claims WHERE item_id = ? AND holder <> ? "
         "AND expires_at > ?", (item_id, request.holder.session, clock(project))).fetchone()
@@ -193,20 +196,22 @@ def refill_within(project: Project, request: ClaimRequest, read_back: bool = Tru
     skip_locked_queue = " FOR UPDATE OF q SKIP LOCKED" if project.on_server else ""
     # another session's lapsed claims go; this session's own are renewed below, unless another
     # session took their items meanwhile (then those claims are theirs)
-    conn.execute("DELETE FROM claims WHERE item_id IN (SELECT item_id FROM claims "
-                 f"WHERE expires_at <= ? AND holder <> ?{skip_locked})", (now, holder.session))
-    if not project.on_server:  # one writer holds a file: no other session is live
-        conn.execute("DELETE FROM claims WHERE holder <> ?", (holder.session,))
     values = (holder.session, holder.workstation, holder.annotator, now, expires)
+    steps: list[tuple[str, tuple[Any, ...]]] = [(
+        "DELETE FROM claims WHERE item_id IN (SELECT item_id FROM claims "
+        f"WHERE expires_at <= ? AND holder <> ?{skip_locked})", (now, holder.session))]
+    if not project.on_server:  # one writer holds a file: no other session is live
+        steps.append(("DELETE FROM claims WHERE holder <> ?", (holder.session,)))
     if request.first is not None:
-        conn.execute(
+        steps.append((
             "INSERT OR IGNORE INTO claims (item_id, holder, workstation, annotator, claimed_at, "
             "expires_at) SELECT item_id, ?, ?, ?, ?, ? FROM queue WHERE item_id = ?",
-            (*values, request.first))
-    # renewed: the claims on queued items (one on an item no longer queued just runs out)
-    held = conn.execute("UPDATE claims SET expires_at = ? WHERE holder = ? "
-                        "AND item_id IN (SELECT item_id FROM queue)",
-                        (expires, holder.session)).rowcount
+            (*values, request.first)))
+    # renewed: the claims on queued items (one on an item no longer queued just runs out);
+    # on a server, these steps in one round trip
+    steps.append(("UPDATE claims SET expires_at = ? WHERE holder = ? "
+                  "AND item_id IN (SELECT item_id FROM queue)", (expires, holder.session)))
+    held = execute_together(conn, steps)[-1].rowcount
     if held < request.window:  # the free queue rows first in line; on a server, not those
         conn.execute(  # another session is claiming this very moment
             "INSERT OR IGNORE INTO claims (item_id, holder, workstation, annotator, claimed_at, "

@@ -46,10 +46,19 @@ def recent_label_ms(project: Project, limit: int = 50) -> list[int]:
 
 def labels_paid(project: Project) -> tuple[int, int]:
     """(labels made in the application, their active milliseconds): what a budget pays."""
-    count, ms = project._conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(active_ms), 0) FROM label_events "
-        "WHERE action = 'label' AND source != ?", (Source.IMPORT,)).fetchone()
-    return int(count), int(ms)
+    count, ms, _ = labels_paid_since(project, 0)
+    return count, ms
+
+
+def labels_paid_since(project: Project, after_event: int) -> tuple[int, int, int]:
+    """``labels_paid`` of the events after ``after_event`` only, and the last event counted
+    (``after_event`` when none is new): a running count reads only what was added since (one
+    read of the newest events by their key, not a sum over every event)."""
+    count, ms, last = project._conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(active_ms), 0), COALESCE(MAX(id), ?) FROM label_events "
+        "WHERE id > ? AND action = 'label' AND source != ?",
+        (after_event, after_event, Source.IMPORT)).fetchone()
+    return int(count), int(ms), int(last)
 
 
 def annotators(project: Project) -> list[str]:

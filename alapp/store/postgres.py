@@ -17,10 +17,10 @@ The address, and what alapp does with credentials, are in ``core/location.py``.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -36,12 +36,17 @@ TRAINER_LOCK = 2
 _IN_ERROR = 3  # psycopg.pq.TransactionStatus.INERROR: a statement of the transaction failed
 
 
-# A transaction that writes only rows it locks itself (a session's claims, store/claims.py)
-# takes no writer lock, so it never waits for another workstation's label: "BEGIN DEFERRED".
-UNLOCKED_BEGIN = "BEGIN DEFERRED"
-_DEFERRED = re.compile(r"^\s*BEGIN\s+DEFERRED\b", re.IGNORECASE)
 
 
+@dataclass
+class Traffic:
+    """What a connection asked of the server, counted (issue 20: a label's latency is mostly
+    its round trips, and the writer lock's holder makes every other workstation wait for its
+    locked ones). Read by tests and the concurrent-labeling bench; reset by assigning anew."""
+
+    statements: int = 0  # the store's statements (BEGIN and COMMIT included)
+    round_trips: int = 0  # waits for the server's answer (a pipeline of several is one)
+    locked_round_trips: int = 0  # of those, while this connection held the writer lock
 
 
 class PgCursor:
@@ -106,6 +111,8 @@ class PgConnection:
         self.read_only = read_only
         self._keys_given: set[str] = set()  # tables whose integer key an INSERT gave itself
         self._transaction = False  # between our BEGIN and its COMMIT or ROLLBACK
+        self._locked = False  # the writer lock is held (BEGIN took it; begin_lease does not)
+        self.traffic = Traffic()
 
     @property
     def in_transaction(self) -> bool:
@@ -119,30 +126,96 @@ class PgConnection:
         if head.startswith("COMMIT") or head.startswith("END"):
             self._follow_given_keys()
         control = head.startswith(("BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"))
-        if head.startswith(("COMMIT", "END", "ROLLBACK")):
-            ending, self._transaction = self._transaction, False
+        ending = head.startswith(("COMMIT", "END", "ROLLBACK"))
+        if ending:
+            open_transaction, self._transaction = self._transaction, False
             if self._conn.closed:  # the server dropped the transaction with the connection
+                self._locked = False
                 if head.startswith("ROLLBACK"):
                     return PgCursor(None, None)
                 raise _lost(self.address)
-            if not ending:
+            if not open_transaction:
                 return PgCursor(None, None)
-        cursor = self._run(lambda c: c.execute(statement.sql, _params(parameters)), sql, control)
+        self.traffic.statements += 1
         if head.startswith("BEGIN"):
-            self._transaction = True
-            self._keys_given.clear()
-            if not _DEFERRED.match(sql):  # BEGIN DEFERRED: see UNLOCKED_BEGIN
-                self._run(lambda c: c.execute("SELECT pg_advisory_xact_lock(%s, %s)",
-                                              (LOCK_CLASS, WRITER_LOCK)), sql)
-        elif statement.sets_key and statement.table:
+            return self._begin(statement.sql, locking=True)
+        try:
+            cursor = self._run(lambda c: c.execute(statement.sql, _params(parameters)), sql,
+                               control)
+        finally:
+            if ending:  # the lock goes with the transaction, committed or not
+                self._locked = False
+        if statement.sets_key and statement.table:
             self._keys_given.add(statement.table)
             if not self.in_transaction:
                 self._follow_given_keys()
         return PgCursor(cursor, statement)
 
+    def _begin(self, sql: str, locking: bool, also: str | None = None) -> PgCursor:
+        """A transaction, with the project's writer lock unless ``locking`` is False (and
+        ``also``, a statement of its own): in one round trip (the lock is waited for in it)."""
+        def begin(cursor: Any) -> None:
+            cursor.execute(sql)
+            if locking:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, WRITER_LOCK))
+            if also is not None:
+                cursor.execute(also)
+
+        import psycopg
+
+        self.traffic.statements += int(locking)
+        try:
+            cursor = self._run(begin, sql, control=True, pipelined=locking or also is not None)
+        except BaseException:  # the lock was not had (a lost connection, a timeout): no
+            if not self._conn.closed:  # transaction stays open behind the caller's back
+                with suppress(psycopg.Error):
+                    self._conn.execute("ROLLBACK")
+            raise
+        self._transaction, self._locked = True, locking
+        self._keys_given.clear()
+        return PgCursor(cursor, None)
+
+    def begin_lease(self) -> None:
+        """A transaction that writes only rows it locks itself (a session's claims,
+        ``store/claims.py``): no writer lock, so it never waits for another workstation's
+        label, and committed without waiting for the disk; ``BEGIN`` and its setting in one
+        round trip."""
+        self.traffic.statements += 1
+        self._begin("BEGIN", locking=False, also="SET LOCAL synchronous_commit = off")
+
+    def execute_together(self, statements: Sequence[tuple[str, Sequence[Any]]]
+                         ) -> list[PgCursor]:
+        """Several statements in one round trip (a pipeline) inside a transaction, under one
+        savepoint: a failing one undoes the others of the batch and raises, as ``execute``
+        would. Their cursors are read after all have run. Outside a transaction, one by one."""
+        if not self._transaction:
+            return [self.execute(sql, parameters) for sql, parameters in statements]
+        translated = [translate(sql, self.tables) for sql, _ in statements]
+        if any(t.sql.lstrip()[:9].upper().startswith(("BEGIN", "COMMIT", "END", "ROLLBACK",
+                                                       "SAVEPOINT", "RELEASE", "PRAGMA"))
+               for t in translated):
+            raise ValueError("execute_together runs plain statements, not transaction control")
+        self.traffic.statements += len(statements)
+        cursors: list[Any] = []
+
+        def run(_: Any) -> None:
+            for statement, (_sql, parameters) in zip(translated, statements, strict=True):
+                cursor = self._conn.cursor()
+                cursor.execute(statement.sql, _params(parameters))
+                cursors.append(cursor)
+
+        self._run(run, "; ".join(sql for sql, _ in statements))
+        for statement in translated:
+            if statement.sets_key and statement.table:
+                self._keys_given.add(statement.table)
+        return [PgCursor(c, t) for c, t in zip(cursors, translated, strict=True)]
+
     def executemany(self, sql: str, seq_of_parameters: Iterable[Sequence[Any]]) -> PgCursor:
         statement = translate(sql, self.tables, many=True)
         rows = [_params(p) for p in seq_of_parameters]
+        self.traffic.statements += len(rows)
+        if not rows:  # nothing to send: no round trip
+            return PgCursor(None, None)
         cursor = self._run(lambda c: c.executemany(statement.sql, rows), sql)
         if statement.sets_key and statement.table and rows:
             self._keys_given.add(statement.table)
@@ -189,7 +262,7 @@ class PgConnection:
                 f"{top} IS NOT NULL)"), "setval")
         self._keys_given.clear()
 
-    def _run(self, call: Any, sql: str, control: bool = False) -> Any:
+    def _run(self, call: Any, sql: str, control: bool = False, pipelined: bool = False) -> Any:
         """Run one statement. Inside a transaction it runs under a savepoint: a failing
         statement is undone alone and the transaction goes on, as in SQLite (PostgreSQL would
         otherwise refuse every later statement of the transaction)."""
@@ -201,8 +274,13 @@ class PgConnection:
             self._reconnect()
         cursor = self._conn.cursor()
         guarded = self._transaction and not control
+        self.traffic.round_trips += 1
+        self.traffic.locked_round_trips += int(self._locked)
         try:
-            if guarded:  # three statements, one round trip to the server
+            if pipelined:  # control statements sent together (BEGIN and the writer lock)
+                with self._conn.pipeline():
+                    call(cursor)
+            elif guarded:  # three statements, one round trip to the server
                 with self._conn.pipeline():
                     self._conn.execute("SAVEPOINT alapp_statement")
                     call(cursor)
@@ -228,6 +306,7 @@ class PgConnection:
         the server lost was rolled back there, and its caller gets the error."""
         self._conn = _open(self.address, self.read_only)
         self._keys_given.clear()
+        self._locked = False
 
     def commit(self) -> None:
         if self.in_transaction:
@@ -239,6 +318,16 @@ class PgConnection:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def execute_together(conn: Any, statements: Sequence[tuple[str, Sequence[Any]]]
+                     ) -> list[Any]:
+    """``statements`` on a file's connection or a server's, their cursors in order: on a
+    server inside a transaction, in one round trip (``PgConnection.execute_together``); on a
+    file, one after another (no round trips to save)."""
+    if isinstance(conn, PgConnection):
+        return conn.execute_together(statements)
+    return [conn.execute(sql, parameters) for sql, parameters in statements]
 
 
 def _lost(address: ServerAddress) -> StorageError:

@@ -54,7 +54,12 @@ from alapp.core.types import (
 from alapp.store import claims, queue
 from alapp.store.claims import ClaimRequest
 from alapp.store.lock import ProjectLock, real_path
-from alapp.store.postgres import PgConnection, ServerAddress, is_server_address
+from alapp.store.postgres import (
+    PgConnection,
+    ServerAddress,
+    execute_together,
+    is_server_address,
+)
 from alapp.store.schema import (
     APPLICATION_ID,
     SCHEMA_VERSION,
@@ -539,7 +544,7 @@ class Project:
 
         labels = self.labels()
         try:
-            parts = task_for(self.settings()).check_label(label, labels)
+            parts = task_for(self._fixed_settings()).check_label(label, labels)
         except ValueError as e:
             raise AlappError(str(e)) from None
         if self.multi_label:
@@ -548,9 +553,9 @@ class Project:
             from alapp.store.spans import checked_decision
 
             label = checked_decision(self, item_id, label, labels)
+        if claim is not None:  # issue 20: not an item another session holds; read before
+            claims.check_not_held(self, item_id, claim)  # the writer lock (see the function)
         with self.transaction():
-            if claim is not None:  # issue 20: not an item another session holds
-                claims.check_not_held(self, item_id, claim)
             event = self._insert_event(item_id, Action.LABEL, label, annotator, started_at,
                                        active_ms, selection)
             queue.take_off(self._conn, item_id)
@@ -597,9 +602,9 @@ class Project:
     def _record(self, item_id: ItemId, action: Action, label: str | None, annotator: str,
                 started_at: float | None, active_ms: int | None, selection: Selection | None,
                 note: str | None = None, claim: ClaimRequest | None = None) -> EventId:
+        if claim is not None:  # issue 20: not an item another session holds
+            claims.check_not_held(self, item_id, claim)
         with self.transaction():
-            if claim is not None:  # issue 20: not an item another session holds
-                claims.check_not_held(self, item_id, claim)
             event = self._insert_event(item_id, action, label, annotator, started_at, active_ms,
                                        selection, note=note)
             queue.take_off(self._conn, item_id)
@@ -616,22 +621,24 @@ class Project:
         id, this workstation and its next sequence number); the item's training label is
         resolved again unless ``resolve`` is False (a bulk import does it once at the end)."""
         sel = selection or Selection(Source.UNDO if action == Action.UNDO else Source.UNKNOWN)
-        uid, workstation, seq = next(self.origins(1))
         now = time.time()
-        cursor = self._conn.execute(
+        # The event and its annotator in one round trip to a server (the writer lock is held);
+        # its sequence number is the workstation's next, read in the same statement (origins)
+        inserted, _ = execute_together(self._conn, [(
             "INSERT INTO label_events (item_id, action, label, annotator, started_at, "
             "submitted_at, active_ms, undoes, note, round_id, source, strategy, score, "
             "predicted_cost, is_random_share, uid, workstation, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "(SELECT COALESCE(MAX(seq), 0) + 1 FROM label_events WHERE workstation = ?))",
             (item_id, action.value, label, annotator, started_at,
              submitted_at if submitted_at is not None else now, active_ms, undoes, note,
              sel.round_id, sel.source, sel.strategy or None, sel.score, sel.predicted_cost,
-             int(sel.source == Source.RANDOM), uid, workstation, seq))
-        event = EventId(int(cursor.lastrowid or 0))
-        self._conn.execute("INSERT OR IGNORE INTO annotators (name, added_at, how) "
-                           "VALUES (?, ?, ?)", (annotator, now, "reviewed here"
-                                                if action == Action.ADJUDICATION
-                                                else "labeled here"))
+             int(sel.source == Source.RANDOM), uuid.uuid4().hex, self.workstation,
+             self.workstation)), (
+            "INSERT OR IGNORE INTO annotators (name, added_at, how) VALUES (?, ?, ?)",
+            (annotator, now, "reviewed here" if action == Action.ADJUDICATION
+             else "labeled here"))])
+        event = EventId(int(inserted.lastrowid or 0))
         if label is not None and self.multi_label:  # the set, one row per chosen label
             self._conn.executemany("INSERT INTO event_labels (event_id, label) VALUES (?, ?)",
                                    [(event, name) for name in split_labels(label)])
@@ -653,23 +660,30 @@ class Project:
         for k in range(count):
             yield uuid.uuid4().hex, self.workstation, int(last) + 1 + k
 
+    def _fixed_settings(self) -> ProjectSettings:
+        """The settings chosen when the project was created and never changed after (its
+        ``task``, and ``multi_label``: ``update_settings`` refuses either), read once per
+        connection: every decision asks for them. Only those two may be used from it."""
+        known = self.__dict__.get("_fixed")
+        if known is None:
+            rows = dict(self._conn.execute(
+                "SELECT key, value FROM settings WHERE key IN ('task', 'multi_label')"))
+            known = ProjectSettings(task=json.loads(rows.get("task", '"classification"')),
+                                    multi_label=json.loads(rows.get("multi_label", "false"))
+                                    is True)
+            if "task" in rows:  # a project being created has no settings yet: read again
+                self.__dict__["_fixed"] = known
+        return known
+
     @property
     def multi_label(self) -> bool:
-        """Whether decisions are sets of labels (read from the file: one indexed row)."""
-        row = self._conn.execute(
-            "SELECT value FROM settings WHERE key = 'multi_label'").fetchone()
-        return row is not None and json.loads(row[0]) is True
+        """Whether decisions are sets of labels (issue 21); fixed at creation, so read once."""
+        return bool(self._fixed_settings().multi_label)
 
     @property
     def spans(self) -> bool:
         """Whether this is a span project (issue 18); fixed at creation, so read once."""
-        known = self.__dict__.get("_spans")
-        if known is None:
-            row = self._conn.execute("SELECT value FROM settings WHERE key = 'task'").fetchone()
-            known = row is not None and json.loads(row[0]) == "spans"
-            if row is not None:
-                self.__dict__["_spans"] = known
-        return bool(known)
+        return bool(self._fixed_settings().task == "spans")
 
     def label_set(self, event_id: EventId) -> list[str]:
         """The labels a multi-label event chose, in the project's label order (empty: none)."""

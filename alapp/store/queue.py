@@ -18,6 +18,7 @@ from alapp.al.registry import get_strategy
 from alapp.core.errors import AlappError
 from alapp.core.spans import TokenOffsets
 from alapp.core.types import ItemId, Source, Split
+from alapp.store.postgres import execute_together
 from alapp.store.spans import decode_tokens
 
 if TYPE_CHECKING:  # project.py writes decisions through take_off/put_first: no import cycle
@@ -168,8 +169,8 @@ def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick]
 def take_off(conn: sqlite3.Connection, item_id: ItemId) -> None:
     """Inside a decision's transaction: a decided item leaves the queue, and whoever held it
     (issue 20: a session's claim, store/claims.py) holds it no more."""
-    conn.execute("DELETE FROM queue WHERE item_id = ?", (item_id,))
-    conn.execute("DELETE FROM claims WHERE item_id = ?", (item_id,))
+    execute_together(conn, [("DELETE FROM queue WHERE item_id = ?", (item_id,)),
+                            ("DELETE FROM claims WHERE item_id = ?", (item_id,))])
 
 
 def put_first(conn: sqlite3.Connection, item_id: ItemId, source: Source) -> None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from alapp.al.consensus import How, ItemKey, Reliability, annotator_reliability, resolve_item
 from alapp.core.types import Source
+from alapp.store.postgres import execute_together
 
 # ``How`` values stored in ``item_labels.how``; a tie is stored with a NULL label.
 _VOTES_SQL = """
@@ -102,25 +103,34 @@ def resolve(events: Sequence[_Event], rule: str,
 def read_events(conn: sqlite3.Connection,
                 item_ids: Iterable[int] | None = None) -> dict[int, list[_Event]]:
     """The deciding events of these items (None: of every item), by item, in id order."""
-    def grouped(rows: Iterable[tuple]) -> None:  # type: ignore[type-arg]
-        for row in rows:
-            by_item.setdefault(int(row[1]), []).append(_Event(
-                int(row[0]), row[2], row[3], row[4], row[5], int(row[6]), float(row[7]),
-                row[8], row[9]))
-
     by_item: dict[int, list[_Event]] = {}
     if item_ids is None:
-        grouped(conn.execute(_VOTES_SQL.replace("AND item_id IN ({})", "")))
+        _group(conn.execute(_VOTES_SQL.replace("AND item_id IN ({})", "")), by_item)
         return by_item
     ids = sorted(set(item_ids))
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
-        grouped(conn.execute(_VOTES_SQL.format(",".join("?" * len(chunk))), chunk))
+        _group(conn.execute(_VOTES_SQL.format(",".join("?" * len(chunk))), chunk), by_item)
     return by_item
 
 
+def _group(rows: Iterable[tuple], by_item: dict[int, list[_Event]]) -> None:  # type: ignore[type-arg]
+    """``_VOTES_SQL``'s rows added to ``by_item``, by item, in id order."""
+    for row in rows:
+        by_item.setdefault(int(row[1]), []).append(_Event(
+            int(row[0]), row[2], row[3], row[4], row[5], int(row[6]), float(row[7]),
+            row[8], row[9]))
+
+
+_RELIABILITY_SQL = "SELECT value FROM identity WHERE key = 'reliability'"
+_RULE_SQL = "SELECT value FROM settings WHERE key = 'training_label_rule'"
+
+
 def stored_reliability(conn: sqlite3.Connection) -> dict[str, Reliability]:
-    row = conn.execute("SELECT value FROM identity WHERE key = 'reliability'").fetchone()
+    return _reliability_of(conn.execute(_RELIABILITY_SQL).fetchone())
+
+
+def _reliability_of(row: tuple[str] | None) -> dict[str, Reliability]:
     if row is None:
         return {}
     return {name: Reliability(float(score), int(items))
@@ -128,8 +138,10 @@ def stored_reliability(conn: sqlite3.Connection) -> dict[str, Reliability]:
 
 
 def _rule(conn: sqlite3.Connection) -> str:
-    row = conn.execute(
-        "SELECT value FROM settings WHERE key = 'training_label_rule'").fetchone()
+    return _rule_of(conn.execute(_RULE_SQL).fetchone())
+
+
+def _rule_of(row: tuple[str] | None) -> str:
     return "majority" if row is None else str(json.loads(row[0]))
 
 
@@ -150,8 +162,17 @@ def _write(conn: sqlite3.Connection, ids: Sequence[int], by_item: Mapping[int, l
 def update_items(conn: sqlite3.Connection, item_ids: Iterable[int]) -> None:
     """Resolve these items again (inside the caller's transaction)."""
     ids = sorted(set(item_ids))
-    if ids:
+    if len(ids) > _CHUNK:
         _write(conn, ids, read_events(conn, ids), _rule(conn), stored_reliability(conn))
+    elif ids:  # a decision's item: its votes, the rule and the reliabilities, read together
+        # (one round trip to a server, inside the decision's transaction: the writer lock)
+        votes, rule, reliability = execute_together(conn, [
+            (_VOTES_SQL.format(",".join("?" * len(ids))), ids), (_RULE_SQL, ()),
+            (_RELIABILITY_SQL, ())])
+        by_item: dict[int, list[_Event]] = {}
+        _group(votes.fetchall(), by_item)
+        _write(conn, ids, by_item, _rule_of(rule.fetchone()),
+               _reliability_of(reliability.fetchone()))
 
 
 def add_new_items(conn: sqlite3.Connection, after_event: int) -> None:
