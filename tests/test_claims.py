@@ -18,7 +18,7 @@ import pytest
 from alapp.al.batch import Pick
 from alapp.app.session import LabelingSession
 from alapp.core.errors import AlappError
-from alapp.store import claims, rounds
+from alapp.store import claims, queue, rounds
 from alapp.store.importer import import_file
 from alapp.store.project import Project
 
@@ -38,9 +38,18 @@ def _make(where, tmp_path: Path, items: int = 30, **settings) -> list[int]:
     return [int(i) for i in ids]
 
 
-def _session(where, annotator: str) -> tuple[Project, LabelingSession]:
-    project = Project.open(where)
+def _session(where, annotator: str, workstation: str | None = None
+             ) -> tuple[Project, LabelingSession]:
+    project = Project.open(where, workstation=workstation)
     return project, LabelingSession.inline(project, annotator)
+
+
+def _deciders(project: Project) -> dict[int, list[tuple[str, str]]]:
+    """Each item's decisions as (annotator, workstation), in order."""
+    out: dict[int, list[tuple[str, str]]] = {}
+    for e in project.events():
+        out.setdefault(int(e["item_id"]), []).append((e["annotator"], e["workstation"]))
+    return out
 
 
 def test_two_sessions_see_disjoint_windows_and_label_without_clash(pg_address, tmp_path):
@@ -140,6 +149,145 @@ def test_undo_brings_the_item_back_to_the_same_session(pg_address, tmp_path):
         anna.close(), boris.close(), pa.close(), pb.close()
 
 
+# -- the overlap share: items two annotators decide (claim_overlap) ---------------------------
+
+
+def _kappa(pairs: list[tuple[str, str]]) -> float:
+    """Cohen's kappa of two annotators' labels on the same items, by its definition."""
+    n = len(pairs)
+    observed = sum(a == b for a, b in pairs) / n
+    labels = {x for pair in pairs for x in pair}
+    expected = sum((sum(a == k for a, _ in pairs) / n) * (sum(b == k for _, b in pairs) / n)
+                   for k in labels)
+    return (observed - expected) / (1 - expected)
+
+
+def test_overlap_items_are_labeled_by_two_annotators_and_counted_in_kappa(pg_address,
+                                                                           tmp_path):
+    """claim_overlap=20: a fifth of the batch, spread through it, stays queued until two
+    different annotators decided it; anna on a second workstation is still anna."""
+    from alapp.app.team import team_report
+
+    ids = _make(pg_address, tmp_path, items=30, claim_window=2, claim_overlap=20)
+    pa, anna = _session(pg_address, "anna", "anna-desk")
+    pa2, anna2 = _session(pg_address, "anna", "anna-laptop")
+    pb, boris = _session(pg_address, "boris", "boris-desk")
+    sessions = (anna, anna2, boris)
+    try:
+        queued = anna.queue()
+        shared = [int(e.item_id) for e in queued if e.overlap]
+        assert len(shared) == 6  # 20% of 30, one in each sixth of the batch
+        assert [sum(i in shared for i in ids[k:k + 5]) for k in range(0, 30, 5)] == [1] * 6
+        flipped = None
+        for _ in range(40):  # take turns until nobody is shown anything
+            shown = 0
+            for who in sessions:
+                entry = who.current()
+                if entry is None:
+                    continue
+                shown += 1
+                assert entry.decided_by != who.annotator
+                label = "spam" if entry.item_id % 2 else "ham"
+                if who is boris and entry.decided_by == "anna" and flipped is None:
+                    flipped = int(entry.item_id)  # boris disagrees with anna once
+                    label = "ham" if label == "spam" else "spam"
+                who.label(entry, label, 400, None)
+            if not shown:
+                break
+        assert all(who.current() is None for who in sessions)
+        assert not queue.has_entries(pa) and claims.live_claims(pa) == []
+        deciders = _deciders(pa)
+        assert sorted(deciders) == ids
+        for item, made in deciders.items():
+            people = [a for a, _ in made]
+            # overlap items: two events by two different people; all others: one event
+            assert sorted(people) == (["anna", "boris"] if item in shared else people[:1]), item
+        assert {w for made in deciders.values() for a, w in made if a == "anna"} == \
+            {"anna-desk", "anna-laptop"}  # both of anna's workstations labeled
+        # the training label follows the rule for several votes: a tie (majority) is disputed
+        assert flipped in shared and pa.disputed() == {flipped}
+        labels = pa.current_labels()
+        assert all(labels[i] == ("spam" if i % 2 else "ham") for i in shared if i != flipped)
+        # the team report sees exactly the overlap items as overlap, and kappa over them
+        report = team_report(pa, boot=50)
+        assert report.items_overlap == 6 and report.items_single == 24
+        (pair,) = report.pairs
+        assert (pair.first, pair.second, pair.shared) == ("anna", "boris", 6)
+        votes = {(int(e["item_id"]), e["annotator"]): e["label"] for e in pa.events()}
+        expected = _kappa([(votes[i, "anna"], votes[i, "boris"]) for i in shared])
+        assert pair.value.value == pytest.approx(expected)
+    finally:
+        for who in sessions:
+            who.close()
+        pa.close(), pa2.close(), pb.close()
+
+
+def test_a_second_annotator_keeps_an_overlap_item_the_first_one_changes(pg_address, tmp_path):
+    """anna labels an overlap item, boris claims it; anna changing her label (history) is
+    still her one decision: the item stays queued and boris keeps his claim on it."""
+    ids = _make(pg_address, tmp_path, items=10, claim_window=1, claim_overlap=20)
+    pa, anna = _session(pg_address, "anna")
+    pb, boris = _session(pg_address, "boris")
+    try:
+        first = next(e.item_id for e in anna.queue() if e.overlap)
+        while (entry := anna.current()).item_id != first:
+            anna.label(entry, "ham", 300, None)
+        anna.label(entry, "ham", 300, None)
+        assert boris.current().item_id == first  # the first free item: waiting for him
+        anna.relabel(first, "spam")
+        assert [c["annotator"] for c in claims.live_claims(pb) if c["item_id"] == first] == \
+            ["boris"]
+        assert first not in [e.item_id for e in anna.queue()]
+        boris.label(boris.current(), "spam", 300, None)
+        assert [a for a, _ in _deciders(pa)[int(first)]] == ["anna", "anna", "boris"]
+        assert first not in [e.item_id for e in queue.entries(pa)]
+        assert pa.current_labels()[first] == "spam" and len(ids) == 10
+    finally:
+        anna.close(), boris.close(), pa.close(), pb.close()
+
+
+def test_an_overlap_item_undone_skipped_forever_or_left_by_one_annotator(tmp_path):
+    """On a file (one writer) with claim_overlap: undo gives the annotator their overlap item
+    back; "never ask again" takes it off for everyone; a single annotator is never kept waiting
+    for a second one: the batch ends for them, and the next round replaces what waits."""
+    where = tmp_path / "p.alapp"
+    ids = _make(where, tmp_path, items=10, claim_window=2, claim_overlap=20)
+    with Project.open(where) as project:
+        ana = LabelingSession.inline(project, "ana")
+        shared = [e.item_id for e in ana.queue() if e.overlap]
+        assert len(shared) == 2
+        while (entry := ana.current()) is not None and entry.item_id != shared[0]:
+            ana.label(entry, "ham", 300, None)
+        ana.label(entry, "spam", 300, None)  # the first overlap item: it waits for another
+        assert shared[0] not in [e.item_id for e in ana.queue()]
+        assert [e.decided_by for e in queue.entries(project) if e.item_id == shared[0]] == \
+            ["ana"]
+        ana.undo()  # back at the front, hers to decide again
+        assert ana.current().item_id == shared[0]
+        ana.label(ana.current(), "ham", 300, None)
+        while (entry := ana.current()) is not None:
+            if entry.item_id == shared[1]:
+                ana.skip(entry, 300, None, forever=True)  # off for everyone
+            else:
+                ana.label(entry, "ham", 300, None)
+        # every item decided once by ana; the batch is done for her and a round is due
+        assert sorted(int(i) for i in _deciders(project)) == ids
+        assert ana.retrain_due() and queue.has_entries(project)
+        waiting = [(e.item_id, e.decided_by) for e in queue.entries(project)]
+        assert waiting == [(shared[0], "ana")]
+        # a second annotator on the same file gets exactly the item waiting for her
+        ana.close()
+        bea = LabelingSession.inline(project, "bea")
+        assert [e.item_id for e in bea.queue()] == [shared[0]]
+        assert not bea.retrain_due()
+        # the next round replaces it (nobody holds it on a file): nobody waits for ever
+        bea.claims.release()
+        rounds.save_round(project, [Pick(ids[0], 0.5, False, "uncertainty")], "uncertainty",
+                          0, None)
+        assert [e.item_id for e in queue.entries(project)] == [ids[0]]
+        bea.close()
+
+
 def test_on_a_file_claims_are_bookkeeping_of_the_one_writer(tmp_path):
     """SQLite: the same code; a claim left by a crashed earlier session hides nothing."""
     where = tmp_path / "p.alapp"
@@ -180,8 +328,8 @@ WORKER = textwrap.dedent("""
     while True:
         entry = session.current()
         if entry is None:
-            if not queue.entries(session.reader):
-                break  # the project's queue is empty: all done
+            if not queue.has_entries(session.reader, annotator):
+                break  # nothing left this annotator may decide: all done
             time.sleep(0.1)  # what is left is held by others: wait for a label or a lease
             continue
         if made == pause_after:  # mid-batch: holds its window, then hangs until killed
@@ -201,9 +349,16 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def test_three_processes_label_at_once_and_a_killed_one_frees_its_claims(pg_address,
-                                                                        tmp_path):
-    ids = _make(pg_address, tmp_path, items=60, claim_window=3, claim_lease_s=2.0)
+@pytest.mark.parametrize("overlap", [0, 20])
+def test_three_processes_label_at_once_and_a_killed_one_frees_its_claims(pg_address, tmp_path,
+                                                                        overlap):
+    """With ``claim_overlap`` 20, the overlap items are labeled by two different annotators,
+    every other item once."""
+    ids = _make(pg_address, tmp_path, items=60, claim_window=3, claim_lease_s=2.0,
+                claim_overlap=overlap)
+    with Project.open(pg_address, read_only=True) as project:
+        shared = {int(e.item_id) for e in queue.entries(project) if e.overlap}
+    assert len(shared) == 60 * overlap // 100
     script = tmp_path / "annotator.py"
     script.write_text(WORKER, "utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -235,20 +390,22 @@ def test_three_processes_label_at_once_and_a_killed_one_frees_its_claims(pg_addr
         labeled = [r["labeled"] for r in records if "labeled" in r]
         assert records[-1] == {"done": len(labeled)} and labeled
         made += labeled
-    # every item labeled once: none twice, none left; the victim's window included
-    assert sorted(made) == ids and len(made_by_victim) == 4
+    # every item labeled once, the overlap items twice: none more, none left; the victim's
+    # window included
+    assert sorted(made) == sorted(ids + sorted(shared)) and len(made_by_victim) == 4
     assert set(held) <= set(made) - set(made_by_victim)
     assert took >= 2.0 - 0.5  # its window waited for the lease, not for a release
     with Project.open(pg_address, read_only=True) as project:
         events = project.events()
-        assert len(events) == len(made) == 60  # no event lost
-        assert sorted(e["item_id"] for e in events) == ids
+        assert len(events) == len(made) == 60 + len(shared)  # no event lost
+        for item, made_on in _deciders(project).items():  # two different people, or one
+            assert len({a for a, _ in made_on}) == len(made_on) == 1 + (item in shared)
         assert {e["annotator"] for e in events if e["item_id"] in held} <= {"anna", "boris"}
         # the killed window waited for its lease (one clock: the server runs on this machine)
         assert min(e["submitted_at"] for e in events if e["item_id"] in held) \
             >= lines[-1]["expires_at"] - 0.01
-        assert len({(e["workstation"], e["seq"]) for e in events}) == 60
-        assert claims.live_claims(project) == []
+        assert len({(e["workstation"], e["seq"]) for e in events}) == len(events)
+        assert claims.live_claims(project) == [] and not queue.has_entries(project)
 
 
 def test_a_round_keeps_a_claimed_random_share_item_once(tmp_path) -> None:

@@ -115,6 +115,7 @@ BAD = [
     # issue 20: several annotators at once (claims)
     ("claim_window", 0, "from 1 to 100"),
     ("claim_lease_s", 0.5, "from 1 to 86400"),
+    ("claim_overlap", 60, "percent of the batch from 0 to 50"),
     ("large_pool_items", -1, "0 or more"),  # issue 20
     ("propagation_fade", -1.0, "labels per class from 0 to 100,000"),  # issue 17 (propfade)
 ]

@@ -64,7 +64,11 @@ class SessionClaims:
 
         A session that writes shows first only an item it holds: when it holds none (another
         session was claiming the free items at that very moment, or others hold them all) it
-        tries again briefly, then shows nothing rather than an item it does not hold."""
+        tries again briefly, then shows nothing rather than an item it does not hold.
+
+        Never an overlap item this annotator decided already (issue 20): it waits for another
+        annotator, on whatever workstation this one labels from."""
+        entries = [e for e in entries if e.decided_by != annotator]
         view = claims.view(self.reader, self.session)
         if self.write is not None:
             for attempt in range(3):

@@ -278,9 +278,11 @@ class LabelingSession:
         self.labels_since_round = 0
 
     def retrain_due(self) -> bool:
-        """Every ``retrain_every`` labels, or manual (0); always when the batch runs out."""
+        """Every ``retrain_every`` labels, or manual (0); always when the batch runs out for
+        this annotator (overlap items they decided wait for others, not for them: issue 20)."""
         left = self.labels_until_retrain()
-        return (left is not None and left == 0) or not queue.has_entries(self.reader)
+        return (left is not None and left == 0) or \
+            not queue.has_entries(self.reader, self.annotator)
 
     def labels_until_retrain(self) -> int | None:
         """None: retraining is manual."""

@@ -122,6 +122,9 @@ class ProjectSettings:
     # its items this many seconds after its last renewal (store/claims.py)
     claim_window: int = 3
     claim_lease_s: float = 120.0
+    # issue 20: this percent of each new batch (the overlap share) stays queued until two
+    # different annotators have decided it, so their agreement can be measured (store/queue.py)
+    claim_overlap: int = 0
     # issue 20: large pools. From this many items a round whose strategy reads the class
     # probabilities alone keeps the vectors in a cache file and scores the pool a
     # block at a time (loop/large_pool.py); 0: never
@@ -265,6 +268,8 @@ _RULES.update({
 _RULES.update({
     "claim_window": (lambda v: 1 <= v <= 100, "a whole number of items from 1 to 100"),
     "claim_lease_s": (lambda v: 1 <= v <= 86_400, "seconds from 1 to 86400 (one day)"),
+    "claim_overlap": (lambda v: 0 <= v <= 50, "a whole percent of the batch from 0 to 50 "
+                      "(0: every item labeled once)"),
 })
 # issue 20: large pools
 _RULES["large_pool_items"] = (lambda v: v >= 0, "a whole number of items, 0 or more (0: never)")

@@ -213,12 +213,14 @@ def refill_within(project: Project, request: ClaimRequest, read_back: bool = Tru
                   "AND item_id IN (SELECT item_id FROM queue)", (expires, holder.session)))
     held = execute_together(conn, steps)[-1].rowcount
     if held < request.window:  # the free queue rows first in line; on a server, not those
-        conn.execute(  # another session is claiming this very moment
+        conn.execute(  # another session is claiming this very moment, nor an overlap item
+            # this annotator decided already (it waits for someone else: store/queue.py)
             "INSERT OR IGNORE INTO claims (item_id, holder, workstation, annotator, claimed_at, "
             "expires_at) SELECT free.item_id, ?, ?, ?, ?, ? FROM (SELECT q.item_id FROM queue q "
             "WHERE NOT EXISTS (SELECT 1 FROM claims c WHERE c.item_id = q.item_id) "
+            "AND (q.decided_by IS NULL OR q.decided_by <> ?) "
             f"ORDER BY q.position LIMIT ?{skip_locked_queue}) free",
-            (*values, request.window - held))
+            (*values, holder.annotator, request.window - held))
     return view(project, holder.session, now) if read_back else None
 
 

@@ -99,7 +99,7 @@ def relabel_many(project: Project, item_ids: Sequence[ItemId], label: str,
                 continue
             event = project._insert_event(item_id, Action.LABEL, label, annotator, None, None,
                                           Selection(Source.RELABEL))
-            queue.take_off(conn, item_id)
+            queue.take_off(conn, item_id, annotator)
             written.append((ItemId(item_id), event))
     return RelabelBatch(label, tuple(written))
 

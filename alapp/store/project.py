@@ -558,7 +558,7 @@ class Project:
         with self.transaction():
             event = self._insert_event(item_id, Action.LABEL, label, annotator, started_at,
                                        active_ms, selection)
-            queue.take_off(self._conn, item_id)
+            queue.take_off(self._conn, item_id, annotator)
             claims.after_decision(self, claim, in_transaction=True)
         claims.after_decision(self, claim, in_transaction=False)
         return event
@@ -596,7 +596,8 @@ class Project:
                 (item_id, target, annotator)).fetchone()
             event = self._insert_event(item_id, Action.UNDO, before[0] if before else None,
                                        annotator, None, None, None, undoes=target)
-            queue.put_first(self._conn, ItemId(item_id), Source.UNDO)  # in the undo's transaction
+            # in the undo's transaction; an overlap item they decided is theirs to decide again
+            queue.put_first(self._conn, ItemId(item_id), Source.UNDO, annotator)
         return ItemId(item_id), event
 
     def _record(self, item_id: ItemId, action: Action, label: str | None, annotator: str,
@@ -607,7 +608,9 @@ class Project:
         with self.transaction():
             event = self._insert_event(item_id, action, label, annotator, started_at, active_ms,
                                        selection, note=note)
-            queue.take_off(self._conn, item_id)
+            # "never ask again" takes an overlap item off for everyone (issue 20)
+            queue.take_off(self._conn, item_id,
+                           None if action == Action.SKIP_FOREVER else annotator)
             claims.after_decision(self, claim, in_transaction=True)  # issue 20
         claims.after_decision(self, claim, in_transaction=False)
         return event

@@ -1,15 +1,18 @@
 """The batch waiting for the annotator: its order, what a round replaces and what it keeps.
 
 One place holds the queue's rules: a new round replaces the batch, but undone items and a
-held-out test set being labeled stay at the front; a decision takes its item off the queue.
+held-out test set being labeled stay at the front; a decision takes its item off the queue,
+except the overlap share's (issue 20, setting ``claim_overlap``): an overlap item stays until
+two different annotators have decided it, and is never shown again to the first of them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,6 +52,10 @@ class QueueEntry:
     # suggested spans as ``core.spans.encode_spans`` text.
     tokens: TokenOffsets | None = None
     token_uncertainty: list[float] | None = None
+    # issue 20: an item of the overlap share (two annotators decide it), and who decided it
+    # first (None until someone has): it waits for anyone else
+    overlap: bool = False
+    decided_by: str | None = None
 
     @property
     def is_random(self) -> bool:
@@ -115,20 +122,51 @@ def entries(project: Project) -> list[QueueEntry]:
     """The current batch, in order (decided items are already off it)."""
     rows = project._conn.execute(
         "SELECT q.item_id, i.text, q.source, q.strategy, q.score, q.predicted_cost, q.round_id, "
-        "i.text_b, t.offsets FROM queue q JOIN items i ON i.id = q.item_id "
-        "LEFT JOIN item_tokens t ON t.item_id = q.item_id ORDER BY q.position").fetchall()
+        "i.text_b, t.offsets, q.overlap, q.decided_by FROM queue q "
+        "JOIN items i ON i.id = q.item_id LEFT JOIN item_tokens t ON t.item_id = q.item_id "
+        "ORDER BY q.position").fetchall()
     return [QueueEntry(ItemId(r[0]), r[1], Source(r[2]), r[3], r[4], r[5], r[6], text_b=r[7],
-                       tokens=None if r[8] is None else decode_tokens(r[8]))  # spans: issue 18
+                       tokens=None if r[8] is None else decode_tokens(r[8]),  # spans: issue 18
+                       overlap=bool(r[9]), decided_by=r[10])
             for r in rows]
 
 
-def has_entries(project: Project) -> bool:
-    """Whether any item waits in the batch (one indexed read, no texts)."""
-    return project._conn.execute("SELECT 1 FROM queue LIMIT 1").fetchone() is not None
+def has_entries(project: Project, annotator: str | None = None) -> bool:
+    """Whether any item waits in the batch (one indexed read, no texts); with ``annotator``,
+    any item that annotator may still decide (an overlap item they decided waits for others,
+    not for them: issue 20)."""
+    if annotator is None:
+        return project._conn.execute("SELECT 1 FROM queue LIMIT 1").fetchone() is not None
+    return project._conn.execute(
+        "SELECT 1 FROM queue WHERE decided_by IS NULL OR decided_by <> ? LIMIT 1",
+        (annotator,)).fetchone() is not None
+
+
+def overlap_items(item_ids: Sequence[int], round_id: int, percent: float) -> set[int]:
+    """The overlap share of a batch's new items (in queue order): ``percent`` of them, one
+    from each of as many equal stretches of the batch, so they are spread evenly through it
+    and an annotator who labels only the first few meets some. Within a stretch the item
+    whose hash with the round is lowest: not the strategy's first, and the same wherever it
+    is computed. The count is rounded up or down by the round's own hash, so small batches
+    (a retrain every few labels) get the share on average rather than never."""
+    exact = len(item_ids) * percent / 100
+    count = min(len(item_ids), int(exact + _unit_hash(round_id, -1)))
+    chosen: set[int] = set()
+    for k in range(count):
+        stretch = item_ids[k * len(item_ids) // count:(k + 1) * len(item_ids) // count]
+        chosen.add(min(stretch, key=lambda i: _unit_hash(round_id, i)))
+    return chosen
+
+
+def _unit_hash(round_id: int, item_id: int) -> float:
+    """A number in [0, 1) fixed by the round and the item (a stable hash, not Python's)."""
+    digest = hashlib.blake2b(f"{round_id}:{item_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
 
 
 def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick],
-                  keep: ItemId | None, keep_claimed: bool = False) -> None:
+                  keep: ItemId | None, keep_claimed: bool = False, overlap: float = 0.0
+                  ) -> None:
     """Inside the round's transaction: the new batch replaces the old one, but not what the
     annotator put first (undone items, a test set being labeled) nor the item on screen.
     ``keep_claimed`` (a server project, issue 20): nor the items other sessions hold (on
@@ -136,21 +174,26 @@ def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick]
 
     Random-share items still waiting are kept too, up to the new batch's share, in the new
     batch's random places: a retrain every few labels would otherwise replace them before the
-    annotator reaches them, and the random baseline would never get its labels."""
+    annotator reaches them, and the random baseline would never get its labels.
+
+    ``overlap`` (percent, issue 20): that share of the new items is marked to be decided by
+    two annotators (``overlap_items``). An overlap item one annotator decided already is
+    replaced whatever its source (an undone one too), unless held or on screen: a single
+    annotator is never kept waiting for a second one who does not come."""
     marks = ",".join("?" * len(KEPT_BY_ROUNDS))
     share = sum(p.is_random for p in picks)
     on_screen_random = conn.execute("SELECT COUNT(*) FROM queue WHERE item_id IS ? AND source = ?",
                                     (keep, Source.RANDOM)).fetchone()[0]
     waiting = conn.execute(
         "SELECT item_id, round_id, strategy, score, predicted_cost FROM queue "
-        "WHERE source = ? AND item_id IS NOT ? ORDER BY position LIMIT ?",
+        "WHERE source = ? AND item_id IS NOT ? AND decided_by IS NULL ORDER BY position LIMIT ?",
         (Source.RANDOM, keep, max(0, share - on_screen_random))).fetchall()
     claimed = " AND item_id NOT IN (SELECT item_id FROM claims)" if keep_claimed else ""
-    conn.execute(f"DELETE FROM queue WHERE source NOT IN ({marks}) AND item_id IS NOT ?"
-                 f"{claimed}", (*KEPT_BY_ROUNDS, keep))
+    conn.execute(f"DELETE FROM queue WHERE (source NOT IN ({marks}) OR decided_by IS NOT NULL) "
+                 f"AND item_id IS NOT ?{claimed}", (*KEPT_BY_ROUNDS, keep))
     still = {r[0] for r in conn.execute("SELECT item_id FROM queue")}  # kept in place
     kept = still | {r[0] for r in waiting}
-    rows: list[tuple[object, ...]] = []
+    rows: list[tuple[Any, ...]] = []  # item id first
     carried = iter(waiting)
     for p in picks:
         if p.is_random and (old := next(carried, None)) is not None:
@@ -159,23 +202,48 @@ def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick]
         elif p.item_id not in kept:
             rows.append((p.item_id, round_id, Source.RANDOM if p.is_random else Source.AL,
                          p.strategy, p.score, p.predicted_cost, int(p.is_random)))
+    shared = overlap_items([int(row[0]) for row in rows], round_id, overlap) if overlap else ()
     start = conn.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM queue").fetchone()[0]
     conn.executemany(
         "INSERT INTO queue (position, item_id, round_id, source, strategy, score, "
-        "predicted_cost, is_random_share) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(start + pos, *row) for pos, row in enumerate(rows)])
+        "predicted_cost, is_random_share, overlap) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(start + pos, *row, int(row[0] in shared)) for pos, row in enumerate(rows)])
 
 
-def take_off(conn: sqlite3.Connection, item_id: ItemId) -> None:
+def take_off(conn: sqlite3.Connection, item_id: ItemId, annotator: str | None = None) -> None:
     """Inside a decision's transaction: a decided item leaves the queue, and whoever held it
-    (issue 20: a session's claim, store/claims.py) holds it no more."""
-    execute_together(conn, [("DELETE FROM queue WHERE item_id = ?", (item_id,)),
-                            ("DELETE FROM claims WHERE item_id = ?", (item_id,))])
+    (issue 20: a session's claim, store/claims.py) holds it no more.
+
+    ``annotator``: whose decision it is. An overlap item nobody decided yet (or only they did:
+    the same person twice counts once) stays queued, free for anyone else (their own claims on
+    it go; another person's, who may be reading it now, stays); with ``None`` (a reviewer's
+    final word, "never ask again") it leaves at once like any other. One round trip on a
+    server: the three statements decide by what the first one marked."""
+    if annotator is None:
+        execute_together(conn, [("DELETE FROM queue WHERE item_id = ?", (item_id,)),
+                                ("DELETE FROM claims WHERE item_id = ?", (item_id,))])
+        return
+    waits_for_another = ("EXISTS (SELECT 1 FROM queue WHERE item_id = ? AND overlap = 1 "
+                         "AND decided_by = ?)")
+    execute_together(conn, [
+        ("UPDATE queue SET decided_by = ? WHERE item_id = ? AND overlap = 1 "
+         "AND (decided_by IS NULL OR decided_by = ?)", (annotator, item_id, annotator)),
+        (f"DELETE FROM claims WHERE item_id = ? AND (annotator = ? OR NOT {waits_for_another})",
+         (item_id, annotator, item_id, annotator)),
+        (f"DELETE FROM queue WHERE item_id = ? AND NOT {waits_for_another}",
+         (item_id, item_id, annotator))])
 
 
-def put_first(conn: sqlite3.Connection, item_id: ItemId, source: Source) -> None:
-    """Inside an undo's transaction: the item goes back to the front of the queue."""
+def put_first(conn: sqlite3.Connection, item_id: ItemId, source: Source,
+              annotator: str | None = None) -> None:
+    """Inside an undo's transaction: the item goes back to the front of the queue. An overlap
+    item still waiting there for a second annotator (issue 20) moves to the front, and the one
+    who undid their decision on it may decide it again."""
     first = conn.execute("SELECT COALESCE(MIN(position), 0) - 1 FROM queue").fetchone()[0]
+    if annotator is not None and conn.execute(
+            "UPDATE queue SET position = ?, source = ?, decided_by = NULL "
+            "WHERE item_id = ? AND decided_by = ?", (first, source, item_id, annotator)).rowcount:
+        return
     conn.execute("INSERT OR IGNORE INTO queue (position, item_id, source) VALUES (?, ?, ?)",
                  (first, item_id, source))
 

@@ -104,7 +104,8 @@ def save_round(project: Project, picks: Sequence[Pick], strategy: str, n_labeled
             "model_version) VALUES (?, ?, ?, ?, ?, ?)",
             (time.time(), strategy, s.batch_size, s.seed, n_labeled, version))
         round_id = int(cursor.lastrowid or 0)
-        replace_batch(conn, round_id, picks, keep, keep_claimed=project.on_server)
+        replace_batch(conn, round_id, picks, keep, keep_claimed=project.on_server,
+                      overlap=s.claim_overlap)
         if s.training_label_rule == TrainingLabelRule.RELIABLE:  # issue 19
             # who is most often right, estimated again from every decision so far: the rule's
             # ranking follows the labels, not the state at the last merge

@@ -403,6 +403,14 @@ V17_VECTOR_VERSIONS = """
         ) WITHOUT ROWID
 """
 
+# Issue 20: the overlap share of a server project's batch (setting ``claim_overlap``). A queued
+# item with ``overlap`` 1 stays in the queue until two different annotators have decided it;
+# ``decided_by`` names the first of them (NULL until then), whom it is never shown again.
+V18_QUEUE_OVERLAP = """
+        ALTER TABLE queue ADD COLUMN overlap INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE queue ADD COLUMN decided_by TEXT
+"""
+
 MIGRATIONS: list[str] = [
     V1_ITEMS_LABELS_EVENTS,
     V2_ROUNDS_MODELS_SELECTION,  # rounds, model versions, why each item was selected
@@ -422,6 +430,7 @@ MIGRATIONS: list[str] = [
     V15_CLAIMS,  # which session holds which queued items, until when (issue 20)
     V16_PRESENCE_AND_ROUND_ORIGINS,  # who is connected; who trained each round (issue 20)
     V17_VECTOR_VERSIONS,  # a version per vector set: when a vector cache is stale (issue 20)
+    V18_QUEUE_OVERLAP,  # overlap items wait for a second annotator's decision (issue 20)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 TEAMS_VERSION = MIGRATIONS.index(V13_TEAMS) + 1  # events carry identity; item_labels exists
