@@ -21,7 +21,8 @@ from alapp.store.project import Project
 
 # per label (session.label: the budget check, the decision, the window refilled), both of
 # the session's connections together; and per look (session.current) with the window full
-LABEL_STATEMENTS = 19  # 25 before (and 26 round trips, 13 of them under the lock)
+LABEL_STATEMENTS = 20  # 25 before (and 26 round trips, 13 of them under the lock); the
+# overlap share's mark on the queue (schema 18) rides in the take-off's round trip
 LABEL_ROUND_TRIPS = 13
 LABEL_LOCKED_ROUND_TRIPS = 5
 LOOK_ROUND_TRIPS = 2
