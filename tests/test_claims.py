@@ -25,17 +25,31 @@ from alapp.store.project import Project
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _make(where, tmp_path: Path, items: int = 30, **settings) -> list[int]:
-    """A project of ``items`` unlabeled texts with all of them queued (one round's batch)."""
+def _make(where, tmp_path: Path, items: int = 30, queued: int | None = None, **settings
+          ) -> list[int]:
+    """A project of ``items`` unlabeled texts with the first ``queued`` (all) of them queued
+    (one round's batch)."""
     source = tmp_path / "in.csv"
     source.write_text("text\n" + "".join(f"message number {i} about things\n"
                                          for i in range(items)), "utf-8")
     with Project.create(where, ["spam", "ham"], **settings) as project:
         import_file(project, source)
         ids = project.item_ids()
-        rounds.save_round(project, [Pick(i, 1.0 / (k + 1), False, "uncertainty")
-                                    for k, i in enumerate(ids)], "uncertainty", 0, None)
+        _round(project, ids[:queued])
     return [int(i) for i in ids]
+
+
+def _round(project: Project, picks) -> None:
+    """A round as the app saves one (its model left out): ``picks`` become the new batch."""
+    rounds.save_round(project, [Pick(i, 1.0 / (k + 1), False, "uncertainty")
+                                for k, i in enumerate(picks)], "uncertainty", 0, None)
+
+
+def _next_batch(project: Project, ids: list[int], size: int) -> list[int]:
+    """The next ``size`` items nobody decided and the queue does not hold: what a strategy
+    could pick (it only sees undecided items)."""
+    taken = set(_deciders(project)) | {int(e.item_id) for e in queue.entries(project)}
+    return [i for i in ids if i not in taken][:size]
 
 
 def _session(where, annotator: str, workstation: str | None = None
@@ -249,7 +263,7 @@ def test_a_second_annotator_keeps_an_overlap_item_the_first_one_changes(pg_addre
 def test_an_overlap_item_undone_skipped_forever_or_left_by_one_annotator(tmp_path):
     """On a file (one writer) with claim_overlap: undo gives the annotator their overlap item
     back; "never ask again" takes it off for everyone; a single annotator is never kept waiting
-    for a second one: the batch ends for them, and the next round replaces what waits."""
+    for a second one: the batch ends for them, and what waits leaves after a few rounds."""
     where = tmp_path / "p.alapp"
     ids = _make(where, tmp_path, items=10, claim_window=2, claim_overlap=20)
     with Project.open(where) as project:
@@ -280,12 +294,93 @@ def test_an_overlap_item_undone_skipped_forever_or_left_by_one_annotator(tmp_pat
         bea = LabelingSession.inline(project, "bea")
         assert [e.item_id for e in bea.queue()] == [shared[0]]
         assert not bea.retrain_due()
-        # the next round replaces it (nobody holds it on a file): nobody waits for ever
+        # rounds carry it, at the front, through OVERLAP_WAIT_ROUNDS; then it leaves with its
+        # one label (nobody holds it): nobody waits for ever
         bea.claims.release()
-        rounds.save_round(project, [Pick(ids[0], 0.5, False, "uncertainty")], "uncertainty",
-                          0, None)
-        assert [e.item_id for e in queue.entries(project)] == [ids[0]]
+        for made in range(queue.OVERLAP_WAIT_ROUNDS + 1):
+            rounds.save_round(project, [Pick(ids[0], 0.5, False, "uncertainty")],
+                              "uncertainty", 0, None)
+            carried = made < queue.OVERLAP_WAIT_ROUNDS
+            assert [e.item_id for e in queue.entries(project)] == [shared[0]] * carried + \
+                [ids[0]]
         bea.close()
+
+
+@pytest.fixture(params=["file", "postgresql"])
+def where(request: pytest.FixtureRequest, tmp_path: Path):
+    """A project's address: a file, or a new database on the test session's server."""
+    if request.param == "file":
+        return tmp_path / "p.alapp"
+    return request.getfixturevalue("pg_address")
+
+
+def test_overlap_items_waiting_for_a_second_annotator_outlive_rounds(where, tmp_path):
+    """claim_overlap=20 with a round every 10 labels (batches of 10): an overlap item one
+    annotator decided is carried into the next batches until the other decides it, so every
+    such item ends with two different people's labels, and no one is shown an item twice."""
+    ids = _make(where, tmp_path, items=60, queued=10, claim_window=1, claim_overlap=20)
+    pa, anna = _session(where, "anna")
+    # a file has one writer: both annotators' sessions on it (the same code as two apps)
+    pb, boris = (pa, LabelingSession.inline(pa, "boris")) if isinstance(where, Path) else \
+        _session(where, "boris")
+    shown: dict[str, list[int]] = {"anna": [], "boris": []}
+    waited: set[int] = set()  # overlap items seen decided once, at some round
+    try:
+        for turn in range(200):
+            who = (anna, boris)[turn % 3 == 2]  # anna labels twice as fast as boris
+            entry = who.current()
+            if entry is not None:
+                shown[who.annotator].append(int(entry.item_id))
+                who.label(entry, "spam" if entry.item_id % 2 else "ham", 400, None)
+            labeled_ten = entry is not None and len(pa.events()) % 10 == 0
+            if labeled_ten or (anna.current() is None and boris.current() is None):
+                waited |= {int(e.item_id) for e in queue.entries(pa) if e.decided_by}
+                for session in (anna, boris):  # nobody holds an item at the round: what
+                    session.claims.release()  # waits stays by the carry, not by a claim
+                _round(pa, _next_batch(pa, ids, 10))
+                if not queue.has_entries(pa):
+                    break
+        assert not queue.has_entries(pa)
+        for name, items in shown.items():
+            assert len(items) == len(set(items)), name  # nobody sees an item twice
+        deciders = _deciders(pa)
+        assert sorted(deciders) == ids  # everything labeled
+        twice = {i for i, made in deciders.items() if len(made) == 2}
+        assert all(len(made) <= 2 for made in deciders.values())
+        assert all({a for a, _ in deciders[i]} == {"anna", "boris"} for i in twice)
+        # each overlap item decided once got its second label, across rounds; none lost
+        assert waited and waited <= twice
+    finally:
+        anna.close(), boris.close(), pa.close(), pb.close()
+
+
+def test_one_annotator_alone_with_rounds_is_never_held_up_by_overlap(where, tmp_path):
+    """One annotator, claim_overlap=20, a round whenever her batch is done: the items she
+    decided wait at most OVERLAP_WAIT_ROUNDS rounds and take the new batches' overlap places,
+    so the queue stays within a batch and its share; she never sees an item twice."""
+    ids = _make(where, tmp_path, items=60, queued=10, claim_window=2, claim_overlap=20)
+    project, ana = _session(where, "ana")
+    shown: list[int] = []
+    try:
+        for _round_made in range(60):
+            while (entry := ana.current()) is not None:
+                shown.append(int(entry.item_id))
+                ana.label(entry, "ham", 300, None)
+            assert ana.retrain_due()
+            ana.claims.release()
+            _round(project, _next_batch(project, ids, 10))
+            queued = queue.entries(project)
+            waiting = [e for e in queued if e.decided_by]
+            assert all(e.decided_by == "ana" for e in waiting)
+            assert len(waiting) <= 2 and len(queued) <= 10 + 2  # the share of a batch of 10
+            assert sum(e.overlap for e in queued) <= 2
+            if not queued:
+                break
+        assert not queue.has_entries(project)
+        assert sorted(shown) == ids  # each item shown once, all of them
+        assert sorted(_deciders(project)) == ids and len(project.events()) == 60
+    finally:
+        ana.close(), project.close()
 
 
 def test_on_a_file_claims_are_bookkeeping_of_the_one_writer(tmp_path):

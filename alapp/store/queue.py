@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # project.py writes decisions through take_off/put_first: no 
     from alapp.store.project import Project
 
 KEPT_BY_ROUNDS = (Source.UNDO, Source.TEST_SET)  # queue entries a new round does not replace
+# issue 20: an overlap item one annotator decided waits for a second one through this many new
+# rounds (counted from the round that queued it), then the next round lets it go with one label
+OVERLAP_WAIT_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -142,15 +145,19 @@ def has_entries(project: Project, annotator: str | None = None) -> bool:
         (annotator,)).fetchone() is not None
 
 
-def overlap_items(item_ids: Sequence[int], round_id: int, percent: float) -> set[int]:
+def overlap_items(item_ids: Sequence[int], round_id: int, percent: float,
+                  waiting: int = 0) -> set[int]:
     """The overlap share of a batch's new items (in queue order): ``percent`` of them, one
     from each of as many equal stretches of the batch, so they are spread evenly through it
     and an annotator who labels only the first few meets some. Within a stretch the item
     whose hash with the round is lowest: not the strategy's first, and the same wherever it
     is computed. The count is rounded up or down by the round's own hash, so small batches
-    (a retrain every few labels) get the share on average rather than never."""
+    (a retrain every few labels) get the share on average rather than never. ``waiting``
+    overlap items carried from earlier batches take that many of the share's places."""
     exact = len(item_ids) * percent / 100
-    count = min(len(item_ids), int(exact + _unit_hash(round_id, -1)))
+    count = min(len(item_ids), int(exact + _unit_hash(round_id, -1)) - waiting)
+    if count <= 0:
+        return set()
     chosen: set[int] = set()
     for k in range(count):
         stretch = item_ids[k * len(item_ids) // count:(k + 1) * len(item_ids) // count]
@@ -178,8 +185,10 @@ def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick]
 
     ``overlap`` (percent, issue 20): that share of the new items is marked to be decided by
     two annotators (``overlap_items``). An overlap item one annotator decided already is
-    replaced whatever its source (an undone one too), unless held or on screen: a single
-    annotator is never kept waiting for a second one who does not come."""
+    carried, in place at the front, for the others (the one who decided it never sees it
+    again) and takes one of the new share's places (the round marks that many fewer), so
+    waiting items do not pile up; after ``OVERLAP_WAIT_ROUNDS`` new rounds it leaves with its
+    one label, unless held or on screen. A single annotator is never kept waiting."""
     marks = ",".join("?" * len(KEPT_BY_ROUNDS))
     share = sum(p.is_random for p in picks)
     on_screen_random = conn.execute("SELECT COUNT(*) FROM queue WHERE item_id IS ? AND source = ?",
@@ -189,8 +198,10 @@ def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick]
         "WHERE source = ? AND item_id IS NOT ? AND decided_by IS NULL ORDER BY position LIMIT ?",
         (Source.RANDOM, keep, max(0, share - on_screen_random))).fetchall()
     claimed = " AND item_id NOT IN (SELECT item_id FROM claims)" if keep_claimed else ""
-    conn.execute(f"DELETE FROM queue WHERE (source NOT IN ({marks}) OR decided_by IS NOT NULL) "
-                 f"AND item_id IS NOT ?{claimed}", (*KEPT_BY_ROUNDS, keep))
+    conn.execute(  # what the new batch replaces; an overlap item decided once stays a while
+        f"DELETE FROM queue WHERE item_id IS NOT ?{claimed} AND CASE WHEN decided_by IS NULL "
+        f"THEN source NOT IN ({marks}) ELSE (SELECT COUNT(*) FROM rounds r "
+        "WHERE r.id > queue.round_id) > ? END", (keep, *KEPT_BY_ROUNDS, OVERLAP_WAIT_ROUNDS))
     still = {r[0] for r in conn.execute("SELECT item_id FROM queue")}  # kept in place
     kept = still | {r[0] for r in waiting}
     rows: list[tuple[Any, ...]] = []  # item id first
@@ -202,7 +213,9 @@ def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick]
         elif p.item_id not in kept:
             rows.append((p.item_id, round_id, Source.RANDOM if p.is_random else Source.AL,
                          p.strategy, p.score, p.predicted_cost, int(p.is_random)))
-    shared = overlap_items([int(row[0]) for row in rows], round_id, overlap) if overlap else ()
+    queued_overlap = conn.execute("SELECT COUNT(*) FROM queue WHERE overlap = 1").fetchone()[0]
+    shared = overlap_items([int(row[0]) for row in rows], round_id, overlap,
+                           queued_overlap) if overlap else ()
     start = conn.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM queue").fetchone()[0]
     conn.executemany(
         "INSERT INTO queue (position, item_id, round_id, source, strategy, score, "
