@@ -4,6 +4,7 @@ with values no longer allowed still open."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import warnings
 
@@ -298,3 +299,84 @@ def test_settings_dialog_shows_the_error_instead_of_saving(qtbot, tmp_path) -> N
     dialog.apply()
     assert dialog.changes == {"currency": "USD", "featurizer": "vectors:text",
                               "budget_unit": "hours"}
+
+
+# issue 20 and 17's settings that only `alapp config` could set before: the dialog's controls
+NEW_CONTROLS = {"claim_window": 7, "claim_lease_s": 300.0, "claim_overlap": 20,
+                "large_pool_items": 50_000, "propagation_fade": 48.0}
+
+
+def test_settings_dialog_edits_the_claim_large_pool_and_fade_settings(qtbot, tmp_path) -> None:
+    from PySide6.QtWidgets import QTabWidget
+
+    from alapp.store.demo import create_demo_project
+    from alapp.ui.main_window import MainWindow
+    from alapp.ui.settings_dialog import SettingsDialog
+
+    path = tmp_path / "demo.alapp"
+    project = create_demo_project(path)
+    project.update_settings(featurizer="tfidf", claim_window=5, claim_lease_s=90.0,
+                            claim_overlap=10, large_pool_items=300_000, propagation_fade=16.0)
+    project.close()
+    window = MainWindow(path, annotator="tester")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: not window.work.busy and window.entry is not None, timeout=60_000)
+    window.settings_dialog()
+    dialog = window.settings_window
+    assert isinstance(dialog, SettingsDialog)
+    shown = {key: getattr(dialog, key).value() for key in NEW_CONTROLS}
+    assert shown == {"claim_window": 5, "claim_lease_s": 90.0, "claim_overlap": 10,
+                     "large_pool_items": 300_000, "propagation_fade": 16.0}
+    assert "project is a file" in dialog.annotators_note.text()  # the window knows it is
+    assert "(alapp config: claim_overlap)" in dialog.claim_overlap.toolTip()
+
+    # what the changed tabs look like at the dialog's size on a 1366x768 screen
+    tabs = dialog.findChild(QTabWidget)
+    for title in ("Sampling", "Model"):
+        tabs.setCurrentIndex([tabs.tabText(i) for i in range(tabs.count())].index(title))
+        page = tabs.currentWidget()
+        qtbot.wait(50)
+        assert page.widget().minimumSizeHint().width() <= page.viewport().width(), title
+        page.verticalScrollBar().setValue(page.verticalScrollBar().maximum())
+        qtbot.wait(50)
+        dialog.grab().save(str(tmp_path / f"settingsui-{title.lower()}.png"))
+        if os.environ.get("ALAPP_SETTINGSUI_SHOTS"):
+            dialog.grab().save(f"/tmp/settingsui-{title.lower()}.png")
+
+    for key, value in NEW_CONTROLS.items():
+        getattr(dialog, key).setValue(value)
+    dialog.apply()
+    assert dialog.changes == NEW_CONTROLS
+    with Project.open(path, read_only=True, take_lock=False) as p:
+        stored = p.settings()
+    assert {key: getattr(stored, key) for key in NEW_CONTROLS} == NEW_CONTROLS
+    window.close()
+
+
+@pytest.mark.parametrize("key", sorted(NEW_CONTROLS))
+def test_settings_dialog_controls_refuse_values_alapp_config_refuses(qtbot, key) -> None:
+    from PySide6.QtCore import Qt
+
+    from alapp.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(ProjectSettings(), [], server="db.example")
+    qtbot.addWidget(dialog)
+    assert "on the server db.example" in dialog.annotators_note.text()
+    box = getattr(dialog, key)
+    kind = type(getattr(ProjectSettings(), key))
+    low, high = kind(box.minimum()), kind(box.maximum())
+    assert check_setting(key, low, STRATEGIES) is None
+    assert check_setting(key, high, STRATEGIES) is None
+    assert check_setting(key, low - 1, STRATEGIES) is not None  # the rule's lower bound
+    if key != "large_pool_items":  # no upper bound in the rule: the box stops at 10^9
+        assert check_setting(key, high + 1, STRATEGIES) is not None
+    # typed past the range: the box does not take it
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box.lineEdit(), str(int(high) * 10))
+    qtbot.keyClick(box.lineEdit(), Qt.Key.Key_Return)
+    assert box.value() <= high
+    box.setValue(high + 1)
+    assert box.value() == high
+    dialog.apply()
+    assert dialog.changes[key] == high  # accepted: the highest the rule allows

@@ -140,8 +140,7 @@ class MainWindow(QMainWindow):
         splitter.setCollapsible(1, True)  # the side panel does (dragged shut, or View menu)
         splitter.splitterMoved.connect(lambda *_: self._panel_toggled_by_drag())
         self.setCentralWidget(self._with_read_only_banner(splitter))
-        place = self.session.path
-        server = f" — on {place.host}" if isinstance(place, ServerAddress) else ""  # issue 20
+        server = f" — on {self._server_host()}" if self._server_host() else ""  # issue 20
         self.setWindowTitle(f"alapp — {settings.name}{server}"
                             f"{' (read-only)' if read_only else ''}")
         screen = self.screen().availableGeometry()  # a 1366x768 laptop has less than 800
@@ -780,7 +779,8 @@ class MainWindow(QMainWindow):
                                                   self.session.imported_vector_names(), self,
                                                   meta_keys=self.session.meta_keys(),
                                                   labels=[(name, described.get(name, ""))
-                                                          for name in self.session.labels()])
+                                                          for name in self.session.labels()],
+                                                  server=self._server_host())
         self.settings_window.accepted.connect(self._settings_changed)
         self.settings_window.compare_requested.connect(self.compare_strategies)
         buttons = self.settings_window.findChild(QDialogButtonBox)
@@ -789,6 +789,11 @@ class MainWindow(QMainWindow):
             save.setEnabled(False)
             save.setToolTip(f"Read-only: {self.read_only}")
         self.settings_window.open()
+
+    def _server_host(self) -> str:
+        """The server's host when the project is on one (issue 20), else ""."""
+        place = self.session.path
+        return place.host if isinstance(place, ServerAddress) else ""
 
     def _settings_changed(self) -> None:
         self.bind_shortcuts()

@@ -67,8 +67,9 @@ class SettingsDialog(QDialog):
     compare_requested = Signal()  # "which strategy suits my data?": the simulation
     def __init__(self, settings: ProjectSettings, vector_sets: list[str],
                  parent: QWidget | None = None, meta_keys: list[str] | None = None,
-                 labels: list[tuple[str, str]] | None = None) -> None:
-        """``labels``: each label with its description (issue 19: edited on their tab)."""
+                 labels: list[tuple[str, str]] | None = None, server: str = "") -> None:
+        """``labels``: each label with its description (issue 19: edited on their tab).
+        ``server``: the host when the project is on a PostgreSQL server, else "" (issue 20)."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.resize(640, 620)
@@ -198,6 +199,7 @@ class SettingsDialog(QDialog):
         sampling.addRow("", compare)
         sampling.addRow(self._stream_group(s, meta_keys or []))
         sampling.addRow(self._cold_start_group(s))  # issue 17
+        sampling.addRow(self._annotators_group(s, server))  # issue 20
         model = QFormLayout()
         featurizer_row = QHBoxLayout()
         featurizer_row.addWidget(self.featurizer, 1)
@@ -226,6 +228,10 @@ class SettingsDialog(QDialog):
             model.addRow("Encoder epochs", self.contrastive_epochs)
             model.addRow("Pairs per epoch", self.contrastive_max_pairs)
             model.addRow("Use it if it gains", self.contrastive_min_gain)
+        model.addRow("Large pool from", self.large_pool_items)  # issue 20
+        model.addRow("", _note("From this many items, rounds of strategies that read only the "
+                               "probabilities keep the vectors on disk and score the pool in "
+                               "blocks, so a million items fit in memory (0: never)."))
         model.addRow(self._pool_group(s))  # issue 17: self-training and label propagation
         cost = QFormLayout()
         cost.addRow("Cost model", self.cost_model)
@@ -329,6 +335,8 @@ class SettingsDialog(QDialog):
             "contrastive_encoder": self.contrastive_encoder.isChecked(),  # issue 17
             "contrastive_every": self.contrastive_every.value(),
             **self._label_efficiency_values(),  # issue 17
+            **self._annotators_values(),  # issue 20
+            "large_pool_items": self.large_pool_items.value(),  # issue 20
             "guidelines": plain_text(self.guidelines),  # issue 19
         }
 
@@ -461,6 +469,20 @@ class SettingsDialog(QDialog):
                          "many items label propagation is skipped (with a note): the graph's "
                          "build time grows with the square of the items (about 7 s for "
                          "16,000, 58 s for 50,000 on two cores).")
+        self.propagation_fade = _real(0, 100_000, s.propagation_fade, 8, " labels per class")
+        self.propagation_fade.setSpecialValueText("never fades")  # shown for 0
+        _explain_setting(self.propagation_fade, "propagation_fade", "The propagation blend "
+                         "weakens as labels grow: at this many labels per class it is half its "
+                         "weight (0: full weight at any number of labels).")
+        self.large_pool_items = _spin(0, 1_000_000_000, s.large_pool_items)  # issue 20
+        self.large_pool_items.setSpecialValueText("never")  # shown for 0
+        self.large_pool_items.setSuffix(" items")
+        self.large_pool_items.setGroupSeparatorShown(True)
+        _explain_setting(self.large_pool_items, "large_pool_items", "From this many items, "
+                         "rounds of least-confidence, margin, ratio, entropy or random read the "
+                         "vectors from a cache file a block at a time, without self-training "
+                         "or the label-name prior. Other strategies (the default "
+                         "uncertainty-cluster too) still load every vector.")
         self.contrastive_epochs = _spin(1, 20, s.contrastive_epochs)
         _explain_setting(self.contrastive_epochs, "contrastive_epochs",
                          "Passes over the pairs each time the encoder is fine-tuned.")
@@ -481,7 +503,8 @@ class SettingsDialog(QDialog):
         self.self_training_weight.setEnabled(s.self_training)
         if s.multi_label:  # a multi-label round uses none of them: say so once, here
             for control in (self.label_prior, self.self_training, self.self_training_weight,
-                            self.propagation_weight, self.propagation_max_items):
+                            self.propagation_weight, self.propagation_max_items,
+                            self.propagation_fade):
                 control.setEnabled(False)
                 control.setToolTip("Not used in multi-label projects: a decision there is a "
                                    "set of labels, not one choice.\n" + control.toolTip())
@@ -501,6 +524,7 @@ class SettingsDialog(QDialog):
         form.addRow("Pseudo-label weight", self.self_training_weight)
         form.addRow("Label propagation", self.propagation_weight)
         form.addRow("Propagation up to", self.propagation_max_items)
+        form.addRow("Propagation fades at", self.propagation_fade)
         if s.multi_label:
             form.addRow(_note("Multi-label projects use neither self-training, label "
                               "propagation nor the label-name prior."))
@@ -516,9 +540,50 @@ class SettingsDialog(QDialog):
                 "self_training_weight": round(self.self_training_weight.value(), 6),
                 "propagation_weight": round(self.propagation_weight.value(), 6),
                 "propagation_max_items": self.propagation_max_items.value(),
+                "propagation_fade": round(self.propagation_fade.value(), 6),
                 "contrastive_epochs": self.contrastive_epochs.value(),
                 "contrastive_max_pairs": self.contrastive_max_pairs.value(),
                 "contrastive_min_gain": round(self.contrastive_min_gain.value(), 6)}
+
+    # -- issue 20: several annotators at once on a server project ------------------------------
+
+    def _annotators_group(self, s: ProjectSettings, server: str) -> QGroupBox:
+        self.claim_window = _spin(1, 100, s.claim_window)
+        self.claim_window.setSuffix(" items")
+        _explain_setting(self.claim_window, "claim_window", "How many upcoming items each "
+                         "open app keeps for its annotator, hidden from the others.")
+        self.claim_lease_s = _real(1, 86_400, s.claim_lease_s, 30, " s")
+        _explain_setting(self.claim_lease_s, "claim_lease_s", "If an app closes without "
+                         "saying so (a crash, a lost network), the items it kept go back to "
+                         "the others after this many seconds. A long lease protects a slow "
+                         "reader's item; a short one frees a crashed app's items sooner.")
+        self.claim_overlap = _spin(0, 50, s.claim_overlap)
+        self.claim_overlap.setSuffix(" % of each batch")
+        self.claim_overlap.setSpecialValueText("off: each item labeled once")  # shown for 0
+        _explain_setting(self.claim_overlap, "claim_overlap", "This share of each new batch "
+                         "is labeled by two different annotators, so their agreement can be "
+                         "measured (the team view's kappa).")
+        if server:
+            where = (f"This project is on the server {server}: every open app takes its own "
+                     "items from the batch, and these settings apply to all of them.")
+        else:
+            where = ("This project is a file: one app writes it at a time, so the items kept "
+                     "and the lease matter once it is on a PostgreSQL server. Overlap items "
+                     "also wait here for a second annotator taking a turn.")
+        form = QFormLayout()
+        form.addRow("Items kept per app", self.claim_window)
+        form.addRow("Released after", self.claim_lease_s)
+        form.addRow("Labeled twice", self.claim_overlap)
+        self.annotators_note = _note(where)
+        form.addRow(self.annotators_note)
+        group = QGroupBox("Several annotators (server projects)")
+        group.setLayout(form)
+        return group
+
+    def _annotators_values(self) -> dict[str, Any]:
+        return {"claim_window": self.claim_window.value(),
+                "claim_lease_s": round(self.claim_lease_s.value(), 6),
+                "claim_overlap": self.claim_overlap.value()}
 
     # -- issue 19: guidelines and label descriptions --------------------------------------------
 
