@@ -113,3 +113,21 @@ def test_the_start_screen_opens_a_server_project_typed_and_remembered(qtbot, pg_
     qtbot.addWidget(app.start)
     shown = [app.start.recent.item(i).text() for i in range(app.start.recent.count())]
     assert any(pg_address in line for line in shown)
+
+
+def test_settings_say_the_project_is_on_the_server_and_save_its_claims_there(
+        server_window, pg_address) -> None:
+    from alapp.core.location import ServerAddress
+
+    window = server_window
+    window.settings_dialog()
+    dialog = window.settings_window
+    host = ServerAddress(pg_address).host
+    assert f"on the server {host}" in dialog.annotators_note.text()
+    dialog.claim_window.setValue(4)
+    dialog.claim_overlap.setValue(25)
+    dialog.apply()
+    assert dialog.changes == {"claim_window": 4, "claim_overlap": 25}
+    with Project.open(pg_address, read_only=True) as p:
+        stored = p.settings()
+    assert (stored.claim_window, stored.claim_overlap) == (4, 25)
