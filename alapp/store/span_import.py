@@ -190,13 +190,13 @@ def _write(project: Project, path: Path, fmt: str, encoding: str, spec: ImportSp
     split = spec.split.value
     items = [(first + k, r.ext_id or f"{prefix}{k + 1}", r.text,
               json.dumps(r.extra, ensure_ascii=False) if r.extra else None,
-              text_hash(r.text), split, import_id, None)
+              text_hash(r.text), split, import_id, None, r.line)
              for k, r in enumerate(records)]
     try:
         conn.executemany("INSERT INTO items (id, ext_id, text, meta, hash, split, import_id, "
-                         "text_b) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", items)
+                         "text_b) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [row[:8] for row in items])
     except sqlite3.IntegrityError:  # the unique id index: name the line
-        raise _explain_duplicate_id(project, path, items, [r.line for r in records]) from None
+        raise _explain_duplicate_id(project, path, items) from None
     save_tokens(conn, ((first + k, r.tokens or [], r.given)
                        for k, r in enumerate(records)))
     # The label events, and their span rows in one go (what ``Project._insert_event`` writes
