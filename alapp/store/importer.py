@@ -231,13 +231,13 @@ def _write(project: Project, job: _Job, chunks: Iterator[Chunk], report: ImportR
         if chunk.new_labels:
             project._insert_labels(chunk.new_labels)
             report.new_labels.extend(chunk.new_labels)
-        _insert_items(project, path, chunk.items, chunk.lines)
+        _insert_items(project, path, chunk.items)
         if chunk.images:
             conn.executemany("INSERT INTO images (item_id, format, data) VALUES (?, ?, ?)",
                              chunk.images)
             report.images += len(chunk.images)
-        if chunk.lines:
-            last_line = chunk.lines[-1]
+        if chunk.items:
+            last_line = chunk.items[-1][-1]
         if job.multi_label:  # issue 21: each set in the label order, with its rows
             insert_label_sets(project, chunk.events)
         else:
@@ -285,21 +285,20 @@ def _check_unchanged(job: _Job, last_line: int | None) -> None:
         raise changed_error(job.path, job.size, stat.st_size, last_line, cut)
 
 
-def _insert_items(project: Project, path: Path, items: list[tuple[Any, ...]],
-                  lines: list[int]) -> None:
+def _insert_items(project: Project, path: Path, items: list[tuple[Any, ...]]) -> None:
     try:
         project._conn.executemany(
             "INSERT INTO items (id, ext_id, text, meta, hash, split, import_id, text_b) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", items)
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [row[:8] for row in items])
     except sqlite3.IntegrityError:
-        raise _explain_duplicate_id(project, path, items, lines) from None
+        raise _explain_duplicate_id(project, path, items) from None
 
 
-def _explain_duplicate_id(project: Project, path: Path, items: list[tuple[Any, ...]],
-                          lines: list[int]) -> AlappError:
+def _explain_duplicate_id(project: Project, path: Path,
+                          items: list[tuple[Any, ...]]) -> AlappError:
     """The UNIQUE index caught a repeated id; find which line and why, for the message."""
     seen: dict[str, int] = {}
-    for (item_id, ext_id, *_rest, import_id, _text_b), line in zip(items, lines, strict=True):
+    for item_id, ext_id, *_rest, import_id, _text_b, line in items:
         if ext_id in seen:
             return InputError(path, line, f"duplicate id {ext_id!r} (first on line {seen[ext_id]})")
         row = project._conn.execute("SELECT id, import_id FROM items WHERE ext_id = ?",

@@ -8,10 +8,8 @@ import json
 import re
 import time
 import unicodedata
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -84,7 +82,6 @@ class _Mapping:
     def __init__(self, path: Path, spec: ImportSpec, columns: list[str], header_line: int,
                  keyed: bool) -> None:
         self.path, self.spec, self.columns, self.keyed = path, spec, columns, keyed
-        self.default_split = spec.split.value  # looked up once: an enum's value is not cheap
         self.text = [self._column(c, header_line, "text", strict=True) for c in spec.text]
         self.text_b = (self._column(spec.text_b, header_line, "second text", strict=True)
                        if spec.text_b else None)
@@ -164,9 +161,7 @@ def _listed(names: list[str], most: int = 12) -> str:
 
 @dataclass
 class Chunk:
-    # rows as inserted: (id, ext_id, text, meta, hash, split, import_id, text_b)
     items: list[tuple[Any, ...]] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)  # each item's line, for error messages
     events: list[tuple[Any, ...]] = field(default_factory=list)
     new_labels: list[str] = field(default_factory=list)
     by_split: dict[str, int] = field(default_factory=dict)
@@ -227,24 +222,19 @@ def parse_chunks(path: Path, stream: IO[str], fmt: str, spec: ImportSpec, import
         digest = (text_hash(join_pair(text, text_b)) if text or image is None
                   else _image_hash(image[1]))
         chunk.items.append((item_id, ext_id or f"{prefix}{rows}", text, meta,
-                            digest, split, import_id, text_b))
-        chunk.lines.append(line)
+                            digest, split, import_id, text_b, line))
+        chunk.by_split[split] = chunk.by_split.get(split, 0) + 1
         if image is not None:
             chunk.images.append((item_id, *image))
             chunk.image_bytes += len(image[1])
         if len(chunk.items) >= CHUNK or chunk.image_bytes >= CHUNK_IMAGE_BYTES:
-            yield _finished(chunk, position)
+            chunk.bytes_read = position() if position else 0
+            yield chunk
             chunk = Chunk()
     if mapping is not None:
         mapping.finish()
-    yield _finished(chunk, position)
-
-
-def _finished(chunk: Chunk, position: Any) -> Chunk:
-    """The chunk with its counts by split (counted at once: cheaper than per row)."""
-    chunk.by_split = dict(Counter(map(itemgetter(5), chunk.items)))
     chunk.bytes_read = position() if position else 0
-    return chunk
+    yield chunk
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -258,9 +248,8 @@ def _visible(text: str) -> bool:
     """Has a character that shows: not white space, a control or format character (zero-width
     space, joiners, BOM, direction marks) or a filler. ``text`` is stripped of white space."""
     first = text[:1]
-    if "!" <= first <= "~" or (first.isalnum() and first not in _FILLERS):
-        return True  # the common case, decided by the first character (a letter or digit
-        # is never a control, format or space character; the Hangul fillers are letters)
+    if "!" <= first <= "~":
+        return True  # the common case, decided by the first character
     for ch in text:
         if ch not in _FILLERS and unicodedata.category(ch) not in _INVISIBLE_CATEGORIES:
             return True
@@ -355,9 +344,9 @@ def _row(path: Path, line: int, record: Record, mapping: _Mapping, spec: ImportS
         label = _label(path, line, label, spec)
         if not (label.isascii() and label.isprintable()):
             _check_name(path, line, "label", label)
-    split = mapping.default_split
+    split = spec.split.value
     if mapping.split:
-        split = (_scalar(record.get(mapping.split)) or split).lower()
+        split = (_scalar(record.get(mapping.split)) or spec.split.value).lower()
         if split not in _SPLITS:
             raise InputError(path, line, f"split {split!r} is not one of pool, test, seed")
     meta = None
@@ -396,8 +385,6 @@ def _text_field(path: Path, line: int, record: Record, column: str) -> str:
 
 
 def _scalar(value: Any) -> str | None:
-    if type(value) is str:  # the common case first (a CSV field)
-        return value.strip() or None
     if value is None:
         return None
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
