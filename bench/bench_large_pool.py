@@ -17,8 +17,9 @@ that each reports its own peak resident set (ru_maxrss, which counts mapped file
    Then a third process runs one round with the cache already there: the steady state of an
    application opened on the project.
 
-Prints JSON (the machine, and the load average before and after each step: the development
-machine's 2 cores are shared with other jobs).
+Prints JSON (the machine, the load average before and after each step, and CPU seconds beside
+wall seconds: the development machine's 2 cores are shared with other jobs, and load inflates
+wall time far more than CPU time).
 """
 
 from __future__ import annotations
@@ -108,6 +109,17 @@ def max_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def cpu_s() -> dict[str, float]:
+    """CPU seconds (user + system) of this process and of its finished children (the
+    import's parser process): what a loaded machine inflates far less than wall time."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"cpu_s": round(own.ru_utime + own.ru_stime, 2),
+            "children_cpu_s": round(kids.ru_utime + kids.ru_stime, 2)}
+
+
 def run_child(step: str, project: Path, data: Path, dim: int) -> None:
     from alapp.core.settings import ProjectSettings
 
@@ -122,11 +134,15 @@ def run_child(step: str, project: Path, data: Path, dim: int) -> None:
         from alapp.app.projects import import_into
         from alapp.store.importer import ImportSpec
 
+        before = cpu_s()
         start = time.perf_counter()
         report = import_into(project, data, ImportSpec(split_column="split"))
         seconds = time.perf_counter() - start
+        after = cpu_s()
         out.update(rows=report.rows, labeled=report.labeled, seconds=round(seconds, 2),
-                   rows_per_second=round(report.rows / seconds))
+                   rows_per_second=round(report.rows / seconds),
+                   writer_cpu_s=round(after["cpu_s"] - before["cpu_s"], 2),
+                   parser_cpu_s=round(after["children_cpu_s"] - before["children_cpu_s"], 2))
     elif step == "vectors":
         from alapp.app.projects import import_vectors
 
@@ -142,16 +158,19 @@ def run_child(step: str, project: Path, data: Path, dim: int) -> None:
         with Project.open(project) as opened:
             runner = RoundRunner()
             for _ in range(2 if step == "round2" else 1):
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 snap = snapshot_of(opened)
                 read = time.perf_counter() - start
+                read_cpu = time.process_time() - cpu_start
                 result = runner.run(snap)
                 ran = time.perf_counter() - start - read
+                ran_cpu = time.process_time() - cpu_start - read_cpu
                 save_result(opened, result)
                 total = time.perf_counter() - start
                 del snap
                 rounds.append({
                     "read_snapshot_s": round(read, 2), "round_s": round(ran, 2),
+                    "read_snapshot_cpu_s": round(read_cpu, 2), "round_cpu_s": round(ran_cpu, 2),
                     "round_parts_s": result.seconds,
                     "with_save_s": round(total, 2), "picks": len(result.picks),
                     "random_share": sum(p.is_random for p in result.picks),
@@ -162,7 +181,7 @@ def run_child(step: str, project: Path, data: Path, dim: int) -> None:
             settings: ProjectSettings = opened.settings()
         out.update(rounds=rounds, large_pool_items=settings.large_pool_items,
                    strategy=settings.strategy, classifier=settings.classifier)
-    out.update(peak_rss_mib=max_rss_mib(), load_after=load())
+    out.update(peak_rss_mib=max_rss_mib(), load_after=load(), **cpu_s())
     print(json.dumps(out))
 
 

@@ -63,6 +63,14 @@ def subset(state: PoolState, rows: Ints) -> PoolState:
     return replace(state, **changes)
 
 
+def _without(n: int, taken: Ints) -> Ints:
+    """0..n-1 less ``taken``, ascending (what ``np.setdiff1d`` gives, without its sort of a
+    million rows)."""
+    keep = np.ones(n, dtype=bool)
+    keep[np.asarray(taken, dtype=np.intp)] = False
+    return np.flatnonzero(keep)
+
+
 def random_share_count(batch_size: int, share: float) -> int:
     """At least one random item whenever a share is asked for and the batch has room."""
     if share <= 0 or batch_size < 2:
@@ -80,7 +88,7 @@ def compose_batch(state: PoolState, request: BatchRequest) -> list[Pick]:
         return []
     n_random = random_share_count(n, request.random_share)
     name, chosen = _strategy_picks(pool, request, n - n_random, rng)
-    rest = np.setdiff1d(np.arange(pool.size), chosen.indices)
+    rest = _without(pool.size, chosen.indices)
     random_rows = random_rows_of(rest, n_random, rng, pool.strata)  # by metadata, if set
     picks = [_pick(pool, int(r), float(s), False, name)
              for r, s in zip(chosen.indices, chosen.scores, strict=True)]

@@ -55,6 +55,12 @@ class PoolState:
         value: Floats | None = getattr(self, _need(need).value)
         return value
 
+    def positions(self, wanted: object) -> dict[int, int]:
+        """Candidate row of each of the ``wanted`` ids that is a candidate: one pass in
+        numpy, not a dict of every candidate (a million of them take a second to build)."""
+        want = np.fromiter(wanted, dtype=np.int64)  # type: ignore[call-overload]
+        return {int(self.ids[r]): int(r) for r in np.flatnonzero(np.isin(self.ids, want))}
+
 
 def _need(name: Need | str) -> Need:
     try:

@@ -65,7 +65,8 @@ class Classification:
     def decode(self, classes: Sequence[str],
                probs: NDArray[np.floating]) -> tuple[list[str], NDArray[np.floating]]:
         best = probs.argmax(axis=1)
-        return [classes[int(k)] for k in best], probs[np.arange(len(best)), best]
+        names = np.array(classes, dtype=object)  # one take, not a Python step per row
+        return names[best].tolist(), probs[np.arange(len(best)), best]
 
     def metrics(self, classes: Sequence[str], truth: Sequence[str],
                 guesses: Sequence[str]) -> dict[str, Any]:
@@ -169,7 +170,8 @@ class Spans:
         """Rows are the tokens of one text: each token's likeliest tag and its probability
         (``core.spans.tags_to_spans(tokens, tags, strict=False)`` makes them spans)."""
         best = probs.argmax(axis=1)
-        return [classes[int(k)] for k in best], probs[np.arange(len(best)), best]
+        names = np.array(classes, dtype=object)  # one take, not a Python step per row
+        return names[best].tolist(), probs[np.arange(len(best)), best]
 
     def metrics(self, classes: Sequence[str], truth: Sequence[str],
                 guesses: Sequence[str]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ any model) gets the current model's value once, and keeps it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,7 @@ class UncertaintyMemory:
         self.at_pick: dict[ItemId, float] = {}
 
     def difficulty(self, state: PoolState, model: Any, x: Any, measured: Iterable[ItemId],
-                   index: dict[ItemId, int]) -> Difficulty | None:
+                   index: Mapping[ItemId, int]) -> Difficulty | None:
         """The round's uncertainties: the pool's from its scored probabilities, the measured
         items' remembered (else the current model's, on ``x`` rows). None without a model."""
         if model is None or state.probs is None or len(state.probs) == 0:
@@ -53,7 +53,8 @@ class UncertaintyMemory:
         """Keep each pick's uncertainty as the round saw it."""
         if difficulty is None:
             return
-        row = {int(i): r for r, i in enumerate(state.ids.tolist())}
+        picks = list(picks)
+        row = state.positions(int(p.item_id) for p in picks)
         for pick in picks:
             r = row.get(int(pick.item_id))
             if r is not None:

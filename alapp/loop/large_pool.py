@@ -20,7 +20,7 @@ it never changes the batch, only the suggestions shown while labels are few).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -111,7 +111,7 @@ def unsupported(snap: Snapshot) -> str | None:
         return f"strategy {s.strategy!r} reads more than the class probabilities"
     if s.classifier in (options.Classifier.FINETUNE, options.Classifier.PROPAGATION):
         return f"classifier {s.classifier!r} reads texts or a graph of every item"
-    nodes = sum(split != Split.TEST for split in snap.splits)
+    nodes = len(snap.splits) - snap.splits.count(Split.TEST)
     if s.propagation_weight > 0 and nodes <= s.propagation_max_items:
         return "label propagation would be blended in"
     return None
@@ -148,15 +148,17 @@ def _round(runner: RoundRunner, snap: Snapshot, features: Any, notes: list[str],
     from alapp.ml.propagation import GraphBlend, PropagationClassifier
 
     s = snap.settings
-    index = {item_id: row for row, item_id in enumerate(snap.ids)}
+    ids = np.asarray(snap.ids, dtype=np.int64)
+    index = _index(snap.ids, ids)
     train_rows = [index[i] for i in snap.current if snap.splits[index[i]] != Split.TEST]
     train_labels = [snap.current[snap.ids[r]] for r in train_rows]
-    excluded = snap.excluded
-    pool_rows = np.array([r for r, i in enumerate(snap.ids)
-                          if snap.splits[r] == Split.POOL and i not in snap.current
-                          and i not in excluded], dtype=int)
+    # pool items not labeled and not excluded, in numpy: a million of them
+    asked = np.fromiter([*snap.current, *snap.excluded], dtype=np.int64)
+    is_pool = np.zeros(len(ids), dtype=bool)
+    is_pool[base.split_rows(snap.splits, Split.POOL)] = True
+    pool_rows = np.flatnonzero(is_pool & ~np.isin(ids, asked)).astype(int)
     needs = get_strategy(s.strategy).all_needs
-    state = PoolState(ids=np.array([snap.ids[r] for r in pool_rows], dtype=np.int64),
+    state = PoolState(ids=ids[pool_rows],
                       n_labeled=len(train_rows), round_index=snap.round_index,
                       strata=base._strata(snap, pool_rows))
     predicted: dict[ItemId, tuple[str, float]] = {}
@@ -196,9 +198,8 @@ def _round(runner: RoundRunner, snap: Snapshot, features: Any, notes: list[str],
             probs = score_blocks(model, x, pool_rows, needs, s.mc_samples, progress)
             state.put(Need.PROBS, probs)
             guesses, confidence = snap.task.decode(classes, probs)
-            for row, guess, p in zip(pool_rows.tolist(), guesses, confidence.tolist(),
-                                     strict=True):
-                predicted[snap.ids[row]] = (guess, p)
+            predicted = dict(zip(state.ids.tolist(), zip(guesses, confidence.tolist(),
+                                                         strict=True), strict=True))
         metrics = base._test_metrics(snap, index, model, features, classes)
         metrics.update(stopping.interval_metrics(metrics, s.test_margin, s.test_confidence))
         if metrics and s.classifier == options.Classifier.LOGREG:
@@ -240,8 +241,34 @@ def _round(runner: RoundRunner, snap: Snapshot, features: Any, notes: list[str],
     return result
 
 
+class _IdRows(Mapping[ItemId, int]):
+    """Each item's row, looked up by bisection in the ids (ascending): a dict of a million
+    ids takes most of a second to build, and a round looks up a few hundred."""
+
+    def __init__(self, ids: NDArray[np.int64]) -> None:
+        self.ids = ids
+
+    def __getitem__(self, item_id: ItemId) -> int:
+        row = int(np.searchsorted(self.ids, item_id))
+        if row < len(self.ids) and int(self.ids[row]) == item_id:
+            return row
+        raise KeyError(item_id)
+
+    def __iter__(self) -> Iterator[ItemId]:
+        return iter(map(ItemId, self.ids.tolist()))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _index(item_ids: Sequence[ItemId], ids: NDArray[np.int64]) -> Mapping[ItemId, int]:
+    if len(ids) < 2 or bool(np.all(ids[1:] > ids[:-1])):  # in id order, as snapshots are
+        return _IdRows(ids)
+    return {item_id: row for row, item_id in enumerate(item_ids)}
+
+
 def _priced(snap: Snapshot, picks: list[Pick], pool_rows: NDArray[np.integer],
-            index: dict[ItemId, int], difficulty: Difficulty | None
+            index: Mapping[ItemId, int], difficulty: Difficulty | None
             ) -> tuple[list[Pick], CostEstimate]:
     """The picks with their predicted costs, the cost model fitted as the ordinary round fits
     it (on the timed items), predicting for the picks only."""

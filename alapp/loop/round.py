@@ -7,8 +7,11 @@ for warm starts, but it is derived state: the store alone can always rebuild it.
 
 from __future__ import annotations
 
+import operator
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +27,7 @@ from alapp.al.registry import get_strategy, strategy_params
 from alapp.al.selftrain import SelfTrainParams, select_pseudo_labels
 from alapp.al.state import PoolState
 from alapp.al.stopping import Signal
-from alapp.al.task import Task, task_for
+from alapp.al.task import Classification, Task, task_for
 from alapp.core import options
 from alapp.core.errors import AlappError
 from alapp.core.featurizer import FeaturizerPart, FeaturizerSpec, PartKind
@@ -253,7 +256,9 @@ class RoundRunner:
         self.keeper = ModelKeeper()
         self._features: tuple[tuple[Any, ...], Features] | None = None
         self._stop_history: list[np.ndarray] = []  # predictions on the fixed stop set
-        self._previous_pool: dict[ItemId, int] = {}
+        # the last round's pool predictions: item ids (ascending) and their stable codes
+        self._previous_pool: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64),
+                                                              np.zeros(0, int))
         self._codes: dict[str, int] = {}  # class name -> a code stable across rounds
         self._stats: tuple[tuple[int, ...], np.ndarray] | None = None
         self._uncertainty = UncertaintyMemory()  # the cost model's difficulty feature
@@ -264,6 +269,16 @@ class RoundRunner:
     def _stable_codes(self, task: Task, classes: list[str], probs: np.ndarray) -> np.ndarray:
         """Predicted labels (a multi-label project's predicted sets) as codes that mean the
         same in every round."""
+        if isinstance(task, Classification) and len(probs):  # without a step per row
+            best = np.asarray(probs).argmax(axis=1)
+            # codes given in the order the classes first appear among the guesses, as the
+            # loop below gives them
+            present, first = np.unique(best, return_index=True)
+            for k in present[np.argsort(first)].tolist():
+                self._codes.setdefault(classes[k], len(self._codes))
+            table = np.array([self._codes.get(c, -1) for c in classes], dtype=int)
+            codes: np.ndarray = table[best]
+            return codes
         guesses, _ = task.decode(classes, probs)
         return np.array([self._codes.setdefault(g, len(self._codes)) for g in guesses],
                         dtype=int)
@@ -486,7 +501,7 @@ class RoundRunner:
         if why:
             notes.append(f"label propagation not blended in: {why}")
             return model
-        nodes = sum(split != Split.TEST for split in snap.splits)
+        nodes = len(snap.splits) - snap.splits.count(Split.TEST)
         if nodes > s.propagation_max_items:
             notes.append(f"label propagation skipped: {nodes:,} items is above "
                          f"propagation_max_items ({s.propagation_max_items:,}); its kNN graph "
@@ -600,7 +615,7 @@ class RoundRunner:
             out.append(stopping.target_metric(metrics.get("micro_f1"), s.target_accuracy,
                                               "micro-F1"))
         # A fixed random set of pool items (seeded, so the same across rounds and restarts).
-        pool_rows = [r for r, split in enumerate(snap.splits) if split == Split.POOL]
+        pool_rows = split_rows(snap.splits, Split.POOL)
         rng = np.random.default_rng(s.seed)
         stop_rows = np.sort(rng.permutation(pool_rows)[: s.stop_set_size])
         if len(stop_rows):
@@ -613,15 +628,17 @@ class RoundRunner:
             decisions = multilabel.binary_view(state.probs) if s.multi_label else state.probs
             out.append(stopping.overall_uncertainty(decisions))
             out.append(stopping.max_confidence(decisions))
-            current = dict(zip(state.ids.tolist(),
-                               self._stable_codes(snap.task, classes, state.probs).tolist(),
-                               strict=True))
-            common = [i for i in current if i in self._previous_pool]
-            if common:
-                out.append(stopping.classification_change(
-                    np.array([self._previous_pool[i] for i in common]),
-                    np.array([current[i] for i in common])))
-            self._previous_pool = {ItemId(i): c for i, c in current.items()}
+            codes = self._stable_codes(snap.task, classes, state.probs)
+            ids = np.asarray(state.ids, dtype=np.int64)
+            before, before_codes = self._previous_pool
+            if len(before):  # the items in both pools, in this pool's order
+                at = np.minimum(np.searchsorted(before, ids), len(before) - 1)
+                common = before[at] == ids
+                if common.any():
+                    out.append(stopping.classification_change(before_codes[at[common]],
+                                                              codes[common]))
+            order = np.argsort(ids, kind="stable")
+            self._previous_pool = (ids[order], codes[order])
             out.extend(self._drift(snap, state))
         return out
 
@@ -631,10 +648,9 @@ class RoundRunner:
         if state.probs is None:
             return []
         s = snap.settings
-        index = {item_id: row for row, item_id in enumerate(snap.ids)}
-        imports = [snap.imports[index[ItemId(i)]] if snap.imports else 0
-                   for i in state.ids.tolist()]
-        signal = self._validation.check(state.ids, state.probs, np.array(imports),
+        imports = (np.asarray(snap.imports, dtype=np.int64)[rows_of(snap.ids, state.ids)]
+                   if snap.imports else np.zeros(len(state.ids), dtype=np.int64))
+        signal = self._validation.check(state.ids, state.probs, imports,
                                         state.n_labeled, s.drift_every, s.drift_sample_size,
                                         s.seed)
         return [] if signal is None else [signal]
@@ -646,6 +662,22 @@ def _features_line(snap: Snapshot) -> str:
     from alapp.ml.embedders import features_line
 
     return features_line(snap.settings.featurizer, snap.texts)
+
+
+def split_rows(splits: Sequence[str], split: str) -> np.ndarray:
+    """Rows whose split is ``split``, ascending, without a Python step per row."""
+    return np.flatnonzero(np.fromiter(map(operator.eq, splits, repeat(split)), dtype=bool,
+                                      count=len(splits)))
+
+
+def rows_of(ids: Sequence[ItemId], wanted: np.ndarray) -> np.ndarray:
+    """Rows in ``ids`` of the ``wanted`` ids, every one of which is there."""
+    every = np.asarray(ids, dtype=np.int64)
+    if len(every) > 1 and not bool(np.all(every[1:] > every[:-1])):  # not in id order
+        order = np.argsort(every, kind="stable")
+        found: np.ndarray = order[np.searchsorted(every, wanted, sorter=order)]
+        return found
+    return np.searchsorted(every, wanted)
 
 
 def _strata(snap: Snapshot, pool_rows: np.ndarray) -> np.ndarray | None:
@@ -717,7 +749,7 @@ def _top_two(picks: list[Pick], state: PoolState, classes: list[str],
     (multi-label: the two labels closest to their thresholds, the ones it was unsure of)."""
     if state.probs is None or state.probs.ndim != 2 or state.probs.shape[1] < 2:
         return {}
-    row = {int(i): r for r, i in enumerate(state.ids.tolist())}
+    row = state.positions(int(p.item_id) for p in picks)
     out: dict[ItemId, tuple[tuple[str, float], tuple[str, float]]] = {}
     for pick in picks:
         r = row.get(pick.item_id)
@@ -730,7 +762,7 @@ def _top_two(picks: list[Pick], state: PoolState, classes: list[str],
     return out
 
 
-def _estimate_costs(snap: Snapshot, pool_rows: np.ndarray, index: dict[ItemId, int],
+def _estimate_costs(snap: Snapshot, pool_rows: np.ndarray, index: Mapping[ItemId, int],
                     stats: np.ndarray, difficulty: Difficulty | None = None) -> CostEstimate:
     """Predicted labeling seconds for the pool, learned from this project's measured times:
     each item's first timed label (a later change of it re-reads a known text), with the
@@ -764,7 +796,7 @@ def _test_embeddings(snap: Snapshot, features: Features) -> np.ndarray | None:
     return features.embeddings[rows] if rows else None
 
 
-def _test_metrics(snap: Snapshot, index: dict[ItemId, int], model: Classifier,
+def _test_metrics(snap: Snapshot, index: Mapping[ItemId, int], model: Classifier,
                   features: Features, classes: list[str]) -> dict[str, Any]:
     """The task's quality measures (accuracy, macro-F1, the confusion matrix for
     classification) on the labeled test items."""
@@ -784,7 +816,7 @@ def _kind(model: Classifier | None, base: Classifier | None) -> str:
     return type(base).__name__ if base is not None else ""
 
 
-def _prior_metrics(snap: Snapshot, index: dict[ItemId, int], model: Classifier,
+def _prior_metrics(snap: Snapshot, index: Mapping[ItemId, int], model: Classifier,
                    features: Features, classes: list[str], prior: np.ndarray,
                    weight: float) -> dict[str, float]:
     """Test accuracy of the probabilities the round ranked and predicted with: the model's
@@ -802,7 +834,7 @@ def _prior_metrics(snap: Snapshot, index: dict[ItemId, int], model: Classifier,
     return {"prior_blend_accuracy": right / len(test), "prior_weight": weight}
 
 
-def _random_baseline(snap: Snapshot, index: dict[ItemId, int], features: Features,
+def _random_baseline(snap: Snapshot, index: Mapping[ItemId, int], features: Features,
                      classes: list[str], train_rows: list[int]) -> dict[str, float]:
     """Test accuracy of the same model trained on the batches' random share alone: what random
     sampling would have bought with that many labels, measured on this project's data."""

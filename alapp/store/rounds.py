@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from alapp.al.batch import Pick
@@ -44,7 +45,9 @@ def read_for_round(project: Project) -> ProjectRows:
     conn = project._conn
     conn.execute("BEGIN")  # a read transaction: every query below sees the same state
     try:
-        rows = conn.execute("SELECT id, text, split, text_b FROM items ORDER BY id").fetchall()
+        # one pass over the items (a million rows: every further pass costs seconds)
+        rows = conn.execute("SELECT id, text, split, text_b, COALESCE(import_id, 0) "
+                            "FROM items ORDER BY id").fetchall()
         rounds = conn.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
         measured = [(ItemId(r[0]), r[1], r[2]) for r in conn.execute(
             "SELECT item_id, annotator, active_ms FROM label_events WHERE action = 'label' "
@@ -52,13 +55,18 @@ def read_for_round(project: Project) -> ProjectRows:
         random_share = {ItemId(r[0]) for r in conn.execute(
             "SELECT item_id FROM label_events WHERE action = 'label' AND is_random_share != 0")}
         settings = project.settings()
-        return ProjectRows(project.labels(), settings, [ItemId(r[0]) for r in rows],
-                           [join_pair(r[1], r[3]) for r in rows], [r[2] for r in rows],
+        # columns taken by itemgetter: no Python step per row
+        single = list(map(itemgetter(3), rows)).count(None) == len(rows)  # no pairs
+        texts = (list(map(itemgetter(1), rows)) if single
+                 else [join_pair(r[1], r[3]) for r in rows])
+        return ProjectRows(project.labels(), settings, list(map(itemgetter(0), rows)),
+                           texts, list(map(itemgetter(2), rows)),
                            project.current_labels(),
                            # a disputed item is for review, not asked again (issue 19)
                            project.skipped_forever() | project.disputed(), rounds + 1,
                            measured, random_share,
-                           stream.read(conn, settings.stratify_by),
+                           stream.read(conn, settings.stratify_by,
+                                       list(map(itemgetter(4), rows))),
                            project.label_descriptions())
     finally:
         conn.execute("COMMIT")

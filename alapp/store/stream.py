@@ -26,12 +26,11 @@ class StreamRows:
     strata: list[str | None] | None = None  # per item: the ``stratify_by`` metadata value
 
 
-def read(conn: sqlite3.Connection, stratify_by: str) -> StreamRows:
-    """Inside the round's read transaction; items in id order, as the round reads them."""
+def read(conn: sqlite3.Connection, stratify_by: str, imports: list[int]) -> StreamRows:
+    """Inside the round's read transaction; items in id order, as the round reads them.
+    ``imports``: each item's import (0: none), read with the items themselves."""
     seen = {ItemId(r[0]): (int(r[1]), r[2]) for r in conn.execute(
         "SELECT item_id, asked, score FROM stream_seen ORDER BY item_id")}
-    imports = [int(r[0]) for r in conn.execute(
-        "SELECT COALESCE(import_id, 0) FROM items ORDER BY id")]
     strata = None
     if stratify_by:
         # A plain key is a JSON path; any other (dots, quotes) is matched by json_each (slower).

@@ -32,6 +32,7 @@ import threading
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import IO, Any
 
@@ -128,6 +129,12 @@ class CachedVectors:
         first, last = int(at.min()), int(at.max())
         if last - first + 1 == len(at) and bool(np.all(np.diff(at) == 1)):  # a range
             return self._read(first, len(at))
+        runs = _runs(at)
+        if runs is not None:  # a block of the pool: each run read straight into place
+            out = np.empty((len(at), self.dim), dtype="<f4")
+            for start, end in runs:
+                self._read(int(at[start]), end - start, out[start:end])
+            return out
         if last - first < 2 * len(at):  # nearly a range (a block of the pool): read it whole
             return self._read(first, last - first + 1)[at - first]
         out = np.empty((len(at), self.dim), dtype="<f4")  # scattered rows: one read each,
@@ -148,6 +155,20 @@ class CachedVectors:
         if self.file is not None:
             self.file.close()
             self.file = None
+
+
+def _runs(at: NDArray[np.intp], most: int = 256) -> list[tuple[int, int]] | None:
+    """Ascending ``at`` as runs of consecutive rows, (start, end) positions in ``at``, when
+    there are few (a pool block less its scattered labeled items); else None. Reading runs
+    spares copying the whole range again to drop the rows between them."""
+    steps = np.diff(at)
+    if not bool(np.all(steps > 0)):
+        return None
+    starts = np.flatnonzero(steps != 1) + 1
+    if len(starts) + 1 > max(1, len(at) // most):
+        return None
+    edges = [0, *starts.tolist(), len(at)]
+    return list(pairwise(edges))
 
 
 def open_cache(project: Project, featurizer: str) -> CachedVectors:
