@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from alapp import cli
 from alapp.app.presence import Heartbeat, also_labeling
-from alapp.app.rounds import RoundJob, save_result
+from alapp.app.rounds import RoundJob, pick_up, save_result
 from alapp.app.session import LabelingSession
 from alapp.core.progress import Progress
 from alapp.loop.round import RoundResult
 from alapp.store import presence, trainer
 from alapp.store.importer import import_file
 from alapp.store.project import Project
-from alapp.store.queue import entries
+from alapp.store.queue import QueueEntry, entries
 from alapp.store.rounds import latest_model
 from alapp.store.trainer import RoundOrigin, TrainerLock
 
@@ -324,3 +325,115 @@ def test_the_worker_outlives_a_server_that_refuses_it_for_a_while(pg_address, tm
         thread.join(30)
     assert not thread.is_alive() and worker.rounds == 1
     assert any(line.startswith("round 1: 5 labels (5 new)") for line in lines), lines
+
+
+def _trainers_view(trainer_session: LabelingSession, entry: QueueEntry) -> QueueEntry:
+    """``entry`` as the trainer's session shows it from its round in memory alone."""
+    bare = replace(entry, predicted=trainer_session.predicted.get(entry.item_id), top_two=None)
+    return trainer_session._with_model_view(bare)
+
+
+def test_a_session_shows_the_predictions_of_a_round_trained_elsewhere(pg_address,
+                                                                       tmp_path) -> None:
+    """A window that takes a round another session trained (``pick_up``: no predictions in
+    its memory) shows each queued item's predicted label, confidence and reason as the
+    trainer's session does: they are stored with the queue (issue 20)."""
+    _labeled_project(pg_address, tmp_path)
+    bob = LabelingSession(pg_address, "bob")
+    ana = LabelingSession(pg_address, "ana")
+    try:
+        result = RoundJob(bob)(Progress())
+        bob.apply_round(result)
+        taken = pick_up(ana.reader, Progress(), None)
+        assert taken is not None and taken.predicted == {}
+        ana.apply_round(taken)
+        first = ana.current()
+        assert first is not None and first.source == "al"
+        theirs = _trainers_view(bob, first)
+        assert first.predicted is not None and first.predicted == theirs.predicted == \
+            result.predicted[first.item_id]
+        assert first.top_two is not None and first.top_two == result.top_two[first.item_id]
+        assert " saw " in first.reason and first.reason == theirs.reason
+        own = bob.current()  # the trainer's own first item: stored and memory agree
+        assert own is not None and own.item_id != first.item_id  # each holds its own items
+        assert (own.predicted, own.reason) == (_trainers_view(bob, own).predicted,
+                                               _trainers_view(bob, own).reason)
+    finally:
+        ana.close()
+        bob.close()
+
+
+def test_a_session_shows_the_workers_predictions(pg_address, tmp_path) -> None:
+    """After ``alapp worker`` trained the round, a window opened since (no round of its own)
+    shows the first item's prediction and the two likeliest labels in its reason."""
+    _labeled_project(pg_address, tmp_path)
+    assert cli.main(["worker", pg_address, "--once", "--min-new-labels", "5"]) == 0
+    ana = LabelingSession(pg_address, "ana")
+    try:
+        first = ana.current()
+        assert first is not None and first.predicted is not None and first.top_two is not None
+        label, confidence = first.predicted
+        assert label in ("money", "food") and 0.5 <= confidence <= 1.0
+        (top, p1), (second, p2) = first.top_two
+        assert {top, second} == {"money", "food"} and p1 >= p2
+        assert f"saw {top} {p1:.0%} vs {second} {p2:.0%}" in first.reason
+    finally:
+        ana.close()
+
+
+def test_a_reopened_file_project_shows_its_predictions_at_once(tmp_path) -> None:
+    """The restart case: the queue keeps the last round's predictions, so a project opened
+    again shows the first item's prediction and reason before any new round."""
+    path = tmp_path / "p.alapp"
+    _labeled_project(path, tmp_path)
+    session = LabelingSession(path, "ana")
+    try:
+        result = RoundJob(session)(Progress())
+        session.apply_round(result)
+        before = session.current()
+    finally:
+        session.close()
+    assert before is not None and before.predicted == result.predicted[before.item_id]
+    reopened = LabelingSession(path, "ana")
+    try:
+        assert reopened.last_result is None and reopened.predicted == {}
+        after = reopened.current()
+        assert after is not None and after.item_id == before.item_id
+        assert after.predicted == before.predicted and after.top_two == before.top_two
+        assert " saw " in after.reason and after.reason == before.reason
+    finally:
+        reopened.close()
+
+
+def test_carried_items_keep_or_renew_their_stored_prediction(tmp_path) -> None:
+    """A new round stores its predictions with its new items; an item it carries (the one on
+    screen, a waiting random pick) takes the new round's label and confidence, and keeps the
+    two likeliest labels of the round that chose it when the new round has none for it."""
+    from alapp.al.batch import Pick
+    from alapp.store.queue import RoundPredictions
+    from alapp.store.rounds import save_round
+
+    path = tmp_path / "p.alapp"
+    _labeled_project(path, tmp_path, rows=12, labeled=0)
+    first_two = (("money", 0.6), ("food", 0.4))
+    with Project.open(path) as project:
+        ids = [int(i) for i in project.item_ids()]
+        save_round(project, [Pick(ids[0], 0.9, False, "margin"),
+                             Pick(ids[1], 0.8, False, "margin"),
+                             Pick(ids[2], None, True, "random share")], "margin", 0, None,
+                   predictions=RoundPredictions(
+                       {i: ("money", 0.6) for i in ids[:3]},
+                       {i: first_two for i in ids[:3]}))
+        second_two = (("food", 0.55), ("money", 0.45))
+        save_round(project, [Pick(ids[4], 0.7, False, "margin"),
+                             Pick(ids[5], None, True, "random share")], "margin", 0, None,
+                   keep=ids[0], predictions=RoundPredictions(
+                       {ids[0]: ("food", 0.8), ids[2]: ("food", 0.51), ids[4]: ("food", 0.55)},
+                       {ids[4]: second_two}))
+        queued = {int(e.item_id): (e.predicted, e.top_two) for e in entries(project)}
+    assert queued == {
+        ids[0]: (("food", 0.8), first_two),  # on screen: new label, the old round's reason
+        ids[4]: (("food", 0.55), second_two),  # new
+        ids[2]: (("food", 0.51), first_two),  # the waiting random pick, carried likewise
+    }
+    assert ids[1] not in queued  # replaced, with its stored prediction

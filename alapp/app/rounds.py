@@ -24,6 +24,7 @@ from alapp.loop.embedding import BACKGROUND_ABOVE, embed_all, embedders_of, pend
 from alapp.loop.round import RoundResult, RoundRunner, Snapshot
 from alapp.store import presence, rounds, trainer, vectors
 from alapp.store.project import Project
+from alapp.store.queue import RoundPredictions
 from alapp.store.trainer import RoundOrigin, TrainerLock
 from alapp.store.vector_cache import CachedVectors, open_cache
 
@@ -88,7 +89,8 @@ def save_result(project: Project, result: RoundResult, keep: ItemId | None = Non
                                     result.stored_metrics(), result.weights,
                                     result.features_line)
     return rounds.save_round(project, result.picks, result.strategy, result.n_labeled, model,
-                             keep, result.stream_seen, origin)
+                             keep, result.stream_seen, origin,
+                             RoundPredictions(result.predicted, result.top_two))
 
 
 class RoundJob:

@@ -249,10 +249,13 @@ class LabelingSession:
     # -- the queue -------------------------------------------------------------------------------
 
     def queue(self) -> list[QueueEntry]:
-        """The current batch, in order, each with the latest model's prediction."""
+        """The current batch, in order, each with the latest model's prediction: the one
+        stored with the queue (issue 20: the newest round's, wherever it was trained), else
+        this session's round's (span and multi-label projects store none)."""
         visible = self.claims.visible(queue.entries(self.reader), self.annotator)  # issue 20
-        return [self._with_model_view(replace(e, predicted=self.predicted.get(e.item_id)))
-                for e in visible]
+        return [self._with_model_view(
+            e if e.predicted is not None else replace(e, predicted=self.predicted.get(e.item_id)))
+            for e in visible]
 
     def current(self) -> QueueEntry | None:
         entries = self.queue()
@@ -347,7 +350,9 @@ class LabelingSession:
     def _with_model_view(self, entry: QueueEntry) -> QueueEntry:
         """``entry`` with what the strategy saw when a round of this session queued it (its
         two likeliest labels, its cluster); an item kept across rounds (the one on screen, a
-        waiting random pick) keeps the view of the round that chose it."""
+        waiting random pick) keeps the view of the round that chose it. The two likeliest
+        labels stored with the queue (issue 20) come first: the newest round's, also when it
+        was trained elsewhere."""
         result = self.last_result
         if result is None:
             return entry
@@ -366,7 +371,8 @@ class LabelingSession:
         top_two, cluster = cached[1].get(entry.item_id, (None, None))
         # span projects (issue 18): each token's uncertainty under the latest model
         uncertain = result.token_uncertainty.get(entry.item_id, entry.token_uncertainty)
-        return replace(entry, top_two=top_two, cluster=cluster, token_uncertainty=uncertain)
+        return replace(entry, top_two=entry.top_two or top_two, cluster=cluster,
+                       token_uncertainty=uncertain)
 
     def skip(self, entry: QueueEntry, active_ms: int | None, started_at: float | None,
              forever: bool = False) -> Change:

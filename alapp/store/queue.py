@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -122,15 +122,20 @@ def _summary(strategy: str) -> str:
 
 
 def entries(project: Project) -> list[QueueEntry]:
-    """The current batch, in order (decided items are already off it)."""
+    """The current batch, in order (decided items are already off it), each with the stored
+    prediction of the round that queued or last carried it, where it has one (issue 20)."""
     rows = project._conn.execute(
         "SELECT q.item_id, i.text, q.source, q.strategy, q.score, q.predicted_cost, q.round_id, "
-        "i.text_b, t.offsets, q.overlap, q.decided_by FROM queue q "
+        "i.text_b, t.offsets, q.overlap, q.decided_by, q.predicted_label, "
+        "q.predicted_confidence, q.top_label, q.top_p, q.second_label, q.second_p FROM queue q "
         "JOIN items i ON i.id = q.item_id LEFT JOIN item_tokens t ON t.item_id = q.item_id "
         "ORDER BY q.position").fetchall()
     return [QueueEntry(ItemId(r[0]), r[1], Source(r[2]), r[3], r[4], r[5], r[6], text_b=r[7],
                        tokens=None if r[8] is None else decode_tokens(r[8]),  # spans: issue 18
-                       overlap=bool(r[9]), decided_by=r[10])
+                       overlap=bool(r[9]), decided_by=r[10],
+                       predicted=None if r[11] is None else (r[11], float(r[12])),
+                       top_two=None if r[13] is None else ((r[13], float(r[14])),
+                                                           (r[15], float(r[16]))))
             for r in rows]
 
 
@@ -171,9 +176,29 @@ def _unit_hash(round_id: int, item_id: int) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
+@dataclass(frozen=True)
+class RoundPredictions:
+    """What a round predicted, as the queue stores it (issue 20): each pool item's label and
+    confidence, and each pick's two likeliest labels with their probabilities."""
+    predicted: Mapping[ItemId, tuple[str, float]]
+    top_two: Mapping[ItemId, tuple[tuple[str, float], tuple[str, float]]]
+
+    def columns(self, item_id: int) -> tuple[Any, ...]:
+        """The six prediction columns of ``item_id`` (NULL where the round has none)."""
+        guess = self.predicted.get(ItemId(item_id))
+        two = self.top_two.get(ItemId(item_id))
+        return ((None, None) if guess is None else guess) + \
+            ((None, None, None, None) if two is None else (*two[0], *two[1]))
+
+
+NO_PREDICTIONS = RoundPredictions({}, {})
+PREDICTION_COLUMNS = ("predicted_label", "predicted_confidence", "top_label", "top_p",
+                      "second_label", "second_p")
+
+
 def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick],
-                  keep: ItemId | None, keep_claimed: bool = False, overlap: float = 0.0
-                  ) -> None:
+                  keep: ItemId | None, keep_claimed: bool = False, overlap: float = 0.0,
+                  predictions: RoundPredictions = NO_PREDICTIONS) -> None:
     """Inside the round's transaction: the new batch replaces the old one, but not what the
     annotator put first (undone items, a test set being labeled) nor the item on screen.
     ``keep_claimed`` (a server project, issue 20): nor the items other sessions hold (on
@@ -188,13 +213,17 @@ def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick]
     carried, in place at the front, for the others (the one who decided it never sees it
     again) and takes one of the new share's places (the round marks that many fewer), so
     waiting items do not pile up; after ``OVERLAP_WAIT_ROUNDS`` new rounds it leaves with its
-    one label, unless held or on screen. A single annotator is never kept waiting."""
+    one label, unless held or on screen. A single annotator is never kept waiting.
+
+    ``predictions`` (issue 20): stored with each new item; a carried item takes the new
+    round's where it has them and keeps its stored ones where not."""
     marks = ",".join("?" * len(KEPT_BY_ROUNDS))
     share = sum(p.is_random for p in picks)
     on_screen_random = conn.execute("SELECT COUNT(*) FROM queue WHERE item_id IS ? AND source = ?",
                                     (keep, Source.RANDOM)).fetchone()[0]
     waiting = conn.execute(
-        "SELECT item_id, round_id, strategy, score, predicted_cost FROM queue "
+        "SELECT item_id, round_id, strategy, score, predicted_cost, "
+        f"{', '.join(PREDICTION_COLUMNS)} FROM queue "
         "WHERE source = ? AND item_id IS NOT ? AND decided_by IS NULL ORDER BY position LIMIT ?",
         (Source.RANDOM, keep, max(0, share - on_screen_random))).fetchall()
     claimed = " AND item_id NOT IN (SELECT item_id FROM claims)" if keep_claimed else ""
@@ -204,23 +233,49 @@ def replace_batch(conn: sqlite3.Connection, round_id: int, picks: Sequence[Pick]
         "WHERE r.id > queue.round_id) > ? END", (keep, *KEPT_BY_ROUNDS, OVERLAP_WAIT_ROUNDS))
     still = {r[0] for r in conn.execute("SELECT item_id FROM queue")}  # kept in place
     kept = still | {r[0] for r in waiting}
-    rows: list[tuple[Any, ...]] = []  # item id first
+    rows: list[tuple[Any, ...]] = []  # item id first, the prediction columns last
     carried = iter(waiting)
     for p in picks:
         if p.is_random and (old := next(carried, None)) is not None:
             if old[0] not in still:  # a claimed one (issue 20) never left the queue
-                rows.append((old[0], old[1], Source.RANDOM, *old[2:], 1))  # drawn earlier
+                rows.append((old[0], old[1], Source.RANDOM, *old[2:5], 1,  # drawn earlier
+                             *_newer(predictions.columns(old[0]), old[5:])))
         elif p.item_id not in kept:
             rows.append((p.item_id, round_id, Source.RANDOM if p.is_random else Source.AL,
-                         p.strategy, p.score, p.predicted_cost, int(p.is_random)))
+                         p.strategy, p.score, p.predicted_cost, int(p.is_random),
+                         *predictions.columns(p.item_id)))
     queued_overlap = conn.execute("SELECT COUNT(*) FROM queue WHERE overlap = 1").fetchone()[0]
     shared = overlap_items([int(row[0]) for row in rows], round_id, overlap,
                            queued_overlap) if overlap else ()
     start = conn.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM queue").fetchone()[0]
     conn.executemany(
         "INSERT INTO queue (position, item_id, round_id, source, strategy, score, "
-        "predicted_cost, is_random_share, overlap) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"predicted_cost, is_random_share, {', '.join(PREDICTION_COLUMNS)}, overlap) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(start + pos, *row, int(row[0] in shared)) for pos, row in enumerate(rows)])
+    _update_kept(conn, still, predictions)
+
+
+def _newer(new: tuple[Any, ...], old: Sequence[Any]) -> tuple[Any, ...]:
+    """A carried item's prediction columns: the new round's label and confidence, and its two
+    likeliest labels, each pair where the new round has it, else the stored one."""
+    return (*(new[:2] if new[0] is not None else old[:2]),
+            *(new[2:] if new[2] is not None else old[2:]))
+
+
+def _update_kept(conn: sqlite3.Connection, still: set[int],
+                 predictions: RoundPredictions) -> None:
+    """The new round's prediction for the items kept in place (on screen, held, put first):
+    each column pair only where the round has it, so a stored one is not erased."""
+    known = [(predictions.columns(item_id), item_id) for item_id in sorted(still)]
+    updates = [(*columns, item_id) for columns, item_id in known
+               if any(v is not None for v in columns)]
+    conn.executemany(
+        "UPDATE queue SET predicted_label = COALESCE(?, predicted_label), "
+        "predicted_confidence = COALESCE(?, predicted_confidence), "
+        "top_label = COALESCE(?, top_label), top_p = COALESCE(?, top_p), "
+        "second_label = COALESCE(?, second_label), second_p = COALESCE(?, second_p) "
+        "WHERE item_id = ?", updates)
 
 
 def take_off(conn: sqlite3.Connection, item_id: ItemId, annotator: str | None = None) -> None:

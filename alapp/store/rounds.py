@@ -16,7 +16,7 @@ from alapp.core.settings import ProjectSettings
 from alapp.core.types import ItemId
 from alapp.store import stream
 from alapp.store.project import Project
-from alapp.store.queue import replace_batch
+from alapp.store.queue import NO_PREDICTIONS, RoundPredictions, replace_batch
 from alapp.store.stream import StreamRows
 from alapp.store.trainer import RoundOrigin, record_origin
 
@@ -88,11 +88,16 @@ class ModelVersion:
 def save_round(project: Project, picks: Sequence[Pick], strategy: str, n_labeled: int,
                model: ModelVersion | None, keep: ItemId | None = None,
                stream_seen: Sequence[tuple[ItemId, int, float | None, float | None]] = (),
-               origin: RoundOrigin | None = None) -> int:
+               origin: RoundOrigin | None = None,
+               predictions: RoundPredictions = NO_PREDICTIONS) -> int:
     """Write the round, its model version and its queue in one transaction. ``keep``: the item
     on the annotator's screen stays first, so a round never swaps it mid-read. ``origin``:
-    who trained it, where, on which labels (issue 20)."""
+    who trained it, where, on which labels (issue 20). ``predictions``: stored with the queued
+    items (issue 20), except in span and multi-label projects, whose predictions (span sets,
+    per-label probabilities) are not one label and a confidence: they stay in memory."""
     s = project.settings()
+    if project.spans or project.multi_label:
+        predictions = NO_PREDICTIONS
     with project.transaction() as conn:
         version = None
         if model is not None:
@@ -113,7 +118,7 @@ def save_round(project: Project, picks: Sequence[Pick], strategy: str, n_labeled
             (time.time(), strategy, s.batch_size, s.seed, n_labeled, version))
         round_id = int(cursor.lastrowid or 0)
         replace_batch(conn, round_id, picks, keep, keep_claimed=project.on_server,
-                      overlap=s.claim_overlap)
+                      overlap=s.claim_overlap, predictions=predictions)
         if s.training_label_rule == TrainingLabelRule.RELIABLE:  # issue 19
             # who is most often right, estimated again from every decision so far: the rule's
             # ranking follows the labels, not the state at the last merge

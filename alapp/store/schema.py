@@ -411,6 +411,20 @@ V18_QUEUE_OVERLAP = """
         ALTER TABLE queue ADD COLUMN decided_by TEXT
 """
 
+# Issue 20: the prediction of the round that queued (or last carried) each item: its label and
+# confidence, and the two likeliest labels with their probabilities ("why chosen"), so a
+# session that takes a round trained elsewhere, or an app that reopens the project, shows them
+# without the trainer's memory. NULL where the round had none; span and multi-label projects
+# store none (their predictions are span sets and per-label probabilities: kept in memory).
+V19_QUEUE_PREDICTIONS = """
+        ALTER TABLE queue ADD COLUMN predicted_label TEXT;
+        ALTER TABLE queue ADD COLUMN predicted_confidence REAL;
+        ALTER TABLE queue ADD COLUMN top_label TEXT;
+        ALTER TABLE queue ADD COLUMN top_p REAL;
+        ALTER TABLE queue ADD COLUMN second_label TEXT;
+        ALTER TABLE queue ADD COLUMN second_p REAL
+"""
+
 MIGRATIONS: list[str] = [
     V1_ITEMS_LABELS_EVENTS,
     V2_ROUNDS_MODELS_SELECTION,  # rounds, model versions, why each item was selected
@@ -431,6 +445,7 @@ MIGRATIONS: list[str] = [
     V16_PRESENCE_AND_ROUND_ORIGINS,  # who is connected; who trained each round (issue 20)
     V17_VECTOR_VERSIONS,  # a version per vector set: when a vector cache is stale (issue 20)
     V18_QUEUE_OVERLAP,  # overlap items wait for a second annotator's decision (issue 20)
+    V19_QUEUE_PREDICTIONS,  # each queued item's prediction and two likeliest labels (20)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 TEAMS_VERSION = MIGRATIONS.index(V13_TEAMS) + 1  # events carry identity; item_labels exists
