@@ -528,3 +528,61 @@ def test_a_round_keeps_a_claimed_random_share_item_once(tmp_path) -> None:
             queue.replace_batch(conn, round_id, second, None, keep_claimed=True)
             queued = [r[0] for r in conn.execute("SELECT item_id FROM queue ORDER BY position")]
     assert sorted(queued) == sorted([ids[5], ids[1]])  # the held random item once, the new pick
+
+
+def test_a_rounds_read_on_a_server_does_not_hold_up_labels(pg_address, tmp_path):
+    """A round reads its snapshot in a read-only snapshot transaction without the project's
+    writer lock (a million items take seconds to read): a label made meanwhile on another
+    workstation lands at once, and the snapshot does not see it."""
+    import threading
+
+    from alapp.store.postgres import begin_read
+
+    ids = _make(pg_address, tmp_path, items=8)
+    reader = Project.open(pg_address, read_only=True)
+    writer = Project.open(pg_address, workstation="ws-2")
+    try:
+        begin_read(reader._conn)  # what rounds.read_for_round and the vector cache open
+        seen_before = len(reader._conn.execute("SELECT * FROM label_events").fetchall())
+        done = threading.Event()
+
+        def label() -> None:
+            writer.label_item(ids[0], "spam", "boris")
+            done.set()
+
+        thread = threading.Thread(target=label, daemon=True)
+        thread.start()
+        assert done.wait(20), "a label waited for a round's read transaction"
+        assert len(reader._conn.execute("SELECT * FROM label_events").fetchall()) == seen_before
+        reader._conn.execute("COMMIT")
+        assert len(reader._conn.execute("SELECT * FROM label_events").fetchall()) == seen_before + 1
+        rows = rounds.read_for_round(reader)  # and a whole round's read still works
+        assert len(rows.ids) == 8 and rows.current == {ids[0]: "spam"}
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_a_setting_changed_on_another_workstation_reaches_an_open_session(
+        pg_address, tmp_path, monkeypatch):
+    """On a server another workstation may change the settings (the claims' window, the
+    budget, the guidelines): an open session reads them again once they are
+    SERVER_SETTINGS_TTL_S old (0 here, so the next call reads them)."""
+    from alapp.app import session as session_module
+
+    _make(pg_address, tmp_path, items=8, claim_window=2)
+    pa, anna = _session(pg_address, "anna")
+    pb, boris = _session(pg_address, "boris", "ws-2")
+    try:
+        assert boris.settings().claim_window == 2
+        anna.update_settings(claim_window=5, budget_amount=3.0)
+        assert boris.settings().claim_window == 2  # kept while fresh (the default TTL)
+        monkeypatch.setattr(session_module, "SERVER_SETTINGS_TTL_S", 0.0)
+        assert boris.settings().claim_window == 5
+        assert boris.settings().budget_amount == 3.0
+        assert boris.claims.window == 5
+    finally:
+        anna.close()
+        boris.close()
+        pa.close()
+        pb.close()

@@ -11,6 +11,7 @@ import errno
 import math
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -58,6 +59,10 @@ __all__ = ["UNLABELED", "BrowseQuery", "BrowseRow", "BudgetSpentError", "Change"
 __all__ += ["NONE_OF_THESE"]  # multi-label (issue 21)
 
 T = TypeVar("T")
+
+# Settings of a server project are read again once this old (another workstation may change
+# them); a file's are kept (its lock makes this session the only writer).
+SERVER_SETTINGS_TTL_S = 15.0
 
 
 class ReadOnlySessionError(AlappError):
@@ -143,6 +148,7 @@ class LabelingSession:
                  role: str = "gui") -> None:
         self._owns_writer = writer is None
         self._settings: ProjectSettings | None = None
+        self._settings_read = 0.0  # time.monotonic() of the last read
         self._counts: dict[str, int] | None = None
         # The items' metadata keys, read once: only an import changes them (and an import
         # from outside needs the lock this session holds). Settings opens without a scan.
@@ -218,10 +224,16 @@ class LabelingSession:
     # -- the project -----------------------------------------------------------------------------
 
     def settings(self) -> ProjectSettings:
-        """Read once and kept: only this session's writer changes them (the lock keeps every
-        other writer out), and a decision's refresh asks for them half a dozen times."""
-        if self._settings is None:
+        """Kept between calls: a decision's refresh asks for them half a dozen times. On a
+        file only this session's writer changes them (the lock keeps every other writer out);
+        on a server (issue 20) another workstation may (the budget, the claims' window and
+        lease, the guidelines), so there they are read again once they are
+        ``SERVER_SETTINGS_TTL_S`` old."""
+        stale = self.reader.on_server and \
+            time.monotonic() - self._settings_read > SERVER_SETTINGS_TTL_S
+        if self._settings is None or stale:
             self._settings = self.reader.settings()
+            self._settings_read = time.monotonic()
         return self._settings
 
     def labels(self) -> list[str]:
@@ -234,6 +246,7 @@ class LabelingSession:
     def update_settings(self, **changes: Any) -> ProjectSettings:
         self._settings = None
         self._settings = self.writer.call(lambda p: p.update_settings(**changes))
+        self._settings_read = time.monotonic()
         return self._settings
 
     def count_items(self) -> dict[str, int]:

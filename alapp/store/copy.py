@@ -42,7 +42,7 @@ from typing import Any
 
 from alapp.core.errors import AlappError, StorageError
 from alapp.core.files import fsync_folder, temporary_name
-from alapp.store.postgres import PgConnection, ServerAddress, is_server_address
+from alapp.store.postgres import PgConnection, ServerAddress, begin_read, is_server_address
 from alapp.store.project import Project, storage_error
 from alapp.store.schema import (
     _referenced_first,
@@ -149,10 +149,7 @@ def copy_project(source: str | Path, dest: str | Path, progress: Progress | None
     try:
         with Project.open(source, read_only=True) as project:
             conn = project._conn
-            if isinstance(conn, PgConnection):
-                conn.begin_snapshot()
-            else:
-                conn.execute("BEGIN")  # a read transaction: the file at one instant
+            begin_read(conn)  # the project at one instant
             try:
                 report = CopyReport(str(source), str(dest))
                 writer.start()

@@ -320,6 +320,17 @@ class PgConnection:
         self._conn.close()
 
 
+def begin_read(conn: Any) -> None:
+    """A read transaction that sees the project at one instant (a round's snapshot, the
+    vector cache's check, a copy): on a file a plain BEGIN; on a server a read-only snapshot
+    without the writer lock, so every annotator's label goes on meanwhile (a round's read of
+    a million items takes seconds)."""
+    if isinstance(conn, PgConnection):
+        conn.begin_snapshot()
+    else:
+        conn.execute("BEGIN")
+
+
 def execute_together(conn: Any, statements: Sequence[tuple[str, Sequence[Any]]]
                      ) -> list[Any]:
     """``statements`` on a file's connection or a server's, their cursors in order: on a

@@ -15,6 +15,7 @@ from alapp.core.pairs import join_pair
 from alapp.core.settings import ProjectSettings
 from alapp.core.types import ItemId
 from alapp.store import stream
+from alapp.store.postgres import begin_read
 from alapp.store.project import Project
 from alapp.store.queue import NO_PREDICTIONS, RoundPredictions, replace_batch
 from alapp.store.stream import StreamRows
@@ -43,7 +44,7 @@ class ProjectRows:
 
 def read_for_round(project: Project) -> ProjectRows:
     conn = project._conn
-    conn.execute("BEGIN")  # a read transaction: every query below sees the same state
+    begin_read(conn)  # every query below sees the same state; on a server, labels go on
     try:
         # one pass over the items (a million rows: every further pass costs seconds)
         rows = conn.execute("SELECT id, text, split, text_b, COALESCE(import_id, 0) "

@@ -41,6 +41,7 @@ from numpy.typing import NDArray
 
 from alapp.core.errors import AlappError
 from alapp.core.types import ItemId
+from alapp.store.postgres import begin_read
 from alapp.store.project import Project
 
 MAGIC = "alapp-vector-cache"
@@ -177,7 +178,7 @@ def open_cache(project: Project, featurizer: str) -> CachedVectors:
     conn = project._conn
     own = not conn.in_transaction
     if own:
-        conn.execute("BEGIN")  # the version, the count and the rows read below agree
+        begin_read(conn)  # the version, the count and the rows read below agree
     try:
         # No scan of the table here (a million rows are a gigabyte to read): every write of
         # a featurizer's vectors raises its version, which the file's header must match.
