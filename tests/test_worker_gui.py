@@ -94,7 +94,10 @@ def test_the_window_takes_the_workers_round_instead_of_training(window, qtbot,
         save_result(gpu_box, result, origin=RoundOrigin("worker", "gpu-box",
                                                         trainer.last_event(gpu_box)))
         lock.release()
-        qtbot.waitUntil(lambda: not window.work.busy, timeout=30_000)
+        # the round's result reaches the window as a queued signal, and the job's thread may
+        # go idle before the window has handled it: wait for what the window shows
+        qtbot.waitUntil(lambda: not window.work.busy and "Note: trained by worker on gpu-box"
+                        in window.panel.model_state.text(), timeout=30_000)
         presence.leave(gpu_box, "gpu-worker")
         queued = window.session.queue()
         newest = trainer.newest_round(gpu_box)
