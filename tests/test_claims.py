@@ -410,15 +410,20 @@ def test_on_a_file_claims_are_bookkeeping_of_the_one_writer(tmp_path):
 # -- three processes at once (the issue's concurrency test) ----------------------------------
 
 WORKER = textwrap.dedent("""
-    import json, sys, time
+    import json, os, sys, time
     from alapp.app.session import LabelingSession
     from alapp.core.errors import AlappError
     from alapp.store import queue
     from alapp.store.project import Project
 
     address, annotator, pause_after = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    go = sys.argv[4] if len(sys.argv) > 4 else ""
     project = Project.open(address)
     session = LabelingSession.inline(project, annotator)
+    if go:  # started and connected: wait for the others, so all begin together
+        print(json.dumps({"ready": annotator}), flush=True)
+        while not os.path.exists(go):
+            time.sleep(0.02)
     made = 0
     while True:
         entry = session.current()
@@ -458,10 +463,12 @@ def test_three_processes_label_at_once_and_a_killed_one_frees_its_claims(pg_addr
     script.write_text(WORKER, "utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
-    def start(name: str, pause_after: int) -> subprocess.Popen[str]:
+    go = tmp_path / "go"  # the two others start labeling together, once both are connected
+
+    def start(name: str, pause_after: int, wait_for: str = "") -> subprocess.Popen[str]:
         return subprocess.Popen([sys.executable, str(script), pg_address, name,
-                                 str(pause_after)], stdout=subprocess.PIPE, text=True,
-                                env={**env, "ALAPP_WORKSTATION_ID": f"ws-{name}"})
+                                 str(pause_after), wait_for], stdout=subprocess.PIPE,
+                                text=True, env={**env, "ALAPP_WORKSTATION_ID": f"ws-{name}"})
 
     victim = start("vera", 4)  # labels four, then hangs holding its window
     paused = json.loads(victim.stdout.readline() if victim.stdout else "{}")
@@ -469,14 +476,18 @@ def test_three_processes_label_at_once_and_a_killed_one_frees_its_claims(pg_addr
     while "paused" not in lines[-1]:
         lines.append(json.loads(victim.stdout.readline()))  # type: ignore[union-attr]
     held = lines[-1]["paused"]
+    paused_at = time.monotonic()  # its lease runs out about 2 s from here (its last renewal)
     assert len(held) == 3
-    others = [start("anna", -1), start("boris", -1)]
+    others = [start("anna", -1, str(go)), start("boris", -1, str(go))]
+    # a slow start (imports on a loaded machine) would let one of them label everything
+    assert [json.loads(p.stdout.readline()) for p in others  # type: ignore[union-attr]
+            ] == [{"ready": "anna"}, {"ready": "boris"}]
+    go.write_text("", "utf-8")
     time.sleep(0.5)
-    killed_at = time.monotonic()
     victim.send_signal(signal.SIGKILL)  # kill -9 mid-batch: no release, no goodbye
     victim.wait()
     outputs = [p.communicate(timeout=120)[0] for p in others]
-    took = time.monotonic() - killed_at
+    took = time.monotonic() - paused_at
     assert all(p.returncode == 0 for p in others), outputs
     made_by_victim = [d["labeled"] for d in lines if "labeled" in d]
     made = made_by_victim[:]
