@@ -45,14 +45,18 @@ class CoalescingRunner:
         self._progress: Progress | None = None
         self._closed = False
 
-    def submit(self, work: Work) -> None:
+    def submit(self, work: Work) -> bool:
+        """Queue ``work``; True when this started a worker thread, which ends with one
+        ``on_idle`` (a caller on another thread can count what it still has to receive)."""
         with self._lock:
             if self._closed:
-                return
+                return False
             self._pending = work  # replaces an older waiting request
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
                 self._thread.start()
+                return True
+            return False
 
     @property
     def busy(self) -> bool:

@@ -14,7 +14,12 @@ from alapp.core.progress import Progress
 
 class Background(QObject):
     """One job at a time on a worker thread. Each job ends in exactly one of ``done``,
-    ``failed`` or ``cancelled``; ``idle`` follows when nothing is running or waiting."""
+    ``failed`` or ``cancelled``; ``idle`` follows when nothing is running or waiting.
+
+    ``busy`` stays true until this (GUI) thread has received that ``idle``, not only until
+    the worker thread ends: the outcome travels as a queued signal, and a caller that saw
+    the thread gone before the outcome arrived acted on a window that had not caught up
+    (a CI run met that gap)."""
 
     done = Signal(object)
     failed = Signal(object)
@@ -27,13 +32,20 @@ class Background(QObject):
         self.runner = CoalescingRunner(self.done.emit, self.failed.emit, self.progress.emit,
                                        name=name, on_cancelled=self.cancelled.emit,
                                        on_idle=self.idle.emit)
+        self._unsettled = 0  # worker threads started whose ``idle`` has not arrived here
+        # Connected first, so every other ``idle`` handler already sees ``busy`` false.
+        self.idle.connect(self._settled)
 
     def submit(self, work: Callable[[Progress], Any]) -> None:
-        self.runner.submit(work)
+        if self.runner.submit(work):
+            self._unsettled += 1
+
+    def _settled(self) -> None:
+        self._unsettled = max(0, self._unsettled - 1)
 
     @property
     def busy(self) -> bool:
-        return self.runner.busy
+        return self._unsettled > 0 or self.runner.busy
 
     def cancel(self) -> None:
         self.runner.cancel()
