@@ -45,6 +45,18 @@ def test_simulation_is_reproducible() -> None:
         "accuracy_mean"]
 
 
+def test_a_run_records_the_pool_rows_it_labeled_in_order() -> None:
+    from alapp.loop.simulate import Replay, run_one
+
+    x, y = _data()
+    replay = Replay(x[:1000], y[:1000], x[1000:], y[1000:])
+    curve = run_one(replay, "margin", 0, SimulationConfig(["margin"], batch=10, budget=30))
+    assert len(curve.bought) == len(set(curve.bought)) == 30 == curve.labels[-1]
+    assert all(0 <= row < 1000 for row in curve.bought)  # pool rows only, never the test set
+    again = run_one(replay, "margin", 0, SimulationConfig(["margin"], batch=10, budget=20))
+    assert again.bought == curve.bought[:20]  # the same choices, in the order they were made
+
+
 def test_cost_budget_and_roi_selection() -> None:
     x, y = _data()
     costs = np.random.default_rng(1).uniform(1, 20, 1000)

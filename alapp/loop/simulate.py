@@ -94,6 +94,7 @@ class Curve:
     # issue 17: accuracy of what the round predicted with (the model blended with
     # the label-name prior while that is used; else the model's accuracy)
     prior_accuracy: list[float] = field(default_factory=list)
+    bought: list[int] = field(default_factory=list)  # the pool rows labeled, in order
 
 
 def check_config(cfg: SimulationConfig) -> None:
@@ -244,6 +245,7 @@ def run_one(replay: Replay, strategy: str, seed: int, cfg: SimulationConfig,
             on_round(min(1.0, spent / cfg.budget))
         if last:
             break
+    curve.bought = bought
     return curve
 
 
