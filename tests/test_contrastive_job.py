@@ -127,3 +127,40 @@ def test_e5_is_refused_in_one_line(tiny_project):
         with pytest.raises(AlappError, match="e5 featurizer cannot be fine-tuned"):
             EncoderJob(session)(Progress())
         session.close()
+
+
+def test_a_replay_never_runs_on_the_encoder_fine_tuned_on_its_labels(tiny_project, tiny_bert):
+    """The comparison replays the project's labels: on the fine-tuned encoder it would test on
+    items the features learned from, so it uses the base, and an explicit request is refused."""
+    from alapp.app.compare import embedding_featurizer
+    from alapp.app.simulate_file import simulate_project
+    from alapp.loop.simulate import SimulationConfig
+
+    with Project.open(tiny_project) as project:
+        session = LabelingSession.inline(project, "ann")
+        assert EncoderJob(session)(Progress()) == 60
+        session.close()
+        featurizer = project.settings().featurizer
+        assert "encoder-v0" in featurizer
+        assert embedding_featurizer(featurizer) == str(tiny_bert)
+        assert embedding_featurizer(featurizer, imported_ok=True) == str(tiny_bert)
+        with pytest.raises(AlappError, match="fine-tuned on this project's labels.*"
+                                             f"its base, {tiny_bert}"):
+            simulate_project(project, SimulationConfig(["random"], batch=10, budget=20,
+                                                       seeds=1), featurizer, 10, 0)
+        result = simulate_project(project, SimulationConfig(["random"], batch=10, budget=20,
+                                                            seeds=1), str(tiny_bert), 10, 0)
+        assert result["data"]["featurizer"] == str(tiny_bert)
+
+
+def test_the_comparison_replays_the_projects_own_model_settings():
+    own = ProjectSettings(self_training=False, propagation_weight=0.1, temperature=2.0)
+    assert comparison_settings(own) == {"self_training": False, "propagation_weight": 0.1,
+                                        "temperature": 2.0}
+    assert comparison_settings(ProjectSettings()) == {}  # the defaults need no carrying
+
+
+def comparison_settings(settings: ProjectSettings) -> dict:
+    from alapp.app.compare import comparison_config
+
+    return comparison_config(settings, 100).settings

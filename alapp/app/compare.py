@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alapp.app.encoder import base_featurizer
 from alapp.app.plot_svg import learning_curves_svg
 from alapp.app.simulate_file import open_to_simulate, simulate_file, simulate_project
 from alapp.core.featurizer import FeaturizerSpec, PartKind
@@ -22,12 +23,19 @@ __all__ = ["COMPARED", "FILE_BUDGET", "Replay", "SimulationConfig", "compare_str
 
 COMPARED = ["random", "margin", "entropy", "uncertainty-cluster"]
 FILE_BUDGET = 300  # labels replayed from a file: enough to see the curves separate
+CARRIED = ("temperature", "freeze_batchnorm", "self_training", "self_training_weight",
+           "self_training_quantile", "self_training_cap", "self_training_k",
+           "propagation_weight", "propagation_k", "propagation_alpha", "propagation_fade",
+           "propagation_max_items")
 
 
 def embedding_featurizer(name: str, imported_ok: bool = False) -> str:
     """Simulation replays on one set of vectors: a sentence embedder's, or (``imported_ok``:
     a replay of the project's own items, which hold them) the project's imported vectors.
-    TF-IDF and several featurizers joined fall back to auto."""
+    TF-IDF and several featurizers joined fall back to auto. A fine-tuned encoder (issue 17)
+    gives way to its base: it learned from the project's labels, and a replay on it would be
+    tested on items its features were trained on."""
+    name = base_featurizer(name)
     parts = FeaturizerSpec.parse(name).parts
     if len(parts) == 1 and (parts[0].is_embedder
                             or (imported_ok and parts[0].kind is PartKind.VECTORS)):
@@ -40,8 +48,9 @@ def comparison_config(settings: ProjectSettings, budget: int) -> SimulationConfi
     train it (fine-tuning cannot)."""
     classifier = settings.classifier if settings.classifier in CLASSIFIERS else "logreg"
     # How the project's model scores and trains carries over (not its passive phase: a
-    # comparison on a few hundred labels would be all passive).
-    carried = {key: getattr(settings, key) for key in ("temperature", "freeze_batchnorm")
+    # comparison on a few hundred labels would be all passive), its self-training and
+    # propagation blend included (issue 17): the replayed model is the one the project trains.
+    carried = {key: getattr(settings, key) for key in CARRIED
                if getattr(settings, key) != default_of(key)}
     return SimulationConfig(COMPARED, batch=10, budget=budget, seeds=5, classifier=classifier,
                             candidate_factor=settings.candidate_factor,

@@ -149,6 +149,21 @@ def item_seconds(project: Project, column: str, ids: list[ItemId]) -> np.ndarray
     return seconds
 
 
+def _refuse_own_encoder(project: Project, featurizer: str) -> None:
+    """A replay of a project's labels on an encoder fine-tuned on them (issue 17) would test
+    on items its features learned from: refused, naming the base to use instead."""
+    from alapp.app.encoder import encoder_info, encoders_folder
+
+    info = encoder_info(featurizer)
+    if info is None:
+        return
+    if Path(featurizer).resolve().parent == encoders_folder(project.path).resolve():
+        raise AlappError(f"--featurizer {featurizer}: this encoder was fine-tuned on this "
+                         "project's labels, so a replay on it would be tested on items it "
+                         f"learned from; simulate with its base, "
+                         f"{info.get('base_featurizer') or 'minilm'}")
+
+
 def simulate_project(project: Project, cfg: SimulationConfig, featurizer: str,
                      test_size: int, split_seed: int,
                      progress: SimulationProgress | None = None) -> dict[str, Any]:
@@ -157,6 +172,7 @@ def simulate_project(project: Project, cfg: SimulationConfig, featurizer: str,
         from alapp.app.simulate_multilabel import simulate_multilabel_project
 
         return simulate_multilabel_project(project, cfg, test_size, split_seed, progress)
+    _refuse_own_encoder(project, featurizer)
     x, y, splits, labels = labeled_arrays(project, featurizer, progress)
     seconds = (item_seconds(project, cfg.cost_column, sorted(project.current_labels()))
                if cfg.cost_column else None)  # in the rows of ``x``
