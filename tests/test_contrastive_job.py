@@ -151,6 +151,11 @@ def test_a_replay_never_runs_on_the_encoder_fine_tuned_on_its_labels(tiny_projec
         result = simulate_project(project, SimulationConfig(["random"], batch=10, budget=20,
                                                             seeds=1), str(tiny_bert), 10, 0)
         assert result["data"]["featurizer"] == str(tiny_bert)
+    from alapp.app.compare import describe_replay
+
+    said = describe_replay(tiny_project).what
+    assert f"features come from the base encoder ({tiny_bert.name})" in said
+    assert "fine-tuning is not replayed" in describe_replay(tiny_project, tiny_project).what
 
 
 def test_the_comparison_replays_the_projects_own_model_settings():

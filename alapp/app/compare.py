@@ -94,12 +94,12 @@ def describe_replay(project_path: Path, labeled_file: Path | None = None) -> Rep
     """Say what ``compare_strategies`` replays: a labeled file, or the project's labeled
     items (only those: the strategies choose among them, not among the whole pool), and how
     many of those active learning chose (which biases the replay towards that strategy)."""
-    if labeled_file is not None:
-        return Replay(f"Replays the loop on {labeled_file.name}: every strategy chooses from "
-                      f"its labeled rows, up to {FILE_BUDGET} labels, and is tested on rows "
-                      "held out from it.",
-                      "", False, 0, "the whole file")
     with open_to_simulate(project_path, refuse_locked=False) as project:
+        encoder = _encoder_note(project.settings())
+        if labeled_file is not None:
+            return Replay(f"Replays the loop on {labeled_file.name}: every strategy chooses "
+                          f"from its labeled rows, up to {FILE_BUDGET} labels, and is tested "
+                          f"on rows held out from it.{encoder}", "", False, 0, "the whole file")
         chosen = events.who_chose(project)
         pool = project.count_items()
         n_test = len(set(project.current_labels()) & set(project.item_ids(Split.TEST)))
@@ -111,7 +111,8 @@ def describe_replay(project_path: Path, labeled_file: Path | None = None) -> Rep
     tested = (f"and is tested on the {n_test} labeled test items" if n_test
               else "and is tested on a fifth of them, held out")
     what = (f"Replays the loop on the {n:,} items you have labeled, not on the full pool of "
-            f"{total_pool:,}: each strategy chooses only among those {n:,}, {tested}.")
+            f"{total_pool:,}: each strategy chooses only among those {n:,}, {tested}."
+            f"{encoder}")
     if by_al:
         bias = (f"{by_al:,} of the {n:,} labels were chosen by active learning "
                 f"({', '.join(strategies)}), so the replay may favour "
@@ -123,6 +124,15 @@ def describe_replay(project_path: Path, labeled_file: Path | None = None) -> Rep
         bias = ("None of these labels was chosen by active learning (random, test-set or "
                 "imported labels), so the replay does not lean towards one strategy.")
     return Replay(what, bias, bool(by_al), n, f"all {n:,} labeled items")
+
+
+def _encoder_note(settings: ProjectSettings) -> str:
+    """Issue 17: what the replay's features are when the project fine-tunes its encoder."""
+    base = base_featurizer(settings.featurizer)
+    if base == settings.featurizer and not settings.contrastive_encoder:
+        return ""
+    return (f" Its features come from the base encoder ({Path(base).name}), not one "
+            "fine-tuned on your labels, and fine-tuning is not replayed (minutes each time).")
 
 
 def comparison_svg(result: dict[str, Any], title: str, replay: Replay) -> str:
