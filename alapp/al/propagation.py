@@ -52,13 +52,39 @@ def nearest(queries: Floats, nodes: Floats, k: int, self_node: Ints | None = Non
             own = self_node[start:start + chunk]
             has = np.flatnonzero(own >= 0)
             block[has, own[has]] = -np.inf
-        part = np.argpartition(-block, k - 1, axis=1)[:, :k] if k < block.shape[1] else \
-            np.broadcast_to(np.arange(block.shape[1]), block.shape).copy()
-        part_sims = np.take_along_axis(block, part, axis=1)
-        order = np.argsort(-part_sims, axis=1, kind="stable")
-        near[start:start + chunk] = np.take_along_axis(part, order, axis=1)
-        sims[start:start + chunk] = np.take_along_axis(part_sims, order, axis=1)
+        found = _top_by_threshold(block, k)
+        if found is None:
+            part = np.argpartition(-block, k - 1, axis=1)[:, :k] if k < block.shape[1] else \
+                np.broadcast_to(np.arange(block.shape[1]), block.shape).copy()
+            part_sims = np.take_along_axis(block, part, axis=1)
+            order = np.argsort(-part_sims, axis=1, kind="stable")
+            found = (np.take_along_axis(part, order, axis=1),
+                     np.take_along_axis(part_sims, order, axis=1))
+        near[start:start + chunk], sims[start:start + chunk] = found
     return near, sims
+
+
+def _top_by_threshold(block: Floats, k: int, probe: int = 512) -> tuple[Ints, Floats] | None:
+    """Each row's ``k`` largest entries, most similar first (ties: lower column first), or
+    None where the shortcut does not apply. The k-th largest of the first ``probe`` columns
+    bounds the row's k-th largest from below, so only the few entries at or above it need
+    sorting: half the time of a full ``argpartition`` at 16,000 nodes (bench_loop's first
+    round). Rows with fewer than ``k`` such entries (NaN) or a bound that lets through too
+    many (duplicates) fall back to the full partition."""
+    m, n = block.shape
+    if n < 4 * probe or k > probe // 4:
+        return None
+    bound = np.partition(block[:, :probe], probe - k, axis=1)[:, probe - k]
+    above = block >= bound[:, None]
+    counts = above.sum(axis=1)
+    if counts.min() < k or counts.sum() > m * max(8 * k, n // 16):
+        return None
+    rows, cols = np.nonzero(above)
+    values = block[rows, cols]
+    order = np.lexsort((cols, -values, rows))
+    cols, values = cols[order], values[order]
+    take = (np.cumsum(counts) - counts)[:, None] + np.arange(k)
+    return cols[take].astype(np.int64), values[take]
 
 
 def build_graph(embeddings: Floats, is_node: np.ndarray, k: int) -> KnnGraph:
