@@ -14,7 +14,9 @@ takes the first N items of that order. On those labels:
 - ``frozen-app``: the app's own round (``RoundRunner``, the shipped settings: self-training
   and the propagation blend) on the frozen embeddings: the model the app deploys;
 - ``contrastive-app``: the app's encoder job (``run_encoder_job``: a fifth of each label held
-  out, pairs from the rest, kept only if the held-out head gains ``contrastive_min_gain``),
+  out, pairs from the rest and from up to ``--pseudo-cap`` times each label's labels of
+  kNN-verified pseudo-labels of the pool, kept only if the held-out head gains
+  ``contrastive_min_gain``),
   then the app's round on the kept encoder's embeddings of the pool: the model the app deploys
   with ``contrastive_encoder`` on (the frozen-app model when the encoder is not kept).
 
@@ -30,7 +32,7 @@ Results are written after every run (``--out``), so a long run that is stopped k
 Usage: python bench/bench_finetune.py [--data FOLDER] [--budgets 1000,500,250]
        [--selections margin,random,default]
        [--methods frozen,contrastive,full,frozen-app,contrastive-app] [--seeds 0]
-       [--max-pairs 2000] [--max-length 64] [--out bench-finetune.json]
+       [--max-pairs 2000] [--max-length 64] [--pseudo-cap 10] [--out bench-finetune.json]
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ import datasets
 from machine import machine
 
 from alapp.al.uncertainty import margin
+from alapp.core.settings import ProjectSettings
 from alapp.ml.contrastive import ContrastiveConfig, ContrastiveEncoder
 
 FIRST, BATCH = 20, 20
@@ -139,7 +142,6 @@ def run_contrastive_app(texts: list[str], y_pool: np.ndarray, test_texts: list[s
 
     from alapp.app.encoder import attempts, run_encoder_job
     from alapp.core.progress import Progress
-    from alapp.core.settings import ProjectSettings
     from alapp.core.types import ItemId, Split
     from alapp.loop.embedding import MemoryVectors
 
@@ -151,8 +153,14 @@ def run_contrastive_app(texts: list[str], y_pool: np.ndarray, test_texts: list[s
     current.update({ids[n_pool + k]: str(y) for k, y in enumerate(y_test)})
     settings = ProjectSettings(name="bench", seed=seed, featurizer="minilm",
                                contrastive_encoder=True, contrastive_epochs=args.epochs,
-                               contrastive_max_pairs=args.max_pairs)
+                               contrastive_max_pairs=args.max_pairs,
+                               contrastive_pseudo_cap=args.pseudo_cap)
     vectors = MemoryVectors(dict(zip(ids, all_texts, strict=True)))
+    # the frozen vectors, stored as a project's rounds store them (pseudo-labels read them)
+    from alapp.ml.embedders import make_embedder
+
+    frozen = make_embedder(settings.featurizer, all_texts, settings.device).name
+    vectors.vectors[frozen] = dict(zip(ids, np.vstack([x_pool, x_test]), strict=True))
     used: list[str] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="alapp-bench-encoder-") as folder:
@@ -170,6 +178,7 @@ def run_contrastive_app(texts: list[str], y_pool: np.ndarray, test_texts: list[s
     run = app_round(x_pool, y_pool, x_test, y_test, rows, seed)
     return {**run, "taken": bool(used), "held_out_before": attempt.get("held_out_before"),
             "held_out_after": attempt.get("held_out_after"), "pairs": attempt.get("pairs"),
+            "pseudo": attempt.get("pseudo"),
             "train_seconds": attempt.get("train_seconds"), "job_seconds": job_seconds,
             "seconds": time.perf_counter() - started}
 
@@ -234,6 +243,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=1, help="contrastive epochs")
     ap.add_argument("--max-pairs", type=int, default=2000)
     ap.add_argument("--max-length", type=int, default=64, help="tokens per text in training")
+    ap.add_argument("--pseudo-cap", type=float, default=ProjectSettings.contrastive_pseudo_cap,
+                    help="contrastive-app: pseudo-labels in the pairs, x each label's labels "
+                         "(0: human labels only)")
     ap.add_argument("--out", type=Path, default=Path("bench-finetune.json"))
     args = ap.parse_args()
     datasets.DATA = args.data
@@ -248,6 +260,7 @@ def main() -> None:
         "test": len(y_test), "machine": machine(), "command": " ".join(sys.argv),
         "settings": {"first": FIRST, "batch": BATCH, "contrastive_epochs": args.epochs,
                      "max_pairs": args.max_pairs, "max_length": args.max_length,
+                     "pseudo_cap": args.pseudo_cap,
                      "full_epochs": 3, "lr": 2e-5, "c_grid": list(C_GRID)},
         "runs": []}
     for seed in seeds:

@@ -290,7 +290,8 @@ def test_settings_offer_issue_17s_knobs_validated_as_alapp_config_does(qtbot, mu
     values = dialog.values()
     for key in ("self_training", "self_training_weight", "propagation_weight",
                 "propagation_max_items", "label_prior", "cold_start", "cold_start_labels",
-                "contrastive_min_gain", "contrastive_epochs", "contrastive_max_pairs"):
+                "contrastive_min_gain", "contrastive_epochs", "contrastive_max_pairs",
+                "contrastive_pseudo_cap"):
         assert values[key] == getattr(settings, key), key
     assert "Default: 20,000. (alapp config: propagation_max_items)" in \
         dialog.propagation_max_items.toolTip()
@@ -315,9 +316,11 @@ def test_settings_offer_issue_17s_knobs_validated_as_alapp_config_does(qtbot, mu
     dialog.propagation_weight.setValue(0.0)
     dialog.contrastive_min_gain.setValue(-1.0)
     dialog.propagation_max_items.setValue(100)
+    dialog.contrastive_pseudo_cap.setValue(2.5)
     dialog.apply()
     assert dialog.changes == {"cold_start": "typiclust", "propagation_weight": 0.0,
-                              "contrastive_min_gain": -1.0, "propagation_max_items": 100}
+                              "contrastive_min_gain": -1.0, "propagation_max_items": 100,
+                              "contrastive_pseudo_cap": 2.5}
     # the dialog's ranges are the config's: the lowest a control allows is a valid value
     assert dialog.propagation_max_items.minimum() == 100
     assert dialog.contrastive_epochs.maximum() == 20

@@ -102,6 +102,7 @@ BAD = [
     ("training_label_rule", "vote", "majority or reliable"),  # teams (issue 19)
     ("contrastive_epochs", 0, "from 1 to 20"),
     ("contrastive_max_pairs", 1, "from 2 to 1,000,000"),
+    ("contrastive_pseudo_cap", -1.0, "from 0 to 100"),
     # issue 17: self-training and label propagation
     ("self_training", "yes", "true or false"),
     ("self_training_weight", 0.0, "above 0, at most 1"),

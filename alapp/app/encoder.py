@@ -5,7 +5,8 @@ attempt, the window submits ``EncoderJob`` to its background runner after a roun
 
 1. takes the labeled training items (never the test set) and holds out a fifth of each label;
 2. fine-tunes the base encoder (the bundled MiniLM or the featurizer's model folder) on pairs
-   from the rest (``alapp.ml.contrastive``), with progress and cancel;
+   from the rest and from kNN-verified pseudo-labels of the unlabeled pool
+   (``pseudo_labels_for_pairs``; ``alapp.ml.contrastive``), with progress and cancel;
 3. measures the logistic head on the held-out labels with the current embeddings and with
    the new ones; below ``contrastive_min_gain`` the new encoder is dropped (nothing written
    but the attempt's line in the log);
@@ -40,6 +41,7 @@ from alapp.core.types import Split
 LOG = "log.json"
 HELD_OUT = 0.2
 MIN_HELD_OUT = 10  # held-out labels below which a gain cannot be told from noise
+MAX_PSEUDO_CANDIDATES = 50_000  # unlabeled items scored for pseudo-labels (a random sample)
 
 
 def encoders_folder(project_path: Location) -> Path:
@@ -101,8 +103,10 @@ def describe(featurizer: str, settings: ProjectSettings | None = None) -> str:
     old, new = info.get("held_out_before"), info.get("held_out_after")
     gain = (f"; held-out accuracy {old:.1%} → {new:.1%}"
             if isinstance(old, float) and isinstance(new, float) else "")
+    pseudo = info.get("n_pseudo")
+    guessed = f" and {pseudo:,} pseudo-labels" if isinstance(pseudo, int) and pseudo else ""
     return (f"{Path(featurizer).name}, {info.get('base_featurizer', '?')} fine-tuned on "
-            f"{info.get('n_trained', '?')} labels{gain}")
+            f"{info.get('n_trained', '?')} labels{guessed}{gain}")
 
 
 class EncoderJob:
@@ -174,11 +178,13 @@ def run_encoder_job(project_path: Path, settings: ProjectSettings, ids: list[Any
         present = np.zeros(len(rows), dtype=bool)
     if not present.all():
         old = np.asarray(current_embedder.embed(labeled_texts), dtype=np.float32)
+    pseudo_rows, pseudo_labels, attempt["pseudo"] = pseudo_labels_for_pairs(
+        settings, ids, splits, current, vectors, current_embedder.name, old, labels, train)
     config = ContrastiveConfig(epochs=settings.contrastive_epochs,
                                max_pairs=settings.contrastive_max_pairs, seed=settings.seed)
     encoder = ContrastiveEncoder(folder, config, device=settings.device)
-    report = encoder.fit([labeled_texts[i] for i in train], [labels[i] for i in train],
-                         progress)
+    report = encoder.fit([labeled_texts[i] for i in train] + [texts[r] for r in pseudo_rows],
+                         [labels[i] for i in train] + pseudo_labels, progress)
     progress.report("fine-tuning the encoder: measuring it on held-out labels", 0.9)
     new = encoder.embed(labeled_texts)
     before = held_out_accuracy(old, labels, train, held)
@@ -193,6 +199,7 @@ def run_encoder_job(project_path: Path, settings: ProjectSettings, ids: list[Any
     progress.check()
     out = _free_name(encoders_folder(project_path), version)
     encoder.save(out, {"base_featurizer": base, "n_trained": len(train),
+                       "n_pseudo": len(pseudo_rows),
                        "held_out_before": before, "held_out_after": after,
                        "model_version": version})
     embedder = HFEmbedder(out, device=settings.device)
@@ -202,6 +209,53 @@ def run_encoder_job(project_path: Path, settings: ProjectSettings, ids: list[Any
     _log(project_path, {**attempt, "taken": True, "folder": out.name,
                         "seconds": round(time.time() - started, 1)})
     return max(count, 1)
+
+
+def pseudo_labels_for_pairs(settings: ProjectSettings, ids: list[Any], splits: list[str],
+                            current: dict[Any, str], vectors: Any, featurizer: str,
+                            labeled: np.ndarray, labels: list[str], train: np.ndarray
+                            ) -> tuple[list[int], list[str], dict[str, Any]]:
+    """Unlabeled pool items that join the fine-tuning's pairs with a guessed label (HAST:
+    self-training with contrastive learning): the rows, their labels and what the log keeps.
+
+    The guess is the held-out measure's head trained on the *training* labels only, on the
+    current embeddings, kept where the round's self-training checks agree (per-label
+    confidence threshold, a kNN vote of the training labels, at most
+    ``contrastive_pseudo_cap`` times each label's training labels): the held-out labels never
+    shape the encoder, so the gate that judges it stays honest. Measured on AG News at 64
+    labels: 0.834 -> 0.858 for the app's model (docs/contrastive.md). The test set is never a
+    candidate. Uses the pool's stored vectors; none stored yet: human labels only."""
+    from alapp.al.clustering import normalize_rows
+    from alapp.al.selftrain import SelfTrainParams, select_pseudo_labels
+    from alapp.ml.contrastive import head_probabilities
+
+    cap = settings.contrastive_pseudo_cap
+    if cap <= 0:
+        return [], [], {"count": 0, "why": "contrastive_pseudo_cap is 0"}
+    pool = np.array([r for r, (item, split) in enumerate(zip(ids, splits, strict=True))
+                     if split == Split.POOL and item not in current], dtype=np.int64)
+    if len(pool) > MAX_PSEUDO_CANDIDATES:  # bounds the job's memory on huge pools
+        rng = np.random.default_rng(settings.seed)
+        pool = np.sort(rng.choice(pool, MAX_PSEUDO_CANDIDATES, replace=False))
+    train_labels = [labels[i] for i in train]
+    if not len(pool) or len(set(train_labels)) < 2:
+        return [], [], {"count": 0, "why": "no unlabeled pool item or one label only"}
+    try:
+        x, present = vectors.load_present(featurizer, [ids[r] for r in pool])
+    except (KeyError, AlappError):
+        return [], [], {"count": 0, "why": "the pool has no stored vectors yet"}
+    x, pool = x[present], pool[present]
+    classes, probs = head_probabilities(labeled, labels, train, x)
+    code = {c: k for k, c in enumerate(classes)}
+    picked = select_pseudo_labels(
+        probs, normalize_rows(x), normalize_rows(labeled[train]),
+        np.array([code[y] for y in train_labels]),
+        SelfTrainParams(settings.self_training_quantile, min(0.5, 2 / len(classes)),
+                        settings.self_training_k, cap))
+    rows = pool[picked.rows].tolist()
+    guessed = [classes[c] for c in picked.codes.tolist()]
+    return rows, guessed, {"count": len(rows), "candidates": len(pool),
+                           "vetoed": picked.vetoed}
 
 
 def _free_name(folder: Path, version: int) -> Path:

@@ -97,6 +97,9 @@ class ProjectSettings:
     contrastive_min_gain: float = 0.01  # held-out head accuracy it must add to be used
     contrastive_epochs: int = 1
     contrastive_max_pairs: int = 2000  # pairs per epoch: about 4-10 min on two CPU cores
+    # unlabeled pool items whose kNN-verified guess joins the pairs: at most this many times
+    # each label's training labels (0: human labels only; docs/contrastive.md)
+    contrastive_pseudo_cap: float = 10.0
     # issue 17: self-training (pseudo-labels from the unlabeled pool, kNN-verified) and label
     # propagation over the embeddings' kNN graph
     # on by default, with propagation_weight 0.3 (measured: docs/label_efficiency.md)
@@ -249,6 +252,8 @@ _RULES.update({
     "contrastive_epochs": (lambda v: 1 <= v <= 20, "a whole number of epochs from 1 to 20"),
     "contrastive_max_pairs": (lambda v: 2 <= v <= 1_000_000, "a whole number of pairs from 2 "
                               "to 1,000,000"),
+    "contrastive_pseudo_cap": (lambda v: 0 <= v <= 100, "a multiple of each label's labels, "
+                               "from 0 to 100 (0: human labels only)"),
 })
 # issue 17: self-training and label propagation
 _RULES.update({

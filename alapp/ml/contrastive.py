@@ -303,3 +303,15 @@ def held_out_accuracy(vectors: NDArray[np.floating], labels: Sequence[str],
                          "train on")
     head = LogisticRegression(max_iter=1000, C=10.0).fit(vectors[train], y[train])
     return float((head.predict(vectors[held]) == y[held]).mean())
+
+
+def head_probabilities(vectors: NDArray[np.floating], labels: Sequence[str],
+                       train: NDArray[np.int64], candidates: NDArray[np.floating]
+                       ) -> tuple[list[str], NDArray[np.float64]]:
+    """The held-out measure's head (logistic regression on the train rows) applied to
+    ``candidates``: its classes and each candidate's probabilities, for pseudo-labels."""
+    from sklearn.linear_model import LogisticRegression
+
+    y = np.asarray(list(labels))
+    head = LogisticRegression(max_iter=1000, C=10.0).fit(vectors[train], y[train])
+    return [str(c) for c in head.classes_], head.predict_proba(candidates)

@@ -227,6 +227,7 @@ class SettingsDialog(QDialog):
             model.addRow("Fine-tune encoder every", self.contrastive_every)
             model.addRow("Encoder epochs", self.contrastive_epochs)
             model.addRow("Pairs per epoch", self.contrastive_max_pairs)
+            model.addRow("Pseudo-labels in pairs", self.contrastive_pseudo_cap)
             model.addRow("Use it if it gains", self.contrastive_min_gain)
         model.addRow("Large pool from", self.large_pool_items)  # issue 20
         model.addRow("", _note("From this many items, rounds of strategies that read only the "
@@ -495,8 +496,17 @@ class SettingsDialog(QDialog):
         _explain_setting(self.contrastive_min_gain, "contrastive_min_gain", "The tuned encoder "
                          "is used only if it adds this much held-out accuracy (0.01: one "
                          "point; -1: always use it).")
+        self.contrastive_pseudo_cap = _real(0, 100, s.contrastive_pseudo_cap, 1.0,
+                                            " × each label's labels")
+        self.contrastive_pseudo_cap.setDecimals(1)
+        _explain_setting(self.contrastive_pseudo_cap, "contrastive_pseudo_cap", "Unlabeled "
+                         "items whose guessed label the model is sure of, and their nearest "
+                         "labeled neighbours agree with, join the pairs: at most this many "
+                         "times each label's labels (0: your labels only). They tune the "
+                         "encoder only; they are never labels.")
         for widget in (self.contrastive_epochs, self.contrastive_max_pairs,
-                       self.contrastive_min_gain, self.contrastive_every):
+                       self.contrastive_min_gain, self.contrastive_every,
+                       self.contrastive_pseudo_cap):
             widget.setEnabled(self.contrastive_encoder.isChecked())
             self.contrastive_encoder.toggled.connect(widget.setEnabled)
         self.self_training.toggled.connect(self.self_training_weight.setEnabled)
@@ -543,6 +553,7 @@ class SettingsDialog(QDialog):
                 "propagation_fade": round(self.propagation_fade.value(), 6),
                 "contrastive_epochs": self.contrastive_epochs.value(),
                 "contrastive_max_pairs": self.contrastive_max_pairs.value(),
+                "contrastive_pseudo_cap": round(self.contrastive_pseudo_cap.value(), 6),
                 "contrastive_min_gain": round(self.contrastive_min_gain.value(), 6)}
 
     # -- issue 20: several annotators at once on a server project ------------------------------
