@@ -95,6 +95,19 @@ def test_off_at_cap_zero_and_without_stored_vectors():
     assert rows == [] and "no stored vectors" in info["why"]
 
 
+def test_guesses_only_fill_the_pairs_the_labels_cannot():
+    """An epoch anchors at most max_pairs / 2 items: guesses fill up to that, no further, and
+    none join once the labels fill it (many labels: the guesses only dilute them)."""
+    ids, splits, current, _, x, vectors = two_topics()
+    rows, _, info, *_, train, _ = guess(
+        ProjectSettings(contrastive_pseudo_cap=10.0, contrastive_max_pairs=100), ids, splits,
+        current, x, vectors)
+    assert len(train) == 32 and 0 < len(rows) <= 50 - 32 + 2  # ceil per label: +1 each
+    rows, _, info, *_ = guess(ProjectSettings(contrastive_max_pairs=64), ids, splits, current,
+                              x, vectors)
+    assert rows == [] and info["why"] == "32 labels fill the 64 pairs"
+
+
 def test_a_huge_pool_is_sampled(monkeypatch):
     import alapp.app.encoder as encoder
 
@@ -112,7 +125,7 @@ def test_the_job_trains_on_pseudo_labels_once_a_round_stored_the_pools_vectors(
     with Project.create(tmp_path / "p.alapp", ["greet", "letters"]) as project:
         import_file(project, write(tmp_path / "in.jsonl", "\n".join(lines) + "\n"))
         project.update_settings(featurizer=str(tiny_bert), contrastive_encoder=True,
-                                contrastive_every=50, contrastive_max_pairs=16,
+                                contrastive_every=50, contrastive_max_pairs=200,
                                 contrastive_min_gain=-1.0, device="cpu")
         for k, item in enumerate(project.item_ids()[:56]):
             project.label_item(item, "letters" if k % 2 == 0 else "greet", "ann")
@@ -122,6 +135,7 @@ def test_the_job_trains_on_pseudo_labels_once_a_round_stored_the_pools_vectors(
         session.close()
         (log,) = attempts(tmp_path / "p.alapp")
         pseudo = log["pseudo"]
-        assert pseudo["candidates"] == 104 and 0 < pseudo["count"] <= 104
+        # room beside the 46 training labels for 200 / 2 - 46 = 54 guesses (rounded up per label)
+        assert pseudo["candidates"] == 104 and 0 < pseudo["count"] <= 56
         line = describe(project.settings().featurizer)
         assert f"fine-tuned on 46 labels and {pseudo['count']:,} pseudo-labels" in line
