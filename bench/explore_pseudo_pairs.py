@@ -8,7 +8,8 @@ of the labels, kept where ``alapp.al.selftrain.select_pseudo_labels`` agrees (pe
 threshold at the median, floor 0.5, 7-NN vote, at most ``cap`` x each class's labels). Then
 the encoder (``alapp.ml.contrastive``) trains on pairs from both, the pool and the test set are
 embedded with it, and the app's round (``bench_finetune.app_round``) and a plain logistic head
-are scored on the test set. One JSON line per run (also appended to ``--out``).
+are scored on the test set. One JSON line per run (also added to ``--out``, which is
+rewritten atomically with its earlier lines kept).
 
 Usage: python bench/explore_pseudo_pairs.py --budget 64 --seed 0 --pairs 1024 --cap 10
        [--epochs 1] [--lr 2e-5] [--max-length 64] [--out explore-pseudo-pairs.jsonl]
@@ -34,6 +35,7 @@ from machine import machine
 
 from alapp.al.clustering import normalize_rows
 from alapp.al.selftrain import SelfTrainParams, select_pseudo_labels
+from alapp.core.files import atomic_output
 from alapp.ml.contrastive import ContrastiveConfig, ContrastiveEncoder
 
 
@@ -91,8 +93,9 @@ def main() -> None:
            "seconds": round(time.perf_counter() - started, 1), "machine": machine(),
            "command": " ".join(sys.argv)}
     print(json.dumps(run), flush=True)
-    with open(args.out, "a", encoding="utf-8") as f:
-        f.write(json.dumps(run) + "\n")
+    earlier = args.out.read_text("utf-8") if args.out.exists() else ""
+    with atomic_output(args.out) as f:  # the earlier runs' lines, then this one
+        f.write(earlier + json.dumps(run) + "\n")
 
 
 if __name__ == "__main__":

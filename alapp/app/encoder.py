@@ -223,11 +223,11 @@ def pseudo_labels_for_pairs(settings: ProjectSettings, ids: list[Any], splits: l
     current embeddings, kept where the round's self-training checks agree (per-label
     confidence threshold, a kNN vote of the training labels, at most
     ``contrastive_pseudo_cap`` times each label's training labels, and only as many as the
-    pairs have room for beside the labels): the held-out labels never
-    shape the encoder, so the gate that judges it stays honest. Measured on AG News at 64
-    labels (5 seeds, the app's model): 0.822 with the labels alone, 0.842 with these
-    (docs/contrastive.md). The test set is never a
-    candidate. Uses the pool's stored vectors; none stored yet: human labels only."""
+    pairs have room for beside the labels). The held-out labels never shape the encoder, so
+    the gate that judges it stays honest; the test set is never a candidate. Uses the pool's
+    stored vectors (none stored yet: human labels only). Measured on AG News at 64 labels (5
+    seeds, the app's model): 0.822 with the labels alone, 0.842 with these
+    (docs/contrastive.md)."""
     from alapp.al.clustering import normalize_rows
     from alapp.al.selftrain import SelfTrainParams, select_pseudo_labels
     from alapp.ml.contrastive import head_probabilities

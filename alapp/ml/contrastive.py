@@ -295,13 +295,11 @@ def held_out_accuracy(vectors: NDArray[np.floating], labels: Sequence[str],
     """Accuracy on the held-out rows of a logistic-regression head trained on the train rows:
     how much an encoder helps the classifier, measured on labeled items it was not trained
     on."""
-    from sklearn.linear_model import LogisticRegression
-
     y = np.asarray(list(labels))
     if not len(held) or len(set(y[train])) < 2:
         raise AlappError("measuring the encoder needs held-out labels and two labels to "
                          "train on")
-    head = LogisticRegression(max_iter=1000, C=10.0).fit(vectors[train], y[train])
+    head = _head(vectors, y, train)
     return float((head.predict(vectors[held]) == y[held]).mean())
 
 
@@ -310,8 +308,12 @@ def head_probabilities(vectors: NDArray[np.floating], labels: Sequence[str],
                        ) -> tuple[list[str], NDArray[np.float64]]:
     """The held-out measure's head (logistic regression on the train rows) applied to
     ``candidates``: its classes and each candidate's probabilities, for pseudo-labels."""
+    head = _head(vectors, np.asarray(list(labels)), train)
+    return [str(c) for c in head.classes_], head.predict_proba(candidates)
+
+
+def _head(vectors: NDArray[np.floating], y: NDArray[Any], train: NDArray[np.int64]) -> Any:
+    """The one logistic head the encoder job measures and guesses with."""
     from sklearn.linear_model import LogisticRegression
 
-    y = np.asarray(list(labels))
-    head = LogisticRegression(max_iter=1000, C=10.0).fit(vectors[train], y[train])
-    return [str(c) for c in head.classes_], head.predict_proba(candidates)
+    return LogisticRegression(max_iter=1000, C=10.0).fit(vectors[train], y[train])
